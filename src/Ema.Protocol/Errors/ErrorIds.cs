@@ -1,0 +1,101 @@
+namespace Ema.Protocol;
+
+/// <summary>
+/// The catalog of stable error ids (style rule 7). Ranges: 1xxx request and generic OAuth errors,
+/// 11xx form parsing, 21xx ID-JAG validation, 23xx access-token validation, 24xx JWT structure shared by all tokens.
+/// Every id is documented in <c>docs/errors.md</c>.
+/// </summary>
+public static class ErrorIds
+{
+    private const int BadRequest = 400;
+    private const int Unauthorized = 401;
+    private const int Forbidden = 403;
+
+    // ----- Generic OAuth errors (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2) -----
+    public static readonly ErrorDescriptor InvalidRequest = new("EMA1000", ErrorCodes.InvalidRequest, BadRequest, "The request is malformed.");
+    public static readonly ErrorDescriptor InvalidClient = new("EMA1001", ErrorCodes.InvalidClient, Unauthorized, "Client authentication failed.");
+    public static readonly ErrorDescriptor InvalidGrant = new("EMA1002", ErrorCodes.InvalidGrant, BadRequest, "The grant is invalid.");
+    public static readonly ErrorDescriptor UnauthorizedClient = new("EMA1003", ErrorCodes.UnauthorizedClient, BadRequest, "The client is not allowed to use this grant.");
+    public static readonly ErrorDescriptor UnsupportedGrantType = new("EMA1004", ErrorCodes.UnsupportedGrantType, BadRequest, "The grant type is not supported.");
+    public static readonly ErrorDescriptor InvalidScope = new("EMA1005", ErrorCodes.InvalidScope, BadRequest, "The requested scope is invalid or not permitted.");
+    public static readonly ErrorDescriptor InvalidTarget = new("EMA1006", ErrorCodes.InvalidTarget, BadRequest, "The requested resource or audience is not acceptable.");
+    public static readonly ErrorDescriptor InvalidToken = new("EMA1007", ErrorCodes.InvalidToken, Unauthorized, "The access token is invalid.");
+    public static readonly ErrorDescriptor InsufficientScope = new("EMA1008", ErrorCodes.InsufficientScope, Forbidden, "The access token does not carry the required scope.");
+    public static readonly ErrorDescriptor InsufficientUserAuthentication = new("EMA1009", ErrorCodes.InsufficientUserAuthentication, BadRequest, "A stronger or more recent sign-in is required.");
+    public static readonly ErrorDescriptor ServerError = new("EMA1010", ErrorCodes.ServerError, 500, "The server could not complete the request.");
+    public static readonly ErrorDescriptor AccessDenied = new("EMA1011", ErrorCodes.AccessDenied, Forbidden, "Access was denied.");
+
+    // ----- Form parsing (RFC 6749 §3.2, Appendix B) -----
+    public static readonly ErrorDescriptor FormBodyTooLarge = new("EMA1101", ErrorCodes.InvalidRequest, BadRequest, "The request body is larger than the token endpoint accepts.");
+    public static readonly ErrorDescriptor FormRepeatedParameter = new("EMA1102", ErrorCodes.InvalidRequest, BadRequest, "A request parameter was included more than once.");
+    public static readonly ErrorDescriptor FormMalformedEncoding = new("EMA1103", ErrorCodes.InvalidRequest, BadRequest, "The request body is not valid application/x-www-form-urlencoded.");
+    public static readonly ErrorDescriptor FormTooManyParameters = new("EMA1104", ErrorCodes.InvalidRequest, BadRequest, "The request has too many parameters.");
+    public static readonly ErrorDescriptor FormInvalidUtf8 = new("EMA1105", ErrorCodes.InvalidRequest, BadRequest, "A request parameter is not valid UTF-8.");
+    public static readonly ErrorDescriptor FormWrongContentType = new("EMA1106", ErrorCodes.InvalidRequest, BadRequest, "The token endpoint accepts only application/x-www-form-urlencoded bodies.");
+    public static readonly ErrorDescriptor FormEmptyParameterName = new("EMA1107", ErrorCodes.InvalidRequest, BadRequest, "A request parameter has no name.");
+    public static readonly ErrorDescriptor MissingParameter = new("EMA1110", ErrorCodes.InvalidRequest, BadRequest, "A required request parameter is missing.");
+    public static readonly ErrorDescriptor UnsupportedParameterValue = new("EMA1111", ErrorCodes.InvalidRequest, BadRequest, "A request parameter has a value this server does not support.");
+
+    // ----- ID-JAG validation at the authorization server (RFC 7523 §3, ID-JAG draft §4.4.1): invalid_grant unless noted -----
+    public static readonly ErrorDescriptor IdJagMalformed = new("EMA2100", ErrorCodes.InvalidGrant, BadRequest, "The assertion is not a well-formed signed JWT.");
+    public static readonly ErrorDescriptor IdJagTooLarge = new("EMA2101", ErrorCodes.InvalidGrant, BadRequest, "The assertion is larger than this server accepts.");
+    public static readonly ErrorDescriptor IdJagEncrypted = new("EMA2102", ErrorCodes.InvalidGrant, BadRequest, "Encrypted assertions are not accepted by this server.");
+    public static readonly ErrorDescriptor IdJagHeaderMalformed = new("EMA2103", ErrorCodes.InvalidGrant, BadRequest, "The assertion header is not a valid JOSE header.");
+    public static readonly ErrorDescriptor IdJagPayloadMalformed = new("EMA2104", ErrorCodes.InvalidGrant, BadRequest, "The assertion claims are not a valid JWT claims set.");
+    public static readonly ErrorDescriptor IdJagTypeInvalid = new("EMA2105", ErrorCodes.InvalidGrant, BadRequest, "The assertion is not an ID-JAG (typ must be oauth-id-jag+jwt).");
+    public static readonly ErrorDescriptor IdJagAlgorithmNotAllowed = new("EMA2106", ErrorCodes.InvalidGrant, BadRequest, "The assertion's signing algorithm is not accepted from this issuer.");
+    public static readonly ErrorDescriptor IdJagCriticalHeader = new("EMA2107", ErrorCodes.InvalidGrant, BadRequest, "The assertion requires header extensions this server does not understand.");
+    public static readonly ErrorDescriptor IdJagIssuerMissing = new("EMA2108", ErrorCodes.InvalidGrant, BadRequest, "The assertion has no issuer.");
+    public static readonly ErrorDescriptor IdJagIssuerUntrusted = new("EMA2109", ErrorCodes.InvalidGrant, BadRequest, "The assertion's issuer is not trusted by this authorization server.");
+    public static readonly ErrorDescriptor IdJagKeyNotFound = new("EMA2110", ErrorCodes.InvalidGrant, BadRequest, "The assertion's signing key is not among the trusted issuer's keys.");
+    public static readonly ErrorDescriptor IdJagKeyAlgorithmMismatch = new("EMA2111", ErrorCodes.InvalidGrant, BadRequest, "The assertion's algorithm does not match the issuer key.");
+    public static readonly ErrorDescriptor IdJagSignatureInvalid = new("EMA2112", ErrorCodes.InvalidGrant, BadRequest, "The assertion's signature is invalid.");
+    public static readonly ErrorDescriptor IdJagKeysUnavailable = new("EMA2113", ErrorCodes.InvalidGrant, BadRequest, "The trusted issuer's signing keys could not be retrieved.");
+    public static readonly ErrorDescriptor IdJagAudienceMissing = new("EMA2114", ErrorCodes.InvalidGrant, BadRequest, "The assertion has no audience.");
+    public static readonly ErrorDescriptor IdJagAudienceMismatch = new("EMA2115", ErrorCodes.InvalidGrant, BadRequest, "The assertion's audience does not identify this authorization server.");
+    public static readonly ErrorDescriptor IdJagAudienceMultiple = new("EMA2116", ErrorCodes.InvalidGrant, BadRequest, "The assertion's audience must name exactly one authorization server.");
+    public static readonly ErrorDescriptor IdJagExpirationMissing = new("EMA2117", ErrorCodes.InvalidGrant, BadRequest, "The assertion has no expiry (exp).");
+    public static readonly ErrorDescriptor IdJagExpired = new("EMA2118", ErrorCodes.InvalidGrant, BadRequest, "The assertion has expired.");
+    public static readonly ErrorDescriptor IdJagNotYetValid = new("EMA2119", ErrorCodes.InvalidGrant, BadRequest, "The assertion is not valid yet (nbf).");
+    public static readonly ErrorDescriptor IdJagIssuedAtMissing = new("EMA2120", ErrorCodes.InvalidGrant, BadRequest, "The assertion has no issue time (iat).");
+    public static readonly ErrorDescriptor IdJagIssuedInFuture = new("EMA2121", ErrorCodes.InvalidGrant, BadRequest, "The assertion's issue time is in the future.");
+    public static readonly ErrorDescriptor IdJagTooOld = new("EMA2122", ErrorCodes.InvalidGrant, BadRequest, "The assertion was issued too long ago.");
+    public static readonly ErrorDescriptor IdJagLifetimeTooLong = new("EMA2123", ErrorCodes.InvalidGrant, BadRequest, "The assertion's lifetime is longer than this server accepts.");
+    public static readonly ErrorDescriptor IdJagJtiMissing = new("EMA2124", ErrorCodes.InvalidGrant, BadRequest, "The assertion has no unique identifier (jti).");
+    public static readonly ErrorDescriptor IdJagReplayed = new("EMA2125", ErrorCodes.InvalidGrant, BadRequest, "The assertion has already been used.");
+    public static readonly ErrorDescriptor IdJagClientIdMissing = new("EMA2126", ErrorCodes.InvalidGrant, BadRequest, "The assertion does not name the client (client_id).");
+    public static readonly ErrorDescriptor IdJagClientMismatch = new("EMA2127", ErrorCodes.InvalidGrant, BadRequest, "The assertion was issued for a different client.");
+    public static readonly ErrorDescriptor IdJagClientNotAllowed = new("EMA2128", ErrorCodes.InvalidGrant, BadRequest, "This client may not redeem assertions from this issuer.");
+    public static readonly ErrorDescriptor IdJagSubjectMissing = new("EMA2129", ErrorCodes.InvalidGrant, BadRequest, "The assertion has no subject.");
+    public static readonly ErrorDescriptor IdJagResourceInvalid = new("EMA2130", ErrorCodes.InvalidGrant, BadRequest, "The assertion's resource claim is not a valid resource identifier.");
+    public static readonly ErrorDescriptor IdJagResourceNotServed = new("EMA2131", ErrorCodes.InvalidGrant, BadRequest, "The assertion names no resource protected by this authorization server.");
+    public static readonly ErrorDescriptor IdJagResourceAmbiguous = new("EMA2132", ErrorCodes.InvalidGrant, BadRequest, "The assertion names no resource and this server protects more than one.");
+    public static readonly ErrorDescriptor IdJagResourceParameterMismatch = new("EMA2133", ErrorCodes.InvalidTarget, BadRequest, "The requested resource is not one the assertion was issued for.");
+    public static readonly ErrorDescriptor IdJagConfirmationUnsupported = new("EMA2134", ErrorCodes.InvalidGrant, BadRequest, "The assertion is sender-constrained (cnf) but no proof of possession was presented.");
+    public static readonly ErrorDescriptor IdJagTenantMismatch = new("EMA2135", ErrorCodes.InvalidGrant, BadRequest, "The assertion's tenant does not match the tenant configured for its issuer.");
+    public static readonly ErrorDescriptor IdJagScopeMalformed = new("EMA2136", ErrorCodes.InvalidGrant, BadRequest, "The assertion's scope claim is malformed.");
+
+    // ----- Access-token validation at a resource server (RFC 9068 §4, RFC 6750 §3.1): invalid_token -----
+    public static readonly ErrorDescriptor AccessTokenMalformed = new("EMA2300", ErrorCodes.InvalidToken, Unauthorized, "The access token is malformed.");
+    public static readonly ErrorDescriptor AccessTokenTypeInvalid = new("EMA2301", ErrorCodes.InvalidToken, Unauthorized, "The token is not an RFC 9068 access token (typ must be at+jwt).");
+    public static readonly ErrorDescriptor AccessTokenAlgorithmNotAllowed = new("EMA2302", ErrorCodes.InvalidToken, Unauthorized, "The access token's signing algorithm is not accepted.");
+    public static readonly ErrorDescriptor AccessTokenSignatureInvalid = new("EMA2303", ErrorCodes.InvalidToken, Unauthorized, "The access token's signature is invalid.");
+    public static readonly ErrorDescriptor AccessTokenIssuerInvalid = new("EMA2304", ErrorCodes.InvalidToken, Unauthorized, "The access token was not issued by this resource's authorization server.");
+    public static readonly ErrorDescriptor AccessTokenAudienceInvalid = new("EMA2305", ErrorCodes.InvalidToken, Unauthorized, "The access token was not issued for this resource.");
+    public static readonly ErrorDescriptor AccessTokenExpired = new("EMA2306", ErrorCodes.InvalidToken, Unauthorized, "The access token has expired.");
+    public static readonly ErrorDescriptor AccessTokenNotYetValid = new("EMA2307", ErrorCodes.InvalidToken, Unauthorized, "The access token is not valid yet.");
+    public static readonly ErrorDescriptor AccessTokenClaimMissing = new("EMA2308", ErrorCodes.InvalidToken, Unauthorized, "The access token lacks a required claim.");
+    public static readonly ErrorDescriptor AccessTokenKeyNotFound = new("EMA2309", ErrorCodes.InvalidToken, Unauthorized, "The access token's signing key is unknown.");
+    public static readonly ErrorDescriptor AccessTokenKeysUnavailable = new("EMA2310", ErrorCodes.InvalidToken, Unauthorized, "The authorization server's signing keys could not be retrieved.");
+
+    // ----- Key sources (JWKS retrieval; surfaced through the error of the token being validated) -----
+    public static readonly ErrorDescriptor JwksFetchFailed = new("EMA2400", ErrorCodes.ServerError, 500, "A JSON Web Key Set could not be fetched or parsed.");
+    public static readonly ErrorDescriptor JwksInsecureUri = new("EMA2401", ErrorCodes.ServerError, 500, "A JSON Web Key Set location is not https.");
+
+    /// <summary>Every descriptor declared above, for documentation checks and lookups by id.</summary>
+    public static IReadOnlyList<ErrorDescriptor> All { get; } = typeof(ErrorIds)
+        .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+        .Where(f => f.FieldType == typeof(ErrorDescriptor))
+        .Select(f => (ErrorDescriptor)f.GetValue(null)!)
+        .ToArray();
+}
