@@ -1,0 +1,130 @@
+using System.Text.Json;
+using Ema.Protocol;
+using Ema.Tokens.Jose;
+using Ema.Tokens.Keys;
+
+namespace Ema.Tokens.IdJag;
+
+/// <summary>The claims of an ID-JAG to issue (ID-JAG draft §3.1).</summary>
+public sealed record IdJagDescriptor
+{
+    /// <summary>Longest lifetime the minter accepts: the authorization servers' limit (decision 5).</summary>
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromSeconds(600);
+
+    /// <summary><c>iss</c>: this IdP.</summary>
+    public required string Issuer { get; init; }
+
+    /// <summary><c>sub</c>: the user as the resource's authorization server knows it through this IdP.</summary>
+    public required string Subject { get; init; }
+
+    /// <summary><c>aud</c>: the resource authorization server's registered issuer (decision 6).</summary>
+    public required string Audience { get; init; }
+
+    /// <summary><c>client_id</c>: the client's id at the resource authorization server (ID-JAG draft §5).</summary>
+    public required string ClientId { get; init; }
+
+    /// <summary><c>resource</c>: the MCP server's resource identifier(s).</summary>
+    public IReadOnlyList<string> Resources { get; init; } = [];
+
+    /// <summary><c>scope</c>: granted scopes (space separated).</summary>
+    public string? Scope { get; init; }
+
+    /// <summary>Lifetime (decision 5: 300 s).</summary>
+    public TimeSpan Lifetime { get; init; } = TimeSpan.FromSeconds(300);
+
+    /// <summary><c>tenant</c> (multi-tenant issuers, ID-JAG draft §6.1).</summary>
+    public string? Tenant { get; init; }
+
+    /// <summary><c>auth_time</c>.</summary>
+    public DateTimeOffset? AuthTime { get; init; }
+
+    /// <summary><c>acr</c>.</summary>
+    public string? Acr { get; init; }
+
+    /// <summary><c>amr</c>.</summary>
+    public IReadOnlyList<string>? Amr { get; init; }
+
+    /// <summary><c>email</c> (only when policy needs it; EMA §7.4.3).</summary>
+    public string? Email { get; init; }
+}
+
+/// <summary>Issues ID-JAGs signed with the IdP's current key, header <c>typ: oauth-id-jag+jwt</c>.</summary>
+public sealed class IdJagMinter
+{
+    private readonly SigningKeyRing _keys;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the minter.</summary>
+    public IdJagMinter(SigningKeyRing keys, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(time);
+        _keys = keys;
+        _time = time;
+    }
+
+    /// <summary>Signs an ID-JAG.</summary>
+    public MintedToken Mint(IdJagDescriptor descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        if (descriptor.Lifetime <= TimeSpan.Zero || descriptor.Lifetime > IdJagDescriptor.MaxLifetime)
+        {
+            throw new ArgumentOutOfRangeException(nameof(descriptor), "ID-JAG lifetime must be positive and at most 600 s (decision 5).");
+        }
+
+        var issuedAt = DateTimeOffset.FromUnixTimeSeconds(_time.GetUtcNow().ToUnixTimeSeconds());
+        var expiresAt = issuedAt + descriptor.Lifetime;
+        var jti = JwtWriter.NewJwtId();
+        var token = JwtWriter.Write(_keys.Current, JwtTypes.IdJag, (descriptor, jti, issuedAt, expiresAt), static (json, s) =>
+        {
+            var d = s.descriptor;
+            json.WriteString(JwtClaimNames.Issuer, d.Issuer);
+            json.WriteString(JwtClaimNames.Subject, d.Subject);
+            json.WriteString(JwtClaimNames.Audience, d.Audience);
+            json.WriteString(JwtClaimNames.ClientId, d.ClientId);
+            json.WriteString(JwtClaimNames.JwtId, s.jti);
+            json.WriteNumber(JwtClaimNames.IssuedAt, s.issuedAt.ToUnixTimeSeconds());
+            json.WriteNumber(JwtClaimNames.ExpiresAt, s.expiresAt.ToUnixTimeSeconds());
+            if (d.Resources.Count > 0)
+            {
+                JwtWriter.WriteStringOrArray(json, JwtClaimNames.Resource, d.Resources);
+            }
+
+            WriteOptional(json, d.Scope, d.Tenant, d.AuthTime, d.Acr, d.Amr, d.Email);
+        });
+        return new MintedToken(token, jti, issuedAt, expiresAt);
+    }
+
+    internal static void WriteOptional(Utf8JsonWriter json, string? scope, string? tenant, DateTimeOffset? authTime, string? acr, IReadOnlyList<string>? amr, string? email)
+    {
+        if (!string.IsNullOrEmpty(scope))
+        {
+            json.WriteString(JwtClaimNames.Scope, scope);
+        }
+
+        if (tenant is not null)
+        {
+            json.WriteString(JwtClaimNames.Tenant, tenant);
+        }
+
+        if (authTime is { } at)
+        {
+            json.WriteNumber(JwtClaimNames.AuthTime, at.ToUnixTimeSeconds());
+        }
+
+        if (acr is not null)
+        {
+            json.WriteString(JwtClaimNames.AuthenticationContextClass, acr);
+        }
+
+        if (amr is { Count: > 0 })
+        {
+            JwtWriter.WriteArray(json, JwtClaimNames.AuthenticationMethods, amr);
+        }
+
+        if (email is not null)
+        {
+            json.WriteString(JwtClaimNames.Email, email);
+        }
+    }
+}
