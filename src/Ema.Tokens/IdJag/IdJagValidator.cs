@@ -280,8 +280,10 @@ public sealed class IdJagValidator
 
             foreach (var value in claimed)
             {
-                // RFC 8707 §2: an absolute URI without a fragment.
-                if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Fragment.Length > 0 || value.Contains('#', StringComparison.Ordinal))
+                // RFC 8707 §2: an absolute URI without a fragment. The scheme must be written out: on Unix, .NET reads
+                // "/mcp" as an absolute file: URI.
+                if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || !value.StartsWith(uri.Scheme + ":", StringComparison.OrdinalIgnoreCase)
+                    || value.Contains('#', StringComparison.Ordinal))
                 {
                     return OAuthError.From(ErrorIds.IdJagResourceInvalid, "resource is not an absolute URI without fragment");
                 }

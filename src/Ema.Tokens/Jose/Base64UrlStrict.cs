@@ -34,7 +34,15 @@ internal static class Base64UrlStrict
             return -1;
         }
 
-        return Base64Url.TryDecodeFromChars(text, destination, out var written) ? written : -1;
+        try
+        {
+            return Base64Url.TryDecodeFromChars(text, destination, out var written) ? written : -1;
+        }
+        catch (FormatException)
+        {
+            // Non-canonical trailing bits: the BCL throws rather than returning false.
+            return -1;
+        }
     }
 
     public static int MaxDecodedLength(int encodedLength) => Base64Url.GetMaxDecodedLength(encodedLength);
