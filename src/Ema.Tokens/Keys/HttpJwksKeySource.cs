@@ -98,14 +98,14 @@ public sealed class HttpJwksKeySource : IIssuerKeySource, IDisposable
         var now = _time.GetUtcNow();
         if (snapshot.FetchedAt is null || now - snapshot.FetchedAt.Value >= _options.RefreshInterval)
         {
-            snapshot = await RefreshAsync(snapshot, cancellationToken).ConfigureAwait(false);
+            snapshot = await RefreshAsync(snapshot, onDemand: false, cancellationToken).ConfigureAwait(false);
         }
 
         var result = KeyLookupResult.Select(snapshot.Keys, keyId, algorithm);
         if (result.Status == KeyLookupStatus.NotFound && keyId is not null)
         {
             // An unknown kid may mean the issuer rotated: refetch, but only within the budget.
-            snapshot = await RefreshAsync(snapshot, cancellationToken).ConfigureAwait(false);
+            snapshot = await RefreshAsync(snapshot, onDemand: true, cancellationToken).ConfigureAwait(false);
             result = KeyLookupResult.Select(snapshot.Keys, keyId, algorithm);
         }
 
@@ -117,7 +117,7 @@ public sealed class HttpJwksKeySource : IIssuerKeySource, IDisposable
         return result;
     }
 
-    private async ValueTask<Snapshot> RefreshAsync(Snapshot seen, CancellationToken cancellationToken)
+    private async ValueTask<Snapshot> RefreshAsync(Snapshot seen, bool onDemand, CancellationToken cancellationToken)
     {
         await _refreshLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -129,15 +129,18 @@ public sealed class HttpJwksKeySource : IIssuerKeySource, IDisposable
                 return current; // another caller refreshed while we waited
             }
 
-            if (current.LastAttemptAt is { } last && now - last < _options.MinimumRefetchInterval)
+            // Never hammer an issuer whose last fetch failed; and spend at most one unknown-kid refetch per interval.
+            if ((current.LastFailureAt is { } failed && now - failed < _options.MinimumRefetchInterval)
+                || (onDemand && current.LastOnDemandAt is { } asked && now - asked < _options.MinimumRefetchInterval))
             {
                 return current; // budget spent: answer from what we have
             }
 
             var (keys, error) = await FetchAsync(cancellationToken).ConfigureAwait(false);
+            var lastOnDemand = onDemand ? now : current.LastOnDemandAt;
             var next = error is null
-                ? new Snapshot(keys, now, now, null)
-                : current with { LastAttemptAt = now, LastError = error };
+                ? new Snapshot(keys, now, lastOnDemand, null, null)
+                : current with { LastOnDemandAt = lastOnDemand, LastFailureAt = now, LastError = error };
             if (error is not null)
             {
                 Log.JwksFetchFailed(_logger, _options.Issuer ?? _options.JwksUri?.AbsoluteUri ?? "?", error);
@@ -231,8 +234,8 @@ public sealed class HttpJwksKeySource : IIssuerKeySource, IDisposable
     /// <inheritdoc />
     public void Dispose() => _refreshLock.Dispose();
 
-    private sealed record Snapshot(IReadOnlyList<VerificationKey> Keys, DateTimeOffset? FetchedAt, DateTimeOffset? LastAttemptAt, string? LastError)
+    private sealed record Snapshot(IReadOnlyList<VerificationKey> Keys, DateTimeOffset? FetchedAt, DateTimeOffset? LastOnDemandAt, DateTimeOffset? LastFailureAt, string? LastError)
     {
-        public static readonly Snapshot Empty = new([], null, null, null);
+        public static readonly Snapshot Empty = new([], null, null, null, null);
     }
 }
