@@ -280,10 +280,12 @@ public sealed class IdJagValidator
 
             foreach (var value in claimed)
             {
-                // RFC 8707 §2: an absolute URI without a fragment. The scheme must be written out: on Unix, .NET reads
-                // "/mcp" as an absolute file: URI.
-                if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || !value.StartsWith(uri.Scheme + ":", StringComparison.OrdinalIgnoreCase)
-                    || value.Contains('#', StringComparison.Ordinal))
+                // RFC 8707 §2: an absolute URI without a fragment. A value equal to a served resource is one already
+                // (served resources are checked when configured), so only other values are parsed. The scheme must
+                // be written out: on Unix, .NET reads "/mcp" as an absolute file: URI.
+                if (!served.Contains(value)
+                    && (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || !value.StartsWith(uri.Scheme + ":", StringComparison.OrdinalIgnoreCase)
+                        || value.Contains('#', StringComparison.Ordinal)))
                 {
                     return OAuthError.From(ErrorIds.IdJagResourceInvalid, "resource is not an absolute URI without fragment");
                 }
@@ -326,19 +328,25 @@ public sealed class IdJagValidator
             return null;
         }
 
-        var candidates = claimed.Where(served.Contains).Distinct(StringComparer.Ordinal).ToList();
-        if (candidates.Count == 0)
+        foreach (var value in claimed)
         {
-            return OAuthError.From(ErrorIds.IdJagResourceNotServed, $"resource={string.Join(' ', claimed)}");
+            if (!served.Contains(value))
+            {
+                continue;
+            }
+
+            if (resource is not null && !string.Equals(resource, value, StringComparison.Ordinal))
+            {
+                resource = null;
+                return OAuthError.From(ErrorIds.IdJagResourceAmbiguous, "The assertion names several resources of this server; choose one with the resource parameter.", "several served resources");
+            }
+
+            resource = value;
         }
 
-        if (candidates.Count > 1)
-        {
-            return OAuthError.From(ErrorIds.IdJagResourceAmbiguous, "The assertion names several resources of this server; choose one with the resource parameter.", $"candidates={candidates.Count}");
-        }
-
-        resource = candidates[0];
-        return null;
+        return resource is null
+            ? OAuthError.From(ErrorIds.IdJagResourceNotServed, $"resource={string.Join(' ', claimed)}")
+            : null;
     }
 
     internal static bool IsIdJagType(string? type) =>

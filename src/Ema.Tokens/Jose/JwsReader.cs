@@ -124,14 +124,21 @@ public static class JwsReader
 
             string? alg = null, typ = null, kid = null;
             var critical = false;
-            var names = new MemberNameSet();
+            var seen = 0;
+            HashSet<string>? others = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (!names.Add(ref reader))
+                var bit = reader.ValueTextEquals(JoseHeaderNames.Algorithm) ? 1
+                    : reader.ValueTextEquals(JoseHeaderNames.Type) ? 2
+                    : reader.ValueTextEquals(JoseHeaderNames.KeyId) ? 4
+                    : reader.ValueTextEquals(JoseHeaderNames.Critical) ? 8
+                    : 0;
+                if (bit != 0 ? (seen & bit) != 0 : !(others ??= new HashSet<string>(StringComparer.Ordinal)).Add(reader.GetString()!))
                 {
                     return new(null, null, null, JwtReadFailure.HeaderMalformed, "duplicate header member");
                 }
 
+                seen |= bit;
                 if (reader.ValueTextEquals(JoseHeaderNames.Algorithm))
                 {
                     if (!TryReadString(ref reader, out alg))
@@ -187,6 +194,15 @@ public static class JwsReader
         }
     }
 
+    // Registered claims Ema reads; their position is their bit in the duplicate-detection mask.
+    private static readonly string[] KnownClaims =
+    [
+        JwtClaimNames.Issuer, JwtClaimNames.Subject, JwtClaimNames.Audience, JwtClaimNames.ExpiresAt, JwtClaimNames.IssuedAt,
+        JwtClaimNames.NotBefore, JwtClaimNames.JwtId, JwtClaimNames.ClientId, JwtClaimNames.Scope, JwtClaimNames.Resource,
+        JwtClaimNames.Tenant, JwtClaimNames.AuthTime, JwtClaimNames.AuthenticationContextClass, JwtClaimNames.AuthenticationMethods,
+        JwtClaimNames.Nonce, JwtClaimNames.SessionId, JwtClaimNames.Email, JwtClaimNames.AuthorizedParty, JwtClaimNames.Confirmation,
+    ];
+
     private static JwtReadFailure ReadPayload(ReadOnlySpan<byte> json, JwtPayload payload, out string? failedClaim)
     {
         failedClaim = null;
@@ -198,20 +214,34 @@ public static class JwsReader
                 return JwtReadFailure.PayloadMalformed;
             }
 
-            var names = new MemberNameSet();
-            List<string>? others = null;
+            var seen = 0UL;
+            HashSet<string>? others = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                if (!names.Add(ref reader))
+                var index = KnownClaimIndex(ref reader);
+                if (index < 0)
                 {
-                    failedClaim = null;
+                    // ValueTextEquals and GetString both unescape, so "\u0073ub" is "sub" and a duplicate is caught.
+                    if (!(others ??= new HashSet<string>(StringComparer.Ordinal)).Add(reader.GetString()!))
+                    {
+                        return JwtReadFailure.PayloadMalformed;
+                    }
+
+                    reader.Read();
+                    reader.Skip();
+                    continue;
+                }
+
+                var bit = 1UL << index;
+                if ((seen & bit) != 0)
+                {
                     return JwtReadFailure.PayloadMalformed;
                 }
 
-                var claim = ReadClaim(ref reader, payload, ref others);
-                if (claim is not null)
+                seen |= bit;
+                if (!ReadKnownClaim(ref reader, index, payload))
                 {
-                    failedClaim = claim;
+                    failedClaim = KnownClaims[index];
                     return JwtReadFailure.ClaimType;
                 }
             }
@@ -230,124 +260,57 @@ public static class JwsReader
         }
     }
 
-    // Reads one claim value; returns the claim name when its JSON type is wrong, else null.
-    private static string? ReadClaim(ref Utf8JsonReader reader, JwtPayload p, ref List<string>? others)
+    private static int KnownClaimIndex(ref Utf8JsonReader reader)
     {
-        if (reader.ValueTextEquals(JwtClaimNames.Issuer))
+        for (var i = 0; i < KnownClaims.Length; i++)
         {
-            return TryReadString(ref reader, out var v) ? Set(() => p.Issuer = v) : JwtClaimNames.Issuer;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Subject))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.Subject = v) : JwtClaimNames.Subject;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Audience))
-        {
-            if (!TryReadStringOrArray(ref reader, out var values, out var isArray))
+            if (reader.ValueTextEquals(KnownClaims[i]))
             {
-                return JwtClaimNames.Audience;
+                return i;
             }
-
-            p.Audiences = values;
-            p.AudienceIsArray = isArray;
-            return null;
         }
 
-        if (reader.ValueTextEquals(JwtClaimNames.ExpiresAt))
-        {
-            return TryReadNumericDate(ref reader, out var v) ? Set(() => p.ExpiresAt = v) : JwtClaimNames.ExpiresAt;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.IssuedAt))
-        {
-            return TryReadNumericDate(ref reader, out var v) ? Set(() => p.IssuedAt = v) : JwtClaimNames.IssuedAt;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.NotBefore))
-        {
-            return TryReadNumericDate(ref reader, out var v) ? Set(() => p.NotBefore = v) : JwtClaimNames.NotBefore;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.JwtId))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.JwtId = v) : JwtClaimNames.JwtId;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.ClientId))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.ClientId = v) : JwtClaimNames.ClientId;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Scope))
-        {
-            // RFC 8693 §4.2 / RFC 9068 §2.2.3: scope is one space-delimited JSON string, never an array.
-            return TryReadString(ref reader, out var v) ? Set(() => p.Scope = v) : JwtClaimNames.Scope;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Resource))
-        {
-            return TryReadStringOrArray(ref reader, out var values, out _) ? Set(() => p.Resources = values) : JwtClaimNames.Resource;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Tenant))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.Tenant = v) : JwtClaimNames.Tenant;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.AuthTime))
-        {
-            return TryReadNumericDate(ref reader, out var v) ? Set(() => p.AuthTime = v) : JwtClaimNames.AuthTime;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.AuthenticationContextClass))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.Acr = v) : JwtClaimNames.AuthenticationContextClass;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.AuthenticationMethods))
-        {
-            return TryReadStringOrArray(ref reader, out var values, out var isArray) && isArray
-                ? Set(() => p.Amr = values)
-                : JwtClaimNames.AuthenticationMethods;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Nonce))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.Nonce = v) : JwtClaimNames.Nonce;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.SessionId))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.SessionId = v) : JwtClaimNames.SessionId;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Email))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.Email = v) : JwtClaimNames.Email;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.AuthorizedParty))
-        {
-            return TryReadString(ref reader, out var v) ? Set(() => p.AuthorizedParty = v) : JwtClaimNames.AuthorizedParty;
-        }
-
-        if (reader.ValueTextEquals(JwtClaimNames.Confirmation))
-        {
-            return TryReadConfirmation(ref reader, p) ? null : JwtClaimNames.Confirmation;
-        }
-
-        (others ??= []).Add(reader.GetString()!);
-        reader.Read();
-        reader.Skip();
-        return null;
+        return -1;
     }
 
-    private static string? Set(Action assign)
+    // Reads the value of known claim <paramref name="index"/>; false when its JSON type is wrong.
+    private static bool ReadKnownClaim(ref Utf8JsonReader reader, int index, JwtPayload p)
     {
-        assign();
-        return null;
+        string? text;
+        long number;
+        IReadOnlyList<string>? values;
+        bool isArray;
+        switch (index)
+        {
+            case 0: if (!TryReadString(ref reader, out text)) { return false; } p.Issuer = text; return true;
+            case 1: if (!TryReadString(ref reader, out text)) { return false; } p.Subject = text; return true;
+            case 2:
+                if (!TryReadStringOrArray(ref reader, out values, out isArray)) { return false; }
+                p.Audiences = values;
+                p.AudienceIsArray = isArray;
+                return true;
+            case 3: if (!TryReadNumericDate(ref reader, out number)) { return false; } p.ExpiresAt = number; return true;
+            case 4: if (!TryReadNumericDate(ref reader, out number)) { return false; } p.IssuedAt = number; return true;
+            case 5: if (!TryReadNumericDate(ref reader, out number)) { return false; } p.NotBefore = number; return true;
+            case 6: if (!TryReadString(ref reader, out text)) { return false; } p.JwtId = text; return true;
+            case 7: if (!TryReadString(ref reader, out text)) { return false; } p.ClientId = text; return true;
+
+            // RFC 8693 §4.2 / RFC 9068 §2.2.3: scope is one space-delimited JSON string, never an array.
+            case 8: if (!TryReadString(ref reader, out text)) { return false; } p.Scope = text; return true;
+            case 9: if (!TryReadStringOrArray(ref reader, out values, out _)) { return false; } p.Resources = values; return true;
+            case 10: if (!TryReadString(ref reader, out text)) { return false; } p.Tenant = text; return true;
+            case 11: if (!TryReadNumericDate(ref reader, out number)) { return false; } p.AuthTime = number; return true;
+            case 12: if (!TryReadString(ref reader, out text)) { return false; } p.Acr = text; return true;
+            case 13:
+                if (!TryReadStringOrArray(ref reader, out values, out isArray) || !isArray) { return false; }
+                p.Amr = values;
+                return true;
+            case 14: if (!TryReadString(ref reader, out text)) { return false; } p.Nonce = text; return true;
+            case 15: if (!TryReadString(ref reader, out text)) { return false; } p.SessionId = text; return true;
+            case 16: if (!TryReadString(ref reader, out text)) { return false; } p.Email = text; return true;
+            case 17: if (!TryReadString(ref reader, out text)) { return false; } p.AuthorizedParty = text; return true;
+            default: return TryReadConfirmation(ref reader, p);
+        }
     }
 
     private static bool TryReadString(ref Utf8JsonReader reader, out string? value)
@@ -450,12 +413,4 @@ public static class JwsReader
     }
 
     private static JwsReadResult Fail(JwtReadFailure failure, string? debug) => new(null, failure, null, debug);
-
-    /// <summary>Tracks member names of one JSON object (unescaped) to detect duplicates.</summary>
-    private struct MemberNameSet
-    {
-        private HashSet<string>? _names;
-
-        public bool Add(ref Utf8JsonReader reader) => (_names ??= new HashSet<string>(StringComparer.Ordinal)).Add(reader.GetString()!);
-    }
 }

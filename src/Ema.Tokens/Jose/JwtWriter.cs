@@ -33,10 +33,7 @@ internal static class JwtWriter
             var signatureText = Base64Url.GetEncodedLength(signatureLength);
             return string.Create(inputLength + 1 + signatureText, (input, inputLength, signature, signatureLength), static (chars, s) =>
             {
-                for (var i = 0; i < s.inputLength; i++)
-                {
-                    chars[i] = (char)s.input[i];
-                }
+                System.Text.Encoding.ASCII.GetChars(s.input.AsSpan(0, s.inputLength), chars);
 
                 chars[s.inputLength] = '.';
                 Base64Url.EncodeToChars(s.signature.AsSpan(0, s.signatureLength), chars[(s.inputLength + 1)..], out _, out _);

@@ -30,6 +30,9 @@ public sealed class InMemoryReplayCache : IReplayCache
     private readonly Lock _sweepLock = new();
     private long _nextSweepTicks;
 
+    // ConcurrentDictionary.Count takes every internal lock; the capacity check uses this counter instead.
+    private int _count;
+
     /// <summary>Creates the cache.</summary>
     public InMemoryReplayCache(TimeProvider time, InMemoryReplayCacheOptions? options = null, ILogger<InMemoryReplayCache>? logger = null)
     {
@@ -41,7 +44,7 @@ public sealed class InMemoryReplayCache : IReplayCache
     }
 
     /// <summary>Live and not-yet-swept entries.</summary>
-    public int Count => _entries.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <inheritdoc />
     public ValueTask<ReplayCheckResult> TryAddAsync(string issuer, string jwtId, DateTimeOffset expiresAt, CancellationToken cancellationToken)
@@ -71,14 +74,15 @@ public sealed class InMemoryReplayCache : IReplayCache
                 continue;
             }
 
-            if (_entries.Count >= _options.MaxEntries)
+            if (Volatile.Read(ref _count) >= _options.MaxEntries)
             {
-                Log.ReplayCacheFull(_logger, _entries.Count);
+                Log.ReplayCacheFull(_logger, Volatile.Read(ref _count));
                 return ValueTask.FromResult(ReplayCheckResult.Unavailable);
             }
 
             if (_entries.TryAdd(key, expiry))
             {
+                Interlocked.Increment(ref _count);
                 return ValueTask.FromResult(ReplayCheckResult.Accepted);
             }
         }
@@ -99,7 +103,10 @@ public sealed class InMemoryReplayCache : IReplayCache
                 if (expiry <= now)
                 {
                     // Remove only if still the expired value (a concurrent take-over keeps its fresh entry).
-                    _entries.TryRemove(new KeyValuePair<ReplayKey, long>(key, expiry));
+                    if (_entries.TryRemove(new KeyValuePair<ReplayKey, long>(key, expiry)))
+                    {
+                        Interlocked.Decrement(ref _count);
+                    }
                 }
             }
         }
