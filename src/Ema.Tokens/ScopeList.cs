@@ -3,6 +3,9 @@ namespace Ema.Tokens;
 /// <summary>RFC 6749 §3.3 scope strings: space-delimited, case-sensitive tokens of %x21 / %x23-5B / %x5D-7E.</summary>
 public static class ScopeList
 {
+    /// <summary>Most scope tokens accepted in one string (bounds the work an unauthenticated caller can cause).</summary>
+    public const int MaxScopes = 128;
+
     /// <summary>Parses a scope string (null or empty gives an empty list); duplicates are dropped, order kept.</summary>
     public static bool TryParse(string? scope, out IReadOnlyList<string> scopes)
     {
@@ -13,6 +16,7 @@ public static class ScopeList
         }
 
         var list = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var token in scope.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             foreach (var c in token)
@@ -23,8 +27,13 @@ public static class ScopeList
                 }
             }
 
-            if (!list.Contains(token, StringComparer.Ordinal))
+            if (seen.Add(token))
             {
+                if (list.Count == MaxScopes)
+                {
+                    return false;
+                }
+
                 list.Add(token);
             }
         }

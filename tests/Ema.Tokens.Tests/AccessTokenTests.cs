@@ -127,4 +127,22 @@ public sealed class AccessTokenTests
         var s = new IdJagScenario();
         AssertRejected(await _f.Validator.ValidateAsync(s.Token(), CancellationToken.None), ErrorIds.AccessTokenTypeInvalid);
     }
+
+    [Fact]
+    public async Task AccessToken_UnsignedWithHugeScope_IsRejectedBeforeScopeWork()
+    {
+        // Review finding: thousands of distinct scopes in an unsigned token cost O(n^2) before the signature check.
+        var scope = string.Join(' ', Enumerable.Range(0, 1500).Select(i => "s" + i.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var payload = Craft(c => c["scope"] = scope).Split('.')[1];
+        var forged = RawJwt.B64("{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"" + _f.Ring.Current.KeyId + "\"}") + "." + payload + "." + RawJwt.B64(new byte[64]);
+        AssertRejected(await _f.Validator.ValidateAsync(forged, CancellationToken.None), ErrorIds.AccessTokenSignatureInvalid);
+    }
+
+    [Fact]
+    public void ScopeList_MoreThanMaxScopes_IsMalformedAndDuplicatesAreDropped()
+    {
+        Assert.False(ScopeList.TryParse(string.Join(' ', Enumerable.Range(0, ScopeList.MaxScopes + 1).Select(i => "s" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))), out _));
+        Assert.True(ScopeList.TryParse("a b a  b c", out var scopes));
+        Assert.Equal(["a", "b", "c"], scopes);
+    }
 }

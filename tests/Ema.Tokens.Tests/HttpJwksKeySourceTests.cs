@@ -204,4 +204,60 @@ public sealed class HttpJwksKeySourceTests
         handlerB.JwksJson = Jwks(keyA, keyB);
         Assert.Equal(KeyLookupStatus.Found, (await sourceB.FindKeyAsync(keyB.KeyId, Es256, default)).Status);
     }
+
+    [Fact]
+    public async Task JwksSource_HostileRsaKey_IsSkippedWithoutThrowingOrFetchStorm()
+    {
+        // Review finding: n of 256 x 0xFF with an empty e made RSA import throw IndexOutOfRangeException.
+        var n = RawJwt.B64(Enumerable.Repeat((byte)0xFF, 256).ToArray());
+        var handler = new FakeIdpHandler { JwksJson = $"{{\"keys\":[{{\"kty\":\"RSA\",\"kid\":\"bad\",\"n\":\"{n}\",\"e\":\"\"}}]}}" };
+        var source = Source(handler);
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(KeyLookupStatus.Unavailable, (await source.FindKeyAsync("bad", JwsAlgorithm.Get("RS256"), default)).Status);
+        }
+
+        Assert.Equal(1, handler.JwksRequests);
+    }
+
+    [Fact]
+    public void Jwk_RsaExponentTooLargeOrEven_IsRefused()
+    {
+        using var key = TestKeys.IdpRsa();
+        var jwk = key.PublicKey.Jwk;
+        Assert.False(VerificationKey.TryFromJwk(jwk with { E = RawJwt.B64(Enumerable.Repeat((byte)0x01, 300).ToArray()) }, out _, out _));
+        Assert.False(VerificationKey.TryFromJwk(jwk with { E = RawJwt.B64([0x01, 0x00, 0x00]) }, out _, out _));
+        Assert.True(VerificationKey.TryFromJwk(jwk, out _, out _));
+    }
+
+    [Fact]
+    public async Task JwksSource_CallerCancellation_IsNotRecordedAsIssuerFailure()
+    {
+        var key = TestKeys.IdpEc();
+        var gate = new TaskCompletionSource();
+        var handler = new BlockingHandler(gate, Jwks(key));
+        var source = new HttpJwksKeySource(new HttpClient(handler), new HttpJwksKeySourceOptions { JwksUri = new Uri(JwksUrl) }, _time);
+
+        using var cancelled = new CancellationTokenSource();
+        var first = source.FindKeyAsync(key.KeyId, Es256, cancelled.Token).AsTask();
+        await handler.Started.Task;
+        cancelled.Cancel();
+        gate.SetResult();
+        await Task.WhenAny(first, Task.Delay(5000));
+
+        Assert.Equal(KeyLookupStatus.Found, (await source.FindKeyAsync(key.KeyId, Es256, default)).Status);
+    }
+
+    private sealed class BlockingHandler(TaskCompletionSource gate, string jwks) : HttpMessageHandler
+    {
+        public TaskCompletionSource Started { get; } = new();
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Started.TrySetResult();
+            await gate.Task.WaitAsync(cancellationToken);
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(jwks, Encoding.UTF8, "application/json") };
+        }
+    }
 }

@@ -350,6 +350,15 @@ public sealed class IdJagValidatorTests
     public async Task Exp_AsString_ReturnsPayloadMalformed() =>
         AssertRejected(await _s.ValidateAsync(_s.Token(c => c["exp"] = (_s.Now + 300).ToString(System.Globalization.CultureInfo.InvariantCulture))), ErrorIds.IdJagPayloadMalformed);
 
+    [Theory]
+    [InlineData("exp", long.MaxValue)]
+    [InlineData("exp", 253_402_300_800L)]
+    [InlineData("iat", long.MinValue)]
+    [InlineData("auth_time", long.MaxValue)]
+    [InlineData("nbf", -62_135_596_801L)]
+    public async Task NumericDate_OutOfRange_ReturnsPayloadMalformed(string claim, long value) =>
+        AssertRejected(await _s.ValidateAsync(_s.Token(c => c[claim] = value)), ErrorIds.IdJagPayloadMalformed);
+
     [Fact]
     public async Task Nbf_InFutureBeyondSkew_ReturnsNotYetValid() =>
         AssertRejected(await _s.ValidateAsync(_s.Token(c => c["nbf"] = _s.Now + 120)), ErrorIds.IdJagNotYetValid);

@@ -2,7 +2,8 @@ namespace Ema.Protocol;
 
 /// <summary>
 /// The catalog of stable error ids (style rule 7). Ranges: 1xxx request and generic OAuth errors,
-/// 11xx form parsing, 21xx ID-JAG validation, 23xx access-token validation, 24xx JWT structure shared by all tokens.
+/// 11xx form parsing, 21xx ID-JAG validation, 23xx access-token validation, 24xx key retrieval, 30xx client
+/// authentication, 31xx token exchange at the IdP, 32xx code and refresh grants, 33xx the authorization endpoint.
 /// Every id is documented in <c>docs/errors.md</c>.
 /// </summary>
 public static class ErrorIds
@@ -91,6 +92,53 @@ public static class ErrorIds
     // ----- Key sources (JWKS retrieval; surfaced through the error of the token being validated) -----
     public static readonly ErrorDescriptor JwksFetchFailed = new("EMA2400", ErrorCodes.ServerError, 500, "A JSON Web Key Set could not be fetched or parsed.");
     public static readonly ErrorDescriptor JwksInsecureUri = new("EMA2401", ErrorCodes.ServerError, 500, "A JSON Web Key Set location is not https.");
+
+    // ----- Client authentication at token endpoints (RFC 6749 §2.3, §5.2; decisions 13–15) -----
+    public static readonly ErrorDescriptor ClientAuthenticationRequired = new("EMA3001", ErrorCodes.InvalidClient, Unauthorized, "Client authentication is required.");
+    public static readonly ErrorDescriptor ClientUnknown = new("EMA3002", ErrorCodes.InvalidClient, Unauthorized, "Client authentication failed.");
+    public static readonly ErrorDescriptor ClientSecretInvalid = new("EMA3003", ErrorCodes.InvalidClient, Unauthorized, "Client authentication failed.");
+    public static readonly ErrorDescriptor ClientAuthenticationMethodMismatch = new("EMA3004", ErrorCodes.InvalidClient, Unauthorized, "The client used an authentication method it is not registered for.");
+    public static readonly ErrorDescriptor ClientAuthenticationMalformed = new("EMA3005", ErrorCodes.InvalidClient, Unauthorized, "The client credentials are malformed.");
+    public static readonly ErrorDescriptor ClientAuthenticationMultipleMethods = new("EMA3006", ErrorCodes.InvalidRequest, BadRequest, "The client used more than one authentication method.");
+    public static readonly ErrorDescriptor ClientDisabled = new("EMA3007", ErrorCodes.InvalidClient, Unauthorized, "The client is disabled.");
+    public static readonly ErrorDescriptor GrantTypeNotAllowed = new("EMA3008", ErrorCodes.UnauthorizedClient, BadRequest, "The client is not allowed to use this grant type.");
+    public static readonly ErrorDescriptor PublicClientTokenExchangeNotAllowed = new("EMA3009", ErrorCodes.InvalidClient, Unauthorized, "Token exchange requires client authentication for this client.");
+
+    // ----- Token exchange at the IdP (RFC 8693 §2.2.2; ID-JAG draft §4.3; decision 10) -----
+    public static readonly ErrorDescriptor RequestedTokenTypeUnsupported = new("EMA3101", ErrorCodes.InvalidRequest, BadRequest, "Only ID-JAGs (urn:ietf:params:oauth:token-type:id-jag) can be requested.");
+    public static readonly ErrorDescriptor SubjectTokenTypeUnsupported = new("EMA3102", ErrorCodes.InvalidRequest, BadRequest, "The subject token type is not supported.");
+    public static readonly ErrorDescriptor SubjectTokenInvalid = new("EMA3103", ErrorCodes.InvalidRequest, BadRequest, "The subject token is not a valid token issued by this identity provider.");
+    public static readonly ErrorDescriptor SubjectTokenExpired = new("EMA3104", ErrorCodes.InvalidRequest, BadRequest, "The subject token has expired.");
+    public static readonly ErrorDescriptor SubjectTokenClientMismatch = new("EMA3105", ErrorCodes.InvalidRequest, BadRequest, "The subject token was issued to a different client.");
+    public static readonly ErrorDescriptor ActorTokenUnsupported = new("EMA3106", ErrorCodes.InvalidRequest, BadRequest, "Actor tokens are not supported.");
+    public static readonly ErrorDescriptor AudienceRequired = new("EMA3107", ErrorCodes.InvalidRequest, BadRequest, "Exactly one audience (the authorization server's issuer) is required.");
+    public static readonly ErrorDescriptor ResourceRequired = new("EMA3108", ErrorCodes.InvalidRequest, BadRequest, "Exactly one resource (the MCP server's resource identifier) is required.");
+    public static readonly ErrorDescriptor ResourceUnknown = new("EMA3109", ErrorCodes.InvalidTarget, BadRequest, "The requested resource is not registered with this identity provider.");
+    public static readonly ErrorDescriptor AudienceResourceMismatch = new("EMA3110", ErrorCodes.InvalidTarget, BadRequest, "The audience is not the authorization server registered for this resource.");
+    public static readonly ErrorDescriptor PolicyDenied = new("EMA3111", ErrorCodes.InvalidGrant, BadRequest, "Your organization's policy does not allow this access.");
+    public static readonly ErrorDescriptor ScopeNotEntitled = new("EMA3112", ErrorCodes.InvalidScope, BadRequest, "None of the requested scopes is allowed for you with this client and resource.");
+    public static readonly ErrorDescriptor ScopeUnknown = new("EMA3113", ErrorCodes.InvalidScope, BadRequest, "A requested scope is not defined by the resource.");
+    public static readonly ErrorDescriptor UserDisabled = new("EMA3114", ErrorCodes.InvalidGrant, BadRequest, "The user's account is disabled.");
+    public static readonly ErrorDescriptor AuditUnavailable = new("EMA3115", ErrorCodes.ServerError, 500, "The decision could not be recorded; nothing was issued.");
+    public static readonly ErrorDescriptor ResourceDisabled = new("EMA3116", ErrorCodes.InvalidTarget, BadRequest, "The requested resource is disabled.");
+
+    // ----- Authorization code and refresh token grants (RFC 6749 §4.1.3, §6; RFC 7636 §4.6) -----
+    public static readonly ErrorDescriptor AuthorizationCodeInvalid = new("EMA3201", ErrorCodes.InvalidGrant, BadRequest, "The authorization code is invalid, expired or already used.");
+    public static readonly ErrorDescriptor PkceVerifierInvalid = new("EMA3202", ErrorCodes.InvalidGrant, BadRequest, "The PKCE code verifier does not match the code challenge.");
+    public static readonly ErrorDescriptor RedirectUriMismatch = new("EMA3203", ErrorCodes.InvalidGrant, BadRequest, "The redirect URI does not match the authorization request.");
+    public static readonly ErrorDescriptor RefreshTokenInvalid = new("EMA3204", ErrorCodes.InvalidGrant, BadRequest, "The refresh token is invalid, expired or revoked.");
+    public static readonly ErrorDescriptor RefreshTokenReused = new("EMA3205", ErrorCodes.InvalidGrant, BadRequest, "The refresh token was already used; its whole family is now revoked.");
+    public static readonly ErrorDescriptor SessionEnded = new("EMA3206", ErrorCodes.InvalidGrant, BadRequest, "The sign-in session has ended.");
+
+    // ----- Authorization endpoint (RFC 6749 §4.1.2.1; RFC 7636 §4.4.1; OIDC Core §3.1.2.6) -----
+    public static readonly ErrorDescriptor AuthorizeClientUnknown = new("EMA3301", ErrorCodes.InvalidRequest, BadRequest, "The client is unknown or disabled.");
+    public static readonly ErrorDescriptor AuthorizeRedirectUriInvalid = new("EMA3302", ErrorCodes.InvalidRequest, BadRequest, "The redirect URI is not registered for this client.");
+    public static readonly ErrorDescriptor AuthorizePkceRequired = new("EMA3303", ErrorCodes.InvalidRequest, BadRequest, "PKCE with code_challenge_method=S256 is required.");
+    public static readonly ErrorDescriptor AuthorizeResponseTypeUnsupported = new("EMA3304", ErrorCodes.UnsupportedResponseType, BadRequest, "Only response_type=code is supported.");
+    public static readonly ErrorDescriptor AuthorizeScopeInvalid = new("EMA3305", ErrorCodes.InvalidScope, BadRequest, "The openid scope is required.");
+    public static readonly ErrorDescriptor AuthorizeLoginRequired = new("EMA3306", ErrorCodes.LoginRequired, BadRequest, "The user must sign in (prompt=none was requested).");
+    public static readonly ErrorDescriptor AuthorizeRequestExpired = new("EMA3307", ErrorCodes.InvalidRequest, BadRequest, "The sign-in request has expired; start again from the application.");
+    public static readonly ErrorDescriptor AuthorizeClientNotAllowed = new("EMA3308", ErrorCodes.UnauthorizedClient, BadRequest, "The client may not use the authorization code flow.");
 
     /// <summary>Every descriptor declared above, for documentation checks and lookups by id.</summary>
     public static IReadOnlyList<ErrorDescriptor> All { get; } = typeof(ErrorIds)

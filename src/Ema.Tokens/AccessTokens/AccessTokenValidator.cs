@@ -137,11 +137,6 @@ public sealed class AccessTokenValidator
             return Reject(claims, OAuthError.From(ErrorIds.AccessTokenNotYetValid, $"iat={iat} now={now}"));
         }
 
-        if (!ScopeList.TryParse(claims.Scope, out var scopes))
-        {
-            return Reject(claims, OAuthError.From(ErrorIds.AccessTokenMalformed, "scope syntax"));
-        }
-
         var lookup = await _parameters.Keys.FindKeyAsync(jws.KeyId, algorithm, cancellationToken).ConfigureAwait(false);
         if (lookup.Status != KeyLookupStatus.Found)
         {
@@ -151,6 +146,12 @@ public sealed class AccessTokenValidator
         if (!lookup.Key!.Verify(algorithm, jws.SigningInput.Span, jws.Signature))
         {
             return Reject(claims, OAuthError.From(ErrorIds.AccessTokenSignatureInvalid, $"kid={lookup.Key.KeyId}"));
+        }
+
+        // Parsed after the signature: only the authorization server can make us do this work.
+        if (!ScopeList.TryParse(claims.Scope, out var scopes))
+        {
+            return Reject(claims, OAuthError.From(ErrorIds.AccessTokenMalformed, "scope syntax"));
         }
 
         return new AccessTokenValidationResult(

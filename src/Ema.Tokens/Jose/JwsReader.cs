@@ -19,6 +19,9 @@ public static class JwsReader
     /// <summary>Default maximum token length in characters; ID-JAGs and access tokens are well under 2 KiB.</summary>
     public const int DefaultMaxLength = 16 * 1024;
 
+    private const long MinUnixSeconds = -62_135_596_800; // 0001-01-01T00:00:00Z
+    private const long MaxUnixSeconds = 253_402_300_799; // 9999-12-31T23:59:59Z
+
     private static readonly JsonReaderOptions ReaderOptions = new()
     {
         MaxDepth = 16,
@@ -370,16 +373,19 @@ public static class JwsReader
 
         if (reader.TryGetInt64(out value))
         {
-            return true;
+            return IsRepresentable(value);
         }
 
         if (reader.TryGetDouble(out var seconds) && double.IsFinite(seconds) && Math.Abs(seconds) < 1e15)
         {
             value = (long)Math.Floor(seconds);
-            return true;
+            return IsRepresentable(value);
         }
 
         return false;
+
+        // Dates outside years 1–9999 are refused here, so later DateTimeOffset conversions cannot throw.
+        static bool IsRepresentable(long seconds) => seconds is >= MinUnixSeconds and <= MaxUnixSeconds;
     }
 
     private static bool TryReadConfirmation(ref Utf8JsonReader reader, JwtPayload payload)

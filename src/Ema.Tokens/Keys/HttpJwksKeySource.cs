@@ -29,6 +29,9 @@ public sealed record HttpJwksKeySourceOptions
     /// </summary>
     public TimeSpan MinimumRefetchInterval { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Time allowed for one fetch (metadata and JWKS together).</summary>
+    public TimeSpan FetchTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Largest document accepted.</summary>
     public int MaxDocumentBytes { get; init; } = 256 * 1024;
 
@@ -136,7 +139,10 @@ public sealed class HttpJwksKeySource : IIssuerKeySource, IDisposable
                 return current; // budget spent: answer from what we have
             }
 
-            var (keys, error) = await FetchAsync(cancellationToken).ConfigureAwait(false);
+            // The fetch is shared by every waiting caller, so it runs on its own timeout, not on the cancellation of
+            // whichever caller happened to start it: one aborted request must not count as an issuer failure.
+            using var timeout = new CancellationTokenSource(_options.FetchTimeout, _time);
+            var (keys, error) = await FetchAsync(timeout.Token).ConfigureAwait(false);
             var lastOnDemand = onDemand ? now : current.LastOnDemandAt;
             var next = error is null
                 ? new Snapshot(keys, now, lastOnDemand, null, null)
@@ -192,8 +198,9 @@ public sealed class HttpJwksKeySource : IIssuerKeySource, IDisposable
             var parsed = JwksParser.Parse(bytes);
             return parsed.IsDocumentValid && parsed.Keys.Count > 0 ? (parsed.Keys, null) : ([], parsed.Debug ?? "JWKS has no usable keys");
         }
-        catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException or IOException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Any failure (network, timeout, hostile content) is an issuer failure: recorded, budgeted, never thrown.
             return ([], ex.GetType().Name);
         }
     }

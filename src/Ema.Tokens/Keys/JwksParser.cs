@@ -18,7 +18,7 @@ public static class JwksParser
             var reader = new Utf8JsonReader(json);
             document = JsonSerializer.Deserialize(ref reader, EmaJsonContext.Default.JsonWebKeySetDocument);
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or NotSupportedException)
         {
             return new([], false, "not a JWK Set document");
         }

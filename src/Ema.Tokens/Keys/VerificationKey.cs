@@ -18,6 +18,9 @@ public sealed class VerificationKey
     /// <summary>Smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger MUST be used).</summary>
     public const int MinimumRsaBits = 2048;
 
+    /// <summary>Largest RSA modulus accepted, so one verification cannot be made arbitrarily expensive.</summary>
+    public const int MaximumRsaBits = 8192;
+
     private readonly ECDsa? _ec;
     private readonly RSA? _rsa;
 
@@ -185,9 +188,12 @@ public sealed class VerificationKey
                 case JsonWebKeyNames.KeyTypeRsa:
                     var n = jwk.N is null ? null : DecodeAny(jwk.N);
                     var e = jwk.E is null ? null : DecodeAny(jwk.E);
-                    if (n is null || e is null || n.Length * 8 < MinimumRsaBits)
+
+                    // Bounds keep verification cheap: n of 2048–8192 bits, e at most 4 bytes and odd (RFC 8017 §3.1).
+                    if (n is null || e is null || n.Length * 8 < MinimumRsaBits || n.Length * 8 > MaximumRsaBits
+                        || e.Length is 0 or > 4 || (e[^1] & 1) == 0)
                     {
-                        reason = "RSA key lacks n or e, or is shorter than 2048 bits";
+                        reason = "RSA key lacks n or e, has a modulus outside 2048–8192 bits, or an unusual exponent";
                         return false;
                     }
 
@@ -204,8 +210,9 @@ public sealed class VerificationKey
                     return false;
             }
         }
-        catch (Exception ex) when (ex is CryptographicException or ArgumentException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Hostile key material can make the platform crypto throw anything (seen: IndexOutOfRangeException).
             reason = "key material is invalid";
             key = null;
             return false;

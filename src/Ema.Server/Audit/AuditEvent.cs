@@ -1,0 +1,120 @@
+namespace Ema.Server.Audit;
+
+/// <summary>Audit event types.</summary>
+public static class AuditEventTypes
+{
+    public const string SignIn = "signin";
+    public const string SignOut = "signout";
+    public const string TokenRequest = "token";
+    public const string TokenExchange = "token_exchange";
+    public const string JwtBearer = "jwt_bearer";
+    public const string AdminChange = "admin";
+}
+
+/// <summary>Audit outcomes.</summary>
+public static class AuditOutcomes
+{
+    public const string Granted = "granted";
+    public const string Denied = "denied";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+}
+
+/// <summary>
+/// One decision, recorded once (style rule 9). Carries correlation ids (<c>jti</c>, client, subject, resource, decision
+/// id), never a token, secret or password.
+/// </summary>
+public sealed record AuditEvent
+{
+    /// <summary>Event id (the decision id of token decisions).</summary>
+    public required string Id { get; init; }
+
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>One of <see cref="AuditEventTypes"/>.</summary>
+    public required string Type { get; init; }
+
+    /// <summary>One of <see cref="AuditOutcomes"/>.</summary>
+    public required string Outcome { get; init; }
+
+    /// <summary>Grant type or action detail (for example the <c>grant_type</c>).</summary>
+    public string? Action { get; init; }
+
+    /// <summary>Stable error id of a refusal.</summary>
+    public string? ErrorId { get; init; }
+
+    /// <summary>Human-readable reason (safe to show).</summary>
+    public string? Reason { get; init; }
+
+    public string? ClientId { get; init; }
+
+    /// <summary>User id (subject).</summary>
+    public string? Subject { get; init; }
+
+    public string? Resource { get; init; }
+
+    public string? Audience { get; init; }
+
+    /// <summary>Granted or requested scopes.</summary>
+    public string? Scope { get; init; }
+
+    /// <summary><c>jti</c> of the token issued (or presented, for refusals).</summary>
+    public string? TokenId { get; init; }
+
+    /// <summary><c>jti</c> of an upstream token this decision consumed (for example the ID-JAG behind an access token).</summary>
+    public string? ParentTokenId { get; init; }
+
+    public string? SessionId { get; init; }
+
+    public string? RemoteAddress { get; init; }
+}
+
+/// <summary>Durable audit storage.</summary>
+public interface IAuditSink
+{
+    /// <summary>Stores the event durably; returns only once it is on disk (the caller then answers the request).</summary>
+    /// <exception cref="AuditUnavailableException">The event could not be stored.</exception>
+    Task WriteAsync(AuditEvent auditEvent, CancellationToken cancellationToken);
+}
+
+/// <summary>Thrown when an audit record cannot be stored; the decision it records must then not take effect.</summary>
+public sealed class AuditUnavailableException : Exception
+{
+    public AuditUnavailableException()
+    {
+    }
+
+    public AuditUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public AuditUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>Reads audit events back (console, CLI, tests).</summary>
+public interface IAuditReader
+{
+    Task<IReadOnlyList<AuditEvent>> ListAsync(AuditQuery query, CancellationToken cancellationToken);
+}
+
+/// <summary>Filter for <see cref="IAuditReader"/>.</summary>
+public sealed record AuditQuery
+{
+    public string? Subject { get; init; }
+
+    public string? ClientId { get; init; }
+
+    public string? Resource { get; init; }
+
+    public string? Outcome { get; init; }
+
+    public string? TokenId { get; init; }
+
+    public DateTimeOffset? Since { get; init; }
+
+    public int Limit { get; init; } = 100;
+}

@@ -1,0 +1,29 @@
+namespace Ema.Server.Model;
+
+/// <summary>Whether a user may sign in and obtain grants.</summary>
+public enum UserStatus
+{
+    /// <summary>May sign in.</summary>
+    Active,
+
+    /// <summary>May not sign in; existing grants are refused at token exchange.</summary>
+    Disabled,
+}
+
+/// <summary>A person in the enterprise directory.</summary>
+/// <param name="Id">Stable, opaque id; the <c>sub</c> of every token issued for the user.</param>
+/// <param name="Username">Sign-in name (unique, case-insensitive).</param>
+/// <param name="DisplayName">Name shown in pages and the <c>name</c> claim.</param>
+/// <param name="Email">Email address, or null.</param>
+/// <param name="Status">Active or disabled.</param>
+/// <param name="Department">Department, for policy conditions.</param>
+public sealed record User(string Id, string Username, string DisplayName, string? Email, UserStatus Status, string? Department = null);
+
+/// <summary>A user's password hash and sign-in throttling state.</summary>
+public sealed record UserCredentials(string UserId, string PasswordHash, int FailedAttempts, DateTimeOffset? LockedUntil);
+
+/// <summary>A directory group.</summary>
+public sealed record Group(string Id, string Name, string? Description = null);
+
+/// <summary>A directory role (for example <c>admin</c>).</summary>
+public sealed record Role(string Id, string Name);

@@ -1,0 +1,102 @@
+using Microsoft.Extensions.Options;
+
+namespace Ema.Server.Options;
+
+/// <summary>Options of the enterprise IdP role (configuration section <c>Ema:IdentityProvider</c>).</summary>
+public sealed class IdentityProviderOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string Section = "Ema:IdentityProvider";
+
+    /// <summary>Issuer identifier: an https URL without query or fragment (OIDC Discovery §3).</summary>
+    public string Issuer { get; set; } = string.Empty;
+
+    /// <summary>ID-JAG lifetime (decision 5).</summary>
+    public TimeSpan IdJagLifetime { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>ID token lifetime.</summary>
+    public TimeSpan IdTokenLifetime { get; set; } = TimeSpan.FromMinutes(60);
+
+    /// <summary>Lifetime of the IdP's own access tokens (userinfo, catalog).</summary>
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(60);
+
+    /// <summary>Refresh-token lifetime (each rotation starts a new one, within the session).</summary>
+    public TimeSpan RefreshTokenLifetime { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Authorization-code lifetime (RFC 6749 §4.1.2: short; 10 minutes at most).</summary>
+    public TimeSpan AuthorizationCodeLifetime { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a sign-in page stays valid.</summary>
+    public TimeSpan PendingAuthorizationLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>IdP session lifetime (the session cookie).</summary>
+    public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(8);
+
+    /// <summary>Failed sign-ins before the account is locked.</summary>
+    public int LockoutThreshold { get; set; } = 5;
+
+    /// <summary>First lockout; each further failure while locked doubles it, up to <see cref="MaxLockoutDuration"/>.</summary>
+    public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Longest lockout.</summary>
+    public TimeSpan MaxLockoutDuration { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Development switch: allow an http issuer on a loopback address (decision 22).</summary>
+    public bool AllowHttpOnLoopback { get; set; }
+
+    /// <summary>Signing algorithm for new keys (ES256 default; RS256 or PS256 may be configured).</summary>
+    public string SigningAlgorithm { get; set; } = Ema.Protocol.SecurityAlgorithms.EcdsaSha256;
+}
+
+/// <summary>Validates <see cref="IdentityProviderOptions"/> at start-up, reporting every problem at once (style rule 4).</summary>
+public sealed class IdentityProviderOptionsValidator : IValidateOptions<IdentityProviderOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, IdentityProviderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        if (!Uri.TryCreate(options.Issuer, UriKind.Absolute, out var issuer) || !string.IsNullOrEmpty(issuer.Query) || !string.IsNullOrEmpty(issuer.Fragment))
+        {
+            failures.Add($"{nameof(options.Issuer)} must be an absolute URL without query or fragment (got '{options.Issuer}').");
+        }
+        else if (issuer.Scheme != Uri.UriSchemeHttps && !(options.AllowHttpOnLoopback && issuer.Scheme == Uri.UriSchemeHttp && issuer.IsLoopback))
+        {
+            failures.Add($"{nameof(options.Issuer)} must use https (http is allowed only for loopback with {nameof(options.AllowHttpOnLoopback)}).");
+        }
+        else if (options.Issuer.EndsWith('/'))
+        {
+            failures.Add($"{nameof(options.Issuer)} must not end with '/'.");
+        }
+
+        if (options.IdJagLifetime <= TimeSpan.Zero || options.IdJagLifetime > Ema.Tokens.IdJag.IdJagDescriptor.MaxLifetime)
+        {
+            failures.Add($"{nameof(options.IdJagLifetime)} must be between 1 s and 600 s (decision 5).");
+        }
+
+        if (options.AuthorizationCodeLifetime <= TimeSpan.Zero || options.AuthorizationCodeLifetime > TimeSpan.FromMinutes(10))
+        {
+            failures.Add($"{nameof(options.AuthorizationCodeLifetime)} must be between 1 s and 10 minutes (RFC 6749 §4.1.2).");
+        }
+
+        foreach (var (value, label) in new[] { (options.IdTokenLifetime, nameof(options.IdTokenLifetime)), (options.AccessTokenLifetime, nameof(options.AccessTokenLifetime)), (options.RefreshTokenLifetime, nameof(options.RefreshTokenLifetime)), (options.SessionLifetime, nameof(options.SessionLifetime)), (options.PendingAuthorizationLifetime, nameof(options.PendingAuthorizationLifetime)) })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                failures.Add($"{label} must be positive.");
+            }
+        }
+
+        if (options.LockoutThreshold < 1)
+        {
+            failures.Add($"{nameof(options.LockoutThreshold)} must be at least 1.");
+        }
+
+        if (!Ema.Tokens.Jose.JwsAlgorithm.TryGet(options.SigningAlgorithm, out _))
+        {
+            failures.Add($"{nameof(options.SigningAlgorithm)} '{options.SigningAlgorithm}' is not a supported asymmetric algorithm.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,120 @@
+using Ema.Server.Model;
+
+namespace Ema.Server.Stores;
+
+/// <summary>Users, groups and roles.</summary>
+public interface IDirectoryStore
+{
+    Task<User?> FindUserAsync(string userId, CancellationToken cancellationToken);
+
+    Task<User?> FindUserByUsernameAsync(string username, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<User>> ListUsersAsync(CancellationToken cancellationToken);
+
+    /// <summary>Creates a user with a password hash; false when the username is taken.</summary>
+    Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken);
+
+    Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken);
+
+    Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Records a failed sign-in and, when given, a lockout end.</summary>
+    Task RecordSignInFailureAsync(string userId, DateTimeOffset? lockedUntil, CancellationToken cancellationToken);
+
+    Task RecordSignInSuccessAsync(string userId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken);
+
+    Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken);
+
+    Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<string>> GetGroupIdsAsync(string userId, CancellationToken cancellationToken);
+
+    Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken);
+}
+
+/// <summary>Client and resource applications, and the per (client, resource) client id at the resource's authorization server.</summary>
+public interface IApplicationStore
+{
+    Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken);
+
+    Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken);
+
+    Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken);
+
+    Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken);
+
+    Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken);
+
+    Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken);
+
+    /// <summary>The client's id at the resource's authorization server, or null when not mapped (the same id is used).</summary>
+    Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken);
+
+    Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken);
+}
+
+/// <summary>Entitlements v1.</summary>
+public interface IEntitlementStore
+{
+    Task<IReadOnlyList<Entitlement>> ListForClientAsync(string clientId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Entitlement>> ListAsync(CancellationToken cancellationToken);
+
+    Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken);
+}
+
+/// <summary>Sessions, pending authorization requests, authorization codes and refresh tokens.</summary>
+public interface IGrantStore
+{
+    Task SaveSessionAsync(IdpSession session, CancellationToken cancellationToken);
+
+    Task<IdpSession?> FindSessionByHandleHashAsync(string handleHash, CancellationToken cancellationToken);
+
+    Task<IdpSession?> FindSessionAsync(string sessionId, CancellationToken cancellationToken);
+
+    /// <summary>Revokes a session and every refresh token issued in it.</summary>
+    Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken);
+
+    Task SavePendingAuthorizationAsync(PendingAuthorization request, CancellationToken cancellationToken);
+
+    Task<PendingAuthorization?> FindPendingAuthorizationAsync(string id, CancellationToken cancellationToken);
+
+    Task DeletePendingAuthorizationAsync(string id, CancellationToken cancellationToken);
+
+    Task SaveAuthorizationCodeAsync(AuthorizationCodeGrant code, CancellationToken cancellationToken);
+
+    /// <summary>Atomically takes an unused code: returns it and marks it used, or null when unknown or already used.</summary>
+    Task<AuthorizationCodeGrant?> RedeemAuthorizationCodeAsync(string codeHash, CancellationToken cancellationToken);
+
+    Task SaveRefreshTokenAsync(RefreshTokenGrant token, CancellationToken cancellationToken);
+
+    Task<RefreshTokenGrant?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Atomically marks <paramref name="tokenHash"/> consumed and stores <paramref name="successor"/>; false when the token
+    /// was already consumed (a reuse: the caller revokes the family).
+    /// </summary>
+    Task<bool> RotateRefreshTokenAsync(string tokenHash, RefreshTokenGrant successor, CancellationToken cancellationToken);
+
+    Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken);
+}
+
+/// <summary>A stored signing key: private key encrypted at rest (decision 18).</summary>
+public sealed record StoredSigningKey(string KeyId, string Purpose, string Algorithm, string Status, byte[] ProtectedPrivateKey, DateTimeOffset CreatedAt, DateTimeOffset? RetiredAt);
+
+/// <summary>Signing keys of each purpose (for example <c>idp</c>).</summary>
+public interface ISigningKeyStore
+{
+    Task<IReadOnlyList<StoredSigningKey>> LoadAsync(string purpose, CancellationToken cancellationToken);
+
+    /// <summary>Replaces the keys of <paramref name="purpose"/> atomically.</summary>
+    Task ReplaceAsync(string purpose, IReadOnlyList<StoredSigningKey> keys, CancellationToken cancellationToken);
+}
