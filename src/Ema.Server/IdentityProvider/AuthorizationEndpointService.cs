@@ -1,0 +1,335 @@
+using System.Globalization;
+using Ema.Protocol;
+using Ema.Server.Audit;
+using Ema.Server.Model;
+using Ema.Server.Options;
+using Ema.Server.Security;
+using Ema.Server.Stores;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ema.Server.IdentityProvider;
+
+/// <summary>What the authorization endpoint does next.</summary>
+public enum AuthorizeAction
+{
+    /// <summary>Show an error page: the client or redirect URI cannot be trusted (RFC 6749 §4.1.2.1: do not redirect).</summary>
+    ShowError,
+
+    /// <summary>Redirect to the client (a code, or an error it can handle).</summary>
+    Redirect,
+
+    /// <summary>Show the sign-in page for the pending request.</summary>
+    SignIn,
+}
+
+/// <summary>Outcome of an authorization step.</summary>
+public sealed record AuthorizeResult(AuthorizeAction Action, string? RedirectUri = null, string? PendingId = null, OAuthError? Error = null, string? ClientName = null);
+
+/// <summary>Outcome of a sign-in attempt.</summary>
+public sealed record SignInResult(bool Succeeded, string? SessionHandle, string? Message, AuthorizeResult? Next);
+
+/// <summary>
+/// The OIDC authorization endpoint and sign-in (OIDC Core §3.1.2; RFC 6749 §4.1; RFC 7636; RFC 8252 §7.3; RFC 9207).
+/// PKCE with S256 is required, redirect URIs match exactly (loopback ones on any port), and the pending request stays
+/// server-side: the browser carries only its random id, never credentials.
+/// </summary>
+public sealed class AuthorizationEndpointService
+{
+    private readonly IApplicationStore _applications;
+    private readonly IDirectoryStore _directory;
+    private readonly IGrantStore _grants;
+    private readonly IAuditSink _audit;
+    private readonly PasswordHasher _passwords;
+    private readonly IdentityProviderOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<AuthorizationEndpointService> _logger;
+
+    public AuthorizationEndpointService(IApplicationStore applications, IDirectoryStore directory, IGrantStore grants, IAuditSink audit, PasswordHasher passwords, IOptions<IdentityProviderOptions> options, TimeProvider time, ILogger<AuthorizationEndpointService> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _applications = applications;
+        _directory = directory;
+        _grants = grants;
+        _audit = audit;
+        _passwords = passwords;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>Handles <c>/authorize</c> with the query parameters and the current session (if any).</summary>
+    public async Task<AuthorizeResult> AuthorizeAsync(Func<string, string?> query, IdpSession? session, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var clientId = query(OAuthParameters.ClientId);
+        var client = clientId is null ? null : await _applications.FindClientAsync(clientId, cancellationToken).ConfigureAwait(false);
+        if (client is null || !client.Enabled)
+        {
+            return new(AuthorizeAction.ShowError, Error: OAuthError.From(ErrorIds.AuthorizeClientUnknown));
+        }
+
+        var redirectUri = query(OAuthParameters.RedirectUri);
+        if (redirectUri is null || !IsRegisteredRedirect(client, redirectUri))
+        {
+            return new(AuthorizeAction.ShowError, Error: OAuthError.From(ErrorIds.AuthorizeRedirectUriInvalid), ClientName: client.Name);
+        }
+
+        var state = query(OAuthParameters.State);
+        if (query(OAuthParameters.ResponseType) != ResponseTypes.Code)
+        {
+            return RedirectError(redirectUri, state, OAuthError.From(ErrorIds.AuthorizeResponseTypeUnsupported));
+        }
+
+        if (!client.GrantTypes.Contains(GrantTypes.AuthorizationCode, StringComparer.Ordinal))
+        {
+            return RedirectError(redirectUri, state, OAuthError.From(ErrorIds.AuthorizeClientNotAllowed));
+        }
+
+        var scope = query(OAuthParameters.Scope) ?? string.Empty;
+        if (!Ema.Tokens.ScopeList.TryParse(scope, out var scopes) || !scopes.Contains(OidcScopes.OpenId))
+        {
+            return RedirectError(redirectUri, state, OAuthError.From(ErrorIds.AuthorizeScopeInvalid));
+        }
+
+        // RFC 7636 §4.4.1, EMA-S+ §7.5.2: PKCE is required, and only S256.
+        var challenge = query(OAuthParameters.CodeChallenge);
+        if (challenge is null || query(OAuthParameters.CodeChallengeMethod) != CodeChallengeMethods.S256 || challenge.Length != 43)
+        {
+            return RedirectError(redirectUri, state, OAuthError.From(ErrorIds.AuthorizePkceRequired));
+        }
+
+        int? maxAge = null;
+        if (query(OAuthParameters.MaxAge) is { } maxAgeText)
+        {
+            if (!int.TryParse(maxAgeText, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+            {
+                return RedirectError(redirectUri, state, OAuthError.InvalidRequest("max_age must be a non-negative integer."));
+            }
+
+            maxAge = parsed;
+        }
+
+        var prompt = (query(OAuthParameters.Prompt) ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var pending = new PendingAuthorization
+        {
+            Id = SecretHasher.NewId("ar_", 18),
+            ClientId = client.ClientId,
+            RedirectUri = redirectUri,
+            Scope = string.Join(' ', scopes),
+            State = state,
+            Nonce = query(OAuthParameters.Nonce),
+            CodeChallenge = challenge,
+            MaxAge = maxAge,
+            ExpiresAt = _time.GetUtcNow() + _options.PendingAuthorizationLifetime,
+        };
+
+        // OIDC Core §3.1.2.1: prompt=login and an exceeded max_age force a new sign-in; prompt=none never shows one.
+        var sessionUsable = session is not null && !prompt.Contains("login")
+            && (maxAge is null || _time.GetUtcNow() - session.AuthTime <= TimeSpan.FromSeconds(maxAge.Value));
+        if (sessionUsable)
+        {
+            return await IssueCodeAsync(pending, session!, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (prompt.Contains("none"))
+        {
+            return RedirectError(redirectUri, state, OAuthError.From(ErrorIds.AuthorizeLoginRequired));
+        }
+
+        await _grants.SavePendingAuthorizationAsync(pending, cancellationToken).ConfigureAwait(false);
+        return new(AuthorizeAction.SignIn, PendingId: pending.Id, ClientName: client.Name);
+    }
+
+    /// <summary>The pending request, if it exists and has not expired.</summary>
+    public async Task<PendingAuthorization?> FindPendingAsync(string? pendingId, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(pendingId))
+        {
+            return null;
+        }
+
+        var pending = await _grants.FindPendingAuthorizationAsync(pendingId, cancellationToken).ConfigureAwait(false);
+        return pending is not null && pending.ExpiresAt > _time.GetUtcNow() ? pending : null;
+    }
+
+    /// <summary>Checks a username and password; on success creates a session and issues the code of the pending request.</summary>
+    public async Task<SignInResult> SignInAsync(string pendingId, string username, string password, string? remoteAddress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(password);
+        var pending = await FindPendingAsync(pendingId, cancellationToken).ConfigureAwait(false);
+        if (pending is null)
+        {
+            return new(false, null, OAuthError.From(ErrorIds.AuthorizeRequestExpired).Description, null);
+        }
+
+        var now = _time.GetUtcNow();
+        var user = await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false);
+        if (user is null)
+        {
+            // Same work and answer as a wrong password, so the response does not reveal which usernames exist.
+            PasswordHasher.Verify(password, _passwords.DummyHash);
+            await AuditSignInAsync(null, pending.ClientId, AuditOutcomes.Failed, "unknown user", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            return new(false, null, "The username or password is incorrect.", null);
+        }
+
+        var credentials = await _directory.GetCredentialsAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        if (credentials?.LockedUntil is { } locked && locked > now)
+        {
+            await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, "locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            var minutes = Math.Max(1, (int)Math.Ceiling((locked - now).TotalMinutes));
+            return new(false, null, $"Too many failed attempts. Try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}.", null);
+        }
+
+        if (credentials is null || !PasswordHasher.Verify(password, credentials.PasswordHash))
+        {
+            var failures = (credentials?.FailedAttempts ?? 0) + 1;
+            DateTimeOffset? lockUntil = null;
+            if (failures >= _options.LockoutThreshold)
+            {
+                // Back-off: the lockout doubles with every further failure, up to the maximum.
+                var factor = Math.Pow(2, Math.Min(failures - _options.LockoutThreshold, 16));
+                var duration = TimeSpan.FromTicks((long)Math.Min(_options.LockoutDuration.Ticks * factor, _options.MaxLockoutDuration.Ticks));
+                lockUntil = now + duration;
+            }
+
+            await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
+            await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, lockUntil is null ? "wrong password" : "wrong password; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            return new(false, null, "The username or password is incorrect.", null);
+        }
+
+        if (user.Status != UserStatus.Active)
+        {
+            await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, "account disabled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            return new(false, null, "Your account is disabled. Contact your administrator.", null);
+        }
+
+        await _directory.RecordSignInSuccessAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        var handle = SecretHasher.NewSecret();
+        var session = new IdpSession
+        {
+            Id = SecretHasher.NewId("sid_"),
+            HandleHash = SecretHasher.Hash(handle),
+            UserId = user.Id,
+            AuthTime = now,
+            Amr = ["pwd"],
+            Acr = AuthenticationContextClasses.Password,
+            ExpiresAt = now + _options.SessionLifetime,
+        };
+        await _grants.SaveSessionAsync(session, cancellationToken).ConfigureAwait(false);
+        await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Succeeded, "password", remoteAddress, session.Id, cancellationToken).ConfigureAwait(false);
+        Log.SignIn(_logger, AuditOutcomes.Succeeded, user.Id, "password");
+        var next = await IssueCodeAsync(pending, session, cancellationToken).ConfigureAwait(false);
+        return new(true, handle, null, next);
+    }
+
+    /// <summary>The live session for a cookie handle, or null.</summary>
+    public async Task<IdpSession?> FindSessionAsync(string? handle, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(handle))
+        {
+            return null;
+        }
+
+        var session = await _grants.FindSessionByHandleHashAsync(SecretHasher.Hash(handle), cancellationToken).ConfigureAwait(false);
+        return session is not null && !session.Revoked && session.ExpiresAt > _time.GetUtcNow() ? session : null;
+    }
+
+    /// <summary>Ends a session (RP-initiated logout) and records it.</summary>
+    public async Task SignOutAsync(IdpSession session, string? remoteAddress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        await _grants.RevokeSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
+        await _audit.WriteAsync(
+            new AuditEvent { Id = SecretHasher.NewId("evt_"), Time = _time.GetUtcNow(), Type = AuditEventTypes.SignOut, Outcome = AuditOutcomes.Succeeded, Subject = session.UserId, SessionId = session.Id, RemoteAddress = remoteAddress },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<AuthorizeResult> IssueCodeAsync(PendingAuthorization pending, IdpSession session, CancellationToken cancellationToken)
+    {
+        var code = SecretHasher.NewSecret();
+        await _grants.SaveAuthorizationCodeAsync(
+            new AuthorizationCodeGrant
+            {
+                CodeHash = SecretHasher.Hash(code),
+                ClientId = pending.ClientId,
+                RedirectUri = pending.RedirectUri,
+                UserId = session.UserId,
+                SessionId = session.Id,
+                Scope = pending.Scope,
+                Nonce = pending.Nonce,
+                CodeChallenge = pending.CodeChallenge,
+                AuthTime = session.AuthTime,
+                Amr = session.Amr,
+                Acr = session.Acr,
+                ExpiresAt = _time.GetUtcNow() + _options.AuthorizationCodeLifetime,
+            },
+            cancellationToken).ConfigureAwait(false);
+        await _grants.DeletePendingAuthorizationAsync(pending.Id, cancellationToken).ConfigureAwait(false);
+        return new(AuthorizeAction.Redirect, RedirectUri: AppendQuery(pending.RedirectUri, [(OAuthParameters.Code, code), (OAuthParameters.State, pending.State), ("iss", _options.Issuer)]));
+    }
+
+    private AuthorizeResult RedirectError(string redirectUri, string? state, OAuthError error) =>
+        new(AuthorizeAction.Redirect, RedirectUri: AppendQuery(redirectUri, [(OAuthParameters.Error, error.Code), (OAuthParameters.ErrorDescription, error.Description), (OAuthParameters.State, state), ("iss", _options.Issuer)]), Error: error);
+
+    private async Task AuditSignInAsync(string? userId, string clientId, string outcome, string reason, string? remoteAddress, string? sessionId, CancellationToken cancellationToken)
+    {
+        if (outcome != AuditOutcomes.Succeeded)
+        {
+            Log.SignIn(_logger, outcome, userId, reason);
+        }
+
+        await _audit.WriteAsync(
+            new AuditEvent { Id = SecretHasher.NewId("evt_"), Time = _time.GetUtcNow(), Type = AuditEventTypes.SignIn, Outcome = outcome, Reason = reason, Subject = userId, ClientId = clientId, SessionId = sessionId, RemoteAddress = remoteAddress },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Exact match, except that a registered loopback redirect (http on 127.0.0.1, [::1] or localhost) matches the same URI
+    /// on any port (RFC 8252 §7.3: native apps pick their port at run time).
+    /// </summary>
+    public static bool IsRegisteredRedirect(ClientApplication client, string redirectUri)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        if (client.RedirectUris.Contains(redirectUri, StringComparer.Ordinal))
+        {
+            return true;
+        }
+
+        if (!Uri.TryCreate(redirectUri, UriKind.Absolute, out var requested) || requested.Scheme != Uri.UriSchemeHttp || !IsLoopbackHost(requested) || !string.IsNullOrEmpty(requested.Fragment))
+        {
+            return false;
+        }
+
+        foreach (var registered in client.RedirectUris)
+        {
+            if (Uri.TryCreate(registered, UriKind.Absolute, out var candidate) && candidate.Scheme == Uri.UriSchemeHttp && IsLoopbackHost(candidate)
+                && string.Equals(candidate.Host, requested.Host, StringComparison.OrdinalIgnoreCase)
+                && string.Equals(candidate.PathAndQuery, requested.PathAndQuery, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsLoopbackHost(Uri uri) => uri.Host is "127.0.0.1" or "[::1]" or "localhost";
+
+    private static string AppendQuery(string uri, IEnumerable<(string Name, string? Value)> parameters)
+    {
+        var pairs = string.Join('&', parameters.Where(p => p.Value is not null).Select(p => Uri.EscapeDataString(p.Name) + "=" + Uri.EscapeDataString(p.Value!)));
+        return uri + (uri.Contains('?', StringComparison.Ordinal) ? "&" : "?") + pairs;
+    }
+}
+
+/// <summary>Authentication context class values Ema asserts in <c>acr</c>.</summary>
+public static class AuthenticationContextClasses
+{
+    /// <summary>Password only.</summary>
+    public const string Password = "urn:ema:acr:pwd";
+
+    /// <summary>Password and a second factor.</summary>
+    public const string MultiFactor = "urn:ema:acr:mfa";
+}

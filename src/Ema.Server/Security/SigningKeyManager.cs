@@ -1,0 +1,89 @@
+using Ema.Server.Stores;
+using Ema.Tokens.Keys;
+using Microsoft.Extensions.Logging;
+
+namespace Ema.Server.Security;
+
+/// <summary>Encrypts private keys at rest (the host implements it with ASP.NET Core Data Protection; decision 18).</summary>
+public interface IKeyProtector
+{
+    byte[] Protect(byte[] plaintext);
+
+    byte[] Unprotect(byte[] protectedData);
+}
+
+/// <summary>
+/// One signing-key ring per purpose (<c>idp</c>, <c>as</c>), loaded from the store with private keys decrypted, or created
+/// and stored on first start. Rotation persists the new entries before they are used.
+/// </summary>
+public sealed class SigningKeyManager
+{
+    private readonly ISigningKeyStore _store;
+    private readonly IKeyProtector _protector;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SigningKeyManager> _logger;
+    private readonly Dictionary<string, SigningKeyRing> _rings = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _lock = new(1, 1);
+
+    public SigningKeyManager(ISigningKeyStore store, IKeyProtector protector, TimeProvider time, ILogger<SigningKeyManager> logger)
+    {
+        _store = store;
+        _protector = protector;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>The ring for <paramref name="purpose"/>, loading or creating it on first use.</summary>
+    public async Task<SigningKeyRing> GetRingAsync(string purpose, SigningKeyRingOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_rings.TryGetValue(purpose, out var existing))
+            {
+                return existing;
+            }
+
+            var stored = await _store.LoadAsync(purpose, cancellationToken).ConfigureAwait(false);
+            SigningKeyRing ring;
+            if (stored.Count == 0)
+            {
+                ring = SigningKeyRing.CreateNew(options, _time);
+                await SaveAsync(purpose, ring.Entries, cancellationToken).ConfigureAwait(false);
+                Log.SigningKeysCreated(_logger, purpose, ring.Current.KeyId);
+            }
+            else
+            {
+                ring = new SigningKeyRing(
+                    stored.Select(k => new SigningKeyEntry(
+                        SigningKey.ImportPkcs8(_protector.Unprotect(k.ProtectedPrivateKey), k.Algorithm),
+                        Enum.Parse<SigningKeyStatus>(k.Status),
+                        k.CreatedAt,
+                        k.RetiredAt)),
+                    options,
+                    _time);
+            }
+
+            _rings[purpose] = ring;
+            return ring;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Rotates the ring of <paramref name="purpose"/> and stores the result.</summary>
+    public async Task RotateAsync(string purpose, SigningKeyRingOptions options, CancellationToken cancellationToken)
+    {
+        var ring = await GetRingAsync(purpose, options, cancellationToken).ConfigureAwait(false);
+        await SaveAsync(purpose, ring.Rotate(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task SaveAsync(string purpose, IReadOnlyList<SigningKeyEntry> entries, CancellationToken cancellationToken) =>
+        _store.ReplaceAsync(
+            purpose,
+            [.. entries.Select(e => new StoredSigningKey(e.Key.KeyId, purpose, e.Key.Algorithm.Name, e.Status.ToString(), _protector.Protect(e.Key.ExportPkcs8()), e.CreatedAt, e.RetiredAt))],
+            cancellationToken);
+}

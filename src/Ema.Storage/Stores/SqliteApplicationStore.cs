@@ -1,0 +1,117 @@
+using System.Text.Json;
+using Dapper;
+using Ema.Server.Model;
+using Ema.Server.Stores;
+
+namespace Ema.Storage.Stores;
+
+/// <summary>Client and resource applications in SQLite.</summary>
+public sealed class SqliteApplicationStore : IApplicationStore
+{
+    private const string ClientColumns = "client_id AS ClientId, name AS Name, redirect_uris AS RedirectUris, post_logout_redirect_uris AS PostLogoutRedirectUris, auth_method AS AuthMethod, secret_hash AS SecretHash, grant_types AS GrantTypes, token_exchange_allowed AS TokenExchangeAllowed, public_token_exchange_allowed AS PublicTokenExchangeAllowed, enabled AS Enabled";
+    private const string ResourceColumns = "id AS Id, display_name AS DisplayName, resource AS Resource, as_issuer AS AsIssuer, scopes AS Scopes, enabled AS Enabled";
+    private readonly SqliteDatabase _db;
+    private readonly TimeProvider _time;
+
+    public SqliteApplicationStore(SqliteDatabase db, TimeProvider time)
+    {
+        _db = db;
+        _time = time;
+    }
+
+    private sealed record ClientRow(string ClientId, string Name, string RedirectUris, string PostLogoutRedirectUris, string AuthMethod, string? SecretHash, string GrantTypes, long TokenExchangeAllowed, long PublicTokenExchangeAllowed, long Enabled)
+    {
+        public ClientApplication ToModel() => new()
+        {
+            ClientId = ClientId,
+            Name = Name,
+            RedirectUris = Db.List(RedirectUris),
+            PostLogoutRedirectUris = Db.List(PostLogoutRedirectUris),
+            AuthenticationMethod = AuthMethod,
+            SecretHash = SecretHash,
+            GrantTypes = Db.List(GrantTypes),
+            TokenExchangeAllowed = TokenExchangeAllowed != 0,
+            PublicTokenExchangeAllowed = PublicTokenExchangeAllowed != 0,
+            Enabled = Enabled != 0,
+        };
+    }
+
+    private sealed record ResourceRow(string Id, string DisplayName, string Resource, string AsIssuer, string Scopes, long Enabled)
+    {
+        public ResourceApplication ToModel() => new()
+        {
+            Id = Id,
+            DisplayName = DisplayName,
+            Resource = Resource,
+            AuthorizationServerIssuer = AsIssuer,
+            Scopes = JsonSerializer.Deserialize<List<ResourceScope>>(Scopes) ?? [],
+            Enabled = Enabled != 0,
+        };
+    }
+
+    public async Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) =>
+        (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<ClientRow>($"SELECT {ClientColumns} FROM clients WHERE client_id = @clientId", new { clientId }), cancellationToken).ConfigureAwait(false))?.ToModel();
+
+    public async Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) =>
+        [.. (await _db.RunAsync(c => c.QueryAsync<ClientRow>($"SELECT {ClientColumns} FROM clients ORDER BY client_id"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
+
+    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        try
+        {
+            return await _db.RunAsync(
+                c => c.ExecuteAsync(
+                    "INSERT INTO clients (client_id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, grant_types, token_exchange_allowed, public_token_exchange_allowed, enabled, created_at) VALUES (@ClientId, @Name, @redirect, @postLogout, @AuthenticationMethod, @SecretHash, @grants, @tx, @ptx, @enabled, @now)",
+                    new
+                    {
+                        client.ClientId, client.Name, redirect = Db.List(client.RedirectUris), postLogout = Db.List(client.PostLogoutRedirectUris), client.AuthenticationMethod, client.SecretHash,
+                        grants = Db.List(client.GrantTypes), tx = client.TokenExchangeAllowed ? 1 : 0, ptx = client.PublicTokenExchangeAllowed ? 1 : 0, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()),
+                    }),
+                cancellationToken).ConfigureAwait(false) == 1;
+        }
+        catch (Exception ex) when (Db.IsUniqueViolation(ex))
+        {
+            return false;
+        }
+    }
+
+    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) =>
+        await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET enabled = @e WHERE client_id = @clientId", new { e = enabled ? 1 : 0, clientId }), cancellationToken).ConfigureAwait(false) == 1;
+
+    public async Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) =>
+        (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<ResourceRow>($"SELECT {ResourceColumns} FROM resources WHERE id = @resourceId", new { resourceId }), cancellationToken).ConfigureAwait(false))?.ToModel();
+
+    public async Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken) =>
+        (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<ResourceRow>($"SELECT {ResourceColumns} FROM resources WHERE resource = @resource", new { resource }), cancellationToken).ConfigureAwait(false))?.ToModel();
+
+    public async Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) =>
+        [.. (await _db.RunAsync(c => c.QueryAsync<ResourceRow>($"SELECT {ResourceColumns} FROM resources ORDER BY display_name"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
+
+    public async Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resource);
+        try
+        {
+            return await _db.RunAsync(
+                c => c.ExecuteAsync(
+                    "INSERT INTO resources (id, display_name, resource, as_issuer, scopes, enabled, created_at) VALUES (@Id, @DisplayName, @Resource, @AuthorizationServerIssuer, @scopes, @enabled, @now)",
+                    new { resource.Id, resource.DisplayName, resource.Resource, resource.AuthorizationServerIssuer, scopes = JsonSerializer.Serialize(resource.Scopes), enabled = resource.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()) }),
+                cancellationToken).ConfigureAwait(false) == 1;
+        }
+        catch (Exception ex) when (Db.IsUniqueViolation(ex))
+        {
+            return false;
+        }
+    }
+
+    public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) =>
+        _db.RunAsync(c => c.QuerySingleOrDefaultAsync<string?>("SELECT client_id_at_resource FROM client_resource_ids WHERE client_id = @clientId AND resource_id = @resourceId", new { clientId, resourceId }), cancellationToken);
+
+    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken) =>
+        _db.RunAsync(
+            c => c.ExecuteAsync(
+                "INSERT INTO client_resource_ids (client_id, resource_id, client_id_at_resource) VALUES (@clientId, @resourceId, @clientIdAtResource) ON CONFLICT (client_id, resource_id) DO UPDATE SET client_id_at_resource = excluded.client_id_at_resource",
+                new { clientId, resourceId, clientIdAtResource }),
+            cancellationToken);
+}

@@ -1,0 +1,174 @@
+using System.Threading.Channels;
+using Dapper;
+using Ema.Server.Audit;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace Ema.Storage.Stores;
+
+/// <summary>
+/// The audit log in SQLite, written durably with group commit: callers enqueue an event and wait; one writer drains
+/// whatever is queued, inserts it in one transaction with <c>synchronous=FULL</c> (WAL), commits — one fsync for the
+/// whole batch — and only then releases every waiting caller. A caller therefore never answers before its record is on
+/// disk, and durability costs one fsync per batch, not per request.
+/// </summary>
+public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
+{
+    private const int MaxBatch = 512;
+    private const string Columns = "id AS Id, time AS Time, type AS Type, outcome AS Outcome, action AS Action, error_id AS ErrorId, reason AS Reason, client_id AS ClientId, subject AS Subject, resource AS Resource, audience AS Audience, scope AS Scope, token_id AS TokenId, parent_token_id AS ParentTokenId, session_id AS SessionId, remote_address AS RemoteAddress";
+    private readonly SqliteDatabase _db;
+    private readonly ILogger<SqliteAuditLog> _logger;
+    private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Lock _startLock = new();
+    private Task? _writer;
+
+    public SqliteAuditLog(SqliteDatabase db, ILogger<SqliteAuditLog> logger)
+    {
+        _db = db;
+        _logger = logger;
+    }
+
+    private sealed record Pending(AuditEvent Event, TaskCompletionSource Done);
+
+    /// <inheritdoc />
+    public async Task WriteAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(auditEvent);
+        EnsureWriter();
+        var pending = new Pending(auditEvent, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        try
+        {
+            await _queue.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException ex)
+        {
+            throw new AuditUnavailableException("The audit log is shut down.", ex);
+        }
+
+        // Not cancellable once queued: the caller must learn whether its record was stored before it answers.
+        await pending.Done.Task.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<AuditEvent>> ListAsync(AuditQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        var sql = $"SELECT {Columns} FROM audit_events WHERE (@Subject IS NULL OR subject = @Subject) AND (@ClientId IS NULL OR client_id = @ClientId) AND (@Resource IS NULL OR resource = @Resource) AND (@Outcome IS NULL OR outcome = @Outcome) AND (@TokenId IS NULL OR token_id = @TokenId OR parent_token_id = @TokenId OR id = @TokenId) AND (@since IS NULL OR time >= @since) ORDER BY seq DESC LIMIT @Limit";
+        var rows = await _db.RunAsync(c => c.QueryAsync<Row>(sql, new { query.Subject, query.ClientId, query.Resource, query.Outcome, query.TokenId, since = Db.Ms(query.Since), query.Limit }), cancellationToken).ConfigureAwait(false);
+        return [.. rows.Select(r => r.ToModel())];
+    }
+
+    /// <summary>Number of stored records.</summary>
+    public Task<long> CountAsync(CancellationToken cancellationToken) =>
+        _db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_events"), cancellationToken);
+
+    private sealed record Row(string Id, long Time, string Type, string Outcome, string? Action, string? ErrorId, string? Reason, string? ClientId, string? Subject, string? Resource, string? Audience, string? Scope, string? TokenId, string? ParentTokenId, string? SessionId, string? RemoteAddress)
+    {
+        public AuditEvent ToModel() => new()
+        {
+            Id = Id, Time = Db.Time(Time), Type = Type, Outcome = Outcome, Action = Action, ErrorId = ErrorId, Reason = Reason, ClientId = ClientId, Subject = Subject,
+            Resource = Resource, Audience = Audience, Scope = Scope, TokenId = TokenId, ParentTokenId = ParentTokenId, SessionId = SessionId, RemoteAddress = RemoteAddress,
+        };
+    }
+
+    private void EnsureWriter()
+    {
+        if (Volatile.Read(ref _writer) is not null)
+        {
+            return;
+        }
+
+        lock (_startLock)
+        {
+            _writer ??= Task.Run(WriteLoopAsync);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<Pending>(MaxBatch);
+        SqliteConnection? connection = null;
+        try
+        {
+            while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                batch.Clear();
+                while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                }
+
+                try
+                {
+                    connection ??= await OpenWriterAsync().ConfigureAwait(false);
+                    await CommitAsync(connection, batch).ConfigureAwait(false);
+                    foreach (var item in batch)
+                    {
+                        item.Done.TrySetResult();
+                    }
+                }
+                catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+                {
+                    LogWriteFailed(_logger, ex, batch.Count);
+                    foreach (var item in batch)
+                    {
+                        item.Done.TrySetException(new AuditUnavailableException("The audit record could not be stored.", ex));
+                    }
+
+                    if (connection is not null)
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                        connection = null;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<SqliteConnection> OpenWriterAsync()
+    {
+        var connection = await _db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+
+        // FULL: each commit is fsynced before it returns, so a released record survives a crash or power loss.
+        await connection.ExecuteAsync("PRAGMA synchronous=FULL;").ConfigureAwait(false);
+        return connection;
+    }
+
+    private static async Task CommitAsync(SqliteConnection connection, List<Pending> batch)
+    {
+        var transaction = connection.BeginTransaction(deferred: false);
+        await using (transaction.ConfigureAwait(false))
+        {
+            foreach (var item in batch)
+            {
+                var e = item.Event;
+                await connection.ExecuteAsync(
+                    "INSERT INTO audit_events (id, time, type, outcome, action, error_id, reason, client_id, subject, resource, audience, scope, token_id, parent_token_id, session_id, remote_address) VALUES (@Id, @time, @Type, @Outcome, @Action, @ErrorId, @Reason, @ClientId, @Subject, @Resource, @Audience, @Scope, @TokenId, @ParentTokenId, @SessionId, @RemoteAddress)",
+                    new { e.Id, time = Db.Ms(e.Time), e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId, e.RemoteAddress },
+                    transaction).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops accepting events and waits until every queued event is stored.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer.ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Error, Message = "Writing {Count} audit records failed; their decisions are refused")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception, int count);
+}

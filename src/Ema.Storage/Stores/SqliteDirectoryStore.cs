@@ -1,0 +1,91 @@
+using Dapper;
+using Ema.Server.Model;
+using Ema.Server.Stores;
+
+namespace Ema.Storage.Stores;
+
+/// <summary>Users, groups and roles in SQLite.</summary>
+public sealed class SqliteDirectoryStore : IDirectoryStore
+{
+    private const string UserColumns = "id AS Id, username AS Username, display_name AS DisplayName, email AS Email, status AS Status, department AS Department";
+    private readonly SqliteDatabase _db;
+    private readonly TimeProvider _time;
+
+    public SqliteDirectoryStore(SqliteDatabase db, TimeProvider time)
+    {
+        _db = db;
+        _time = time;
+    }
+
+    private sealed record UserRow(string Id, string Username, string DisplayName, string? Email, string Status, string? Department)
+    {
+        public User ToModel() => new(Id, Username, DisplayName, Email, Enum.Parse<UserStatus>(Status), Department);
+    }
+
+    public async Task<User?> FindUserAsync(string userId, CancellationToken cancellationToken) =>
+        (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE id = @userId", new { userId }), cancellationToken).ConfigureAwait(false))?.ToModel();
+
+    public async Task<User?> FindUserByUsernameAsync(string username, CancellationToken cancellationToken) =>
+        (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE username_normalized = @n", new { n = Normalize(username) }), cancellationToken).ConfigureAwait(false))?.ToModel();
+
+    public async Task<IReadOnlyList<User>> ListUsersAsync(CancellationToken cancellationToken) =>
+        [.. (await _db.RunAsync(c => c.QueryAsync<UserRow>($"SELECT {UserColumns} FROM users ORDER BY username_normalized"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
+
+    public Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return InsertAsync(
+            "INSERT INTO users (id, username, username_normalized, display_name, email, status, department, password_hash, failed_attempts, created_at) VALUES (@Id, @Username, @n, @DisplayName, @Email, @status, @Department, @passwordHash, 0, @now)",
+            new { user.Id, user.Username, n = Normalize(user.Username), user.DisplayName, user.Email, status = user.Status.ToString(), user.Department, passwordHash, now = Db.Ms(_time.GetUtcNow()) },
+            cancellationToken);
+    }
+
+    public async Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken) =>
+        await _db.RunAsync(c => c.ExecuteAsync("UPDATE users SET status = @s WHERE id = @userId", new { s = status.ToString(), userId }), cancellationToken).ConfigureAwait(false) == 1;
+
+    public async Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken)
+    {
+        var row = await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<CredentialRow>("SELECT password_hash AS Hash, failed_attempts AS Failed, locked_until AS Locked FROM users WHERE id = @userId", new { userId }), cancellationToken).ConfigureAwait(false);
+        return row is null ? null : new UserCredentials(userId, row.Hash, (int)row.Failed, Db.Time(row.Locked));
+    }
+
+    private sealed record CredentialRow(string Hash, long Failed, long? Locked);
+
+    public Task RecordSignInFailureAsync(string userId, DateTimeOffset? lockedUntil, CancellationToken cancellationToken) =>
+        _db.RunAsync(c => c.ExecuteAsync("UPDATE users SET failed_attempts = failed_attempts + 1, locked_until = COALESCE(@locked, locked_until) WHERE id = @userId", new { userId, locked = Db.Ms(lockedUntil) }), cancellationToken);
+
+    public Task RecordSignInSuccessAsync(string userId, CancellationToken cancellationToken) =>
+        _db.RunAsync(c => c.ExecuteAsync("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = @userId", new { userId }), cancellationToken);
+
+    public async Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) =>
+        [.. await _db.RunAsync(c => c.QueryAsync<Group>("SELECT id AS Id, name AS Name, description AS Description FROM groups ORDER BY name"), cancellationToken).ConfigureAwait(false)];
+
+    public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken) =>
+        InsertAsync("INSERT INTO groups (id, name, description) VALUES (@Id, @Name, @Description)", group, cancellationToken);
+
+    public Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken) =>
+        InsertAsync("INSERT INTO group_members (group_id, user_id) VALUES (@groupId, @userId) ON CONFLICT DO NOTHING", new { groupId, userId }, cancellationToken);
+
+    public async Task<IReadOnlyList<string>> GetGroupIdsAsync(string userId, CancellationToken cancellationToken) =>
+        [.. await _db.RunAsync(c => c.QueryAsync<string>("SELECT group_id FROM group_members WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false)];
+
+    public Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken) =>
+        InsertAsync("INSERT INTO user_roles (user_id, role) VALUES (@userId, @role) ON CONFLICT DO NOTHING", new { userId, role }, cancellationToken);
+
+    public async Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) =>
+        [.. await _db.RunAsync(c => c.QueryAsync<string>("SELECT role FROM user_roles WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false)];
+
+    private async Task<bool> InsertAsync(string sql, object parameters, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _db.RunAsync(c => c.ExecuteAsync(sql, parameters), cancellationToken).ConfigureAwait(false) == 1;
+        }
+        catch (Exception ex) when (Db.IsUniqueViolation(ex))
+        {
+            return false; // duplicate, or an unknown id (foreign key)
+        }
+    }
+
+    private static string Normalize(string username) => username.Trim().ToUpperInvariant();
+}
