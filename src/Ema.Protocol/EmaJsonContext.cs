@@ -18,4 +18,6 @@ namespace Ema.Protocol;
 [JsonSerializable(typeof(ProtectedResourceMetadata))]
 [JsonSerializable(typeof(JsonWebKeySetDocument))]
 [JsonSerializable(typeof(JsonWebKeyDocument))]
+[JsonSerializable(typeof(CatalogResponse))]
+[JsonSerializable(typeof(UserInfoResponse))]
 public sealed partial class EmaJsonContext : JsonSerializerContext;

@@ -48,3 +48,17 @@ public static class ResponseTypes
 {
     public const string Code = "code";
 }
+
+/// <summary>OIDC Core §3.1.2.1 <c>prompt</c> values.</summary>
+public static class PromptValues
+{
+    public const string None = "none";
+    public const string Login = "login";
+    public const string Consent = "consent";
+}
+
+/// <summary>OIDC <c>subject_types_supported</c> values.</summary>
+public static class SubjectTypes
+{
+    public const string Public = "public";
+}

@@ -36,6 +36,9 @@ public static class OAuthParameters
     public const string DeviceCode = "device_code";
     public const string UserCode = "user_code";
 
+    /// <summary>RFC 9207 §2: the issuer in an authorization response.</summary>
+    public const string Issuer = "iss";
+
     // Response members (RFC 6749 §5.1, RFC 8693 §2.2.1, RFC 6749 §5.2).
     public const string AccessToken = "access_token";
     public const string TokenType = "token_type";

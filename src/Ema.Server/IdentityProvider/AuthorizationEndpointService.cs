@@ -125,14 +125,14 @@ public sealed class AuthorizationEndpointService
         };
 
         // OIDC Core §3.1.2.1: prompt=login and an exceeded max_age force a new sign-in; prompt=none never shows one.
-        var sessionUsable = session is not null && !prompt.Contains("login")
+        var sessionUsable = session is not null && !prompt.Contains(PromptValues.Login)
             && (maxAge is null || _time.GetUtcNow() - session.AuthTime <= TimeSpan.FromSeconds(maxAge.Value));
         if (sessionUsable)
         {
             return await IssueCodeAsync(pending, session!, cancellationToken).ConfigureAwait(false);
         }
 
-        if (prompt.Contains("none"))
+        if (prompt.Contains(PromptValues.None))
         {
             return RedirectError(redirectUri, state, OAuthError.From(ErrorIds.AuthorizeLoginRequired));
         }
@@ -267,11 +267,11 @@ public sealed class AuthorizationEndpointService
             },
             cancellationToken).ConfigureAwait(false);
         await _grants.DeletePendingAuthorizationAsync(pending.Id, cancellationToken).ConfigureAwait(false);
-        return new(AuthorizeAction.Redirect, RedirectUri: AppendQuery(pending.RedirectUri, [(OAuthParameters.Code, code), (OAuthParameters.State, pending.State), ("iss", _options.Issuer)]));
+        return new(AuthorizeAction.Redirect, RedirectUri: AppendQuery(pending.RedirectUri, [(OAuthParameters.Code, code), (OAuthParameters.State, pending.State), (OAuthParameters.Issuer, _options.Issuer)]));
     }
 
     private AuthorizeResult RedirectError(string redirectUri, string? state, OAuthError error) =>
-        new(AuthorizeAction.Redirect, RedirectUri: AppendQuery(redirectUri, [(OAuthParameters.Error, error.Code), (OAuthParameters.ErrorDescription, error.Description), (OAuthParameters.State, state), ("iss", _options.Issuer)]), Error: error);
+        new(AuthorizeAction.Redirect, RedirectUri: AppendQuery(redirectUri, [(OAuthParameters.Error, error.Code), (OAuthParameters.ErrorDescription, error.Description), (OAuthParameters.State, state), (OAuthParameters.Issuer, _options.Issuer)]), Error: error);
 
     private async Task AuditSignInAsync(string? userId, string clientId, string outcome, string reason, string? remoteAddress, string? sessionId, CancellationToken cancellationToken)
     {

@@ -15,12 +15,14 @@ public sealed class PasswordHasher
     private const string Prefix = "pbkdf2-sha512";
 
     private readonly int _iterations;
+    private readonly Lazy<string> _dummyHash;
 
     /// <summary>Creates a hasher using <paramref name="iterations"/> for new hashes.</summary>
     public PasswordHasher(int iterations = DefaultIterations)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 10_000);
         _iterations = iterations;
+        _dummyHash = new Lazy<string>(() => Hash(SecretHasher.NewSecret()));
     }
 
     /// <summary>Hashes a password.</summary>
@@ -56,5 +58,5 @@ public sealed class PasswordHasher
     }
 
     /// <summary>A hash of a random password, verified against when a username is unknown so timing does not reveal it.</summary>
-    public string DummyHash { get; } = new PasswordHasher(DefaultIterations).Hash(SecretHasher.NewSecret());
+    public string DummyHash => _dummyHash.Value;
 }

@@ -40,9 +40,12 @@ public sealed class SigningKeyManager
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_rings.TryGetValue(purpose, out var existing))
+            lock (_rings)
             {
-                return existing;
+                if (_rings.TryGetValue(purpose, out var existing))
+                {
+                    return existing;
+                }
             }
 
             var stored = await _store.LoadAsync(purpose, cancellationToken).ConfigureAwait(false);
@@ -65,12 +68,27 @@ public sealed class SigningKeyManager
                     _time);
             }
 
-            _rings[purpose] = ring;
+            lock (_rings)
+            {
+                _rings[purpose] = ring;
+            }
+
             return ring;
         }
         finally
         {
             _lock.Release();
+        }
+    }
+
+    /// <summary>The ring of <paramref name="purpose"/>, which a start-up task must have loaded.</summary>
+    public SigningKeyRing GetLoaded(string purpose)
+    {
+        lock (_rings)
+        {
+            return _rings.TryGetValue(purpose, out var ring)
+                ? ring
+                : throw new InvalidOperationException($"The '{purpose}' signing keys are not loaded yet; the host runs its start-up tasks before serving requests.");
         }
     }
 

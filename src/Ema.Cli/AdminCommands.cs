@@ -1,0 +1,323 @@
+using System.CommandLine;
+using Ema.Protocol;
+using Ema.Server;
+using Ema.Server.Model;
+using Ema.Server.Security;
+using Ema.Server.Stores;
+using Ema.Storage;
+
+namespace Ema.Cli;
+
+/// <summary>
+/// <c>ema admin …</c>: manage the directory, applications and entitlements in the data folder's database, without a
+/// running server. Secrets are printed once, at creation, and stored only as hashes.
+/// </summary>
+internal static class AdminCommands
+{
+    private static readonly Option<string?> Data = new("--data") { Description = "Data folder (default ~/.local/share/ema).", Recursive = true };
+
+    public static Command Create()
+    {
+        var admin = new Command("admin", "Manage users, groups, clients, resources and entitlements.") { Data };
+        admin.Subcommands.Add(Users());
+        admin.Subcommands.Add(Groups());
+        admin.Subcommands.Add(Clients());
+        admin.Subcommands.Add(Resources());
+        admin.Subcommands.Add(Entitlements());
+        return admin;
+    }
+
+    private static Command Users()
+    {
+        var users = new Command("users", "Directory users.");
+        var list = new Command("list", "List users.");
+        list.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var u in await s.GetRequiredService<IDirectoryStore>().ListUsersAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{u.Id,-20} {u.Username,-16} {u.Status,-9} {u.DisplayName} <{u.Email}>");
+            }
+
+            return 0;
+        }, ct));
+        users.Subcommands.Add(list);
+
+        var username = new Option<string>("--username") { Required = true };
+        var name = new Option<string?>("--name");
+        var email = new Option<string?>("--email");
+        var group = new Option<string[]>("--group") { Description = "Group id to join (repeatable).", AllowMultipleArgumentsPerToken = true };
+        var add = new Command("add", "Add a user; a random password is generated and printed once.") { username, name, email, group };
+        add.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var directory = s.GetRequiredService<IDirectoryStore>();
+            var password = SecretHasher.NewSecret()[..16];
+            var user = new User(SecretHasher.NewId("usr_", 9), p.GetValue(username)!, p.GetValue(name) ?? p.GetValue(username)!, p.GetValue(email), UserStatus.Active);
+            if (!await directory.CreateUserAsync(user, s.GetRequiredService<PasswordHasher>().Hash(password), ct).ConfigureAwait(false))
+            {
+                return Fail($"A user named '{user.Username}' already exists.");
+            }
+
+            foreach (var g in p.GetValue(group) ?? [])
+            {
+                if (!await directory.AddGroupMemberAsync(g, user.Id, ct).ConfigureAwait(false))
+                {
+                    return Fail($"Group '{g}' does not exist (the user was created without it).");
+                }
+            }
+
+            o.WriteLine($"Created user {user.Id} ({user.Username}). Initial password (shown once): {password}");
+            return 0;
+        }, ct));
+        users.Subcommands.Add(add);
+
+        var id = new Argument<string>("user-id");
+        var disable = new Command("disable", "Disable a user (sign-in and token exchange are refused).") { id };
+        disable.SetAction((p, ct) => Run(p, async (s, o) =>
+            await s.GetRequiredService<IDirectoryStore>().SetUserStatusAsync(p.GetValue(id)!, UserStatus.Disabled, ct).ConfigureAwait(false)
+                ? Ok(o, "Disabled.")
+                : Fail($"No user with id '{p.GetValue(id)}'."), ct));
+        users.Subcommands.Add(disable);
+        return users;
+    }
+
+    private static Command Groups()
+    {
+        var groups = new Command("groups", "Directory groups.");
+        var list = new Command("list", "List groups.");
+        list.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var g in await s.GetRequiredService<IDirectoryStore>().ListGroupsAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{g.Id,-20} {g.Name,-16} {g.Description}");
+            }
+
+            return 0;
+        }, ct));
+        groups.Subcommands.Add(list);
+
+        var id = new Option<string>("--id") { Required = true };
+        var name = new Option<string>("--name") { Required = true };
+        var add = new Command("add", "Add a group.") { id, name };
+        add.SetAction((p, ct) => Run(p, async (s, o) =>
+            await s.GetRequiredService<IDirectoryStore>().CreateGroupAsync(new Group(p.GetValue(id)!, p.GetValue(name)!), ct).ConfigureAwait(false)
+                ? Ok(o, $"Created group {p.GetValue(id)}.")
+                : Fail("A group with that id or name already exists."), ct));
+        groups.Subcommands.Add(add);
+
+        var group = new Argument<string>("group-id");
+        var user = new Argument<string>("user-id");
+        var member = new Command("add-member", "Add a user to a group.") { group, user };
+        member.SetAction((p, ct) => Run(p, async (s, o) =>
+            await s.GetRequiredService<IDirectoryStore>().AddGroupMemberAsync(p.GetValue(group)!, p.GetValue(user)!, ct).ConfigureAwait(false)
+                ? Ok(o, "Added.")
+                : Fail("Unknown group or user, or already a member."), ct));
+        groups.Subcommands.Add(member);
+        return groups;
+    }
+
+    private static Command Clients()
+    {
+        var clients = new Command("clients", "Client applications (MCP clients).");
+        var list = new Command("list", "List clients.");
+        list.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var c in await s.GetRequiredService<IApplicationStore>().ListClientsAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9} token-exchange={(c.TokenExchangeAllowed ? "yes" : "no")} {c.Name}");
+            }
+
+            return 0;
+        }, ct));
+        clients.Subcommands.Add(list);
+
+        var id = new Option<string>("--id") { Required = true };
+        var name = new Option<string>("--name") { Required = true };
+        var redirect = new Option<string[]>("--redirect-uri") { AllowMultipleArgumentsPerToken = true };
+        var auth = new Option<string>("--auth") { DefaultValueFactory = _ => ClientAuthenticationMethods.ClientSecretBasic, Description = "client_secret_basic, client_secret_post or none." };
+        var exchange = new Option<bool>("--token-exchange") { Description = "Allow token exchange (ID-JAG issuance)." };
+        var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange };
+        add.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var method = p.GetValue(auth)!;
+            if (method is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.None))
+            {
+                return Fail("--auth must be client_secret_basic, client_secret_post or none.");
+            }
+
+            var secret = method == ClientAuthenticationMethods.None ? null : SecretHasher.NewSecret();
+            var client = new ClientApplication
+            {
+                ClientId = p.GetValue(id)!,
+                Name = p.GetValue(name)!,
+                RedirectUris = p.GetValue(redirect) ?? [],
+                AuthenticationMethod = method,
+                SecretHash = secret is null ? null : SecretHasher.Hash(secret),
+                GrantTypes = p.GetValue(exchange) ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange] : [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
+                TokenExchangeAllowed = p.GetValue(exchange),
+            };
+            if (!await s.GetRequiredService<IApplicationStore>().CreateClientAsync(client, ct).ConfigureAwait(false))
+            {
+                return Fail($"A client '{client.ClientId}' already exists.");
+            }
+
+            o.WriteLine($"Created client {client.ClientId}.");
+            if (secret is not null)
+            {
+                o.WriteLine($"Client secret (shown once, store it now): {secret}");
+            }
+
+            return 0;
+        }, ct));
+        clients.Subcommands.Add(add);
+
+        var clientId = new Argument<string>("client-id");
+        var disable = new Command("disable", "Disable a client.") { clientId };
+        disable.SetAction((p, ct) => Run(p, async (s, o) =>
+            await s.GetRequiredService<IApplicationStore>().SetClientEnabledAsync(p.GetValue(clientId)!, false, ct).ConfigureAwait(false) ? Ok(o, "Disabled.") : Fail("No such client."), ct));
+        clients.Subcommands.Add(disable);
+
+        var resource = new Argument<string>("resource-id");
+        var remoteId = new Argument<string>("client-id-at-resource");
+        var map = new Command("map", "Set the client's id at a resource's authorization server (the ID-JAG client_id).") { clientId, resource, remoteId };
+        map.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            await s.GetRequiredService<IApplicationStore>().SetClientIdAtResourceAsync(p.GetValue(clientId)!, p.GetValue(resource)!, p.GetValue(remoteId)!, ct).ConfigureAwait(false);
+            return Ok(o, "Mapped.");
+        }, ct));
+        clients.Subcommands.Add(map);
+        return clients;
+    }
+
+    private static Command Resources()
+    {
+        var resources = new Command("resources", "Resource applications (MCP servers).");
+        var list = new Command("list", "List resources.");
+        list.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var r in await s.GetRequiredService<IApplicationStore>().ListResourcesAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{r.Id,-16} {r.DisplayName,-12} {r.Resource}  (AS {r.AuthorizationServerIssuer})  scopes: {string.Join(' ', r.Scopes.Select(x => $"{x.Name}[{x.Risk.ToString().ToLowerInvariant()}]"))}");
+            }
+
+            return 0;
+        }, ct));
+        resources.Subcommands.Add(list);
+
+        var id = new Option<string>("--id") { Required = true };
+        var name = new Option<string>("--name") { Required = true };
+        var resource = new Option<string>("--resource") { Required = true, Description = "The MCP server's RFC 9728 resource identifier." };
+        var issuer = new Option<string>("--issuer") { Required = true, Description = "Issuer of its authorization server." };
+        var scope = new Option<string[]>("--scope") { AllowMultipleArgumentsPerToken = true, Description = "name or name:low|medium|high (repeatable)." };
+        var add = new Command("add", "Add a resource.") { id, name, resource, issuer, scope };
+        add.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            if (!Uri.TryCreate(p.GetValue(resource), UriKind.Absolute, out _) || !Uri.TryCreate(p.GetValue(issuer), UriKind.Absolute, out _))
+            {
+                return Fail("--resource and --issuer must be absolute URLs.");
+            }
+
+            var scopes = new List<ResourceScope>();
+            foreach (var text in p.GetValue(scope) ?? [])
+            {
+                var parts = text.Split(':');
+                if (parts.Length > 2 || (parts.Length == 2 && !Enum.TryParse<ScopeRisk>(parts[1], true, out _)))
+                {
+                    return Fail($"Scope '{text}' must be name or name:low|medium|high.");
+                }
+
+                scopes.Add(new ResourceScope(parts[0], parts.Length == 2 ? Enum.Parse<ScopeRisk>(parts[1], true) : ScopeRisk.Low));
+            }
+
+            var created = await s.GetRequiredService<IApplicationStore>().CreateResourceAsync(
+                new ResourceApplication { Id = p.GetValue(id)!, DisplayName = p.GetValue(name)!, Resource = p.GetValue(resource)!, AuthorizationServerIssuer = p.GetValue(issuer)!, Scopes = scopes }, ct).ConfigureAwait(false);
+            return created ? Ok(o, $"Created resource {p.GetValue(id)}.") : Fail("A resource with that id or identifier already exists.");
+        }, ct));
+        resources.Subcommands.Add(add);
+        return resources;
+    }
+
+    private static Command Entitlements()
+    {
+        var entitlements = new Command("entitlements", "Who may use which client with which resource and scopes.");
+        var list = new Command("list", "List entitlements.");
+        list.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var e in await s.GetRequiredService<IEntitlementStore>().ListAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{e.Id,-18} {e.SubjectType.ToString().ToLowerInvariant()} {e.SubjectId,-18} client {e.ClientId,-16} resource {e.ResourceId,-14} {string.Join(' ', e.Scopes)}");
+            }
+
+            return 0;
+        }, ct));
+        entitlements.Subcommands.Add(list);
+
+        var group = new Option<string?>("--group");
+        var user = new Option<string?>("--user");
+        var client = new Option<string>("--client") { Required = true };
+        var resource = new Option<string>("--resource") { Required = true, Description = "Resource id." };
+        var scopes = new Option<string[]>("--scope") { Required = true, AllowMultipleArgumentsPerToken = true };
+        var add = new Command("add", "Entitle a group or user.") { group, user, client, resource, scopes };
+        add.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            if ((p.GetValue(group) is null) == (p.GetValue(user) is null))
+            {
+                return Fail("Give exactly one of --group and --user.");
+            }
+
+            var applications = s.GetRequiredService<IApplicationStore>();
+            var target = await applications.FindResourceAsync(p.GetValue(resource)!, ct).ConfigureAwait(false);
+            if (target is null || await applications.FindClientAsync(p.GetValue(client)!, ct).ConfigureAwait(false) is null)
+            {
+                return Fail("Unknown client or resource.");
+            }
+
+            var unknown = (p.GetValue(scopes) ?? []).Where(x => target.Scopes.All(d => d.Name != x)).ToList();
+            if (unknown.Count > 0)
+            {
+                return Fail($"Resource {target.Id} does not define: {string.Join(' ', unknown)}.");
+            }
+
+            var entitlement = new Entitlement(
+                SecretHasher.NewId("ent_", 9),
+                p.GetValue(group) is null ? EntitlementSubjectType.User : EntitlementSubjectType.Group,
+                p.GetValue(group) ?? p.GetValue(user)!,
+                p.GetValue(client)!,
+                target.Id,
+                p.GetValue(scopes) ?? []);
+            return await s.GetRequiredService<IEntitlementStore>().CreateAsync(entitlement, ct).ConfigureAwait(false) ? Ok(o, $"Created entitlement {entitlement.Id}.") : Fail("Could not create the entitlement.");
+        }, ct));
+        entitlements.Subcommands.Add(add);
+        return entitlements;
+    }
+
+    private static async Task<int> Run(ParseResult parse, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
+    {
+        var settings = new EmaHostOptions { DataDirectory = parse.GetValue(Data) ?? string.Empty };
+        var services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton(new PasswordHasher())
+            .AddEmaSqliteStorage(Path.Combine(settings.ResolveDataDirectory(), "ema.db"))
+            .BuildServiceProvider();
+        await using (services.ConfigureAwait(false))
+        {
+            foreach (var task in services.GetServices<IStartupTask>().OrderBy(t => t.Order))
+            {
+                await task.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return await action(services, Console.Out).ConfigureAwait(false);
+        }
+    }
+
+    private static int Ok(TextWriter output, string message)
+    {
+        output.WriteLine(message);
+        return 0;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("ema admin: " + message);
+        return 1;
+    }
+}

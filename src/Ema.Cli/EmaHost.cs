@@ -1,0 +1,106 @@
+using System.Net;
+using Ema.Server;
+using Ema.Server.AspNetCore;
+using Ema.Server.AspNetCore.Endpoints;
+using Ema.Server.Options;
+using Ema.Storage;
+
+namespace Ema.Cli;
+
+/// <summary>Settings of <c>ema serve</c>, bound from configuration section <c>Ema</c> (appsettings, environment, command line).</summary>
+public sealed class EmaHostOptions
+{
+    /// <summary>Data folder: database, Data Protection key ring, TLS material. Default: the user's local data folder.</summary>
+    public string DataDirectory { get; set; } = string.Empty;
+
+    /// <summary>Listen URL (https; http only for loopback with <see cref="AllowHttpOnLoopback"/>).</summary>
+    public string Urls { get; set; } = "https://127.0.0.1:7443";
+
+    /// <summary>Roles to run, comma separated. Available: <c>idp</c>.</summary>
+    public string Roles { get; set; } = "idp";
+
+    /// <summary>Development switch for plain http on loopback (decision 22).</summary>
+    public bool AllowHttpOnLoopback { get; set; }
+
+    /// <summary>Seed: <c>demo</c> creates the demo organization on start (idempotent).</summary>
+    public string Seed { get; set; } = string.Empty;
+
+    public string ResolveDataDirectory() => string.IsNullOrWhiteSpace(DataDirectory)
+        ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "ema")
+        : Path.GetFullPath(DataDirectory);
+}
+
+/// <summary>The composition root of <c>ema serve</c>: configuration, TLS, storage, roles, endpoints. No logic of its own.</summary>
+public static class EmaHost
+{
+    /// <summary>Builds the web application from command-line arguments and configuration.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder);
+        var settings = builder.Configuration.GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();
+        var dataDirectory = settings.ResolveDataDirectory();
+        Directory.CreateDirectory(dataDirectory);
+        var time = TimeProvider.System;
+
+        var url = new Uri(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries)[0]);
+        if (url.Scheme != Uri.UriSchemeHttps && !(settings.AllowHttpOnLoopback && url.IsLoopback))
+        {
+            throw new InvalidOperationException($"Ema:Urls must be https (got {url}); plain http is allowed only on loopback with Ema:AllowHttpOnLoopback=true.");
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            var address = url.Host switch
+            {
+                "localhost" => IPAddress.Loopback,
+                "*" or "+" => IPAddress.Any,
+                var host => IPAddress.Parse(host.Trim('[', ']')),
+            };
+            kestrel.Listen(address, url.Port, listen =>
+            {
+                if (url.Scheme == Uri.UriSchemeHttps)
+                {
+                    var path = builder.Configuration["Ema:Tls:CertificatePath"];
+                    listen.UseHttps(string.IsNullOrEmpty(path)
+                        ? LocalCertificateAuthority.EnsureServerCertificate(Path.Combine(dataDirectory, "tls"), time)
+                        : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(path, builder.Configuration["Ema:Tls:CertificatePassword"]));
+                }
+            });
+        });
+
+        var baseUrl = url.GetLeftPart(UriPartial.Authority);
+        var roles = settings.Roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddEmaAspNetCore(Path.Combine(dataDirectory, "dataprotection-keys"));
+        builder.Services.AddEmaSqliteStorage(Path.Combine(dataDirectory, "ema.db"));
+        if (roles.Contains("idp"))
+        {
+            builder.Services.AddEmaIdentityProvider();
+            builder.Services.Configure<IdentityProviderOptions>(builder.Configuration.GetSection(IdentityProviderOptions.Section));
+            builder.Services.PostConfigure<IdentityProviderOptions>(o =>
+            {
+                if (string.IsNullOrEmpty(o.Issuer))
+                {
+                    o.Issuer = baseUrl + "/idp";
+                }
+
+                o.AllowHttpOnLoopback |= settings.AllowHttpOnLoopback;
+            });
+        }
+
+        if (string.Equals(settings.Seed, "demo", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.Services.AddSingleton<IStartupTask>(sp => new DemoSeed(sp, baseUrl, dataDirectory));
+        }
+
+        var app = builder.Build();
+        if (roles.Contains("idp"))
+        {
+            app.MapEmaIdentityProvider();
+        }
+
+        app.MapGet("/", () => Results.Text($"Ema {Program.VersionText()} — roles: {string.Join(", ", roles)}\n"));
+        return app;
+    }
+}

@@ -1,0 +1,65 @@
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Http;
+
+namespace Ema.Server.AspNetCore.Endpoints;
+
+/// <summary>
+/// Server-rendered pages of the IdP (no JavaScript). Every value is HTML-encoded; every page is uncacheable, unframeable,
+/// and sends no referrer (the URL of a sign-in page carries a request id).
+/// </summary>
+internal static class Pages
+{
+    private const string Style = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}main{max-width:380px;margin:8vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}h1{font-size:1.3rem;margin:0 0 .3rem}p.sub{color:#555;margin:0 0 1.5rem}label{display:block;margin:.8rem 0 .3rem;font-weight:600}input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #bbb;border-radius:4px;font-size:1rem}button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:4px;background:#1f5fbf;color:#fff;font-size:1rem;cursor:pointer}.error{background:#fdecea;color:#8a1c12;padding:.7rem;border-radius:4px;margin-bottom:1rem}footer{color:#888;font-size:.8rem;margin-top:1.5rem}";
+
+    public static Task SignInAsync(HttpContext context, string action, string pendingId, string clientName, string antiforgeryField, string antiforgeryToken, string? username, string? error, int status = StatusCodes.Status200OK)
+    {
+        var e = HtmlEncoder.Default;
+        var errorHtml = error is null ? string.Empty : $"<div class=\"error\" role=\"alert\" id=\"error\">{e.Encode(error)}</div>";
+        var body = $"""
+            <main>
+              <h1>Sign in</h1>
+              <p class="sub">to continue to <strong id="client">{e.Encode(clientName)}</strong></p>
+              {errorHtml}
+              <form method="post" action="{e.Encode(action)}" autocomplete="on">
+                <input type="hidden" name="request" value="{e.Encode(pendingId)}">
+                <input type="hidden" name="{e.Encode(antiforgeryField)}" value="{e.Encode(antiforgeryToken)}">
+                <label for="username">Username</label>
+                <input type="text" id="username" name="username" value="{e.Encode(username ?? string.Empty)}" autocomplete="username" required autofocus>
+                <label for="password">Password</label>
+                <input type="password" id="password" name="password" autocomplete="current-password" required>
+                <button type="submit" id="submit">Sign in</button>
+              </form>
+              <footer>Your organization signs you in once for every AI tool it has enabled.</footer>
+            </main>
+            """;
+        return WriteAsync(context, "Sign in", body, status);
+    }
+
+    public static Task ErrorAsync(HttpContext context, string title, string message, int status)
+    {
+        var e = HtmlEncoder.Default;
+        return WriteAsync(context, title, $"<main><h1>{e.Encode(title)}</h1><p class=\"error\" id=\"error\">{e.Encode(message)}</p></main>", status);
+    }
+
+    public static Task SignedOutAsync(HttpContext context) =>
+        WriteAsync(context, "Signed out", "<main><h1>You are signed out</h1><p class=\"sub\">You can close this window.</p></main>", StatusCodes.Status200OK);
+
+    private static Task WriteAsync(HttpContext context, string title, string body, int status)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.ContentType = "text/html; charset=utf-8";
+        SecurityHeaders(response);
+        return response.WriteAsync($"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{HtmlEncoder.Default.Encode(title)} · Ema</title><style>{Style}</style></head><body>{body}</body></html>", context.RequestAborted);
+    }
+
+    public static void SecurityHeaders(HttpResponse response)
+    {
+        response.Headers.CacheControl = "no-store";
+        response.Headers.Pragma = "no-cache";
+        response.Headers["X-Frame-Options"] = "DENY";
+        response.Headers["X-Content-Type-Options"] = "nosniff";
+        response.Headers["Referrer-Policy"] = "no-referrer";
+        response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+    }
+}

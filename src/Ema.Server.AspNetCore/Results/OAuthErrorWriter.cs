@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Ema.Protocol;
+using Microsoft.AspNetCore.Http;
+
+namespace Ema.Server.AspNetCore.Results;
+
+/// <summary>
+/// The only code that writes OAuth errors (style rule 2): RFC 6749 §5.2 JSON for token endpoints and RFC 6750 §3
+/// <c>WWW-Authenticate</c> challenges for bearer-protected endpoints. Only the public part of an error is written;
+/// <see cref="OAuthError.Debug"/> never leaves the server.
+/// </summary>
+public static class OAuthErrorWriter
+{
+    /// <summary>Writes an RFC 6749 §5.2 error response (<c>Cache-Control: no-store</c>; 401 with a Basic challenge when asked).</summary>
+    public static Task WriteTokenErrorAsync(HttpContext context, OAuthError error, bool basicChallenge = false, Uri? errorDocumentation = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(error);
+        var response = context.Response;
+        response.StatusCode = error.StatusCode;
+        NoStore(response);
+        if (basicChallenge && error.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            response.Headers.WWWAuthenticate = $"{HeaderValues.BasicScheme} realm=\"ema\"";
+        }
+
+        return WriteJsonAsync(context, error.ToResponse(errorDocumentation), EmaJsonContext.Default.OAuthErrorResponse);
+    }
+
+    /// <summary>Writes an RFC 6750 §3 bearer challenge (401 <c>invalid_token</c>, 403 <c>insufficient_scope</c>, or 401 with no error when no token was sent).</summary>
+    public static void WriteBearerChallenge(HttpContext context, OAuthError? error, string? resourceMetadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var parameters = new List<string>();
+        if (resourceMetadata is not null)
+        {
+            parameters.Add($"{BearerChallengeParameters.ResourceMetadata}=\"{Quote(resourceMetadata)}\"");
+        }
+
+        if (error is not null)
+        {
+            parameters.Add($"{BearerChallengeParameters.Error}=\"{Quote(error.Code)}\"");
+            parameters.Add($"{BearerChallengeParameters.ErrorDescription}=\"{Quote(error.Description)}\"");
+            if (error.Scope is not null)
+            {
+                parameters.Add($"{BearerChallengeParameters.Scope}=\"{Quote(error.Scope)}\"");
+            }
+        }
+
+        context.Response.StatusCode = error?.StatusCode ?? StatusCodes.Status401Unauthorized;
+        context.Response.Headers.WWWAuthenticate = parameters.Count == 0 ? HeaderValues.BearerScheme : HeaderValues.BearerScheme + " " + string.Join(", ", parameters);
+        NoStore(context.Response);
+    }
+
+    /// <summary>Writes a successful token response (JSON, no-store).</summary>
+    public static Task WriteJsonNoStoreAsync<T>(HttpContext context, T body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        NoStore(context.Response);
+        return WriteJsonAsync(context, body, typeInfo);
+    }
+
+    private static Task WriteJsonAsync<T>(HttpContext context, T body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    {
+        context.Response.ContentType = MediaTypes.Json + "; charset=utf-8";
+        return JsonSerializer.SerializeAsync(context.Response.Body, body, typeInfo, context.RequestAborted);
+    }
+
+    // RFC 6749 §5.1: token responses and errors MUST NOT be cached.
+    private static void NoStore(HttpResponse response)
+    {
+        response.Headers.CacheControl = HeaderValues.NoStore;
+        response.Headers.Pragma = HeaderValues.NoCache;
+    }
+
+    // RFC 7230 quoted-string: escape backslash and quote; drop control characters.
+    private static string Quote(string value) =>
+        new string(value.Where(c => c >= 0x20 && c != 0x7F).ToArray()).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+}
