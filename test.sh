@@ -4,6 +4,17 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 
+# Independent interop peers (npm registry; versions pinned by package-lock.json).
+peer=tests/interop/typescript
+if [ ! -d "$peer/node_modules/@modelcontextprotocol/client" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm is required for the interop tests (Node 20+)."
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 results="${EMA_TEST_RESULTS:-TestResults}"
 rm -rf "$results"
 mkdir -p "$results"

@@ -101,7 +101,9 @@ public sealed class ClientAuthenticator
             return Fail(OAuthError.From(ErrorIds.ClientDisabled, $"client_id={clientId}"), basic);
         }
 
-        if (!string.Equals(client.AuthenticationMethod, method, StringComparison.Ordinal))
+        // ADR 0003: a client registered for a secret may present it by either secret method (the MCP SDKs send it in
+        // the body at the IdP, the conformance suite in a Basic header at the AS); public and secret clients never mix.
+        if (!string.Equals(client.AuthenticationMethod, method, StringComparison.Ordinal) && !(IsSecretMethod(client.AuthenticationMethod) && IsSecretMethod(method)))
         {
             return method == ClientAuthenticationMethods.None
                 ? Fail(OAuthError.From(ErrorIds.ClientAuthenticationRequired, $"client_id={clientId} registered {client.AuthenticationMethod}"), basic)
@@ -157,6 +159,9 @@ public sealed class ClientAuthenticator
 
         return clientId.Length > 0 && secret.Length > 0;
     }
+
+    private static bool IsSecretMethod(string method) =>
+        method is ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost;
 
     private static ClientAuthenticationResult Fail(OAuthError error, bool basic) => new(null, error, basic);
 }
