@@ -5,13 +5,18 @@ using BenchmarkDotNet.Running;
 namespace Ema.Benchmarks;
 
 /// <summary>
-/// Runs the benchmarks. <c>--quick</c> uses fewer iterations (for a smoke run); the figures in docs/benchmarks.md come
+/// Runs the benchmarks. <c>exchange</c> runs the HTTP token-exchange load instead of BenchmarkDotNet. <c>--quick</c> uses fewer iterations (for a smoke run); the figures in docs/benchmarks.md come
 /// from the default job.
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "exchange")
+        {
+            return ExchangeLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
         var quick = args.Contains("--quick");
         var rest = args.Where(a => a != "--quick").ToArray();
         var job = quick
@@ -19,5 +24,6 @@ public static class Program
             : Job.Default.WithWarmupCount(4).WithIterationCount(15).WithLaunchCount(1);
         var config = DefaultConfig.Instance.AddJob(job.AsDefault()).WithOptions(ConfigOptions.JoinSummary);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.Length == 0 ? ["--filter", "*"] : rest, config);
+        return 0;
     }
 }

@@ -1,5 +1,6 @@
 using Ema.Server.Audit;
 using Ema.Server.Stores;
+using Ema.Server.Stores.Caching;
 using Ema.Storage.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -17,16 +18,29 @@ public static class StorageServiceCollectionExtensions
         ArgumentException.ThrowIfNullOrEmpty(databasePath);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new SqliteDatabase(new SqliteStorageOptions { DatabasePath = databasePath }, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<SqliteDatabase>>()));
-        services.TryAddSingleton<IDirectoryStore, SqliteDirectoryStore>();
-        services.TryAddSingleton<IApplicationStore, SqliteApplicationStore>();
-        services.TryAddSingleton<IEntitlementStore, SqliteEntitlementStore>();
-        services.TryAddSingleton<IGrantStore, SqliteGrantStore>();
+        services.TryAddSingleton(new StoreCacheOptions());
+        services.TryAddSingleton<SqliteDirectoryStore>();
+        services.TryAddSingleton<SqliteApplicationStore>();
+        services.TryAddSingleton<SqliteEntitlementStore>();
+        services.TryAddSingleton<SqliteGrantStore>();
+
+        // Read-mostly data is served through TTL caches (writes through this process invalidate immediately).
+        services.TryAddSingleton<IDirectoryStore>(sp => Cached<IDirectoryStore>(sp, sp.GetRequiredService<SqliteDirectoryStore>(), (i, t, o) => new CachingDirectoryStore(i, t, o)));
+        services.TryAddSingleton<IApplicationStore>(sp => Cached<IApplicationStore>(sp, sp.GetRequiredService<SqliteApplicationStore>(), (i, t, o) => new CachingApplicationStore(i, t, o)));
+        services.TryAddSingleton<IEntitlementStore>(sp => Cached<IEntitlementStore>(sp, sp.GetRequiredService<SqliteEntitlementStore>(), (i, t, o) => new CachingEntitlementStore(i, t, o)));
+        services.TryAddSingleton<IGrantStore>(sp => Cached<IGrantStore>(sp, sp.GetRequiredService<SqliteGrantStore>(), (i, t, o) => new CachingGrantStore(i, t, o)));
         services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
         services.TryAddSingleton<SqliteAuditLog>();
         services.TryAddSingleton<IAuditSink>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.AddSingleton<Ema.Server.IStartupTask>(sp => new MigrationStartupTask(sp.GetRequiredService<SqliteDatabase>()));
         return services;
+    }
+
+    private static T Cached<T>(IServiceProvider sp, T inner, Func<T, TimeProvider, StoreCacheOptions, T> wrap)
+    {
+        var options = sp.GetRequiredService<StoreCacheOptions>();
+        return options.Ttl > TimeSpan.Zero ? wrap(inner, sp.GetRequiredService<TimeProvider>(), options) : inner;
     }
 
     private sealed class MigrationStartupTask(SqliteDatabase db) : Ema.Server.IStartupTask

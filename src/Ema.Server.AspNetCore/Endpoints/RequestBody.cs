@@ -19,10 +19,11 @@ internal static class RequestBody
             return new FormParseResult(null, OAuthError.From(ErrorIds.FormBodyTooLarge, $"content-length={request.ContentLength}"));
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(options.MaxBodyBytes + 1);
+        // Sized by Content-Length when known (token requests are a few KiB); grows up to the limit otherwise.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(request.ContentLength ?? 4096, 1, options.MaxBodyBytes) + 1);
+        var total = 0;
         try
         {
-            var total = 0;
             int read;
             while ((read = await request.Body.ReadAsync(buffer.AsMemory(total, buffer.Length - total), request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
             {
@@ -31,13 +32,24 @@ internal static class RequestBody
                 {
                     return new FormParseResult(null, OAuthError.From(ErrorIds.FormBodyTooLarge, "body exceeds limit"));
                 }
+
+                if (total == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, options.MaxBodyBytes + 1));
+                    buffer.AsSpan(0, total).CopyTo(larger);
+                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(buffer.AsSpan(0, total));
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
             }
 
             return StrictFormParser.Parse(buffer.AsSpan(0, total), options);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer, clearArray: true); // the body may hold secrets
+            // The body may hold secrets: wipe what was used before the buffer goes back to the pool.
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(buffer.AsSpan(0, Math.Min(total, buffer.Length)));
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -117,6 +117,8 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDis
 
                     if (connection is not null)
                     {
+                        _insert?.Dispose();
+                        _insert = null;
                         await connection.DisposeAsync().ConfigureAwait(false);
                         connection = null;
                     }
@@ -141,18 +143,48 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDis
         return connection;
     }
 
-    private static async Task CommitAsync(SqliteConnection connection, List<Pending> batch)
+    private const string InsertSql = "INSERT INTO audit_events (id, time, type, outcome, action, error_id, reason, client_id, subject, resource, audience, scope, token_id, parent_token_id, session_id, remote_address) VALUES (@id, @time, @type, @outcome, @action, @error_id, @reason, @client_id, @subject, @resource, @audience, @scope, @token_id, @parent_token_id, @session_id, @remote_address)";
+
+    private SqliteCommand? _insert;
+
+    private async Task CommitAsync(SqliteConnection connection, List<Pending> batch)
     {
         var transaction = connection.BeginTransaction(deferred: false);
         await using (transaction.ConfigureAwait(false))
         {
+            // One prepared statement for the writer's lifetime: SQLite parses the INSERT once, not once per record.
+            if (_insert is null || _insert.Connection != connection)
+            {
+                _insert = connection.CreateCommand();
+                _insert.CommandText = InsertSql;
+                foreach (var name in new[] { "@id", "@time", "@type", "@outcome", "@action", "@error_id", "@reason", "@client_id", "@subject", "@resource", "@audience", "@scope", "@token_id", "@parent_token_id", "@session_id", "@remote_address" })
+                {
+                    _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
+                }
+            }
+
+            _insert.Transaction = transaction;
             foreach (var item in batch)
             {
                 var e = item.Event;
-                await connection.ExecuteAsync(
-                    "INSERT INTO audit_events (id, time, type, outcome, action, error_id, reason, client_id, subject, resource, audience, scope, token_id, parent_token_id, session_id, remote_address) VALUES (@Id, @time, @Type, @Outcome, @Action, @ErrorId, @Reason, @ClientId, @Subject, @Resource, @Audience, @Scope, @TokenId, @ParentTokenId, @SessionId, @RemoteAddress)",
-                    new { e.Id, time = Db.Ms(e.Time), e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId, e.RemoteAddress },
-                    transaction).ConfigureAwait(false);
+                var p = _insert.Parameters;
+                p[0].Value = e.Id;
+                p[1].Value = Db.Ms(e.Time);
+                p[2].Value = e.Type;
+                p[3].Value = e.Outcome;
+                p[4].Value = (object?)e.Action ?? DBNull.Value;
+                p[5].Value = (object?)e.ErrorId ?? DBNull.Value;
+                p[6].Value = (object?)e.Reason ?? DBNull.Value;
+                p[7].Value = (object?)e.ClientId ?? DBNull.Value;
+                p[8].Value = (object?)e.Subject ?? DBNull.Value;
+                p[9].Value = (object?)e.Resource ?? DBNull.Value;
+                p[10].Value = (object?)e.Audience ?? DBNull.Value;
+                p[11].Value = (object?)e.Scope ?? DBNull.Value;
+                p[12].Value = (object?)e.TokenId ?? DBNull.Value;
+                p[13].Value = (object?)e.ParentTokenId ?? DBNull.Value;
+                p[14].Value = (object?)e.SessionId ?? DBNull.Value;
+                p[15].Value = (object?)e.RemoteAddress ?? DBNull.Value;
+                await _insert.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
 
             await transaction.CommitAsync().ConfigureAwait(false);

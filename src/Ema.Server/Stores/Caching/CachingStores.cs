@@ -1,0 +1,179 @@
+using Ema.Server.Model;
+
+namespace Ema.Server.Stores.Caching;
+
+/// <summary>Options of the store caches (configuration section <c>Ema:Storage</c>).</summary>
+public sealed class StoreCacheOptions
+{
+    /// <summary>
+    /// How long read-mostly data (clients, resources, entitlements, users and their groups and roles, sessions) is reused.
+    /// Writes through this process invalidate at once; writes from elsewhere (another instance, <c>ema admin</c>) are seen
+    /// within this time. Zero disables caching.
+    /// </summary>
+    public TimeSpan Ttl { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+/// <summary>Caches client and resource lookups of <see cref="IApplicationStore"/>.</summary>
+public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvider time, StoreCacheOptions options) : IApplicationStore
+{
+    private readonly TtlCache<string, ClientApplication?> _clients = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<string, ResourceApplication?> _resources = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<string, ResourceApplication?> _resourcesByIdentifier = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<(string, string), string?> _clientIds = new(time, options.Ttl);
+
+    public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) =>
+        _clients.GetAsync(clientId, id => inner.FindClientAsync(id, cancellationToken));
+
+    public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
+
+    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var created = await inner.CreateClientAsync(client, cancellationToken).ConfigureAwait(false);
+        _clients.Invalidate(client.ClientId);
+        return created;
+    }
+
+    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken)
+    {
+        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken).ConfigureAwait(false);
+        _clients.Invalidate(clientId);
+        return changed;
+    }
+
+    public Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) =>
+        _resources.GetAsync(resourceId, id => inner.FindResourceAsync(id, cancellationToken));
+
+    public Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken) =>
+        _resourcesByIdentifier.GetAsync(resource, r => inner.FindResourceByIdentifierAsync(r, cancellationToken));
+
+    public Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) => inner.ListResourcesAsync(cancellationToken);
+
+    public async Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken)
+    {
+        var created = await inner.CreateResourceAsync(resource, cancellationToken).ConfigureAwait(false);
+        _resources.InvalidateAll();
+        _resourcesByIdentifier.InvalidateAll();
+        return created;
+    }
+
+    public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) =>
+        _clientIds.GetAsync((clientId, resourceId), k => inner.FindClientIdAtResourceAsync(k.Item1, k.Item2, cancellationToken));
+
+    public async Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken)
+    {
+        await inner.SetClientIdAtResourceAsync(clientId, resourceId, clientIdAtResource, cancellationToken).ConfigureAwait(false);
+        _clientIds.Invalidate((clientId, resourceId));
+    }
+}
+
+/// <summary>Caches the per-client entitlement list.</summary>
+public sealed class CachingEntitlementStore(IEntitlementStore inner, TimeProvider time, StoreCacheOptions options) : IEntitlementStore
+{
+    private readonly TtlCache<string, IReadOnlyList<Entitlement>> _byClient = new(time, options.Ttl, StringComparer.Ordinal);
+
+    public Task<IReadOnlyList<Entitlement>> ListForClientAsync(string clientId, CancellationToken cancellationToken) =>
+        _byClient.GetAsync(clientId, id => inner.ListForClientAsync(id, cancellationToken));
+
+    public Task<IReadOnlyList<Entitlement>> ListAsync(CancellationToken cancellationToken) => inner.ListAsync(cancellationToken);
+
+    public async Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken)
+    {
+        var created = await inner.CreateAsync(entitlement, cancellationToken).ConfigureAwait(false);
+        _byClient.InvalidateAll();
+        return created;
+    }
+}
+
+/// <summary>Caches users, their groups and roles; credentials and sign-in state are never cached.</summary>
+public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider time, StoreCacheOptions options) : IDirectoryStore
+{
+    private readonly TtlCache<string, User?> _users = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<string, IReadOnlyList<string>> _groups = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<string, IReadOnlyList<string>> _roles = new(time, options.Ttl, StringComparer.Ordinal);
+
+    public Task<User?> FindUserAsync(string userId, CancellationToken cancellationToken) => _users.GetAsync(userId, id => inner.FindUserAsync(id, cancellationToken));
+
+    public Task<User?> FindUserByUsernameAsync(string username, CancellationToken cancellationToken) => inner.FindUserByUsernameAsync(username, cancellationToken);
+
+    public Task<IReadOnlyList<User>> ListUsersAsync(CancellationToken cancellationToken) => inner.ListUsersAsync(cancellationToken);
+
+    public async Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var created = await inner.CreateUserAsync(user, passwordHash, cancellationToken).ConfigureAwait(false);
+        _users.Invalidate(user.Id);
+        return created;
+    }
+
+    public async Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken)
+    {
+        var changed = await inner.SetUserStatusAsync(userId, status, cancellationToken).ConfigureAwait(false);
+        _users.Invalidate(userId);
+        return changed;
+    }
+
+    public Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken) => inner.GetCredentialsAsync(userId, cancellationToken);
+
+    public Task RecordSignInFailureAsync(string userId, DateTimeOffset? lockedUntil, CancellationToken cancellationToken) => inner.RecordSignInFailureAsync(userId, lockedUntil, cancellationToken);
+
+    public Task RecordSignInSuccessAsync(string userId, CancellationToken cancellationToken) => inner.RecordSignInSuccessAsync(userId, cancellationToken);
+
+    public Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) => inner.ListGroupsAsync(cancellationToken);
+
+    public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken) => inner.CreateGroupAsync(group, cancellationToken);
+
+    public async Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken)
+    {
+        var added = await inner.AddGroupMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
+        _groups.Invalidate(userId);
+        return added;
+    }
+
+    public Task<IReadOnlyList<string>> GetGroupIdsAsync(string userId, CancellationToken cancellationToken) => _groups.GetAsync(userId, id => inner.GetGroupIdsAsync(id, cancellationToken));
+
+    public async Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken)
+    {
+        var added = await inner.AddRoleAsync(userId, role, cancellationToken).ConfigureAwait(false);
+        _roles.Invalidate(userId);
+        return added;
+    }
+
+    public Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) => _roles.GetAsync(userId, id => inner.GetRolesAsync(id, cancellationToken));
+}
+
+/// <summary>Caches session lookups by id (revocation through this process invalidates at once); everything else passes through.</summary>
+public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, StoreCacheOptions options) : IGrantStore
+{
+    private readonly TtlCache<string, IdpSession?> _sessions = new(time, options.Ttl, StringComparer.Ordinal);
+
+    public Task SaveSessionAsync(IdpSession session, CancellationToken cancellationToken) => inner.SaveSessionAsync(session, cancellationToken);
+
+    public Task<IdpSession?> FindSessionByHandleHashAsync(string handleHash, CancellationToken cancellationToken) => inner.FindSessionByHandleHashAsync(handleHash, cancellationToken);
+
+    public Task<IdpSession?> FindSessionAsync(string sessionId, CancellationToken cancellationToken) => _sessions.GetAsync(sessionId, id => inner.FindSessionAsync(id, cancellationToken));
+
+    public async Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        await inner.RevokeSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        _sessions.Invalidate(sessionId);
+    }
+
+    public Task SavePendingAuthorizationAsync(PendingAuthorization request, CancellationToken cancellationToken) => inner.SavePendingAuthorizationAsync(request, cancellationToken);
+
+    public Task<PendingAuthorization?> FindPendingAuthorizationAsync(string id, CancellationToken cancellationToken) => inner.FindPendingAuthorizationAsync(id, cancellationToken);
+
+    public Task DeletePendingAuthorizationAsync(string id, CancellationToken cancellationToken) => inner.DeletePendingAuthorizationAsync(id, cancellationToken);
+
+    public Task SaveAuthorizationCodeAsync(AuthorizationCodeGrant code, CancellationToken cancellationToken) => inner.SaveAuthorizationCodeAsync(code, cancellationToken);
+
+    public Task<AuthorizationCodeGrant?> RedeemAuthorizationCodeAsync(string codeHash, CancellationToken cancellationToken) => inner.RedeemAuthorizationCodeAsync(codeHash, cancellationToken);
+
+    public Task SaveRefreshTokenAsync(RefreshTokenGrant token, CancellationToken cancellationToken) => inner.SaveRefreshTokenAsync(token, cancellationToken);
+
+    public Task<RefreshTokenGrant?> FindRefreshTokenAsync(string tokenHash, CancellationToken cancellationToken) => inner.FindRefreshTokenAsync(tokenHash, cancellationToken);
+
+    public Task<bool> RotateRefreshTokenAsync(string tokenHash, RefreshTokenGrant successor, CancellationToken cancellationToken) => inner.RotateRefreshTokenAsync(tokenHash, successor, cancellationToken);
+
+    public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken) => inner.RevokeRefreshTokenFamilyAsync(familyId, cancellationToken);
+}
