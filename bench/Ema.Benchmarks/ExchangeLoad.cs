@@ -20,16 +20,28 @@ public static class ExchangeLoad
     public static async Task<int> RunAsync(string[] args)
     {
         var seconds = ArgInt(args, "--seconds", 15);
-        var concurrency = ArgInt(args, "--concurrency", 16);
+        var concurrency = ArgInt(args, "--concurrency", 64);
+        var subjectCache = ArgInt(args, "--subject-cache", 10_000);
         var data = Path.Combine(Path.GetTempPath(), "ema-bench-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)));
         var port = FreePort();
         var baseUrl = $"https://127.0.0.1:{port}";
         var ema = Path.Combine(AppContext.BaseDirectory, "ema.dll");
-        using var server = Process.Start(new ProcessStartInfo("dotnet", $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl} --Logging:LogLevel:Default=Warning")
+        var start = new ProcessStartInfo("dotnet", $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl} --Logging:LogLevel:Default=Warning --Ema:IdentityProvider:VerifiedSubjectTokenCacheSize={subjectCache}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-        })!;
+        };
+
+        // --server-env NAME=VALUE (repeatable): runtime settings for the server process, for experiments.
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] == "--server-env" && args[i + 1].Split('=', 2) is [var name, var value])
+            {
+                start.Environment[name] = value;
+            }
+        }
+
+        using var server = Process.Start(start)!;
         try
         {
             var ca = await WaitForCaAsync(Path.Combine(data, "tls", "ca.crt"), server);
@@ -67,7 +79,7 @@ public static class ExchangeLoad
             var latencies = await RunPacedAsync(ExchangeAsync, rate, TimeSpan.FromSeconds(Math.Min(seconds, 10)), 200_000);
             latencies.Sort();
 
-            Console.WriteLine($"token exchange over https (server process {server.Id}, {concurrency} connections, {seconds} s):");
+            Console.WriteLine($"token exchange over https (server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
             Console.WriteLine($"  exchanges ok/failed:               {ok} / {failed}");
             Console.WriteLine($"  wall throughput:                   {saturation:F0} req/s");
             Console.WriteLine($"  server CPU:                        {serverCpu:F2} s  ({1e6 * serverCpu / ok:F0} µs/request)");

@@ -43,6 +43,7 @@ public static class ServerServiceCollectionExtensions
             sp.GetRequiredService<IOptions<IdentityProviderOptions>>(),
             sp.GetRequiredService<SigningKeyManager>().GetLoaded(IdentityProviderTokens.KeyPurpose),
             sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new VerifiedSubjectTokenCache(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.VerifiedSubjectTokenCacheSize));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGrantHandler, AuthorizationCodeGrantHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGrantHandler, RefreshTokenGrantHandler>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGrantHandler, TokenExchangeGrantHandler>());

@@ -63,8 +63,11 @@ public static class OAuthErrorWriter
 
     private static Task WriteJsonAsync<T>(HttpContext context, T body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
     {
+        // Token responses are small: serialize once and send with a Content-Length (no chunked framing, one write).
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(body, typeInfo);
         context.Response.ContentType = MediaTypes.Json + "; charset=utf-8";
-        return JsonSerializer.SerializeAsync(context.Response.Body, body, typeInfo, context.RequestAborted);
+        context.Response.ContentLength = bytes.Length;
+        return context.Response.Body.WriteAsync(bytes, context.RequestAborted).AsTask();
     }
 
     // RFC 6749 §5.1: token responses and errors MUST NOT be cached.

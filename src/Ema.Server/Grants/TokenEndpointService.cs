@@ -96,7 +96,7 @@ public sealed class TokenEndpointService
         var audit = result.Audit;
         var auditEvent = new AuditEvent
         {
-            Id = audit.DecisionId ?? SecretHasher.NewId("evt_"),
+            Id = audit.DecisionId ?? SecretHasher.NewOrderedId("evt_", _time.GetUtcNow()),
             Time = _time.GetUtcNow(),
             Type = handler.AuditType,
             Action = request.GrantType,
@@ -135,7 +135,7 @@ public sealed class TokenEndpointService
         ArgumentNullException.ThrowIfNull(error);
         var auditEvent = new AuditEvent
         {
-            Id = SecretHasher.NewId("evt_"),
+            Id = SecretHasher.NewOrderedId("evt_", _time.GetUtcNow()),
             Time = _time.GetUtcNow(),
             Type = auditType ?? AuditEventTypes.TokenRequest,
             Action = grantType,

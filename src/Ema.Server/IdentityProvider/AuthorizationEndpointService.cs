@@ -242,7 +242,7 @@ public sealed class AuthorizationEndpointService
         ArgumentNullException.ThrowIfNull(session);
         await _grants.RevokeSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
         await _audit.WriteAsync(
-            new AuditEvent { Id = SecretHasher.NewId("evt_"), Time = _time.GetUtcNow(), Type = AuditEventTypes.SignOut, Outcome = AuditOutcomes.Succeeded, Subject = session.UserId, SessionId = session.Id, RemoteAddress = remoteAddress },
+            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", _time.GetUtcNow()), Time = _time.GetUtcNow(), Type = AuditEventTypes.SignOut, Outcome = AuditOutcomes.Succeeded, Subject = session.UserId, SessionId = session.Id, RemoteAddress = remoteAddress },
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -281,7 +281,7 @@ public sealed class AuthorizationEndpointService
         }
 
         await _audit.WriteAsync(
-            new AuditEvent { Id = SecretHasher.NewId("evt_"), Time = _time.GetUtcNow(), Type = AuditEventTypes.SignIn, Outcome = outcome, Reason = reason, Subject = userId, ClientId = clientId, SessionId = sessionId, RemoteAddress = remoteAddress },
+            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", _time.GetUtcNow()), Time = _time.GetUtcNow(), Type = AuditEventTypes.SignIn, Outcome = outcome, Reason = reason, Subject = userId, ClientId = clientId, SessionId = sessionId, RemoteAddress = remoteAddress },
             cancellationToken).ConfigureAwait(false);
     }
 

@@ -44,6 +44,9 @@ public sealed class IdentityProviderOptions
     /// <summary>Development switch: allow an http issuer on a loopback address (decision 22).</summary>
     public bool AllowHttpOnLoopback { get; set; }
 
+    /// <summary>How many verified ID tokens are remembered for token exchange (0 turns the cache off).</summary>
+    public int VerifiedSubjectTokenCacheSize { get; set; } = 10_000;
+
     /// <summary>Signing algorithm for new keys (ES256 default; RS256 or PS256 may be configured).</summary>
     public string SigningAlgorithm { get; set; } = Ema.Protocol.SecurityAlgorithms.EcdsaSha256;
 }

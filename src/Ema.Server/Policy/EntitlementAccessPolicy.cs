@@ -27,7 +27,7 @@ public sealed class EntitlementAccessPolicy : IAccessPolicy
     public async ValueTask<AccessDecision> EvaluateAsync(AccessRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var decisionId = SecretHasher.NewId("dec_");
+        var decisionId = SecretHasher.NewOrderedId("dec_", request.Now);
         if (request.User.Status != UserStatus.Active)
         {
             return Deny(decisionId, OAuthError.From(ErrorIds.UserDisabled, $"user={request.User.Id}"), "user is disabled");

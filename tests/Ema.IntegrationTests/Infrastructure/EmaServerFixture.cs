@@ -33,11 +33,21 @@ public partial class EmaServerFixture : IAsyncLifetime
     {
     }
 
-    protected EmaServerFixture(TimeProvider? time) => _time = time;
+    protected EmaServerFixture(TimeProvider? time, string? dataDirectory = null)
+    {
+        _time = time;
+        if (dataDirectory is not null)
+        {
+            DataDirectory = dataDirectory;
+            _reuseData = true;
+        }
+    }
+
+    private readonly bool _reuseData;
 
     public WebApplication App { get; private set; } = null!;
 
-    public string DataDirectory { get; } = Path.Combine(Path.GetTempPath(), "ema-it-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)));
+    public string DataDirectory { get; private set; } = Path.Combine(Path.GetTempPath(), "ema-it-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)));
 
     public string BaseUrl { get; private set; } = string.Empty;
 
@@ -85,6 +95,11 @@ public partial class EmaServerFixture : IAsyncLifetime
         foreach (var user in Demo.Users)
         {
             Secrets.Add(user.Password);
+        }
+
+        if (_reuseData)
+        {
+            return; // restarted on an existing data folder: already seeded
         }
 
         // A resource whose authorization server is the interop stub, and one behind a foreign AS (for pair mismatches).

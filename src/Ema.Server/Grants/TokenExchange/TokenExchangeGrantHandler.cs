@@ -25,9 +25,11 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
     private readonly IdentityProviderTokens _tokens;
     private readonly IdentityProviderOptions _options;
     private readonly TimeProvider _time;
+    private readonly VerifiedSubjectTokenCache _verified;
 
-    public TokenExchangeGrantHandler(IApplicationStore applications, IDirectoryStore directory, IGrantStore grants, IAccessPolicy policy, IdentityProviderTokens tokens, IOptions<IdentityProviderOptions> options, TimeProvider time)
+    public TokenExchangeGrantHandler(IApplicationStore applications, IDirectoryStore directory, IGrantStore grants, IAccessPolicy policy, IdentityProviderTokens tokens, IOptions<IdentityProviderOptions> options, TimeProvider time, VerifiedSubjectTokenCache verified)
     {
+        _verified = verified;
         ArgumentNullException.ThrowIfNull(options);
         _applications = applications;
         _directory = directory;
@@ -195,7 +197,7 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
         switch (request.SubjectTokenType)
         {
             case TokenTypes.IdToken:
-                var validated = await _tokens.IdTokenValidator.ValidateAsync(request.SubjectToken, cancellationToken).ConfigureAwait(false);
+                var validated = await _verified.ValidateAsync(_tokens.IdTokenValidator, request.SubjectToken, cancellationToken).ConfigureAwait(false);
                 if (validated.Failure == IdTokenFailure.Expired)
                 {
                     return new(null, null, null, null, OAuthError.From(ErrorIds.SubjectTokenExpired, validated.Debug));

@@ -1,0 +1,98 @@
+using System.Security.Cryptography;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Ema.IntegrationTests.IdentityProvider;
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ConsoleCollection
+{
+    public const string Name = "console";
+}
+
+/// <summary><c>ema admin</c> against a real SQLite data folder: secrets shown once, stored as hashes; readable errors.</summary>
+[Collection(ConsoleCollection.Name)]
+public sealed class AdminCliTests : IDisposable
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "ema-cli-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(5)));
+
+    private static async Task<(int Code, string Out, string Err)> EmaAsync(params string[] args)
+    {
+        var (stdout, stderr) = (Console.Out, Console.Error);
+        var (o, e) = (new StringWriter(), new StringWriter());
+        Console.SetOut(o);
+        Console.SetError(e);
+        try
+        {
+            var code = await Ema.Cli.Program.Main(args);
+            return (code, o.ToString(), e.ToString());
+        }
+        finally
+        {
+            Console.SetOut(stdout);
+            Console.SetError(stderr);
+        }
+    }
+
+    [Fact]
+    public async Task AdminClientsAdd_PrintsSecretOnceAndStoresOnlyItsHash()
+    {
+        var (code, output, _) = await EmaAsync("admin", "--data", _data, "clients", "add", "--id", "vscode", "--name", "VS Code", "--redirect-uri", "http://127.0.0.1/callback", "--token-exchange");
+        Assert.Equal(0, code);
+        var secret = output.Split("store it now): ")[1].Trim();
+        Assert.True(secret.Length >= 40);
+
+        var (_, list, _) = await EmaAsync("admin", "--data", _data, "clients", "list");
+        Assert.Contains("vscode", list, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, list, StringComparison.Ordinal);
+
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(_data, "ema.db")};Pooling=False");
+        var stored = await connection.QuerySingleAsync<string>("SELECT secret_hash FROM clients WHERE client_id = 'vscode'");
+        Assert.StartsWith("sha256$", stored, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, stored, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminDirectoryAndEntitlements_AddListAndValidate()
+    {
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add", "--id", "grp-sales", "--name", "sales")).Code);
+        var user = await EmaAsync("admin", "--data", _data, "users", "add", "--username", "sam", "--name", "Sam Sales", "--group", "grp-sales");
+        Assert.Equal(0, user.Code);
+        Assert.Contains("Initial password (shown once)", user.Out, StringComparison.Ordinal);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "clients", "add", "--id", "agent", "--name", "Agent", "--token-exchange")).Code);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "resources", "add", "--id", "res-crm", "--name", "CRM", "--resource", "https://crm.example/mcp", "--issuer", "https://as.crm.example", "--scope", "crm.read", "--scope", "crm.write:high")).Code);
+
+        var undefined = await EmaAsync("admin", "--data", _data, "entitlements", "add", "--group", "grp-sales", "--client", "agent", "--resource", "res-crm", "--scope", "crm.delete");
+        Assert.Equal(1, undefined.Code);
+        Assert.Contains("does not define: crm.delete", undefined.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", undefined.Err, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "entitlements", "add", "--group", "grp-sales", "--client", "agent", "--resource", "res-crm", "--scope", "crm.read")).Code);
+        var list = await EmaAsync("admin", "--data", _data, "entitlements", "list");
+        Assert.Contains("grp-sales", list.Out, StringComparison.Ordinal);
+        Assert.Contains("crm.read", list.Out, StringComparison.Ordinal);
+        var resources = await EmaAsync("admin", "--data", _data, "resources", "list");
+        Assert.Contains("crm.write[high]", resources.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminUsersAdd_DuplicateUsername_IsAReadableError()
+    {
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "users", "add", "--username", "zoe")).Code);
+        var again = await EmaAsync("admin", "--data", _data, "users", "add", "--username", "ZOE");
+        Assert.Equal(1, again.Code);
+        Assert.Contains("already exists", again.Err, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_data, true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
