@@ -32,4 +32,17 @@ public sealed class ExpiryTests(FakeClockServerFixture server) : IClassFixture<F
         var refreshed = await server.TokenAsync(new() { ["grant_type"] = "refresh_token", ["refresh_token"] = alice.Tokens.RefreshToken! }, (DemoSeed.AgentClientId, server.Demo.ClientSecret));
         Assert.Equal(HttpStatusCode.OK, refreshed.StatusCode);
     }
+
+    [Fact]
+    public async Task Exchange_SubjectTokenVerifiedBeforeAndCached_StillExpires()
+    {
+        var alice = await server.SignInAsync("alice");
+        var first = await server.TokenAsync(server.ExchangeForm(alice.Tokens.IdToken!, server.BaseUrl + "/mcp/wiki"), (DemoSeed.AgentClientId, server.Demo.ClientSecret));
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode); // verified and remembered
+        server.Remember(await first.Content.ReadAsStringAsync());
+
+        FakeClockServerFixture.Clock.Advance(TimeSpan.FromMinutes(62));
+        var again = await server.TokenAsync(server.ExchangeForm(alice.Tokens.IdToken!, server.BaseUrl + "/mcp/wiki"), (DemoSeed.AgentClientId, server.Demo.ClientSecret));
+        await SignInTests.AssertErrorAsync(again, HttpStatusCode.BadRequest, ErrorIds.SubjectTokenExpired);
+    }
 }

@@ -253,9 +253,14 @@ public sealed class TokenExchangeTests(EmaServerFixture server)
     }
 
     [Fact]
-    public async Task Exchange_AfterSignOut_SubjectTokenIsRefused()
+    public async Task Exchange_AfterSignOut_CachedSubjectTokenIsRefused()
     {
         var alice = await server.SignInAsync("alice");
+
+        // Exchanged once first, so the ID token sits in the verified-subject-token cache when the session ends.
+        var before = await server.TokenAsync(server.ExchangeForm(alice.Tokens.IdToken!, Tickets), Agent);
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        server.Remember(await before.Content.ReadAsStringAsync());
         var signOut = await alice.Browser.GetAsync(server.Issuer + "/endsession");
         Assert.Equal(HttpStatusCode.OK, signOut.StatusCode);
 
