@@ -100,7 +100,7 @@ public static class EmaHost
             app.MapEmaIdentityProvider();
         }
 
-        app.MapGet("/", () => Results.Text($"Ema {Program.VersionText()} — roles: {string.Join(", ", roles)}\n"));
+        app.MapGet("/", () => Results.Text($"{Program.VersionText()} — roles: {string.Join(", ", roles)}\n"));
         return app;
     }
 }
