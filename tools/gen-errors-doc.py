@@ -15,6 +15,7 @@ sections = [
  ('30', 'Client authentication at token endpoints', 'RFC 6749 §2.3 and §5.2; decisions 13–15. `invalid_client` answers are HTTP 401, with `WWW-Authenticate: Basic` when the client tried HTTP Basic.'),
  ('31', 'Token exchange at the IdP', 'RFC 8693 §2.2.2, ID-JAG draft §4.3, decision 10. A policy refusal (EMA3111) also carries `ema_decision_id`, the id of its audit record.'),
  ('32', 'Authorization code and refresh token grants', 'RFC 6749 §4.1.3 and §6, RFC 7636 §4.6.'),
+ ('34', 'jwt-bearer at the authorization server', 'Decisions 9 and 17: beyond the ID-JAG rules (EMA21xx), the account and scope checks of the redemption.'),
  ('33', 'Authorization endpoint', 'RFC 6749 §4.1.2.1, RFC 7636 §4.4.1, OIDC Core §3.1.2.6. Sent to the redirect URI when it is valid, otherwise shown on an error page.'),
 ]
 out = ['# Error ids', '',

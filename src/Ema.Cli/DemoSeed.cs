@@ -100,6 +100,22 @@ public sealed class DemoSeed(IServiceProvider services, string baseUrl, string d
             await entitlements.CreateAsync(new Entitlement(id, EntitlementSubjectType.Group, group, AgentClientId, resource, scopes), cancellationToken).ConfigureAwait(false);
         }
 
+        // The authorization server side: the demo IdP is the trusted issuer of tenant "acme"; the agent has its own
+        // credentials there; the three sample MCP servers are its resources.
+        var authorizationServer = services.GetService<IAuthorizationServerStore>();
+        if (authorizationServer is not null)
+        {
+            await authorizationServer.CreateTenantAsync(new Tenant("tenant-acme", "Acme Corp"), cancellationToken).ConfigureAwait(false);
+            await authorizationServer.CreateTrustedIssuerAsync(new TrustedIssuerRegistration { Issuer = baseUrl + "/idp", TenantId = "tenant-acme", MetadataUri = baseUrl + "/idp/.well-known/openid-configuration" }, cancellationToken).ConfigureAwait(false);
+            var asSecret = SecretHasher.NewSecret();
+            credentials.AuthorizationServerClientSecret = asSecret;
+            await authorizationServer.CreateClientAsync(new ClientApplication { ClientId = AgentClientId, Name = "Ema Agent", AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, SecretHash = SecretHasher.Hash(asSecret) }, cancellationToken).ConfigureAwait(false);
+            foreach (var resource in resources)
+            {
+                await authorizationServer.CreateResourceAsync(new ProtectedResource { Id = resource.Id, Name = resource.DisplayName, Resource = resource.Resource, Scopes = resource.Scopes }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         var path = Path.Combine(dataDirectory, CredentialsFile);
         await using var stream = PrivateFile.Create(path);
         await JsonSerializer.SerializeAsync(stream, credentials, DemoJson.Default.DemoCredentials, cancellationToken).ConfigureAwait(false);
@@ -111,6 +127,9 @@ public sealed class DemoCredentials
     public string ClientId { get; set; } = string.Empty;
 
     public string ClientSecret { get; set; } = string.Empty;
+
+    /// <summary>The agent's secret at the demo authorization server (a different credential from the IdP's).</summary>
+    public string AuthorizationServerClientSecret { get; set; } = string.Empty;
 
     public List<DemoUser> Users { get; set; } = [];
 }

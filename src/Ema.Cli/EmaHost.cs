@@ -2,6 +2,7 @@ using System.Net;
 using Ema.Server;
 using Ema.Server.AspNetCore;
 using Ema.Server.AspNetCore.Endpoints;
+using Ema.Server.AuthorizationServer;
 using Ema.Server.Options;
 using Ema.Storage;
 
@@ -16,8 +17,8 @@ public sealed class EmaHostOptions
     /// <summary>Listen URL (https; http only for loopback with <see cref="AllowHttpOnLoopback"/>).</summary>
     public string Urls { get; set; } = "https://127.0.0.1:7443";
 
-    /// <summary>Roles to run, comma separated. Available: <c>idp</c>.</summary>
-    public string Roles { get; set; } = "idp";
+    /// <summary>Roles to run, comma separated: <c>idp</c>, <c>as</c>.</summary>
+    public string Roles { get; set; } = "idp,as";
 
     /// <summary>Development switch for plain http on loopback (decision 22).</summary>
     public bool AllowHttpOnLoopback { get; set; }
@@ -74,7 +75,10 @@ public static class EmaHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddEmaAspNetCore(Path.Combine(dataDirectory, "dataprotection-keys"));
         builder.Services.AddEmaSqliteStorage(Path.Combine(dataDirectory, "ema.db"));
-        if (roles.Contains("idp"))
+
+        // Request lines can carry tokens in query strings (for example id_token_hint): never log them.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        if (roles.Contains(EmaRoles.IdentityProvider))
         {
             builder.Services.AddEmaIdentityProvider();
             builder.Services.Configure<IdentityProviderOptions>(builder.Configuration.GetSection(IdentityProviderOptions.Section));
@@ -89,15 +93,37 @@ public static class EmaHost
             });
         }
 
+        if (roles.Contains(EmaRoles.AuthorizationServer))
+        {
+            builder.Services.AddEmaAuthorizationServer();
+            builder.Services.Configure<AuthorizationServerOptions>(builder.Configuration.GetSection(AuthorizationServerOptions.Section));
+            builder.Services.PostConfigure<AuthorizationServerOptions>(o =>
+            {
+                if (string.IsNullOrEmpty(o.Issuer))
+                {
+                    o.Issuer = baseUrl + "/as";
+                }
+
+                o.AllowHttpOnLoopback |= settings.AllowHttpOnLoopback;
+            });
+            var tlsDirectory = Path.Combine(dataDirectory, "tls");
+            builder.Services.AddSingleton(new JwksHttpClient(OutboundHttp.Create(Path.Combine(tlsDirectory, LocalCertificateAuthority.CaCertificateFile), builder.Configuration["Ema:Tls:TrustedCaPath"])));
+        }
+
         if (string.Equals(settings.Seed, "demo", StringComparison.OrdinalIgnoreCase))
         {
             builder.Services.AddSingleton<IStartupTask>(sp => new DemoSeed(sp, baseUrl, dataDirectory));
         }
 
         var app = builder.Build();
-        if (roles.Contains("idp"))
+        if (roles.Contains(EmaRoles.IdentityProvider))
         {
             app.MapEmaIdentityProvider();
+        }
+
+        if (roles.Contains(EmaRoles.AuthorizationServer))
+        {
+            app.MapEmaAuthorizationServer();
         }
 
         app.MapGet("/", () => Results.Text($"{Program.VersionText()} — roles: {string.Join(", ", roles)}\n"));

@@ -1,4 +1,6 @@
+using Ema.Server.AuthorizationServer;
 using Ema.Server.Clients;
+using Ema.Server.Grants.JwtBearer;
 using Ema.Server.Grants;
 using Ema.Server.Grants.AuthorizationCode;
 using Ema.Server.Grants.RefreshToken;
@@ -44,14 +46,21 @@ public static class ServerServiceCollectionExtensions
             sp.GetRequiredService<SigningKeyManager>().GetLoaded(IdentityProviderTokens.KeyPurpose),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new VerifiedSubjectTokenCache(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.VerifiedSubjectTokenCacheSize));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGrantHandler, AuthorizationCodeGrantHandler>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGrantHandler, RefreshTokenGrantHandler>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IGrantHandler, TokenExchangeGrantHandler>());
-        services.TryAddSingleton<GrantRegistry>();
-        services.TryAddSingleton<TokenEndpointService>();
+        services.TryAddSingleton<AuthorizationCodeGrantHandler>();
+        services.TryAddSingleton<RefreshTokenGrantHandler>();
+        services.TryAddSingleton<TokenExchangeGrantHandler>();
+
+        // The IdP's token endpoint: its own grants and its own client directory (style rule 1: dispatch by registry).
+        services.AddKeyedSingleton(EmaRoles.IdentityProvider, (sp, _) => new TokenEndpointService(
+            new GrantRegistry([sp.GetRequiredService<AuthorizationCodeGrantHandler>(), sp.GetRequiredService<RefreshTokenGrantHandler>(), sp.GetRequiredService<TokenExchangeGrantHandler>()]),
+            new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
+            sp.GetRequiredService<Audit.IAuditSink>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>()));
         services.TryAddSingleton<AuthorizationEndpointService>();
         services.AddSingleton<IStartupTask>(sp => new LoadKeysStartupTask(
             sp.GetRequiredService<SigningKeyManager>(),
+            IdentityProviderTokens.KeyPurpose,
             new SigningKeyRingOptions
             {
                 Algorithm = sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.SigningAlgorithm,
@@ -60,10 +69,51 @@ public static class ServerServiceCollectionExtensions
         return services;
     }
 
-    private sealed class LoadKeysStartupTask(SigningKeyManager keys, SigningKeyRingOptions options) : IStartupTask
+    /// <summary>
+    /// Registers the authorization-server role for MCP servers: jwt-bearer redemption of ID-JAGs from trusted issuers
+    /// (in the store), RFC 9068 access tokens, its own client directory and signing keys. The host supplies a
+    /// <see cref="JwksHttpClient"/> (TLS trust for issuers' JWKS) and the storage package the stores and replay cache.
+    /// </summary>
+    public static IServiceCollection AddEmaAuthorizationServer(this IServiceCollection services, Action<AuthorizationServerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<AuthorizationServerOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AuthorizationServerOptions>, AuthorizationServerOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SigningKeyManager>();
+        services.TryAddSingleton<StoreTrustedIssuerRegistry>();
+        services.TryAddSingleton(sp => new AuthorizationServerTokens(
+            sp.GetRequiredService<IOptions<AuthorizationServerOptions>>(),
+            sp.GetRequiredService<SigningKeyManager>().GetLoaded(AuthorizationServerTokens.KeyPurpose),
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton<JwtBearerGrantHandler>();
+        services.AddKeyedSingleton(EmaRoles.AuthorizationServer, (sp, _) => new TokenEndpointService(
+            new GrantRegistry([sp.GetRequiredService<JwtBearerGrantHandler>()]),
+            new ClientAuthenticator(new AuthorizationServerClientDirectory(sp.GetRequiredService<Stores.IAuthorizationServerStore>())),
+            sp.GetRequiredService<Audit.IAuditSink>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>()));
+        services.AddSingleton<IStartupTask>(sp => new LoadKeysStartupTask(
+            sp.GetRequiredService<SigningKeyManager>(),
+            AuthorizationServerTokens.KeyPurpose,
+            new SigningKeyRingOptions
+            {
+                Algorithm = sp.GetRequiredService<IOptions<AuthorizationServerOptions>>().Value.SigningAlgorithm,
+                RetiredKeyRetention = sp.GetRequiredService<IOptions<AuthorizationServerOptions>>().Value.AccessTokenLifetime + TimeSpan.FromMinutes(5),
+            }));
+        return services;
+    }
+
+    private sealed class LoadKeysStartupTask(SigningKeyManager keys, string purpose, SigningKeyRingOptions options) : IStartupTask
     {
         public int Order => 100;
 
-        public Task RunAsync(CancellationToken cancellationToken) => keys.GetRingAsync(IdentityProviderTokens.KeyPurpose, options, cancellationToken);
+        public Task RunAsync(CancellationToken cancellationToken) => keys.GetRingAsync(purpose, options, cancellationToken);
     }
 }

@@ -30,6 +30,8 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IEntitlementStore>(sp => Cached<IEntitlementStore>(sp, sp.GetRequiredService<SqliteEntitlementStore>(), (i, t, o) => new CachingEntitlementStore(i, t, o)));
         services.TryAddSingleton<IGrantStore>(sp => Cached<IGrantStore>(sp, sp.GetRequiredService<SqliteGrantStore>(), (i, t, o) => new CachingGrantStore(i, t, o)));
         services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
+        services.TryAddSingleton<IAuthorizationServerStore, SqliteAuthorizationServerStore>();
+        services.TryAddSingleton<Ema.Tokens.Replay.IReplayCache, SqliteReplayCache>();
         services.TryAddSingleton<SqliteAuditLog>();
         services.TryAddSingleton<IAuditSink>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<SqliteAuditLog>());

@@ -3,7 +3,7 @@ namespace Ema.Protocol;
 /// <summary>
 /// The catalog of stable error ids (style rule 7). Ranges: 1xxx request and generic OAuth errors,
 /// 11xx form parsing, 21xx ID-JAG validation, 23xx access-token validation, 24xx key retrieval, 30xx client
-/// authentication, 31xx token exchange at the IdP, 32xx code and refresh grants, 33xx the authorization endpoint.
+/// authentication, 31xx token exchange at the IdP, 32xx code and refresh grants, 33xx the authorization endpoint, 34xx jwt-bearer beyond the ID-JAG rules.
 /// Every id is documented in <c>docs/errors.md</c>.
 /// </summary>
 public static class ErrorIds
@@ -139,6 +139,10 @@ public static class ErrorIds
     public static readonly ErrorDescriptor AuthorizeLoginRequired = new("EMA3306", ErrorCodes.LoginRequired, BadRequest, "The user must sign in (prompt=none was requested).");
     public static readonly ErrorDescriptor AuthorizeRequestExpired = new("EMA3307", ErrorCodes.InvalidRequest, BadRequest, "The sign-in request has expired; start again from the application.");
     public static readonly ErrorDescriptor AuthorizeClientNotAllowed = new("EMA3308", ErrorCodes.UnauthorizedClient, BadRequest, "The client may not use the authorization code flow.");
+
+    // ----- jwt-bearer at the authorization server, beyond the ID-JAG rules (decisions 9, 17) -----
+    public static readonly ErrorDescriptor AccountNotProvisioned = new("EMA3401", ErrorCodes.InvalidGrant, BadRequest, "The user has no account here and this identity provider does not create accounts on first use.");
+    public static readonly ErrorDescriptor ScopeBeyondGrant = new("EMA3402", ErrorCodes.InvalidScope, BadRequest, "The requested scope is not granted by the assertion.");
 
     /// <summary>Every descriptor declared above, for documentation checks and lookups by id.</summary>
     public static IReadOnlyList<ErrorDescriptor> All { get; } = typeof(ErrorIds)

@@ -61,7 +61,7 @@ public static class IdentityProviderEndpoints
     private static Task DiscoveryAsync(HttpContext ctx, IdentityProviderOptions options)
     {
         var tokens = ctx.RequestServices.GetRequiredService<IdentityProviderTokens>();
-        var grants = ctx.RequestServices.GetRequiredService<TokenEndpointService>().GrantTypes;
+        var grants = ctx.RequestServices.GetRequiredKeyedService<TokenEndpointService>(EmaRoles.IdentityProvider).GrantTypes;
         var i = options.Issuer;
         var metadata = new OpenIdProviderMetadata
         {
@@ -92,7 +92,7 @@ public static class IdentityProviderEndpoints
 
     private static async Task TokenAsync(HttpContext ctx)
     {
-        var service = ctx.RequestServices.GetRequiredService<TokenEndpointService>();
+        var service = ctx.RequestServices.GetRequiredKeyedService<TokenEndpointService>(EmaRoles.IdentityProvider);
         var remote = ctx.Connection.RemoteIpAddress?.ToString();
         var form = await RequestBody.ReadFormAsync(ctx.Request, FormParserOptions.Default).ConfigureAwait(false);
         var result = form.IsSuccess

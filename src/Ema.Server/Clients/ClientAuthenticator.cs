@@ -26,9 +26,9 @@ public readonly record struct ClientAuthenticationResult(ClientIdentity? Identit
 /// </summary>
 public sealed class ClientAuthenticator
 {
-    private readonly IApplicationStore _applications;
+    private readonly IClientDirectory _applications;
 
-    public ClientAuthenticator(IApplicationStore applications)
+    public ClientAuthenticator(IClientDirectory applications)
     {
         ArgumentNullException.ThrowIfNull(applications);
         _applications = applications;

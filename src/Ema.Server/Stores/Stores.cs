@@ -37,10 +37,8 @@ public interface IDirectoryStore
 }
 
 /// <summary>Client and resource applications, and the per (client, resource) client id at the resource's authorization server.</summary>
-public interface IApplicationStore
+public interface IApplicationStore : IClientDirectory
 {
-    Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken);
-
     Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken);
 
     Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken);

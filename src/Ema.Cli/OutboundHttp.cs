@@ -1,0 +1,51 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Ema.Cli;
+
+/// <summary>
+/// The host's outbound HTTP client (trusted issuers' metadata and JWKS): the system's trusted roots, plus the host's
+/// own generated CA and an optional configured CA (decision 22: trusted because configured, validation never off).
+/// </summary>
+internal static class OutboundHttp
+{
+    // The composition root is where library code gets its HttpClient from (style rule 6), so it may construct one.
+#pragma warning disable RS0030
+    public static HttpClient Create(string localCaPath, string? extraCaPath) => new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            {
+                if (errors == SslPolicyErrors.None)
+                {
+                    return true;
+                }
+
+                if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+                {
+                    return false;
+                }
+
+                using var chain = new X509Chain();
+                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                foreach (var path in new[] { localCaPath, extraCaPath })
+                {
+                    if (!string.IsNullOrEmpty(path) && File.Exists(path))
+                    {
+                        chain.ChainPolicy.CustomTrustStore.Add(X509CertificateLoader.LoadCertificateFromFile(path));
+                    }
+                }
+
+                return chain.ChainPolicy.CustomTrustStore.Count > 0 && chain.Build(new X509Certificate2(certificate));
+            },
+        },
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(15),
+    };
+#pragma warning restore RS0030
+}

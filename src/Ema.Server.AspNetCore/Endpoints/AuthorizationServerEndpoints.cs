@@ -1,0 +1,72 @@
+using System.Text.Json;
+using Ema.Protocol;
+using Ema.Server.AuthorizationServer;
+using Ema.Server.Grants;
+using Ema.Server.Options;
+using Ema.Server.Stores;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Ema.Server.AspNetCore.Endpoints;
+
+/// <summary>Maps the authorization server for MCP servers: RFC 8414 metadata, JWKS, and the jwt-bearer token endpoint.</summary>
+public static class AuthorizationServerEndpoints
+{
+    /// <summary>
+    /// Maps the authorization server under its issuer's path, with metadata both at the RFC 8414 §3 path-inserted location
+    /// and at <c>{issuer}/.well-known/oauth-authorization-server</c> (decision 19; the MCP C# SDK appends, the OAuth
+    /// discovery of the SDKs inserts).
+    /// </summary>
+    public static IEndpointRouteBuilder MapEmaAuthorizationServer(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var options = endpoints.ServiceProvider.GetRequiredService<IOptions<AuthorizationServerOptions>>().Value;
+        var prefix = new Uri(options.Issuer).AbsolutePath.TrimEnd('/');
+        endpoints.MapGet(WellKnownPaths.OAuthAuthorizationServer + prefix, (HttpContext ctx) => MetadataAsync(ctx, options));
+        endpoints.MapGet(prefix + WellKnownPaths.OAuthAuthorizationServer, (HttpContext ctx) => MetadataAsync(ctx, options));
+        endpoints.MapGet(prefix + "/jwks", (HttpContext ctx) =>
+        {
+            ctx.Response.Headers.CacheControl = "public, max-age=300";
+            ctx.Response.ContentType = MediaTypes.JwkSet;
+            return JsonSerializer.SerializeAsync(ctx.Response.Body, ctx.RequestServices.GetRequiredService<AuthorizationServerTokens>().Ring.Jwks, EmaJsonContext.Default.JsonWebKeySetDocument, ctx.RequestAborted);
+        });
+        endpoints.MapPost(prefix + "/token", async (HttpContext ctx) =>
+        {
+            var service = ctx.RequestServices.GetRequiredKeyedService<TokenEndpointService>(EmaRoles.AuthorizationServer);
+            var remote = ctx.Connection.RemoteIpAddress?.ToString();
+            var form = await RequestBody.ReadFormAsync(ctx.Request, FormParserOptions.Default).ConfigureAwait(false);
+            var result = form.IsSuccess
+                ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, ctx.RequestAborted).ConfigureAwait(false)
+                : await service.RejectAsync(form.Error!, remote, null, null, ctx.RequestAborted).ConfigureAwait(false);
+            await IdentityProviderEndpoints.WriteTokenResultAsync(ctx, result).ConfigureAwait(false);
+        });
+        return endpoints;
+    }
+
+    private static async Task MetadataAsync(HttpContext ctx, AuthorizationServerOptions options)
+    {
+        var store = ctx.RequestServices.GetRequiredService<IAuthorizationServerStore>();
+        var resources = await store.ListResourcesAsync(ctx.RequestAborted).ConfigureAwait(false);
+
+        // spec-requirements §2(c)26: advertise the jwt-bearer grant and the ID-JAG profile only once an issuer is trusted;
+        // §2(c)25: never list which issuers are trusted.
+        var ready = (await store.ListTrustedIssuersAsync(ctx.RequestAborted).ConfigureAwait(false)).Any(i => i.Enabled);
+        var metadata = new AuthorizationServerMetadata
+        {
+            Issuer = options.Issuer,
+            TokenEndpoint = options.Issuer + "/token",
+            JwksUri = options.Issuer + "/jwks",
+            ResponseTypesSupported = [],
+            GrantTypesSupported = ready ? [GrantTypes.JwtBearer] : [],
+            AuthorizationGrantProfilesSupported = ready ? [GrantProfiles.IdJag] : null,
+            TokenEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost],
+            ScopesSupported = [.. resources.SelectMany(r => r.Scopes).Select(s => s.Name).Distinct(StringComparer.Ordinal)],
+        };
+        ctx.Response.Headers.CacheControl = "public, max-age=300";
+        ctx.Response.ContentType = MediaTypes.Json;
+        await JsonSerializer.SerializeAsync(ctx.Response.Body, metadata, EmaJsonContext.Default.AuthorizationServerMetadata, ctx.RequestAborted).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,38 @@
+using Ema.Server.Model;
+
+namespace Ema.Server.Stores;
+
+/// <summary>Looks up clients for client authentication (the IdP's and the authorization server's directories differ).</summary>
+public interface IClientDirectory
+{
+    Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken);
+}
+
+/// <summary>The authorization server's configuration and accounts.</summary>
+public interface IAuthorizationServerStore
+{
+    Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken);
+
+    Task<TrustedIssuerRegistration?> FindTrustedIssuerAsync(string issuer, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TrustedIssuerRegistration>> ListTrustedIssuersAsync(CancellationToken cancellationToken);
+
+    Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken);
+
+    Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken);
+
+    Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken);
+
+    Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken);
+
+    Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken);
+
+    /// <summary>Creates the account for (tenant, issuer, subject) or returns the existing one (atomic under concurrency).</summary>
+    Task<Account> GetOrCreateAccountAsync(Account candidate, CancellationToken cancellationToken);
+}
