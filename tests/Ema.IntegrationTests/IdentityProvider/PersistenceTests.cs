@@ -32,7 +32,7 @@ public sealed class PersistenceTests : IAsyncLifetime
         await using (var connection = new SqliteConnection($"Data Source={Path.Combine(data, "ema.db")}"))
         {
             var stored = (await connection.QueryAsync<byte[]>("SELECT protected_key FROM signing_keys")).ToList();
-            Assert.Equal(2, stored.Count);
+            Assert.Equal(4, stored.Count); // the IdP and the authorization server: current and next key each
             foreach (var blob in stored)
             {
                 using var ec = ECDsa.Create();
@@ -61,5 +61,39 @@ public sealed class PersistenceTests : IAsyncLifetime
         }
     }
 
-    private sealed class RestartedFixture(string dataDirectory) : EmaServerFixture(null, dataDirectory);
+    [Fact]
+    public async Task Replay_AcrossAuthorizationServerRestart_IsStillRefused()
+    {
+        var alice = await _first.SignInAsync("alice");
+        var exchange = await _first.TokenAsync(_first.ExchangeForm(alice.Tokens.IdToken!, _first.BaseUrl + "/mcp/tickets", _first.BaseUrl + "/as"), (Ema.Cli.DemoSeed.AgentClientId, _first.Demo.ClientSecret));
+        var idJag = JsonSerializer.Deserialize(await exchange.Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!.AccessToken;
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await RedeemAsync(_first, idJag)).StatusCode);
+        var port = new Uri(_first.BaseUrl).Port;
+        await _first.App.StopAsync();
+        await _first.App.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+
+        // decision 2: the single-use record is in the database, so a restart forgets nothing.
+        var second = new RestartedFixture(_first.DataDirectory, port);
+        await second.InitializeAsync();
+        try
+        {
+            var replay = await RedeemAsync(second, idJag);
+            var error = JsonSerializer.Deserialize(await replay.Content.ReadAsStringAsync(), EmaJsonContext.Default.OAuthErrorResponse)!;
+            Assert.Equal(ErrorIds.IdJagReplayed.Id, error.EmaErrorId);
+        }
+        finally
+        {
+            await second.DisposeAsync();
+        }
+    }
+
+    private static Task<HttpResponseMessage> RedeemAsync(EmaServerFixture server, string assertion)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/as/token") { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = GrantTypes.JwtBearer, ["assertion"] = assertion }) };
+        request.Headers.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{Ema.Cli.DemoSeed.AgentClientId}:{server.Demo.AuthorizationServerClientSecret}")));
+        return server.Http.SendAsync(request);
+    }
+
+    private sealed class RestartedFixture(string dataDirectory, int? port = null) : EmaServerFixture(null, dataDirectory, port);
 }

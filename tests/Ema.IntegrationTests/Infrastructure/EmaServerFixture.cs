@@ -33,9 +33,10 @@ public partial class EmaServerFixture : IAsyncLifetime
     {
     }
 
-    protected EmaServerFixture(TimeProvider? time, string? dataDirectory = null)
+    protected EmaServerFixture(TimeProvider? time, string? dataDirectory = null, int? port = null)
     {
         _time = time;
+        _port = port;
         if (dataDirectory is not null)
         {
             DataDirectory = dataDirectory;
@@ -44,6 +45,7 @@ public partial class EmaServerFixture : IAsyncLifetime
     }
 
     private readonly bool _reuseData;
+    private readonly int? _port;
 
     public WebApplication App { get; private set; } = null!;
 
@@ -73,7 +75,7 @@ public partial class EmaServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var port = FreePort();
+        var port = _port ?? FreePort();
         BaseUrl = $"https://127.0.0.1:{port}";
         App = EmaHost.Build(
             ["--Ema:DataDirectory=" + DataDirectory, "--Ema:Urls=" + BaseUrl, "--Ema:Seed=demo", "--Ema:IdentityProvider:LockoutThreshold=3"],
