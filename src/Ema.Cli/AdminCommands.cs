@@ -24,7 +24,170 @@ internal static class AdminCommands
         admin.Subcommands.Add(Clients());
         admin.Subcommands.Add(Resources());
         admin.Subcommands.Add(Entitlements());
+        admin.Subcommands.Add(AuthorizationServer());
         return admin;
+    }
+
+    private static Command AuthorizationServer()
+    {
+        var root = new Command("as", "The authorization server for MCP servers: tenants, trusted IdPs, clients, resources.");
+
+        var tenants = new Command("tenants", "Customer organizations.");
+        var tenantList = new Command("list", "List tenants.");
+        tenantList.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var t in await s.GetRequiredService<IAuthorizationServerStore>().ListTenantsAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{t.Id,-20} {t.Name}");
+            }
+
+            return 0;
+        }, ct));
+        var tenantId = new Option<string>("--id") { Required = true };
+        var tenantName = new Option<string>("--name") { Required = true };
+        var tenantAdd = new Command("add", "Add a tenant.") { tenantId, tenantName };
+        tenantAdd.SetAction((p, ct) => Run(p, async (s, o) =>
+            await s.GetRequiredService<IAuthorizationServerStore>().CreateTenantAsync(new Tenant(p.GetValue(tenantId)!, p.GetValue(tenantName)!), ct).ConfigureAwait(false)
+                ? Ok(o, $"Created tenant {p.GetValue(tenantId)}.")
+                : Fail("A tenant with that id or name already exists."), ct));
+        tenants.Subcommands.Add(tenantList);
+        tenants.Subcommands.Add(tenantAdd);
+        root.Subcommands.Add(tenants);
+
+        var issuers = new Command("issuers", "Trusted enterprise IdPs (each belongs to one tenant).");
+        var issuerList = new Command("list", "List trusted issuers.");
+        issuerList.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var i in await s.GetRequiredService<IAuthorizationServerStore>().ListTrustedIssuersAsync(ct).ConfigureAwait(false))
+            {
+                var keys = i.MetadataUri is not null ? "metadata " + i.MetadataUri : i.JwksUri is not null ? "jwks " + i.JwksUri : "inline JWKS";
+                o.WriteLine($"{i.Issuer}  tenant {i.TenantId}  keys: {keys}  algs: {string.Join(',', i.AllowedAlgorithms)}  jit: {(i.JitProvisioning ? "on" : "off")}  clients: {(i.AllowedClientIds is null ? "any" : string.Join(',', i.AllowedClientIds))}");
+            }
+
+            return 0;
+        }, ct));
+        var issuer = new Option<string>("--issuer") { Required = true };
+        var tenant = new Option<string>("--tenant") { Required = true };
+        var metadata = new Option<string?>("--metadata-url");
+        var jwksUrl = new Option<string?>("--jwks-url");
+        var jwksFile = new Option<string?>("--jwks-file") { Description = "A file holding the issuer's JWKS (inline keys)." };
+        var algs = new Option<string[]>("--alg") { AllowMultipleArgumentsPerToken = true, Description = "Accepted algorithms (default ES256 RS256 PS256)." };
+        var clientIds = new Option<string[]>("--client") { AllowMultipleArgumentsPerToken = true, Description = "Only these clients may redeem this issuer's ID-JAGs." };
+        var noJit = new Option<bool>("--no-jit") { Description = "Do not create accounts on first use." };
+        var issuerAdd = new Command("add", "Trust an IdP.") { issuer, tenant, metadata, jwksUrl, jwksFile, algs, clientIds, noJit };
+        issuerAdd.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var locations = new[] { p.GetValue(metadata), p.GetValue(jwksUrl), p.GetValue(jwksFile) }.Count(v => v is not null);
+            if (locations != 1)
+            {
+                return Fail("Give exactly one of --metadata-url, --jwks-url and --jwks-file.");
+            }
+
+            foreach (var url in new[] { p.GetValue(issuer), p.GetValue(metadata), p.GetValue(jwksUrl) })
+            {
+                if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme != Uri.UriSchemeHttps))
+                {
+                    return Fail($"'{url}' is not an absolute https URL.");
+                }
+            }
+
+            string? inline = null;
+            if (p.GetValue(jwksFile) is { } file)
+            {
+                inline = await File.ReadAllTextAsync(file, ct).ConfigureAwait(false);
+                try
+                {
+                    Ema.Tokens.Keys.StaticKeySource.FromJwks(inline);
+                }
+                catch (FormatException ex)
+                {
+                    return Fail(ex.Message);
+                }
+            }
+
+            var allowed = p.GetValue(algs) is { Length: > 0 } list ? list : [.. SecurityAlgorithms.DefaultAccepted];
+            var unsupported = allowed.Where(a => !Ema.Tokens.Jose.JwsAlgorithm.TryGet(a, out _)).ToList();
+            if (unsupported.Count > 0)
+            {
+                return Fail($"Not accepted algorithms: {string.Join(' ', unsupported)} (none and HS* can never be accepted).");
+            }
+
+            var created = await s.GetRequiredService<IAuthorizationServerStore>().CreateTrustedIssuerAsync(
+                new TrustedIssuerRegistration
+                {
+                    Issuer = p.GetValue(issuer)!, TenantId = p.GetValue(tenant)!, MetadataUri = p.GetValue(metadata), JwksUri = p.GetValue(jwksUrl), InlineJwks = inline,
+                    AllowedAlgorithms = allowed, AllowedClientIds = p.GetValue(clientIds) is { Length: > 0 } c ? c : null, JitProvisioning = !p.GetValue(noJit),
+                },
+                ct).ConfigureAwait(false);
+            return created ? Ok(o, $"Trusting {p.GetValue(issuer)} for tenant {p.GetValue(tenant)}.") : Fail("That issuer is already trusted, or the tenant does not exist.");
+        }, ct));
+        issuers.Subcommands.Add(issuerList);
+        issuers.Subcommands.Add(issuerAdd);
+        root.Subcommands.Add(issuers);
+
+        var clients = new Command("clients", "Clients of the authorization server (confidential only, decision 14).");
+        var clientList = new Command("list", "List clients.");
+        clientList.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var c in await s.GetRequiredService<IAuthorizationServerStore>().ListClientsAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9} {c.Name}");
+            }
+
+            return 0;
+        }, ct));
+        var clientId = new Option<string>("--id") { Required = true };
+        var clientName = new Option<string>("--name") { Required = true };
+        var clientAdd = new Command("add", "Add a client; its secret is printed once.") { clientId, clientName };
+        clientAdd.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var secret = SecretHasher.NewSecret();
+            var created = await s.GetRequiredService<IAuthorizationServerStore>().CreateClientAsync(
+                new ClientApplication { ClientId = p.GetValue(clientId)!, Name = p.GetValue(clientName)!, AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, SecretHash = SecretHasher.Hash(secret) }, ct).ConfigureAwait(false);
+            if (!created)
+            {
+                return Fail($"A client '{p.GetValue(clientId)}' already exists.");
+            }
+
+            o.WriteLine($"Created client {p.GetValue(clientId)}.");
+            o.WriteLine($"Client secret (shown once, store it now): {secret}");
+            return 0;
+        }, ct));
+        clients.Subcommands.Add(clientList);
+        clients.Subcommands.Add(clientAdd);
+        root.Subcommands.Add(clients);
+
+        var resources = new Command("resources", "MCP servers this authorization server issues tokens for.");
+        var resourceList = new Command("list", "List resources.");
+        resourceList.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            foreach (var r in await s.GetRequiredService<IAuthorizationServerStore>().ListResourcesAsync(ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{r.Id,-16} {r.Name,-12} {r.Resource}  scopes: {string.Join(' ', r.Scopes.Select(x => x.Name))}");
+            }
+
+            return 0;
+        }, ct));
+        var resourceId = new Option<string>("--id") { Required = true };
+        var resourceName = new Option<string>("--name") { Required = true };
+        var resource = new Option<string>("--resource") { Required = true };
+        var scope = new Option<string[]>("--scope") { AllowMultipleArgumentsPerToken = true };
+        var resourceAdd = new Command("add", "Add a resource.") { resourceId, resourceName, resource, scope };
+        resourceAdd.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            if (!Uri.TryCreate(p.GetValue(resource), UriKind.Absolute, out var uri) || !string.IsNullOrEmpty(uri.Fragment))
+            {
+                return Fail("--resource must be an absolute URL without a fragment (RFC 8707 §2).");
+            }
+
+            var created = await s.GetRequiredService<IAuthorizationServerStore>().CreateResourceAsync(
+                new ProtectedResource { Id = p.GetValue(resourceId)!, Name = p.GetValue(resourceName)!, Resource = p.GetValue(resource)!, Scopes = [.. (p.GetValue(scope) ?? []).Select(x => new ResourceScope(x))] }, ct).ConfigureAwait(false);
+            return created ? Ok(o, $"Created resource {p.GetValue(resourceId)}.") : Fail("A resource with that id or identifier already exists.");
+        }, ct));
+        resources.Subcommands.Add(resourceList);
+        resources.Subcommands.Add(resourceAdd);
+        root.Subcommands.Add(resources);
+        return root;
     }
 
     private static Command Users()

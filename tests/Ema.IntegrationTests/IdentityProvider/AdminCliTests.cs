@@ -84,6 +84,31 @@ public sealed class AdminCliTests : IDisposable
         Assert.Contains("already exists", again.Err, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AdminAuthorizationServer_TrustsIssuersPerTenantAndRefusesBadInput()
+    {
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "tenants", "add", "--id", "t-acme", "--name", "Acme")).Code);
+        var jwks = Path.Combine(_data, "idp-jwks.json");
+        await File.WriteAllTextAsync(jwks, System.Text.Json.JsonSerializer.Serialize(new Ema.Protocol.JsonWebKeySetDocument { Keys = [Ema.Testing.TestKeys.IdpEc().PublicKey.Jwk] }, Ema.Protocol.EmaJsonContext.Default.JsonWebKeySetDocument));
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "issuers", "add", "--issuer", "https://idp.acme.example", "--tenant", "t-acme", "--jwks-file", jwks, "--alg", "ES256", "--no-jit")).Code);
+
+        var list = await EmaAsync("admin", "--data", _data, "as", "issuers", "list");
+        Assert.Contains("https://idp.acme.example  tenant t-acme  keys: inline JWKS  algs: ES256  jit: off", list.Out, StringComparison.Ordinal);
+
+        var none = await EmaAsync("admin", "--data", _data, "as", "issuers", "add", "--issuer", "https://idp.x.example", "--tenant", "t-acme", "--jwks-file", jwks, "--alg", "none");
+        Assert.Equal(1, none.Code);
+        Assert.Contains("none and HS* can never be accepted", none.Err, StringComparison.Ordinal);
+
+        var http = await EmaAsync("admin", "--data", _data, "as", "issuers", "add", "--issuer", "http://idp.x.example", "--tenant", "t-acme", "--metadata-url", "https://idp.x.example/.well-known/openid-configuration");
+        Assert.Equal(1, http.Code);
+        Assert.Contains("not an absolute https URL", http.Err, StringComparison.Ordinal);
+
+        var client = await EmaAsync("admin", "--data", _data, "as", "clients", "add", "--id", "claude", "--name", "Claude");
+        Assert.Contains("Client secret (shown once", client.Out, StringComparison.Ordinal);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "resources", "add", "--id", "r1", "--name", "Tickets", "--resource", "https://mcp.acme.example/mcp", "--scope", "tickets.read")).Code);
+        Assert.Contains("https://mcp.acme.example/mcp", (await EmaAsync("admin", "--data", _data, "as", "resources", "list")).Out, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
