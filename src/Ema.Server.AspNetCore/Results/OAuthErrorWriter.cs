@@ -28,7 +28,7 @@ public static class OAuthErrorWriter
     }
 
     /// <summary>Writes an RFC 6750 §3 bearer challenge (401 <c>invalid_token</c>, 403 <c>insufficient_scope</c>, or 401 with no error when no token was sent).</summary>
-    public static void WriteBearerChallenge(HttpContext context, OAuthError? error, string? resourceMetadata = null)
+    public static void WriteBearerChallenge(HttpContext context, OAuthError? error, string? resourceMetadata = null, string? scope = null)
     {
         ArgumentNullException.ThrowIfNull(context);
         var parameters = new List<string>();
@@ -45,6 +45,11 @@ public static class OAuthErrorWriter
             {
                 parameters.Add($"{BearerChallengeParameters.Scope}=\"{Quote(error.Scope)}\"");
             }
+        }
+        else if (scope is not null)
+        {
+            // MCP "Scope Selection Strategy": the initial challenge says which scopes to ask for.
+            parameters.Add($"{BearerChallengeParameters.Scope}=\"{Quote(scope)}\"");
         }
 
         context.Response.StatusCode = error?.StatusCode ?? StatusCodes.Status401Unauthorized;

@@ -1,0 +1,184 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Ema.Cli;
+using Ema.IntegrationTests.AuthorizationServer;
+using Ema.IntegrationTests.Infrastructure;
+using Ema.Protocol;
+using Ema.Server.AspNetCore.ProtectedResource;
+using Ema.Server.Model;
+using Ema.Server.Stores;
+using Ema.Tokens.Jose;
+using Ema.Tokens.Keys;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Ema.IntegrationTests.ResourceServer;
+
+/// <summary>
+/// An MCP server protected with <c>AddEmaProtectedResource</c> (spec §2(d); RFC 9728; RFC 6750): metadata, challenges,
+/// audience-bound validation, scopes, and the validated-token cache — with tokens from the real IdP → AS chain.
+/// </summary>
+[Collection(EmaServerCollection.Name)]
+public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLifetime
+{
+    private readonly int _port = EmaServerFixture.FreePort();
+    private WebApplication _app = null!;
+    private CountingKeySource _keys = null!;
+
+    private string Resource => $"https://127.0.0.1:{_port}/mcp";
+
+    public async Task InitializeAsync()
+    {
+        var applications = server.App.Services.GetRequiredService<IApplicationStore>();
+        var scopes = new List<ResourceScope> { new("notes.read"), new("notes.write", ScopeRisk.Medium) };
+        var id = "res-notes-" + _port;
+        await applications.CreateResourceAsync(new ResourceApplication { Id = id, DisplayName = "Notes", Resource = Resource, AuthorizationServerIssuer = server.BaseUrl + "/as", Scopes = scopes }, default);
+        await server.App.Services.GetRequiredService<IEntitlementStore>().CreateAsync(new Entitlement("ent-" + id + "-eng", EntitlementSubjectType.Group, "grp-engineering", DemoSeed.AgentClientId, id, ["notes.read", "notes.write"]), default);
+        await server.App.Services.GetRequiredService<IEntitlementStore>().CreateAsync(new Entitlement("ent-" + id + "-con", EntitlementSubjectType.Group, "grp-contractors", DemoSeed.AgentClientId, id, ["notes.read"]), default);
+        await server.App.Services.GetRequiredService<IAuthorizationServerStore>().CreateResourceAsync(new ProtectedResource { Id = id, Name = "Notes", Resource = Resource, Scopes = scopes }, default);
+
+        _keys = new CountingKeySource(new HttpJwksKeySource(TrustedHttp.Client(server.Ca), new HttpJwksKeySourceOptions { JwksUri = new Uri(server.BaseUrl + "/as/jwks") }, TimeProvider.System));
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, _port, l => l.UseHttps(X509CertificateLoader.LoadPkcs12FromFile(Path.Combine(server.DataDirectory, "tls", "server.pfx"), null))));
+        builder.Services.AddAuthentication().AddEmaProtectedResource(o =>
+        {
+            o.Resource = Resource;
+            o.AuthorizationServer = server.BaseUrl + "/as";
+            o.ScopesSupported = ["notes.read", "notes.write"];
+            o.ResourceName = "Notes";
+            o.Keys = _keys;
+        });
+        builder.Services.AddAuthorization();
+        _app = builder.Build();
+        _app.UseAuthentication();
+        _app.UseAuthorization();
+        _app.MapEmaProtectedResourceMetadata();
+        _app.MapGet("/mcp", (HttpContext ctx) => $"hello {ctx.User.FindFirst("sub")?.Value} [{string.Join(' ', ctx.User.FindAll("scope").Select(c => c.Value))}]").RequireEmaToken();
+        _app.MapPost("/mcp/write", () => "written").RequireEmaScope("notes.write");
+        await _app.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Metadata_IsServedAtThePathInsertedLocation()
+    {
+        var json = await server.Http.GetStringAsync($"https://127.0.0.1:{_port}/.well-known/oauth-protected-resource/mcp");
+        var metadata = JsonSerializer.Deserialize(json, EmaJsonContext.Default.ProtectedResourceMetadata)!;
+        Assert.Equal(Resource, metadata.Resource);
+        Assert.Equal([server.BaseUrl + "/as"], metadata.AuthorizationServers!);
+        Assert.Equal(["header"], metadata.BearerMethodsSupported!);
+    }
+
+    [Fact]
+    public async Task NoToken_Is401WithResourceMetadataAndScope()
+    {
+        var response = await server.Http.GetAsync(Resource);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        var challenge = response.Headers.WwwAuthenticate.Single().ToString();
+        Assert.Contains($"resource_metadata=\"https://127.0.0.1:{_port}/.well-known/oauth-protected-resource/mcp\"", challenge, StringComparison.Ordinal);
+        Assert.Contains("scope=\"notes.read notes.write\"", challenge, StringComparison.Ordinal);
+        Assert.DoesNotContain("error=", challenge, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ValidToken_IsAcceptedAndRepeatCallsSkipTheSignatureCheck()
+    {
+        var token = await AccessTokenAsync("alice");
+        var lookupsBefore = _keys.Lookups;
+        for (var i = 0; i < 10; i++)
+        {
+            var response = await SendAsync(HttpMethod.Get, Resource, token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Matches(@"^hello acct_\S+ \[notes.read notes.write\]$", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(lookupsBefore + 1, _keys.Lookups); // one validation, nine cache hits
+    }
+
+    [Fact]
+    public async Task TokenForAnotherResource_IsInvalidToken()
+    {
+        var alice = await server.SignInAsync("alice");
+        var as_ = new AuthorizationServerTests(server);
+        var idJag = await as_.ExchangeAsync(alice.Tokens.IdToken!, server.BaseUrl + "/mcp/tickets");
+        var redeemed = await as_.RedeemAsync(idJag, (DemoSeed.AgentClientId, server.Demo.AuthorizationServerClientSecret));
+        var ticketsToken = JsonSerializer.Deserialize(await redeemed.Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!.AccessToken;
+        server.Remember(ticketsToken);
+
+        var response = await SendAsync(HttpMethod.Get, Resource, ticketsToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("error=\"invalid_token\"", response.Headers.WwwAuthenticate.Single().ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task IdJagOrIdpTokens_AreNeverAccepted()
+    {
+        var alice = await server.SignInAsync("alice");
+        var idJag = await new AuthorizationServerTests(server).ExchangeAsync(alice.Tokens.IdToken!, Resource);
+        foreach (var token in new[] { idJag, alice.Tokens.IdToken!, alice.Tokens.AccessToken })
+        {
+            var response = await SendAsync(HttpMethod.Get, Resource, token);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task MissingScope_Is403InsufficientScopeNamingIt()
+    {
+        var token = await AccessTokenAsync("carol"); // contractors: notes.read only
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, Resource, token)).StatusCode);
+
+        var response = await SendAsync(HttpMethod.Post, Resource + "/write", token);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var challenge = response.Headers.WwwAuthenticate.Single().ToString();
+        Assert.Contains("error=\"insufficient_scope\"", challenge, StringComparison.Ordinal);
+        Assert.Contains("scope=\"notes.write\"", challenge, StringComparison.Ordinal);
+        Assert.Contains("resource_metadata=", challenge, StringComparison.Ordinal);
+
+        var alice = await AccessTokenAsync("alice");
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, Resource + "/write", alice)).StatusCode);
+    }
+
+    private async Task<string> AccessTokenAsync(string username)
+    {
+        var signIn = await server.SignInAsync(username);
+        var as_ = new AuthorizationServerTests(server);
+        var idJag = await as_.ExchangeAsync(signIn.Tokens.IdToken!, Resource);
+        var response = await as_.RedeemAsync(idJag, (DemoSeed.AgentClientId, server.Demo.AuthorizationServerClientSecret));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, body);
+        var token = JsonSerializer.Deserialize(body, EmaJsonContext.Default.AccessTokenResponse)!.AccessToken;
+        server.Remember(token);
+        return token;
+    }
+
+    private Task<HttpResponseMessage> SendAsync(HttpMethod method, string url, string token)
+    {
+        var request = new HttpRequestMessage(method, url);
+        request.Headers.Authorization = new("Bearer", token);
+        return server.Http.SendAsync(request);
+    }
+
+    private sealed class CountingKeySource(IIssuerKeySource inner) : IIssuerKeySource
+    {
+        private int _lookups;
+
+        public int Lookups => Volatile.Read(ref _lookups);
+
+        public ValueTask<KeyLookupResult> FindKeyAsync(string? keyId, JwsAlgorithm algorithm, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _lookups);
+            return inner.FindKeyAsync(keyId, algorithm, cancellationToken);
+        }
+    }
+}
