@@ -5,7 +5,12 @@ using Ema.Cli;
 using Ema.IntegrationTests.AuthorizationServer;
 using Ema.IntegrationTests.Infrastructure;
 using Ema.Protocol;
+using System.Security.Claims;
+using Ema.Server.AspNetCore.Mcp;
 using Ema.Server.AspNetCore.ProtectedResource;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+using ModelContextProtocol.Server;
 using Ema.Server.Model;
 using Ema.Server.Stores;
 using Ema.Tokens.Jose;
@@ -30,6 +35,8 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
     private CountingKeySource _keys = null!;
 
     private string Resource => $"https://127.0.0.1:{_port}/mcp";
+
+    private string Hello => $"https://127.0.0.1:{_port}/hello";
 
     public async Task InitializeAsync()
     {
@@ -58,8 +65,18 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         _app.UseAuthentication();
         _app.UseAuthorization();
         _app.MapEmaProtectedResourceMetadata();
-        _app.MapGet("/mcp", (HttpContext ctx) => $"hello {ctx.User.FindFirst("sub")?.Value} [{string.Join(' ', ctx.User.FindAll("scope").Select(c => c.Value))}]").RequireEmaToken();
-        _app.MapPost("/mcp/write", () => "written").RequireEmaScope("notes.write");
+        _app.MapGet("/hello", (HttpContext ctx) => $"hello {ctx.User.FindFirst("sub")?.Value} [{string.Join(' ', ctx.User.FindAll("scope").Select(c => c.Value))}]").RequireEmaToken();
+        _app.MapPost("/hello/write", () => "written").RequireEmaScope("notes.write");
+        _app.MapMcpStreamableHttp("/mcp", new EmaMcpServerDefinition
+        {
+            ServerInfo = new() { Name = "notes", Version = "1.0.0" },
+            Tools =
+            [
+                new(McpServerTool.Create((ClaimsPrincipal? user) => $"notes of {user?.FindFirst("sub")?.Value}: buy milk", new McpServerToolCreateOptions { Name = "list_notes", Description = "List notes" }), "notes.read"),
+                new(McpServerTool.Create((string text) => $"added: {text}", new McpServerToolCreateOptions { Name = "add_note", Description = "Add a note" }), "notes.write"),
+                new(McpServerTool.Create(() => "pong", new McpServerToolCreateOptions { Name = "ping", Description = "Liveness" })),
+            ],
+        });
         await _app.StartAsync();
     }
 
@@ -82,7 +99,7 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
     [Fact]
     public async Task NoToken_Is401WithResourceMetadataAndScope()
     {
-        var response = await server.Http.GetAsync(Resource);
+        var response = await server.Http.GetAsync(Hello);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         var challenge = response.Headers.WwwAuthenticate.Single().ToString();
         Assert.Contains($"resource_metadata=\"https://127.0.0.1:{_port}/.well-known/oauth-protected-resource/mcp\"", challenge, StringComparison.Ordinal);
@@ -97,7 +114,7 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         var lookupsBefore = _keys.Lookups;
         for (var i = 0; i < 10; i++)
         {
-            var response = await SendAsync(HttpMethod.Get, Resource, token);
+            var response = await SendAsync(HttpMethod.Get, Hello, token);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Matches(@"^hello acct_\S+ \[notes.read notes.write\]$", await response.Content.ReadAsStringAsync());
         }
@@ -115,7 +132,7 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         var ticketsToken = JsonSerializer.Deserialize(await redeemed.Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!.AccessToken;
         server.Remember(ticketsToken);
 
-        var response = await SendAsync(HttpMethod.Get, Resource, ticketsToken);
+        var response = await SendAsync(HttpMethod.Get, Hello, ticketsToken);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("error=\"invalid_token\"", response.Headers.WwwAuthenticate.Single().ToString(), StringComparison.Ordinal);
     }
@@ -127,7 +144,7 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         var idJag = await new AuthorizationServerTests(server).ExchangeAsync(alice.Tokens.IdToken!, Resource);
         foreach (var token in new[] { idJag, alice.Tokens.IdToken!, alice.Tokens.AccessToken })
         {
-            var response = await SendAsync(HttpMethod.Get, Resource, token);
+            var response = await SendAsync(HttpMethod.Get, Hello, token);
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }
     }
@@ -136,9 +153,9 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
     public async Task MissingScope_Is403InsufficientScopeNamingIt()
     {
         var token = await AccessTokenAsync("carol"); // contractors: notes.read only
-        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, Resource, token)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Get, Hello, token)).StatusCode);
 
-        var response = await SendAsync(HttpMethod.Post, Resource + "/write", token);
+        var response = await SendAsync(HttpMethod.Post, Hello + "/write", token);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         var challenge = response.Headers.WwwAuthenticate.Single().ToString();
         Assert.Contains("error=\"insufficient_scope\"", challenge, StringComparison.Ordinal);
@@ -146,7 +163,90 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         Assert.Contains("resource_metadata=", challenge, StringComparison.Ordinal);
 
         var alice = await AccessTokenAsync("alice");
-        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, Resource + "/write", alice)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, Hello + "/write", alice)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Mcp_ToolsListAndCall_ThroughTheSdkClient_AreScopedToTheToken()
+    {
+        await using var alice = await ConnectAsync(await AccessTokenAsync("alice"));
+        Assert.Equal(["add_note", "list_notes", "ping"], (await alice.ListToolsAsync()).Select(t => t.Name).Order());
+        var result = await alice.CallToolAsync("list_notes", new Dictionary<string, object?>());
+        Assert.Matches(@"^notes of acct_\S+: buy milk$", ((TextContentBlock)result.Content[0]).Text);
+
+        await using var carol = await ConnectAsync(await AccessTokenAsync("carol"));
+        Assert.Equal(["list_notes", "ping"], (await carol.ListToolsAsync()).Select(t => t.Name).Order());
+    }
+
+    [Fact]
+    public async Task Mcp_ToolCallWithoutScope_Is403InsufficientScope()
+    {
+        var token = await AccessTokenAsync("carol");
+        var (sessionId, _) = await InitializeRawAsync(token);
+        var response = await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add_note","arguments":{"text":"x"}}}""");
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var challenge = response.Headers.WwwAuthenticate.Single().ToString();
+        Assert.Contains("error=\"insufficient_scope\"", challenge, StringComparison.Ordinal);
+        Assert.Contains("scope=\"notes.write\"", challenge, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mcp_SessionOfAnotherUser_IsRefused()
+    {
+        var alice = await AccessTokenAsync("alice");
+        var carol = await AccessTokenAsync("carol");
+        var (sessionId, _) = await InitializeRawAsync(alice);
+        var response = await PostRpcAsync(carol, sessionId, """{"jsonrpc":"2.0","id":2,"method":"tools/list"}""");
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Mcp_DeletedSession_IsGone()
+    {
+        var token = await AccessTokenAsync("alice");
+        var (sessionId, _) = await InitializeRawAsync(token);
+        var delete = new HttpRequestMessage(HttpMethod.Delete, Resource);
+        delete.Headers.Authorization = new("Bearer", token);
+        delete.Headers.Add("Mcp-Session-Id", sessionId);
+        Assert.Equal(HttpStatusCode.OK, (await server.Http.SendAsync(delete)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":3,"method":"tools/list"}""")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Mcp_WithoutToken_Is401WithResourceMetadata()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, Resource) { Content = new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", System.Text.Encoding.UTF8, "application/json") };
+        var response = await server.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("resource_metadata=", response.Headers.WwwAuthenticate.Single().ToString(), StringComparison.Ordinal);
+    }
+
+    private async Task<McpClient> ConnectAsync(string token)
+    {
+        var http = TrustedHttp.Client(server.Ca);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        return await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = new Uri(Resource), TransportMode = HttpTransportMode.StreamableHttp }, http, null, ownsHttpClient: true));
+    }
+
+    private async Task<(string SessionId, string Body)> InitializeRawAsync(string token)
+    {
+        var response = await PostRpcAsync(token, null, """{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}""");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (response.Headers.GetValues("Mcp-Session-Id").Single(), await response.Content.ReadAsStringAsync());
+    }
+
+    private Task<HttpResponseMessage> PostRpcAsync(string token, string? sessionId, string json)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, Resource) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new("Bearer", token);
+        request.Headers.Accept.ParseAdd("application/json");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        if (sessionId is not null)
+        {
+            request.Headers.Add("Mcp-Session-Id", sessionId);
+        }
+
+        return server.Http.SendAsync(request);
     }
 
     private async Task<string> AccessTokenAsync(string username)
