@@ -17,8 +17,8 @@ public sealed class EmaHostOptions
     /// <summary>Listen URL (https; http only for loopback with <see cref="AllowHttpOnLoopback"/>).</summary>
     public string Urls { get; set; } = "https://127.0.0.1:7443";
 
-    /// <summary>Roles to run, comma separated: <c>idp</c>, <c>as</c>.</summary>
-    public string Roles { get; set; } = "idp,as";
+    /// <summary>Roles to run, comma separated: <c>idp</c>, <c>as</c>, <c>samples</c> (the three sample MCP servers).</summary>
+    public string Roles { get; set; } = "idp,as,samples";
 
     /// <summary>Development switch for plain http on loopback (decision 22).</summary>
     public bool AllowHttpOnLoopback { get; set; }
@@ -110,6 +110,8 @@ public static class EmaHost
             builder.Services.AddSingleton(new JwksHttpClient(OutboundHttp.Create(Path.Combine(tlsDirectory, LocalCertificateAuthority.CaCertificateFile), builder.Configuration["Ema:Tls:TrustedCaPath"])));
         }
 
+        var samples = roles.Contains("samples") ? SampleServers.Register(builder, baseUrl, roles.Contains(EmaRoles.AuthorizationServer), dataDirectory) : null;
+
         if (string.Equals(settings.Seed, "demo", StringComparison.OrdinalIgnoreCase))
         {
             builder.Services.AddSingleton<IStartupTask>(sp => new DemoSeed(sp, baseUrl, dataDirectory));
@@ -126,6 +128,7 @@ public static class EmaHost
             app.MapEmaAuthorizationServer();
         }
 
+        samples?.Map(app);
         app.MapGet("/", () => Results.Text($"{Program.VersionText()} — roles: {string.Join(", ", roles)}\n"));
         return app;
     }
