@@ -33,6 +33,14 @@ public static class AuthorizationServerEndpoints
             ctx.Response.ContentType = MediaTypes.JwkSet;
             return JsonSerializer.SerializeAsync(ctx.Response.Body, ctx.RequestServices.GetRequiredService<AuthorizationServerTokens>().Ring.Jwks, EmaJsonContext.Default.JsonWebKeySetDocument, ctx.RequestAborted);
         });
+        // RFC 8414 lists authorization_endpoint as required when such grants exist, and some clients (the MCP TypeScript
+        // SDK) require the member outright. It exists, but offers no response types: access is only through the ID-JAG
+        // profile, never interactive per-server consent (decision 11). It never redirects (RFC 6749 §4.1.2.1).
+        endpoints.MapGet(prefix + "/authorize", (HttpContext ctx) => Pages.ErrorAsync(
+            ctx,
+            "Interactive authorization is not available",
+            "This authorization server issues access tokens only through your organization's identity provider (enterprise-managed authorization). Sign in to your AI client with your company account instead.",
+            StatusCodes.Status400BadRequest));
         endpoints.MapPost(prefix + "/token", async (HttpContext ctx) =>
         {
             var service = ctx.RequestServices.GetRequiredKeyedService<TokenEndpointService>(EmaRoles.AuthorizationServer);
@@ -57,6 +65,7 @@ public static class AuthorizationServerEndpoints
         var metadata = new AuthorizationServerMetadata
         {
             Issuer = options.Issuer,
+            AuthorizationEndpoint = options.Issuer + "/authorize",
             TokenEndpoint = options.Issuer + "/token",
             JwksUri = options.Issuer + "/jwks",
             ResponseTypesSupported = [],

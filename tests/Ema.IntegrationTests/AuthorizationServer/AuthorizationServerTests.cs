@@ -44,6 +44,17 @@ public sealed class AuthorizationServerTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task AuthorizeEndpoint_OffersNoInteractiveConsentAndNeverRedirects()
+    {
+        // Decision 11: enterprise mode never falls back to per-server consent.
+        var response = await server.Http.GetAsync(AsIssuer + "/authorize?response_type=code&client_id=ema-agent&redirect_uri=https%3A%2F%2Fevil.example%2Fcb");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Null(response.Headers.Location);
+        var metadata = JsonSerializer.Deserialize(await server.Http.GetStringAsync(server.BaseUrl + "/.well-known/oauth-authorization-server/as"), EmaJsonContext.Default.AuthorizationServerMetadata)!;
+        Assert.Empty(metadata.ResponseTypesSupported!);
+    }
+
+    [Fact]
     public async Task EndToEnd_IdTokenToIdJagToAccessToken_AudienceBoundAndTraceableInAudit()
     {
         var alice = await server.SignInAsync("alice");

@@ -78,11 +78,36 @@ public sealed class InteropTests(EmaServerFixture server)
         Assert.Equal("usr-alice", validated.Value!.Subject);
     }
 
-    private async Task<string> RunNodeAsync(object input)
+    [Fact]
+    public async Task TypeScriptSdk_CrossAppAccessProvider_CompletesTheFlowAndCallsATool()
+    {
+        var alice = await server.SignInAsync("alice");
+        var output = await RunNodeAsync(
+            new
+            {
+                idpUrl = server.Issuer,
+                idToken = alice.Tokens.IdToken,
+                idpClientId = DemoSeed.AgentClientId,
+                idpClientSecret = server.Demo.ClientSecret,
+                asClientId = DemoSeed.AgentClientId,
+                asClientSecret = server.Demo.AuthorizationServerClientSecret,
+                asIssuer = server.BaseUrl + "/as",
+                mcpUrl = server.BaseUrl + "/mcp/wiki",
+                tool = "read_document",
+                arguments = new { slug = "expenses" },
+            },
+            "cross-app-access-client.mjs");
+
+        var result = JsonDocument.Parse(output).RootElement;
+        Assert.Equal(["read_document", "search_documents"], result.GetProperty("tools").EnumerateArray().Select(t => t.GetString()!));
+        Assert.Contains("Expense policy", result.GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
+
+    private async Task<string> RunNodeAsync(object input, string script = "request-id-jag.mjs")
     {
         var directory = Path.Combine(RepositoryRoot(), "tests", "interop", "typescript");
         Assert.True(Directory.Exists(Path.Combine(directory, "node_modules", "@modelcontextprotocol", "client")), "run `npm ci` in tests/interop/typescript (test.sh does it)");
-        var start = new ProcessStartInfo("node", "request-id-jag.mjs") { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo("node", script) { WorkingDirectory = directory, RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["EMA_INTEROP"] = JsonSerializer.Serialize(input);
         start.Environment["NODE_EXTRA_CA_CERTS"] = Path.Combine(server.DataDirectory, "tls", LocalCertificateAuthority.CaCertificateFile);
         using var process = Process.Start(start)!;
