@@ -62,6 +62,11 @@ public static class ExchangeLoad
                 return response.StatusCode == HttpStatusCode.OK;
             }
 
+            if (args.Contains("--redeem"))
+            {
+                return await RedeemAsync(http, baseUrl, demo, idToken, form, basic, server, concurrency, seconds);
+            }
+
             // Warm up (JIT, connection pool, SQLite pages), bounded.
             await RunClosedLoopAsync(ExchangeAsync, concurrency, TimeSpan.FromSeconds(4), 20_000);
 
@@ -101,6 +106,62 @@ public static class ExchangeLoad
             {
             }
         }
+    }
+
+    /// <summary>
+    /// jwt-bearer redemptions at the authorization server: ID-JAGs are single-use, so a bounded stock is minted through
+    /// the IdP first (not measured), then redeemed while the server's CPU is measured.
+    /// </summary>
+    private static async Task<int> RedeemAsync(HttpClient http, string baseUrl, JsonElement demo, string idToken, string exchangeForm, string idpBasic, Process server, int concurrency, int seconds)
+    {
+        var asBasic = Convert.ToBase64String(Encoding.UTF8.GetBytes($"ema-agent:{demo.GetProperty("authorizationServerClientSecret").GetString()}"));
+        var stock = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var target = Math.Min(60_000, 6_000 * seconds);
+        await RunClosedLoopAsync(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/idp/token") { Content = new StringContent(exchangeForm, Encoding.ASCII, "application/x-www-form-urlencoded") };
+            request.Headers.Authorization = new("Basic", idpBasic);
+            using var response = await http.SendAsync(request);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                return false;
+            }
+
+            stock.Enqueue(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString()!);
+            return true;
+        }, concurrency, TimeSpan.FromSeconds(60), target);
+
+        async Task<bool> Redeem()
+        {
+            if (!stock.TryDequeue(out var idJag))
+            {
+                return false;
+            }
+
+            using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/as/token") { Content = new StringContent("grant_type=" + Uri.EscapeDataString("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + idJag, Encoding.ASCII, "application/x-www-form-urlencoded") };
+            request.Headers.Authorization = new("Basic", asBasic);
+            using var response = await http.SendAsync(request);
+            return response.StatusCode == HttpStatusCode.OK;
+        }
+
+        // Warm-up on a small part of the stock, then the measured window on the rest.
+        await RunClosedLoopAsync(Redeem, concurrency, TimeSpan.FromSeconds(2), Math.Min(2_000, stock.Count / 10));
+        var crypto = MeasureCryptoPerCpuSecond(TimeSpan.FromSeconds(3));
+        var available = stock.Count;
+        var cpuBefore = ProcessCpu(server.Id);
+        var sw = Stopwatch.StartNew();
+        var (ok, failed, _) = await RunClosedLoopAsync(Redeem, concurrency, TimeSpan.FromSeconds(seconds), available);
+        var wall = sw.Elapsed.TotalSeconds;
+        var serverCpu = ProcessCpu(server.Id) - cpuBefore;
+        Console.WriteLine($"jwt-bearer redemption over https (server process {server.Id}, {concurrency} connections, persistent replay cache and durable audit):");
+        Console.WriteLine($"  ID-JAGs minted beforehand:         {available}");
+        Console.WriteLine($"  redemptions ok/failed:             {ok} / {failed}");
+        Console.WriteLine($"  wall throughput:                   {ok / wall:F0} req/s");
+        Console.WriteLine($"  server CPU:                        {serverCpu:F2} s  ({1e6 * serverCpu / Math.Max(1, ok):F0} µs/request)");
+        Console.WriteLine($"  redemptions per server CPU-second: {ok / serverCpu:F0}");
+        Console.WriteLine($"  crypto limit (verify+sign) per CPU-second, same run: {crypto:F0}");
+        Console.WriteLine($"  RATIO redemptions/CPU-s ÷ crypto limit: {ok / serverCpu / crypto:F2}");
+        return failed == 0 ? 0 : 1;
     }
 
     /// <summary>One ES256 verify of a 600-byte ID token plus one ES256 sign of a 600-byte ID-JAG, per CPU-second of this thread.</summary>

@@ -30,8 +30,10 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IEntitlementStore>(sp => Cached<IEntitlementStore>(sp, sp.GetRequiredService<SqliteEntitlementStore>(), (i, t, o) => new CachingEntitlementStore(i, t, o)));
         services.TryAddSingleton<IGrantStore>(sp => Cached<IGrantStore>(sp, sp.GetRequiredService<SqliteGrantStore>(), (i, t, o) => new CachingGrantStore(i, t, o)));
         services.TryAddSingleton<ISigningKeyStore, SqliteSigningKeyStore>();
-        services.TryAddSingleton<IAuthorizationServerStore, SqliteAuthorizationServerStore>();
+        services.TryAddSingleton<SqliteAuthorizationServerStore>();
+        services.TryAddSingleton<IAuthorizationServerStore>(sp => Cached<IAuthorizationServerStore>(sp, sp.GetRequiredService<SqliteAuthorizationServerStore>(), (i, t, o) => new CachingAuthorizationServerStore(i, t, o)));
         services.TryAddSingleton<Ema.Tokens.Replay.IReplayCache, SqliteReplayCache>();
+        services.TryAddSingleton<SqliteWriteQueue>();
         services.TryAddSingleton<SqliteAuditLog>();
         services.TryAddSingleton<IAuditSink>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<SqliteAuditLog>());

@@ -177,3 +177,53 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 
     public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken) => inner.RevokeRefreshTokenFamilyAsync(familyId, cancellationToken);
 }
+
+/// <summary>Caches the authorization server's resources, clients and accounts (writes through this process invalidate).</summary>
+public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore inner, TimeProvider time, StoreCacheOptions options) : IAuthorizationServerStore
+{
+    private readonly TtlCache<string, IReadOnlyList<ProtectedResource>> _resources = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<string, ClientApplication?> _clients = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<(string, string, string), Account?> _accounts = new(time, options.Ttl);
+
+    public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken) => inner.CreateTenantAsync(tenant, cancellationToken);
+
+    public Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken) => inner.ListTenantsAsync(cancellationToken);
+
+    public Task<TrustedIssuerRegistration?> FindTrustedIssuerAsync(string issuer, CancellationToken cancellationToken) => inner.FindTrustedIssuerAsync(issuer, cancellationToken);
+
+    public Task<IReadOnlyList<TrustedIssuerRegistration>> ListTrustedIssuersAsync(CancellationToken cancellationToken) => inner.ListTrustedIssuersAsync(cancellationToken);
+
+    public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken) => inner.CreateTrustedIssuerAsync(issuer, cancellationToken);
+
+    public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => _clients.GetAsync(clientId, id => inner.FindClientAsync(id, cancellationToken));
+
+    public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
+
+    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        var created = await inner.CreateClientAsync(client, cancellationToken).ConfigureAwait(false);
+        _clients.Invalidate(client.ClientId);
+        return created;
+    }
+
+    public Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken) => _resources.GetAsync(string.Empty, _ => inner.ListResourcesAsync(cancellationToken));
+
+    public async Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken)
+    {
+        var created = await inner.CreateResourceAsync(resource, cancellationToken).ConfigureAwait(false);
+        _resources.InvalidateAll();
+        return created;
+    }
+
+    public Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken) =>
+        _accounts.GetAsync((tenantId, issuer, subject), k => inner.FindAccountAsync(k.Item1, k.Item2, k.Item3, cancellationToken));
+
+    public async Task<Account> GetOrCreateAccountAsync(Account candidate, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        var account = await inner.GetOrCreateAccountAsync(candidate, cancellationToken).ConfigureAwait(false);
+        _accounts.Invalidate((candidate.TenantId, candidate.Issuer, candidate.Subject));
+        return account;
+    }
+}
