@@ -34,6 +34,9 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
     private WebApplication _app = null!;
     private CountingKeySource _keys = null!;
 
+    // The app's clock (tokens are minted at real time and live 10 minutes; only the idle-expiry test moves it, 3 minutes).
+    private readonly Ema.Testing.FakeTimeProvider _clock = new(TimeProvider.System.GetUtcNow());
+
     private string Resource => $"https://127.0.0.1:{_port}/mcp";
 
     private string Hello => $"https://127.0.0.1:{_port}/hello";
@@ -61,6 +64,7 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
             o.Keys = _keys;
         });
         builder.Services.AddAuthorization();
+        builder.Services.AddSingleton<TimeProvider>(_clock);
         _app = builder.Build();
         _app.UseAuthentication();
         _app.UseAuthorization();
@@ -70,6 +74,7 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         _app.MapMcpStreamableHttp("/mcp", new EmaMcpServerDefinition
         {
             ServerInfo = new() { Name = "notes", Version = "1.0.0" },
+            SessionIdleTimeout = TimeSpan.FromMinutes(2),
             Tools =
             [
                 new(McpServerTool.Create((ClaimsPrincipal? user) => $"notes of {user?.FindFirst("sub")?.Value}: buy milk", new McpServerToolCreateOptions { Name = "list_notes", Description = "List notes" }), "notes.read"),
@@ -210,6 +215,18 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         delete.Headers.Add("Mcp-Session-Id", sessionId);
         Assert.Equal(HttpStatusCode.OK, (await server.Http.SendAsync(delete)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":3,"method":"tools/list"}""")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Mcp_IdleSession_ExpiresAndTheClientMustReinitialize()
+    {
+        var token = await AccessTokenAsync("alice");
+        var (sessionId, _) = await InitializeRawAsync(token);
+        Assert.Equal(HttpStatusCode.OK, (await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":2,"method":"tools/list"}""")).StatusCode);
+
+        _clock.Advance(TimeSpan.FromMinutes(3)); // idle timeout is 2 minutes
+        Assert.Equal(HttpStatusCode.NotFound, (await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":3,"method":"tools/list"}""")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await InitializeRawAsync(token) is var again ? HttpStatusCode.OK : HttpStatusCode.NotFound));
     }
 
     [Fact]
