@@ -1,5 +1,4 @@
 using Ema.Protocol;
-using Ema.Tokens.IdJag;
 using Ema.Tokens.Jose;
 using Ema.Tokens.Keys;
 
@@ -68,14 +67,9 @@ public sealed class AccessTokenMinter
             var d = s.descriptor;
 
             // RFC 9068 §2.2: iss, exp, aud, sub, client_id, iat, jti are REQUIRED.
-            json.WriteString(JwtClaimNames.Issuer, d.Issuer);
-            json.WriteString(JwtClaimNames.Subject, d.Subject);
-            json.WriteString(JwtClaimNames.Audience, d.Audience);
+            JwtWriter.WriteRegisteredClaims(json, d.Issuer, d.Subject, d.Audience, s.jti, s.issuedAt, s.expiresAt);
             json.WriteString(JwtClaimNames.ClientId, d.ClientId);
-            json.WriteString(JwtClaimNames.JwtId, s.jti);
-            json.WriteNumber(JwtClaimNames.IssuedAt, s.issuedAt.ToUnixTimeSeconds());
-            json.WriteNumber(JwtClaimNames.ExpiresAt, s.expiresAt.ToUnixTimeSeconds());
-            IdJagMinter.WriteOptional(json, d.Scope, null, d.AuthTime, d.Acr, d.Amr, null);
+            JwtWriter.WriteOptionalClaims(json, d.Scope, null, d.AuthTime, d.Acr, d.Amr, null);
         });
         return new MintedToken(token, jti, issuedAt, expiresAt);
     }

@@ -78,53 +78,15 @@ public sealed class IdJagMinter
         var token = JwtWriter.Write(_keys.Current, JwtTypes.IdJag, (descriptor, jti, issuedAt, expiresAt), static (json, s) =>
         {
             var d = s.descriptor;
-            json.WriteString(JwtClaimNames.Issuer, d.Issuer);
-            json.WriteString(JwtClaimNames.Subject, d.Subject);
-            json.WriteString(JwtClaimNames.Audience, d.Audience);
+            JwtWriter.WriteRegisteredClaims(json, d.Issuer, d.Subject, d.Audience, s.jti, s.issuedAt, s.expiresAt);
             json.WriteString(JwtClaimNames.ClientId, d.ClientId);
-            json.WriteString(JwtClaimNames.JwtId, s.jti);
-            json.WriteNumber(JwtClaimNames.IssuedAt, s.issuedAt.ToUnixTimeSeconds());
-            json.WriteNumber(JwtClaimNames.ExpiresAt, s.expiresAt.ToUnixTimeSeconds());
             if (d.Resources.Count > 0)
             {
                 JwtWriter.WriteStringOrArray(json, JwtClaimNames.Resource, d.Resources);
             }
 
-            WriteOptional(json, d.Scope, d.Tenant, d.AuthTime, d.Acr, d.Amr, d.Email);
+            JwtWriter.WriteOptionalClaims(json, d.Scope, d.Tenant, d.AuthTime, d.Acr, d.Amr, d.Email);
         });
         return new MintedToken(token, jti, issuedAt, expiresAt);
-    }
-
-    internal static void WriteOptional(Utf8JsonWriter json, string? scope, string? tenant, DateTimeOffset? authTime, string? acr, IReadOnlyList<string>? amr, string? email)
-    {
-        if (!string.IsNullOrEmpty(scope))
-        {
-            json.WriteString(JwtClaimNames.Scope, scope);
-        }
-
-        if (tenant is not null)
-        {
-            json.WriteString(JwtClaimNames.Tenant, tenant);
-        }
-
-        if (authTime is { } at)
-        {
-            json.WriteNumber(JwtClaimNames.AuthTime, at.ToUnixTimeSeconds());
-        }
-
-        if (acr is not null)
-        {
-            json.WriteString(JwtClaimNames.AuthenticationContextClass, acr);
-        }
-
-        if (amr is { Count: > 0 })
-        {
-            JwtWriter.WriteArray(json, JwtClaimNames.AuthenticationMethods, amr);
-        }
-
-        if (email is not null)
-        {
-            json.WriteString(JwtClaimNames.Email, email);
-        }
     }
 }

@@ -69,12 +69,7 @@ public sealed class IdTokenMinter
         var token = JwtWriter.Write(_keys.Current, JwtTypes.Jwt, (descriptor, jti, issuedAt, expiresAt), static (json, s) =>
         {
             var d = s.descriptor;
-            json.WriteString(JwtClaimNames.Issuer, d.Issuer);
-            json.WriteString(JwtClaimNames.Subject, d.Subject);
-            json.WriteString(JwtClaimNames.Audience, d.Audience);
-            json.WriteString(JwtClaimNames.JwtId, s.jti);
-            json.WriteNumber(JwtClaimNames.IssuedAt, s.issuedAt.ToUnixTimeSeconds());
-            json.WriteNumber(JwtClaimNames.ExpiresAt, s.expiresAt.ToUnixTimeSeconds());
+            JwtWriter.WriteRegisteredClaims(json, d.Issuer, d.Subject, d.Audience, s.jti, s.issuedAt, s.expiresAt);
             if (d.Nonce is not null)
             {
                 json.WriteString(JwtClaimNames.Nonce, d.Nonce);
@@ -95,7 +90,7 @@ public sealed class IdTokenMinter
                 json.WriteString(JwtClaimNames.PreferredUsername, d.PreferredUsername);
             }
 
-            IdJag.IdJagMinter.WriteOptional(json, null, null, d.AuthTime, d.Acr, d.Amr, d.Email);
+            JwtWriter.WriteOptionalClaims(json, null, null, d.AuthTime, d.Acr, d.Amr, d.Email);
         });
         return new MintedToken(token, jti, issuedAt, expiresAt);
     }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Ema.Protocol;
 using Ema.Tokens.Keys;
 
 namespace Ema.Tokens.Jose;
@@ -76,5 +77,50 @@ internal static class JwtWriter
         }
 
         json.WriteEndArray();
+    }
+
+    /// <summary>The registered claims every Ema token carries (RFC 7519 §4.1); callers add the rest.</summary>
+    public static void WriteRegisteredClaims(Utf8JsonWriter json, string issuer, string subject, string audience, string jti, DateTimeOffset issuedAt, DateTimeOffset expiresAt)
+    {
+        json.WriteString(JwtClaimNames.Issuer, issuer);
+        json.WriteString(JwtClaimNames.Subject, subject);
+        json.WriteString(JwtClaimNames.Audience, audience);
+        json.WriteString(JwtClaimNames.JwtId, jti);
+        json.WriteNumber(JwtClaimNames.IssuedAt, issuedAt.ToUnixTimeSeconds());
+        json.WriteNumber(JwtClaimNames.ExpiresAt, expiresAt.ToUnixTimeSeconds());
+    }
+
+    /// <summary>The optional claims every Ema token may carry, each written only when present.</summary>
+    public static void WriteOptionalClaims(Utf8JsonWriter json, string? scope, string? tenant, DateTimeOffset? authTime, string? acr, IReadOnlyList<string>? amr, string? email)
+    {
+        if (!string.IsNullOrEmpty(scope))
+        {
+            json.WriteString(JwtClaimNames.Scope, scope);
+        }
+
+        if (tenant is not null)
+        {
+            json.WriteString(JwtClaimNames.Tenant, tenant);
+        }
+
+        if (authTime is { } at)
+        {
+            json.WriteNumber(JwtClaimNames.AuthTime, at.ToUnixTimeSeconds());
+        }
+
+        if (acr is not null)
+        {
+            json.WriteString(JwtClaimNames.AuthenticationContextClass, acr);
+        }
+
+        if (amr is { Count: > 0 })
+        {
+            WriteArray(json, JwtClaimNames.AuthenticationMethods, amr);
+        }
+
+        if (email is not null)
+        {
+            json.WriteString(JwtClaimNames.Email, email);
+        }
     }
 }
