@@ -5,7 +5,7 @@ using BenchmarkDotNet.Running;
 namespace Ema.Benchmarks;
 
 /// <summary>
-/// Runs the benchmarks. <c>exchange</c> runs the HTTP token-exchange load instead of BenchmarkDotNet. <c>--quick</c> uses fewer iterations (for a smoke run); the figures in docs/benchmarks.md come
+/// Runs the benchmarks. <c>exchange</c> runs the HTTP token-exchange load instead of BenchmarkDotNet; <c>mcp</c> the authenticated ÷ unauthenticated MCP <c>tools/call</c> load (<c>mcp-host</c> is its server process). <c>--quick</c> uses fewer iterations (for a smoke run); the figures in docs/benchmarks.md come
 /// from the default job.
 /// </summary>
 public static class Program
@@ -15,6 +15,16 @@ public static class Program
         if (args.Length > 0 && args[0] == "exchange")
         {
             return ExchangeLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
+        if (args.Length > 0 && args[0] == "mcp")
+        {
+            return McpLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
+        if (args.Length > 0 && args[0] == "mcp-host")
+        {
+            return McpLoad.HostAsync(args[1..]).GetAwaiter().GetResult();
         }
 
         var quick = args.Contains("--quick");

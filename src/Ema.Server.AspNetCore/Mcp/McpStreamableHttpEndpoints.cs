@@ -21,13 +21,13 @@ namespace Ema.Server.AspNetCore.Mcp;
 
 /// <summary>
 /// Hosts an MCP server over Streamable HTTP (MCP transports, 2025-11-25) with <c>ModelContextProtocol.Core</c> only:
-/// sessions (<c>Mcp-Session-Id</c>) bound to the subject that created them, idle expiry, DELETE, Accept and Origin
-/// checks, and per-tool scopes — <c>tools/list</c> shows a caller only the tools its token allows, and a
+/// sessions (<c>Mcp-Session-Id</c>) bound to the subject that created them, idle expiry, DELETE, Accept, Origin and
+/// <c>MCP-Protocol-Version</c> checks, and per-tool scopes — <c>tools/list</c> shows a caller only the tools its token allows, and a
 /// <c>tools/call</c> without the scope gets HTTP 403 <c>insufficient_scope</c> naming it (the MCP step-up signal).
 /// </summary>
 public static class McpStreamableHttpEndpoints
 {
-    private const string SessionHeader = "Mcp-Session-Id";
+    private const string SessionHeader = McpTransport.SessionIdHeader;
     private static readonly JsonTypeInfo<JsonRpcMessage> MessageType = (JsonTypeInfo<JsonRpcMessage>)McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcMessage));
 
     private sealed class Session(StreamableHttpServerTransport transport, McpServer server, Task run, CancellationTokenSource stop, string owner)
@@ -48,18 +48,50 @@ public static class McpStreamableHttpEndpoints
     /// <summary>Maps POST, GET and DELETE for one MCP server at <paramref name="pattern"/>, requiring an Ema bearer token.</summary>
     public static RouteGroupBuilder MapMcpStreamableHttp(this IEndpointRouteBuilder endpoints, string pattern, EmaMcpServerDefinition definition, string scheme = EmaProtectedResourceDefaults.AuthenticationScheme)
     {
+        ArgumentException.ThrowIfNullOrEmpty(scheme);
+        return MapCore(endpoints, pattern, definition, scheme);
+    }
+
+    /// <summary>
+    /// Maps an MCP server that requires <b>no</b> authentication: every caller is the same anonymous owner and a tool
+    /// with a required scope can never be called. For public servers, and for measuring what authentication costs
+    /// (the benchmark's unauthenticated baseline); never for a server holding a user's data.
+    /// </summary>
+    public static RouteGroupBuilder MapAnonymousMcpStreamableHttp(this IEndpointRouteBuilder endpoints, string pattern, EmaMcpServerDefinition definition) =>
+        MapCore(endpoints, pattern, definition, scheme: null);
+
+    private static RouteGroupBuilder MapCore(IEndpointRouteBuilder endpoints, string pattern, EmaMcpServerDefinition definition, string? scheme)
+    {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(definition);
         var sessions = new ConcurrentDictionary<string, Session>(StringComparer.Ordinal);
         var rootServices = endpoints.ServiceProvider; // sessions outlive requests: never the request scope
         var loggerFactory = rootServices.GetRequiredService<ILoggerFactory>();
         var time = endpoints.ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
-        var resourceMetadata = endpoints.ServiceProvider.GetRequiredService<IOptionsMonitor<EmaProtectedResourceOptions>>().Get(scheme).ResourceMetadataUrl;
+        var resourceMetadata = scheme is null ? null : endpoints.ServiceProvider.GetRequiredService<IOptionsMonitor<EmaProtectedResourceOptions>>().Get(scheme).ResourceMetadataUrl;
         var requiredScopes = definition.Tools.Where(t => t.RequiredScope is not null).ToDictionary(t => t.Name, t => t.RequiredScope!, StringComparer.Ordinal);
         var nextSweep = 0L;
 
         var group = endpoints.MapGroup(pattern);
-        group.RequireEmaToken(scheme);
+        if (scheme is not null)
+        {
+            group.RequireEmaToken(scheme);
+        }
+
+        group.AddEndpointFilter(async (context, next) =>
+        {
+            // Transports §"Protocol Version Header": an invalid or unsupported version MUST get 400 Bad Request.
+            var version = context.HttpContext.Request.Headers[McpTransport.ProtocolVersionHeader];
+            if (version.Count > 1 || (version.Count == 1 && !McpTransport.SupportedProtocolVersions.Contains(version.ToString())))
+            {
+                return Microsoft.AspNetCore.Http.Results.Json(
+                    new JsonRpcError { Id = default, Error = new JsonRpcErrorDetail { Code = (int)McpErrorCode.InvalidRequest, Message = $"Unsupported {McpTransport.ProtocolVersionHeader}; supported: {string.Join(", ", McpTransport.SupportedProtocolVersions)}." } },
+                    McpJsonUtilities.DefaultOptions.GetTypeInfo(typeof(JsonRpcError)),
+                    statusCode: StatusCodes.Status400BadRequest);
+            }
+
+            return await next(context).ConfigureAwait(false);
+        });
 
         group.MapPost(string.Empty, async (HttpContext ctx) =>
         {
@@ -92,6 +124,12 @@ public static class McpStreamableHttpEndpoints
                 && requiredScopes.TryGetValue(toolName, out var scope)
                 && !HasScope(ctx.User, scope))
             {
+                if (resourceMetadata is null)
+                {
+                    ctx.Response.StatusCode = StatusCodes.Status403Forbidden; // anonymous server: no token can carry a scope
+                    return;
+                }
+
                 OAuthErrorWriter.WriteBearerChallenge(ctx, OAuthError.InsufficientScope(scope), resourceMetadata);
                 return;
             }

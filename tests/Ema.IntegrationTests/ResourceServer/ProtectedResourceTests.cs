@@ -229,6 +229,48 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         Assert.Equal(HttpStatusCode.OK, (await InitializeRawAsync(token) is var again ? HttpStatusCode.OK : HttpStatusCode.NotFound));
     }
 
+    [Theory]
+    [InlineData("2025-11-25", HttpStatusCode.OK)]
+    [InlineData("2025-06-18", HttpStatusCode.OK)]
+    [InlineData("2025-03-26", HttpStatusCode.OK)]
+    [InlineData("1999-01-01", HttpStatusCode.BadRequest)]
+    [InlineData("2026-07-28", HttpStatusCode.BadRequest)] // the sessionless revision this host does not serve
+    [InlineData("latest", HttpStatusCode.BadRequest)]
+    public async Task Mcp_UnsupportedProtocolVersionHeader_Is400(string version, HttpStatusCode expected)
+    {
+        var token = await AccessTokenAsync("alice");
+        var (sessionId, _) = await InitializeRawAsync(token);
+        var response = await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":2,"method":"tools/list"}""", version);
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.BadRequest)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.Contains("MCP-Protocol-Version", body, StringComparison.Ordinal);
+            Assert.Contains("-32600", body, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Mcp_MissingProtocolVersionHeader_IsAcceptedAsTheDefaultVersion()
+    {
+        var token = await AccessTokenAsync("alice");
+        var (sessionId, _) = await InitializeRawAsync(token);
+        Assert.Equal(HttpStatusCode.OK, (await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":2,"method":"tools/list"}""")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Mcp_UnsupportedProtocolVersionHeader_OnDelete_Is400AndTheSessionSurvives()
+    {
+        var token = await AccessTokenAsync("alice");
+        var (sessionId, _) = await InitializeRawAsync(token);
+        var delete = new HttpRequestMessage(HttpMethod.Delete, Resource);
+        delete.Headers.Authorization = new("Bearer", token);
+        delete.Headers.Add("Mcp-Session-Id", sessionId);
+        delete.Headers.Add("MCP-Protocol-Version", "1999-01-01");
+        Assert.Equal(HttpStatusCode.BadRequest, (await server.Http.SendAsync(delete)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await PostRpcAsync(token, sessionId, """{"jsonrpc":"2.0","id":3,"method":"tools/list"}""")).StatusCode);
+    }
+
     [Fact]
     public async Task Mcp_WithoutToken_Is401WithResourceMetadata()
     {
@@ -252,7 +294,7 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         return (response.Headers.GetValues("Mcp-Session-Id").Single(), await response.Content.ReadAsStringAsync());
     }
 
-    private Task<HttpResponseMessage> PostRpcAsync(string token, string? sessionId, string json)
+    private Task<HttpResponseMessage> PostRpcAsync(string token, string? sessionId, string json, string? protocolVersion = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, Resource) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
         request.Headers.Authorization = new("Bearer", token);
@@ -261,6 +303,11 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
         if (sessionId is not null)
         {
             request.Headers.Add("Mcp-Session-Id", sessionId);
+        }
+
+        if (protocolVersion is not null)
+        {
+            request.Headers.Add("MCP-Protocol-Version", protocolVersion);
         }
 
         return server.Http.SendAsync(request);
