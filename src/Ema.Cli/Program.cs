@@ -12,8 +12,8 @@ public static class Program
     [
         ("Protocol vocabulary and token engine (ID-JAG, RFC 9068 access tokens, ID tokens, key ring, JWKS, replay cache)", "available"),
         ("Enterprise IdP: OIDC sign-in, directory, ID-JAG issuance by token exchange (ema serve --roles idp)", "available"),
-        ("Authorization server for MCP servers: jwt-bearer redemption of ID-JAGs", "planned"),
-        ("Resource-server support for MCP servers: protected-resource metadata, bearer validation, per-tool scopes", "planned"),
+        ("Authorization server for MCP servers: jwt-bearer redemption of ID-JAGs (ema serve --roles as)", "available"),
+        ("Resource-server support for MCP servers: protected-resource metadata, bearer validation, per-tool scopes (ema serve --roles samples)", "available"),
         ("Client: log in once, connect to every entitled MCP server; ema CLI and bridge", "planned"),
         ("Central policy, admin console and tamper-evident audit trail", "planned"),
     ];
@@ -53,7 +53,7 @@ public static class Program
         var data = new Option<string?>("--data") { Description = "Data folder (database, keys, TLS material). Default: ~/.local/share/ema." };
         var urls = new Option<string?>("--urls") { Description = "Listen URL, for example https://127.0.0.1:7443." };
         var seed = new Option<string?>("--seed") { Description = "'demo' creates a demo organization on first start." };
-        var rolesOption = new Option<string?>("--roles") { Description = "Roles to run, comma separated (idp)." };
+        var rolesOption = new Option<string?>("--roles") { Description = "Roles to run, comma separated: idp, as, samples (default: all three)." };
         var serve = new Command("serve", "Run Ema's roles over https (other --Ema:Key=value settings are passed to configuration).")
         {
             data, urls, seed, rolesOption,
