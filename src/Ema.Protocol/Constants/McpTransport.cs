@@ -20,3 +20,10 @@ public static class McpTransport
     public static IReadOnlySet<string> SupportedProtocolVersions { get; } =
         new HashSet<string>(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"], StringComparer.Ordinal);
 }
+
+/// <summary>Paths of Ema's extension endpoints (documented as extensions in docs/spec-map.md).</summary>
+public static class EmaEndpoints
+{
+    /// <summary>Decision 20: the IdP's catalog of entitled MCP servers, relative to the IdP issuer.</summary>
+    public const string CatalogPath = "/ema/v1/catalog";
+}

@@ -54,7 +54,7 @@ public static class IdentityProviderEndpoints
         endpoints.MapPost(prefix + "/signin", (HttpContext ctx) => SignInAsync(ctx, prefix, cookieName, secure, options));
         endpoints.MapMethods(prefix + "/userinfo", [HttpMethods.Get, HttpMethods.Post], (HttpContext ctx) => UserInfoAsync(ctx));
         endpoints.MapGet(prefix + "/endsession", (HttpContext ctx) => EndSessionAsync(ctx, cookieName));
-        endpoints.MapGet(prefix + "/ema/v1/catalog", (HttpContext ctx) => CatalogAsync(ctx));
+        endpoints.MapGet(prefix + EmaEndpoints.CatalogPath, (HttpContext ctx) => CatalogAsync(ctx));
         return endpoints;
     }
 

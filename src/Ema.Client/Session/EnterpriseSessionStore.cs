@@ -1,0 +1,110 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.AspNetCore.DataProtection;
+
+namespace Ema.Client.Session;
+
+/// <summary>What loading the session found.</summary>
+public enum SessionLoadStatus
+{
+    Loaded,
+    None,
+
+    /// <summary>The file exists but cannot be decrypted with this key ring: copied from another machine or user, or
+    /// the key ring was removed. The user signs in again.</summary>
+    Unreadable,
+}
+
+/// <summary>
+/// The enterprise session on disk (spec §2(a)38: tokens protected at rest): encrypted with ASP.NET Core Data Protection
+/// under a key ring in the same folder, the folder mode 700 and the file mode 600, written atomically (temp file +
+/// rename) so a crash never leaves half a session. A copy of the file is useless without this machine's key ring.
+/// </summary>
+public sealed class EnterpriseSessionStore
+{
+    private const string Purpose = "Ema.Client.EnterpriseSession.v1";
+    private readonly string _file;
+    private readonly IDataProtector _protector;
+
+    /// <param name="directory">The profile folder, e.g. <c>~/.config/ema</c>.</param>
+    public EnterpriseSessionStore(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        Directory = directory;
+        CreatePrivateDirectory(directory);
+        var keys = Path.Combine(directory, "keys");
+        CreatePrivateDirectory(keys);
+        _file = Path.Combine(directory, "session.bin");
+        _protector = DataProtectionProvider.Create(new DirectoryInfo(keys), b => b.SetApplicationName("ema-client")).CreateProtector(Purpose);
+    }
+
+    /// <summary>The profile folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>The session file's path.</summary>
+    public string FilePath => _file;
+
+    /// <summary>Loads the session.</summary>
+    public (SessionLoadStatus Status, EnterpriseSession? Session) Load()
+    {
+        if (!File.Exists(_file))
+        {
+            return (SessionLoadStatus.None, null);
+        }
+
+        try
+        {
+            var json = _protector.Unprotect(File.ReadAllBytes(_file));
+            return (SessionLoadStatus.Loaded, JsonSerializer.Deserialize(json, ClientJsonContext.Default.EnterpriseSession));
+        }
+        catch (Exception ex) when (ex is CryptographicException or JsonException)
+        {
+            return (SessionLoadStatus.Unreadable, null);
+        }
+    }
+
+    /// <summary>Saves the session atomically, readable by the owner only.</summary>
+    public void Save(EnterpriseSession session)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        var bytes = _protector.Protect(JsonSerializer.SerializeToUtf8Bytes(session, ClientJsonContext.Default.EnterpriseSession));
+        var temp = _file + "." + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)) + ".tmp";
+        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // 600 from the first byte
+        }
+
+        using (var stream = new FileStream(temp, fileOptions))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temp, _file, overwrite: true);
+    }
+
+    /// <summary>Signs out locally: the session file is deleted.</summary>
+    public bool Delete()
+    {
+        if (!File.Exists(_file))
+        {
+            return false;
+        }
+
+        File.Delete(_file);
+        return true;
+    }
+
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(path);
+            return;
+        }
+
+        System.IO.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // tighten an existing folder too
+    }
+}

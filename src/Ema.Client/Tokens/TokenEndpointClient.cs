@@ -1,0 +1,56 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Ema.Protocol;
+
+namespace Ema.Client.Tokens;
+
+/// <summary>The outcome of one token-endpoint request: the parsed success body, or the RFC 6749 §5.2 error.</summary>
+internal readonly record struct TokenEndpointResult<T>(T? Value, OAuthErrorResponse? Error, int Status)
+    where T : class;
+
+/// <summary>Posts form-encoded token requests with client authentication (RFC 6749 §2.3.1, §3.2).</summary>
+internal sealed class TokenEndpointClient(HttpClient http)
+{
+    public async Task<TokenEndpointResult<T>> PostAsync<T>(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client, JsonTypeInfo<T> responseType, CancellationToken cancellationToken)
+        where T : class
+    {
+        var form = new List<KeyValuePair<string, string>>(parameters);
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint);
+        switch (client.Method)
+        {
+            case ClientAuthenticationMethods.ClientSecretBasic:
+                // RFC 6749 §2.3.1: id and secret are form-urlencoded before base64.
+                var pair = Uri.EscapeDataString(client.ClientId) + ":" + Uri.EscapeDataString(client.ClientSecret ?? string.Empty);
+                request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BasicScheme, Convert.ToBase64String(Encoding.UTF8.GetBytes(pair)));
+                break;
+            case ClientAuthenticationMethods.ClientSecretPost:
+                form.Add(new(OAuthParameters.ClientId, client.ClientId));
+                form.Add(new(OAuthParameters.ClientSecret, client.ClientSecret ?? string.Empty));
+                break;
+            default:
+                form.Add(new(OAuthParameters.ClientId, client.ClientId)); // public client (RFC 6749 §3.2.1)
+                break;
+        }
+
+        request.Content = new FormUrlEncodedContent(form);
+        request.Headers.Accept.ParseAdd(MediaTypes.Json);
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (response.IsSuccessStatusCode)
+            {
+                return new(JsonSerializer.Deserialize(body, responseType) ?? throw new EmaProtocolException($"{endpoint} answered an empty body."), null, (int)response.StatusCode);
+            }
+
+            var error = body.Length > 0 ? JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse) : null;
+            return new(null, error ?? new OAuthErrorResponse { Error = ErrorCodes.ServerError, ErrorDescription = $"HTTP {(int)response.StatusCode} without an error body" }, (int)response.StatusCode);
+        }
+        catch (JsonException ex)
+        {
+            throw new EmaProtocolException($"{endpoint} answered HTTP {(int)response.StatusCode} with a body that is not the JSON RFC 6749 §5 requires.", ex);
+        }
+    }
+}
