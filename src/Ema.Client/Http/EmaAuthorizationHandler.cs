@@ -64,6 +64,12 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
                 Volatile.Write(ref _scopes, wider);
                 response.Dispose();
                 grant = await _client.Broker.GetAsync(binding, wider, null, cancellationToken).ConfigureAwait(false);
+                if (grant.Scope is { } granted && needed.Split(' ', StringSplitOptions.RemoveEmptyEntries).Except(granted.Split(' '), StringComparer.Ordinal).ToArray() is { Length: > 0 } withheld)
+                {
+                    // The organization granted less than the server needs: a policy answer, reported rather than retried.
+                    throw new EmaAccessDeniedException(new EmaRefusal(RefusalSource.IdentityProvider, ErrorCodes.InsufficientScope, $"your organization does not grant {string.Join(' ', withheld)} on {_server.Name}", null));
+                }
+
                 response = await SendWithAsync(request, body, grant, first: false, cancellationToken).ConfigureAwait(false);
                 continue;
             }

@@ -124,17 +124,14 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
         var idJag = await RequestIdJagAsync(binding, scope, cancellationToken).ConfigureAwait(false);
         Interlocked.Increment(ref _exchanges);
 
-        // Exchange 2 (RFC 7523 §2.1): resource is sent (MCP authorization "Resource Parameter"; decision 7), scope when asked.
+        // Exchange 2 (RFC 7523 §2.1): resource is sent (MCP authorization "Resource Parameter"; decision 7). scope is not:
+        // the ID-JAG already carries what the organization granted, which may be less than was asked (decision 9).
         var parameters = new List<KeyValuePair<string, string>>
         {
             new(OAuthParameters.GrantType, GrantTypes.JwtBearer),
             new(OAuthParameters.Assertion, idJag),
             new(OAuthParameters.Resource, binding.Resource),
         };
-        if (scope.Length > 0)
-        {
-            parameters.Add(new(OAuthParameters.Scope, scope));
-        }
 
         var redeemed = await _endpoints.PostAsync(binding.AuthorizationServer.TokenEndpoint!, parameters, asClient, EmaJsonContext.Default.AccessTokenResponse, cancellationToken).ConfigureAwait(false);
         if (redeemed.Value is not { } token)

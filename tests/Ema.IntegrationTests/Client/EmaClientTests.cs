@@ -1,0 +1,227 @@
+using System.Net;
+using System.Text.Json;
+using Ema.Client;
+using Ema.Client.Session;
+using Ema.IntegrationTests.Infrastructure;
+using Ema.Testing;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Ema.IntegrationTests.Client;
+
+/// <summary>
+/// The Ema client against the real IdP, AS and sample MCP servers over https (spec §2(a)): sign-in through the page,
+/// catalog, discovery, both exchanges, MCP connections, and the behaviours that make it zero-touch.
+/// </summary>
+[Collection(EmaServerCollection.Name)]
+public sealed class EmaClientTests(EmaServerFixture server)
+{
+    [Fact]
+    public async Task ConnectAll_ConnectsToEveryEntitledServer_AndReportsAPolicyRefusalWithItsDecisionId()
+    {
+        // bob (finance) is entitled to the ledger and the wiki; the tickets server is configured too, but policy says no.
+        using var client = await ClientHarness.SignedInAsync(server, "bob", ClientHarness.Options(server, useCatalog: true, ClientHarness.Server(server, "tickets")));
+        var auditBefore = await server.AuditCountAsync();
+        var connections = await client.ConnectAllAsync();
+        try
+        {
+            Assert.Equal(["Ledger", "Wiki", "tickets"], connections.Select(c => c.Server.Name).Order(StringComparer.Ordinal));
+            var ledger = connections.Single(c => c.Server.Name == "Ledger");
+            Assert.Equal(ConnectionStatus.Connected, ledger.Status);
+            var tools = await ledger.Client!.ListToolsAsync();
+            Assert.Contains(tools, t => t.Name == "get_balance");
+            var balance = await ledger.Client.CallToolAsync("get_balance", new Dictionary<string, object?> { ["account"] = "cash" });
+            Assert.NotEqual(true, balance.IsError);
+            Assert.Equal(ConnectionStatus.Connected, connections.Single(c => c.Server.Name == "Wiki").Status);
+
+            var tickets = connections.Single(c => c.Server.Name == "tickets");
+            Assert.Equal(ConnectionStatus.Blocked, tickets.Status);
+            Assert.Equal(RefusalSource.IdentityProvider, tickets.Refusal!.Source);
+            Assert.Equal("invalid_grant", tickets.Refusal.Error);
+            Assert.False(string.IsNullOrEmpty(tickets.Refusal.DecisionId));
+            Assert.StartsWith("blocked by your organization", tickets.Summary, StringComparison.Ordinal);
+            Assert.True(await server.AuditCountAsync() >= auditBefore + 5); // 2 × (ID-JAG + redemption) + 1 refusal
+        }
+        finally
+        {
+            foreach (var c in connections)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SingleFlight_HundredConcurrentCallers_CauseOneExchange()
+    {
+        var network = new CountingHandler(TrustedHttp.Handler(server.Ca));
+        using var client = await ClientHarness.SignedInAsync(server, "alice", network: network);
+        var tickets = ClientHarness.Server(server, "tickets", "tickets.read");
+        var tokens = await Task.WhenAll(Enumerable.Range(0, 100).Select(_ => Task.Run(() => client.GetAccessTokenAsync(tickets))));
+        Assert.Single(tokens.Distinct());
+        Assert.Equal(1, client.TokenExchanges);
+        Assert.Equal(1, network.Count("/as/token"));
+        server.Remember(tokens[0]);
+    }
+
+    [Fact]
+    public async Task Renewal_HappensBeforeExpiry_AndCallersNeverGetAnExpiredToken()
+    {
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        using var client = await ClientHarness.SignedInAsync(server, "alice", time: clock);
+        var wiki = ClientHarness.Server(server, "wiki", "wiki.read");
+        var first = await client.GetAccessTokenAsync(wiki);
+
+        clock.Advance(TimeSpan.FromMinutes(9.5)); // access tokens live 10 minutes; the margin is 60 s
+        var during = await client.GetAccessTokenAsync(wiki);
+        Assert.Equal(first, during); // still valid: handed out while the renewal runs in the background
+        var renewed = await WaitForAsync(async () => await client.GetAccessTokenAsync(wiki) is var t && t != first ? t : null);
+        Assert.Equal(2, client.TokenExchanges);
+
+        clock.Advance(TimeSpan.FromMinutes(11)); // past the renewed token's expiry: the caller waits for a new one
+        var afterExpiry = await client.GetAccessTokenAsync(wiki);
+        Assert.NotEqual(renewed, afterExpiry);
+        Assert.Equal(3, client.TokenExchanges);
+        server.Remember(first, renewed, afterExpiry);
+    }
+
+    [Fact]
+    public async Task Unauthorized_FromTheServer_CausesOneReExchangeAndTheCallSucceeds()
+    {
+        var network = new CountingHandler(TrustedHttp.Handler(server.Ca));
+        using var client = await ClientHarness.SignedInAsync(server, "alice", network: network);
+        await using var connection = await client.ConnectAsync(ClientHarness.Server(server, "wiki", "wiki.read"));
+        Assert.Equal(ConnectionStatus.Connected, connection.Status);
+        Assert.Equal(1, client.TokenExchanges);
+
+        // The server stops accepting the token (e.g. its keys were rotated): its next answer is a 401 challenge.
+        network.FailNext("/mcp/wiki", () =>
+        {
+            var response = new HttpResponseMessage(HttpStatusCode.Unauthorized);
+            response.Headers.WwwAuthenticate.ParseAdd($"Bearer error=\"invalid_token\", resource_metadata=\"{server.BaseUrl}/.well-known/oauth-protected-resource/mcp/wiki\"");
+            return response;
+        });
+        var result = await connection.Client!.CallToolAsync("read_document", new Dictionary<string, object?> { ["slug"] = "handbook" });
+        Assert.NotEqual(true, result.IsError);
+        Assert.Equal(2, client.TokenExchanges);
+    }
+
+    [Fact]
+    public async Task InsufficientScope_FromTheServer_StepsUpToTheChallengedScope()
+    {
+        using var client = await ClientHarness.SignedInAsync(server, "alice", ClientHarness.Options(server, useCatalog: false));
+        await using var connection = await client.ConnectAsync(ClientHarness.Server(server, "tickets", "tickets.read"));
+        Assert.Equal(ConnectionStatus.Connected, connection.Status);
+        Assert.DoesNotContain(await connection.Client!.ListToolsAsync(), t => t.Name == "create_ticket"); // read-only token
+
+        var created = await connection.Client.CallToolAsync("create_ticket", new Dictionary<string, object?> { ["title"] = "Step-up works" });
+        Assert.NotEqual(true, created.IsError);
+        Assert.Contains("Created ticket", ((TextContentBlock)created.Content[0]).Text, StringComparison.Ordinal);
+        Assert.Equal(2, client.TokenExchanges); // read, then read + write
+    }
+
+    [Fact]
+    public async Task InsufficientScope_NotEntitled_IsReportedNotLooped()
+    {
+        // carol (contractor) has tickets.read only: the step-up exchange is refused by policy and surfaces as an error.
+        using var client = await ClientHarness.SignedInAsync(server, "carol", ClientHarness.Options(server, useCatalog: false));
+        await using var connection = await client.ConnectAsync(ClientHarness.Server(server, "tickets", "tickets.read"));
+        Assert.Equal(ConnectionStatus.Connected, connection.Status);
+        var refusal = await Assert.ThrowsAnyAsync<Exception>(() => connection.Client!.CallToolAsync("create_ticket", new Dictionary<string, object?> { ["title"] = "x" }).AsTask());
+        var typed = Assert.Single(FindRefusal(refusal));
+        Assert.Equal(RefusalSource.IdentityProvider, typed.Source);
+        Assert.Contains("does not grant tickets.write", typed.Reason, StringComparison.Ordinal);
+        Assert.Equal(2, client.TokenExchanges); // one step-up attempt, granted read only: reported, not retried
+    }
+
+    [Fact]
+    public async Task UnreachableServer_IsReported_AndTheOthersStillConnect()
+    {
+        var dead = new EmaServer("dead", $"https://127.0.0.1:{EmaServerFixture.FreePort()}/mcp");
+        using var client = await ClientHarness.SignedInAsync(server, "bob", ClientHarness.Options(server, useCatalog: false, ClientHarness.Server(server, "wiki", "wiki.read"), dead));
+        var connections = await client.ConnectAllAsync();
+        try
+        {
+            Assert.Equal(ConnectionStatus.Connected, connections.Single(c => c.Server.Name == "wiki").Status);
+            var unreachable = connections.Single(c => c.Server.Name == "dead");
+            Assert.Equal(ConnectionStatus.Unreachable, unreachable.Status);
+            Assert.Contains("ConnectionError", unreachable.Problem, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var c in connections)
+            {
+                await c.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task SessionFile_IsOwnerOnly_SurvivesRestart_AndIsUselessWithAnotherKeyRing()
+    {
+        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
+        var elsewhere = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
+        try
+        {
+            var store = new EnterpriseSessionStore(profile);
+            using (var client = await ClientHarness.SignedInAsync(server, "alice", store: store))
+            {
+                Assert.NotNull(client.Session);
+            }
+
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(store.FilePath));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(profile));
+            var (status, restored) = new EnterpriseSessionStore(profile).Load(); // a new process, the same profile
+            Assert.Equal(SessionLoadStatus.Loaded, status);
+            Assert.Equal("alice", restored!.Username);
+            var raw = await File.ReadAllTextAsync(store.FilePath);
+            Assert.DoesNotContain(restored.IdToken[..40], raw, StringComparison.Ordinal);
+
+            // Another machine: the same file, a different key ring.
+            var other = new EnterpriseSessionStore(elsewhere);
+            File.Copy(store.FilePath, other.FilePath);
+            Assert.Equal(SessionLoadStatus.Unreadable, other.Load().Status);
+            using var stranger = new EmaClient(ClientHarness.Options(server), TrustedHttp.Handler(server.Ca), other);
+            Assert.Null(stranger.Session);
+            Assert.True(stranger.StoredSessionUnreadable);
+            await Assert.ThrowsAsync<EmaSignInRequiredException>(() => stranger.GetAccessTokenAsync(ClientHarness.Server(server, "wiki")));
+        }
+        finally
+        {
+            foreach (var dir in new[] { profile, elsewhere })
+            {
+                if (Directory.Exists(dir))
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<EmaRefusal> FindRefusal(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is EmaAccessDeniedException denied)
+            {
+                yield return denied.Refusal;
+            }
+        }
+    }
+
+    private static async Task<string> WaitForAsync(Func<Task<string?>> probe)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new TimeoutException("the background renewal did not complete");
+    }
+}
