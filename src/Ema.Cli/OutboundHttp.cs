@@ -11,7 +11,14 @@ internal static class OutboundHttp
 {
     // The composition root is where library code gets its HttpClient from (style rule 6), so it may construct one.
 #pragma warning disable RS0030
-    public static HttpClient Create(string localCaPath, string? extraCaPath) => new(new SocketsHttpHandler
+    public static HttpClient Create(string localCaPath, string? extraCaPath) => new(Handler(localCaPath, extraCaPath))
+    {
+        Timeout = TimeSpan.FromSeconds(15),
+    };
+#pragma warning restore RS0030
+
+    /// <summary>The connection pool behind <see cref="Create"/>; also the Ema client's network handler.</summary>
+    public static SocketsHttpHandler Handler(string? localCaPath, string? extraCaPath) => new()
     {
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectTimeout = TimeSpan.FromSeconds(10),
@@ -43,9 +50,5 @@ internal static class OutboundHttp
                 return chain.ChainPolicy.CustomTrustStore.Count > 0 && chain.Build(new X509Certificate2(certificate));
             },
         },
-    })
-    {
-        Timeout = TimeSpan.FromSeconds(15),
     };
-#pragma warning restore RS0030
 }

@@ -20,4 +20,11 @@ internal static class PrivateFile
 
         return stream;
     }
+
+    public static void WriteAllText(string path, string text)
+    {
+        using var stream = Create(path);
+        using var writer = new StreamWriter(stream);
+        writer.Write(text);
+    }
 }

@@ -43,8 +43,15 @@ public static class Program
             return 0;
         });
         root.Subcommands.Add(roles);
+        root.Subcommands.Add(Quickstart.Command());
         root.Subcommands.Add(ServeCommand());
         root.Subcommands.Add(AdminCommands.Create());
+        root.Options.Add(ClientCommands.ProfileOption);
+        foreach (var command in ClientCommands.Create())
+        {
+            root.Subcommands.Add(command);
+        }
+
         return root.Parse(args).InvokeAsync();
     }
 

@@ -25,6 +25,7 @@ public sealed class EmaClient : IDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly SessionManager _sessions;
     private readonly MetadataDiscovery _discovery;
+    private readonly OidcSignIn _signIn;
 
     /// <param name="options">Validated here; invalid options throw at construction, not at first use.</param>
     /// <param name="network">The caller's connection pool (and TLS trust): shared by every request this client makes.</param>
@@ -43,8 +44,8 @@ public sealed class EmaClient : IDisposable
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _http = Wrap(network);
         _discovery = new MetadataDiscovery(_http, options);
-        var signIn = new OidcSignIn(_http, options, _discovery, Time);
-        _sessions = new SessionManager(signIn, options, store, browser, Time);
+        _signIn = new OidcSignIn(_http, options, _discovery, Time);
+        _sessions = new SessionManager(_signIn, options, store, browser, Time);
         Broker = new TokenBroker(_http, options, _sessions, Time, _loggerFactory.CreateLogger("Ema.Client")) { Discovery = _discovery };
     }
 
@@ -65,6 +66,14 @@ public sealed class EmaClient : IDisposable
 
     /// <summary>Signs in through the browser (authorization code + PKCE, loopback redirect) and stores the session.</summary>
     public Task<EnterpriseSession> SignInAsync(CancellationToken cancellationToken = default) => _sessions.SignInAsync(null, cancellationToken);
+
+    /// <summary>Signs in with the device authorization grant (RFC 8628); <paramref name="show"/> tells the user where to go.</summary>
+    public async Task<EnterpriseSession> SignInWithDeviceAsync(Func<DeviceAuthorizationResponse, Task> show, CancellationToken cancellationToken = default)
+    {
+        var session = await _signIn.SignInWithDeviceAsync(show, cancellationToken).ConfigureAwait(false);
+        _sessions.Set(session);
+        return session;
+    }
 
     /// <summary>Adopts a session obtained elsewhere (e.g. the device flow) and stores it.</summary>
     public void UseSession(EnterpriseSession session) => _sessions.Set(session);

@@ -19,5 +19,6 @@ namespace Ema.Protocol;
 [JsonSerializable(typeof(JsonWebKeySetDocument))]
 [JsonSerializable(typeof(JsonWebKeyDocument))]
 [JsonSerializable(typeof(CatalogResponse))]
+[JsonSerializable(typeof(DeviceAuthorizationResponse))]
 [JsonSerializable(typeof(UserInfoResponse))]
 public sealed partial class EmaJsonContext : JsonSerializerContext;

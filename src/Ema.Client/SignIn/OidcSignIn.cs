@@ -113,6 +113,59 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
         return ToSession(idp.Issuer, client.ClientId, result.Value, nonce, previous: null);
     }
 
+    /// <summary>
+    /// RFC 8628 device authorization grant, for machines without a browser: the user opens the verification URL on
+    /// another device and enters the code; this polls the token endpoint at the IdP's interval (slowing down when told).
+    /// </summary>
+    public async Task<EnterpriseSession> SignInWithDeviceAsync(Func<DeviceAuthorizationResponse, Task> show, CancellationToken cancellationToken)
+    {
+        var idp = await discovery.DiscoverServerAsync(options.IdentityProvider, cancellationToken).ConfigureAwait(false);
+        if (idp.DeviceAuthorizationEndpoint is not { } endpoint || !options.IsAcceptableUrl(endpoint))
+        {
+            throw new EmaProtocolException($"{options.IdentityProvider} does not offer the device authorization grant (RFC 8628); sign in with a browser.");
+        }
+
+        var client = options.IdentityProviderClient!;
+        var started = await _tokens.PostAsync(endpoint, [new(OAuthParameters.Scope, options.SignInScope)], client, EmaJsonContext.Default.DeviceAuthorizationResponse, cancellationToken).ConfigureAwait(false);
+        if (started.Value is not { } device)
+        {
+            throw new EmaSignInRequiredException($"The IdP refused to start a device sign-in: {started.Error!.ErrorDescription ?? started.Error.Error}.");
+        }
+
+        await show(device).ConfigureAwait(false);
+        var interval = TimeSpan.FromSeconds(Math.Max(1, device.Interval ?? 5));
+        var deadline = time.GetUtcNow().AddSeconds(device.ExpiresIn);
+        while (time.GetUtcNow() < deadline)
+        {
+            await Task.Delay(interval, time, cancellationToken).ConfigureAwait(false);
+            var polled = await _tokens.PostAsync(
+                idp.TokenEndpoint!,
+                [new(OAuthParameters.GrantType, GrantTypes.DeviceCode), new(OAuthParameters.DeviceCode, device.DeviceCode)],
+                client,
+                EmaJsonContext.Default.AccessTokenResponse,
+                cancellationToken).ConfigureAwait(false);
+            if (polled.Value is { } tokens)
+            {
+                return ToSession(idp.Issuer, client.ClientId, tokens, expectedNonce: null, previous: null);
+            }
+
+            switch (polled.Error!.Error)
+            {
+                case ErrorCodes.AuthorizationPending:
+                    continue;
+                case ErrorCodes.SlowDown:
+                    interval += TimeSpan.FromSeconds(5); // RFC 8628 §3.5
+                    continue;
+                case ErrorCodes.AccessDenied:
+                    throw new EmaSignInRequiredException("The sign-in was declined on the other device.");
+                default:
+                    throw new EmaSignInRequiredException($"Device sign-in failed: {polled.Error.ErrorDescription ?? polled.Error.Error}.");
+            }
+        }
+
+        throw new EmaSignInRequiredException("The device code expired before the sign-in was completed; run ema login --device again.");
+    }
+
     /// <summary>Renews the ID token (and IdP access token) with the refresh token; null when the IdP says no.</summary>
     public async Task<EnterpriseSession?> RefreshAsync(EnterpriseSession session, CancellationToken cancellationToken)
     {
