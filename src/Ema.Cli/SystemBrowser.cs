@@ -8,7 +8,7 @@ internal sealed class SystemBrowser(TextWriter output) : IBrowser
 {
     public async Task OpenAsync(Uri authorizationUrl, CancellationToken cancellationToken)
     {
-        await output.WriteLineAsync($"Sign in to continue. If no browser opened, visit:\n  {authorizationUrl}").ConfigureAwait(false);
+        await output.WriteLineAsync($"Sign in to continue. If no browser opened, visit:\n  {authorizationUrl.AbsoluteUri}").ConfigureAwait(false);
         var desktop = OperatingSystem.IsLinux()
             ? Environment.GetEnvironmentVariable("DISPLAY") is { Length: > 0 } || Environment.GetEnvironmentVariable("WAYLAND_DISPLAY") is { Length: > 0 }
             : OperatingSystem.IsWindows() || OperatingSystem.IsMacOS();
@@ -19,9 +19,9 @@ internal sealed class SystemBrowser(TextWriter output) : IBrowser
 
         try
         {
-            var opener = OperatingSystem.IsWindows() ? new ProcessStartInfo(authorizationUrl.ToString()) { UseShellExecute = true }
-                : OperatingSystem.IsMacOS() ? new ProcessStartInfo("open", [authorizationUrl.ToString()])
-                : new ProcessStartInfo("xdg-open", [authorizationUrl.ToString()]);
+            var opener = OperatingSystem.IsWindows() ? new ProcessStartInfo(authorizationUrl.AbsoluteUri) { UseShellExecute = true }
+                : OperatingSystem.IsMacOS() ? new ProcessStartInfo("open", [authorizationUrl.AbsoluteUri])
+                : new ProcessStartInfo("xdg-open", [authorizationUrl.AbsoluteUri]);
             using var process = Process.Start(opener);
         }
         catch (System.ComponentModel.Win32Exception)

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Ema.Cli;
+using Ema.IntegrationTests.Infrastructure;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Ema.IntegrationTests.Client;
+
+/// <summary>
+/// The <c>ema</c> executable as a user runs it (a separate process, the real IdP over https): login through the printed
+/// URL, status, servers, tools, call, refusals with exit codes and readable messages, logout, and the stdio bridge
+/// driven by the MCP C# SDK client. Also the quickstart, end to end.
+/// </summary>
+[Collection(EmaServerCollection.Name)]
+public sealed partial class CliClientTests(EmaServerFixture server) : IDisposable
+{
+    private readonly string _profile = Path.Combine(Path.GetTempPath(), "ema-cli-" + Guid.CreateVersion7().ToString("N"));
+
+    private static string Ema => Path.Combine(AppContext.BaseDirectory, "ema.dll");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_profile))
+        {
+            Directory.Delete(_profile, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task LoginServersToolsCallLogout_WorkAsAUserRunsThem()
+    {
+        await LoginAsync("alice");
+
+        var status = await RunAsync("status", "--json");
+        Assert.Equal(0, status.Code);
+        Assert.True(JsonDocument.Parse(status.Out).RootElement.GetProperty("signedIn").GetBoolean());
+
+        var servers = await RunAsync("servers", "--json");
+        Assert.Equal(0, servers.Code);
+        var list = JsonDocument.Parse(servers.Out).RootElement.EnumerateArray().ToDictionary(e => e.GetProperty("server").GetString()!, e => e);
+        Assert.Equal("connected", list["Tickets"].GetProperty("status").GetString());
+        Assert.Equal("connected", list["Wiki"].GetProperty("status").GetString());
+        Assert.Equal("blocked", list["Ledger"].GetProperty("status").GetString());
+        Assert.StartsWith("dec_", list["Ledger"].GetProperty("decisionId").GetString(), StringComparison.Ordinal);
+
+        var tools = await RunAsync("tools", "Tickets");
+        Assert.Equal(0, tools.Code);
+        Assert.Contains("create_ticket", tools.Out, StringComparison.Ordinal);
+
+        var call = await RunAsync("call", "Tickets", "get_ticket", "{\"id\":1}");
+        Assert.Equal(0, call.Code);
+        Assert.Contains("#1 [", call.Out, StringComparison.Ordinal);
+
+        var blocked = await RunAsync("call", "Ledger", "get_balance", "{\"account\":\"cash\"}");
+        Assert.Equal(ExitCodes.Blocked, blocked.Code);
+        Assert.Contains("blocked by your organization", blocked.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", blocked.Err, StringComparison.Ordinal); // no stack trace for an expected failure
+
+        var badArgs = await RunAsync("call", "Tickets", "get_ticket", "not json");
+        Assert.Equal(ExitCodes.Usage, badArgs.Code);
+        Assert.Contains("json-args must be a JSON object", badArgs.Err, StringComparison.Ordinal);
+
+        Assert.Equal(ExitCodes.Usage, (await RunAsync("call", "Nowhere", "x")).Code);
+
+        Assert.Equal(0, (await RunAsync("logout")).Code);
+        var after = await RunAsync("servers");
+        Assert.Equal(ExitCodes.SignInRequired, after.Code);
+        Assert.Contains("Not signed in", after.Err, StringComparison.Ordinal);
+        foreach (var secret in server.Secrets)
+        {
+            Assert.DoesNotContain(secret, status.Out + servers.Out + call.Out + blocked.Err, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Bridge_IsAStdioMcpServer_ExposingEveryEntitledServersToolsUnderNamespacedNames()
+    {
+        await LoginAsync("bob");
+        var transport = new StdioClientTransport(new StdioClientTransportOptions { Command = "dotnet", Arguments = [Ema, "bridge", "--profile", _profile], Name = "ema-bridge" });
+        await using var client = await McpClient.CreateAsync(transport);
+        var tools = await client.ListToolsAsync();
+        Assert.Contains(tools, t => t.Name == "ledger__get_balance");
+        Assert.Contains(tools, t => t.Name == "wiki__search_documents");
+        Assert.DoesNotContain(tools, t => t.Name.StartsWith("tickets__", StringComparison.Ordinal)); // bob's policy: no tickets
+
+        var balance = await client.CallToolAsync("ledger__get_balance", new Dictionary<string, object?> { ["account"] = "cash" });
+        Assert.NotEqual(true, balance.IsError);
+        Assert.Matches(@"^\d", ((TextContentBlock)balance.Content[0]).Text);
+        var unknown = await client.CallToolAsync("nowhere__x", new Dictionary<string, object?>());
+        Assert.True(unknown.IsError);
+    }
+
+    [Fact]
+    public async Task Quickstart_ExitJson_ConnectsBlocksAndAudits()
+    {
+        var data = Path.Combine(_profile, "qs");
+        var run = await RunAsync("quickstart", "--exit", "--json", "--port", "0", "--data", data);
+        Assert.True(run.Code == 0, run.Err);
+        var summary = JsonDocument.Parse(run.Out).RootElement;
+        Assert.Equal("alice", summary.GetProperty("user").GetString());
+        var connected = summary.GetProperty("connected").EnumerateArray().ToList();
+        Assert.True(connected.Count >= 2);
+        Assert.All(connected, c => Assert.NotEmpty(c.GetProperty("tools").EnumerateArray()));
+        var blocked = Assert.Single(summary.GetProperty("blocked").EnumerateArray());
+        Assert.False(string.IsNullOrEmpty(blocked.GetProperty("reason").GetString()));
+        Assert.StartsWith("dec_", blocked.GetProperty("decisionId").GetString(), StringComparison.Ordinal);
+        Assert.True(summary.GetProperty("auditEvents").GetInt32() >= 5);
+        Assert.False(summary.GetProperty("call").GetProperty("isError").GetBoolean());
+    }
+
+    /// <summary><c>ema login</c> writes the profile and prints the sign-in URL; the test is the person with the browser.</summary>
+    private async Task LoginAsync(string username)
+    {
+        var start = Start("login", "--idp", server.Issuer, "--client-id", DemoSeed.AgentClientId, "--client-secret", server.Demo.ClientSecret,
+            "--as", $"{server.BaseUrl}/as={DemoSeed.AgentClientId}:{server.Demo.AuthorizationServerClientSecret}",
+            "--server", $"Ledger={server.BaseUrl}/mcp/ledger", "--server", $"Tickets={server.BaseUrl}/mcp/tickets",
+            "--ca", Path.Combine(server.DataDirectory, "tls", "ca.crt"));
+        using var process = start;
+        string? url = null;
+        while (url is null && await process.StandardError.ReadLineAsync() is { } line)
+        {
+            url = SignInUrl().Match(line) is { Success: true } m ? m.Value : null;
+        }
+
+        Assert.NotNull(url);
+        await new PageSignInBrowser(TrustedHttp.Handler(server.Ca, new CookieContainer()), username, server.Password(username)).OpenAsync(new Uri(url), default);
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, url + "\n" + output + await process.StandardError.ReadToEndAsync());
+        Assert.Contains("Signed in as", output, StringComparison.Ordinal);
+        var profile = await File.ReadAllTextAsync(Path.Combine(_profile, "client.json"));
+        Assert.DoesNotContain(server.Demo.ClientSecret, profile, StringComparison.Ordinal); // stored encrypted
+    }
+
+    private Process Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        info.ArgumentList.Add(Ema);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.ArgumentList.Add("--profile");
+        info.ArgumentList.Add(_profile);
+        info.Environment["DISPLAY"] = string.Empty; // never open a real browser
+        return Process.Start(info)!;
+    }
+
+    private async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [GeneratedRegex(@"https://\S+/authorize\?\S+")]
+    private static partial Regex SignInUrl();
+}
