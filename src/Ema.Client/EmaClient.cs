@@ -78,6 +78,47 @@ public sealed class EmaClient : IDisposable
     /// <summary>Adopts a session obtained elsewhere (e.g. the device flow) and stores it.</summary>
     public void UseSession(EnterpriseSession session) => _sessions.Set(session);
 
+    /// <summary>
+    /// Adopts an ID token obtained by the host's own sign-in (spec §2(a)1: the identity assertion may come from
+    /// elsewhere). Its issuer, audience and expiry are checked; it came over TLS from the IdP, so its signature is not
+    /// (OIDC Core §3.1.3.7 step 6). Without a refresh token it cannot be renewed: sign in again when it expires.
+    /// </summary>
+    public EnterpriseSession UseIdToken(string idToken, string? refreshToken = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(idToken);
+        var claims = JwtPayload.Read(idToken);
+        var expires = JwtPayload.Time(claims, JwtClaimNames.ExpiresAt);
+        if (JwtPayload.String(claims, JwtClaimNames.Issuer) != Options.IdentityProvider
+            || !JwtPayload.AudienceContains(claims, Options.IdentityProviderClient!.ClientId)
+            || expires is null || expires <= Time.GetUtcNow()
+            || JwtPayload.String(claims, JwtClaimNames.Subject) is not { Length: > 0 } subject)
+        {
+            throw new EmaProtocolException("The ID token is not for this IdP and client, or it has expired.");
+        }
+
+        var session = new EnterpriseSession
+        {
+            Issuer = Options.IdentityProvider,
+            ClientId = Options.IdentityProviderClient.ClientId,
+            Subject = subject,
+            Username = JwtPayload.String(claims, JwtClaimNames.PreferredUsername) ?? JwtPayload.String(claims, JwtClaimNames.Email),
+            IdToken = idToken,
+            IdTokenExpiresAt = expires.Value,
+            RefreshToken = refreshToken,
+            SignedInAt = Time.GetUtcNow(),
+        };
+        _sessions.Set(session);
+        return session;
+    }
+
+    /// <summary>The issuer of the authorization server that protects <paramref name="server"/> (discovery only), so
+    /// that the client's registration there can be configured (credentials are per AS, spec §2(a)11).</summary>
+    public async Task<string> DiscoverAuthorizationServerAsync(EmaServer server, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        return (await BindAsync(server, cancellationToken).ConfigureAwait(false)).AuthorizationServer.Issuer;
+    }
+
     /// <summary>Forgets the session locally; returns whether one was stored.</summary>
     public bool SignOut() => _sessions.SignOut();
 

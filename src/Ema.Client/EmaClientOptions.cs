@@ -25,6 +25,9 @@ public sealed class EmaClientOptions
     /// <summary>The enterprise IdP's issuer (OIDC discovery starts here).</summary>
     public string IdentityProvider { get; set; } = string.Empty;
 
+    /// <summary>The IdP's token endpoint, when it is configured rather than discovered (spec §2(a)6).</summary>
+    public string? IdentityProviderTokenEndpoint { get; set; }
+
     /// <summary>This client's registration at the IdP (sign-in and token exchange).</summary>
     public ClientCredentials? IdentityProviderClient { get; set; }
 
@@ -64,6 +67,11 @@ public sealed class EmaClientOptions
         if (!IsAcceptableUrl(IdentityProvider))
         {
             problems.Add($"IdentityProvider must be an https URL (got '{IdentityProvider}').");
+        }
+
+        if (IdentityProviderTokenEndpoint is not null && !IsAcceptableUrl(IdentityProviderTokenEndpoint))
+        {
+            problems.Add($"IdentityProviderTokenEndpoint must be an https URL (got '{IdentityProviderTokenEndpoint}').");
         }
 
         if (IdentityProviderClient is null || string.IsNullOrEmpty(IdentityProviderClient.ClientId))

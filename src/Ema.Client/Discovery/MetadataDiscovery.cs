@@ -99,9 +99,11 @@ internal sealed class MetadataDiscovery(HttpClient http, EmaClientOptions option
                 continue;
             }
 
-            // Spec §2(a)9: the ID-JAG profile and the jwt-bearer grant must both be advertised.
-            if (server.AuthorizationGrantProfilesSupported?.Contains(GrantProfiles.IdJag) == true
-                && server.GrantTypesSupported?.Contains(GrantTypes.JwtBearer) == true
+            // Spec §2(a)9: the jwt-bearer grant must be advertised, and the ID-JAG profile too when the server lists
+            // profiles at all (ID-JAG §7.2). A server listing none is given the benefit of the doubt, as the reference
+            // clients do: absence of the list does not prove lack of support.
+            if (server.GrantTypesSupported?.Contains(GrantTypes.JwtBearer) == true
+                && (server.AuthorizationGrantProfilesSupported is null || server.AuthorizationGrantProfilesSupported.Contains(GrantProfiles.IdJag))
                 && server.TokenEndpoint is not null)
             {
                 return new ResourceBinding(metadata.Resource, metadata.ScopesSupported ?? [], server);

@@ -210,7 +210,7 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
     private string? _idpTokenEndpoint;
 
     private async Task<string> IdpTokenEndpointAsync(CancellationToken cancellationToken) =>
-        _idpTokenEndpoint ??= (await Discovery.DiscoverServerAsync(options.IdentityProvider, cancellationToken).ConfigureAwait(false)).TokenEndpoint
+        _idpTokenEndpoint ??= options.IdentityProviderTokenEndpoint ?? (await Discovery.DiscoverServerAsync(options.IdentityProvider, cancellationToken).ConfigureAwait(false)).TokenEndpoint
             ?? throw new EmaProtocolException($"{options.IdentityProvider} advertises no token endpoint.");
 
     /// <summary>Set by <see cref="EmaClient"/> (metadata is shared with the rest of the client).</summary>
