@@ -22,6 +22,16 @@ public static class Program
             return McpLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
         }
 
+        if (args.Length > 0 && args[0] == "fanout")
+        {
+            return FanoutLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
+        if (args.Length > 0 && args[0] == "fanout-host")
+        {
+            return FanoutLoad.HostAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
         if (args.Length > 0 && args[0] == "mcp-host")
         {
             return McpLoad.HostAsync(args[1..]).GetAwaiter().GetResult();
