@@ -59,7 +59,7 @@ public sealed class DemoSeed(IServiceProvider services, string baseUrl, string d
                 PostLogoutRedirectUris = ["http://127.0.0.1/signed-out"],
                 AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic,
                 SecretHash = SecretHasher.Hash(secret),
-                GrantTypes = [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange],
+                GrantTypes = [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange, GrantTypes.DeviceCode],
                 TokenExchangeAllowed = true,
             },
             cancellationToken).ConfigureAwait(false);

@@ -5,6 +5,7 @@ using Ema.Server.Grants;
 using Ema.Server.Grants.AuthorizationCode;
 using Ema.Server.Grants.RefreshToken;
 using Ema.Server.Grants.TokenExchange;
+using Ema.Server.Grants.DeviceCode;
 using Ema.Server.IdentityProvider;
 using Ema.Server.Options;
 using Ema.Server.Policy;
@@ -49,10 +50,12 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton<AuthorizationCodeGrantHandler>();
         services.TryAddSingleton<RefreshTokenGrantHandler>();
         services.TryAddSingleton<TokenExchangeGrantHandler>();
+        services.TryAddSingleton<DeviceAuthorizationService>();
+        services.TryAddSingleton<DeviceCodeGrantHandler>();
 
         // The IdP's token endpoint: its own grants and its own client directory (style rule 1: dispatch by registry).
         services.AddKeyedSingleton(EmaRoles.IdentityProvider, (sp, _) => new TokenEndpointService(
-            new GrantRegistry([sp.GetRequiredService<AuthorizationCodeGrantHandler>(), sp.GetRequiredService<RefreshTokenGrantHandler>(), sp.GetRequiredService<TokenExchangeGrantHandler>()]),
+            new GrantRegistry([sp.GetRequiredService<AuthorizationCodeGrantHandler>(), sp.GetRequiredService<RefreshTokenGrantHandler>(), sp.GetRequiredService<TokenExchangeGrantHandler>(), sp.GetRequiredService<DeviceCodeGrantHandler>()]),
             new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
             sp.GetRequiredService<Audit.IAuditSink>(),
             sp.GetRequiredService<TimeProvider>(),

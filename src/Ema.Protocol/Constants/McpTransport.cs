@@ -27,3 +27,10 @@ public static class EmaEndpoints
     /// <summary>Decision 20: the IdP's catalog of entitled MCP servers, relative to the IdP issuer.</summary>
     public const string CatalogPath = "/ema/v1/catalog";
 }
+
+/// <summary>Paths of the IdP's RFC 8628 endpoints, relative to the IdP issuer.</summary>
+public static class DevicePaths
+{
+    public const string Authorization = "/device_authorization";
+    public const string Verification = "/device";
+}

@@ -129,6 +129,11 @@ public static class ErrorIds
     public static readonly ErrorDescriptor RefreshTokenInvalid = new("EMA3204", ErrorCodes.InvalidGrant, BadRequest, "The refresh token is invalid, expired or revoked.");
     public static readonly ErrorDescriptor RefreshTokenReused = new("EMA3205", ErrorCodes.InvalidGrant, BadRequest, "The refresh token was already used; its whole family is now revoked.");
     public static readonly ErrorDescriptor SessionEnded = new("EMA3206", ErrorCodes.InvalidGrant, BadRequest, "The sign-in session has ended.");
+    public static readonly ErrorDescriptor DeviceAuthorizationPending = new("EMA3207", ErrorCodes.AuthorizationPending, BadRequest, "The user has not yet completed the sign-in on the other device (RFC 8628 §3.5).");
+    public static readonly ErrorDescriptor DeviceSlowDown = new("EMA3208", ErrorCodes.SlowDown, BadRequest, "Polling too fast: wait 5 seconds longer between requests (RFC 8628 §3.5).");
+    public static readonly ErrorDescriptor DeviceCodeExpired = new("EMA3209", ErrorCodes.ExpiredToken, BadRequest, "The device code has expired; start the sign-in again.");
+    public static readonly ErrorDescriptor DeviceAccessDenied = new("EMA3210", ErrorCodes.AccessDenied, BadRequest, "The user declined the sign-in on the other device.");
+    public static readonly ErrorDescriptor DeviceCodeInvalid = new("EMA3211", ErrorCodes.InvalidGrant, BadRequest, "The device code is unknown, already used, or was issued to another client.");
 
     // ----- Authorization endpoint (RFC 6749 §4.1.2.1; RFC 7636 §4.4.1; OIDC Core §3.1.2.6) -----
     public static readonly ErrorDescriptor AuthorizeClientUnknown = new("EMA3301", ErrorCodes.InvalidRequest, BadRequest, "The client is unknown or disabled.");

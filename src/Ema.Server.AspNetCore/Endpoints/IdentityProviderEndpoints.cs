@@ -55,6 +55,7 @@ public static class IdentityProviderEndpoints
         endpoints.MapMethods(prefix + "/userinfo", [HttpMethods.Get, HttpMethods.Post], (HttpContext ctx) => UserInfoAsync(ctx));
         endpoints.MapGet(prefix + "/endsession", (HttpContext ctx) => EndSessionAsync(ctx, cookieName));
         endpoints.MapGet(prefix + EmaEndpoints.CatalogPath, (HttpContext ctx) => CatalogAsync(ctx));
+        DeviceAuthorizationEndpoints.Map(endpoints, prefix, options.Issuer);
         return endpoints;
     }
 
@@ -71,6 +72,7 @@ public static class IdentityProviderEndpoints
             JwksUri = i + "/jwks",
             UserInfoEndpoint = i + "/userinfo",
             EndSessionEndpoint = i + "/endsession",
+            DeviceAuthorizationEndpoint = i + DevicePaths.Authorization,
             ResponseTypesSupported = [ResponseTypes.Code],
             GrantTypesSupported = [.. grants.Order(StringComparer.Ordinal)],
             SubjectTypesSupported = [SubjectTypes.Public],

@@ -35,6 +35,37 @@ internal static class Pages
         return WriteAsync(context, "Sign in", body, status);
     }
 
+    public static Task DeviceAsync(HttpContext context, string action, string? userCode, string antiforgeryField, string antiforgeryToken, string? username, string? error)
+    {
+        var e = HtmlEncoder.Default;
+        var errorHtml = error is null ? string.Empty : $"<div class=\"error\" role=\"alert\" id=\"error\">{e.Encode(error)}</div>";
+        var body = $"""
+            <main>
+              <h1>Sign in on a device</h1>
+              <p class="sub">Enter the code your device shows, then sign in.</p>
+              {errorHtml}
+              <form method="post" action="{e.Encode(action)}" autocomplete="off">
+                <input type="hidden" name="{e.Encode(antiforgeryField)}" value="{e.Encode(antiforgeryToken)}">
+                <label for="user_code">Code</label>
+                <input type="text" id="user_code" name="user_code" value="{e.Encode(userCode ?? string.Empty)}" required autofocus>
+                <label for="username">Username</label>
+                <input type="text" id="username" name="username" value="{e.Encode(username ?? string.Empty)}" autocomplete="username" required>
+                <label for="password">Password</label>
+                <input type="password" id="password" name="password" autocomplete="current-password" required>
+                <button type="submit" id="submit">Sign in and connect the device</button>
+              </form>
+              <footer>Only enter a code you started yourself: the device gets your sign-in.</footer>
+            </main>
+            """;
+        return WriteAsync(context, "Device sign-in", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+
+    public static Task MessageAsync(HttpContext context, string title, string message)
+    {
+        var e = HtmlEncoder.Default;
+        return WriteAsync(context, title, $"<main><h1>{e.Encode(title)}</h1><p class=\"sub\" id=\"message\">{e.Encode(message)}</p></main>", StatusCodes.Status200OK);
+    }
+
     public static Task ErrorAsync(HttpContext context, string title, string message, int status)
     {
         var e = HtmlEncoder.Default;

@@ -164,22 +164,40 @@ public sealed class AuthorizationEndpointService
             return new(false, null, OAuthError.From(ErrorIds.AuthorizeRequestExpired).Description, null);
         }
 
+        var (session, handle, message) = await AuthenticateAsync(pending.ClientId, username, password, remoteAddress, cancellationToken).ConfigureAwait(false);
+        if (session is null)
+        {
+            return new(false, null, message, null);
+        }
+
+        var next = await IssueCodeAsync(pending, session, cancellationToken).ConfigureAwait(false);
+        return new(true, handle, null, next);
+    }
+
+    /// <summary>
+    /// Checks a username and password for <paramref name="clientId"/> — the same answer for unknown users and wrong
+    /// passwords, lockout with back-off, one audit record — and on success creates the IdP session.
+    /// </summary>
+    public async Task<(IdpSession? Session, string? Handle, string? Message)> AuthenticateAsync(string clientId, string username, string password, string? remoteAddress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(password);
         var now = _time.GetUtcNow();
         var user = await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false);
         if (user is null)
         {
             // Same work and answer as a wrong password, so the response does not reveal which usernames exist.
             PasswordHasher.Verify(password, _passwords.DummyHash);
-            await AuditSignInAsync(null, pending.ClientId, AuditOutcomes.Failed, "unknown user", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            return new(false, null, "The username or password is incorrect.", null);
+            await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "unknown user", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            return (null, null, "The username or password is incorrect.");
         }
 
         var credentials = await _directory.GetCredentialsAsync(user.Id, cancellationToken).ConfigureAwait(false);
         if (credentials?.LockedUntil is { } locked && locked > now)
         {
-            await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, "locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
             var minutes = Math.Max(1, (int)Math.Ceiling((locked - now).TotalMinutes));
-            return new(false, null, $"Too many failed attempts. Try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}.", null);
+            return (null, null, $"Too many failed attempts. Try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}.");
         }
 
         if (credentials is null || !PasswordHasher.Verify(password, credentials.PasswordHash))
@@ -195,14 +213,14 @@ public sealed class AuthorizationEndpointService
             }
 
             await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
-            await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, lockUntil is null ? "wrong password" : "wrong password; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            return new(false, null, "The username or password is incorrect.", null);
+            await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, lockUntil is null ? "wrong password" : "wrong password; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            return (null, null, "The username or password is incorrect.");
         }
 
         if (user.Status != UserStatus.Active)
         {
-            await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, "account disabled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            return new(false, null, "Your account is disabled. Contact your administrator.", null);
+            await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "account disabled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            return (null, null, "Your account is disabled. Contact your administrator.");
         }
 
         await _directory.RecordSignInSuccessAsync(user.Id, cancellationToken).ConfigureAwait(false);
@@ -218,10 +236,9 @@ public sealed class AuthorizationEndpointService
             ExpiresAt = now + _options.SessionLifetime,
         };
         await _grants.SaveSessionAsync(session, cancellationToken).ConfigureAwait(false);
-        await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Succeeded, "password", remoteAddress, session.Id, cancellationToken).ConfigureAwait(false);
+        await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Succeeded, "password", remoteAddress, session.Id, cancellationToken).ConfigureAwait(false);
         Log.SignIn(_logger, AuditOutcomes.Succeeded, user.Id, "password");
-        var next = await IssueCodeAsync(pending, session, cancellationToken).ConfigureAwait(false);
-        return new(true, handle, null, next);
+        return (session, handle, null);
     }
 
     /// <summary>The live session for a cookie handle, or null.</summary>

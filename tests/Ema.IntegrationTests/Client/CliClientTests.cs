@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Ema.Cli;
 using Ema.IntegrationTests.Infrastructure;
+using IdentityProvider = Ema.IntegrationTests.IdentityProvider;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -92,6 +93,30 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         var unknown = await client.CallToolAsync("nowhere__x", new Dictionary<string, object?>());
         Assert.True(unknown.IsError);
     }
+
+    [Fact]
+    public async Task LoginDevice_PrintsACode_AndSignsInOnceTheUserApprovesElsewhere()
+    {
+        using var process = Start("login", "--device", "--idp", server.Issuer, "--client-id", DemoSeed.AgentClientId, "--client-secret", server.Demo.ClientSecret, "--ca", Path.Combine(server.DataDirectory, "tls", "ca.crt"));
+        string? complete = null;
+        while (complete is null && await process.StandardError.ReadLineAsync() is { } line)
+        {
+            complete = DeviceUrl().Match(line) is { Success: true } m ? m.Value : null;
+        }
+
+        Assert.NotNull(complete);
+        var approved = await IdentityProvider.DeviceAuthorizationTests.ApproveAsync(server, complete, "carol", server.Password("carol"));
+        Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+        var output = await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, output + await process.StandardError.ReadToEndAsync());
+        Assert.Contains("Signed in as Carol Chen", output, StringComparison.Ordinal);
+        Assert.Equal(0, (await RunAsync("status")).Code);
+    }
+
+    [GeneratedRegex(@"https://\S+/device\?user_code=\S+")]
+    private static partial Regex DeviceUrl();
 
     [Fact]
     public async Task Quickstart_ExitJson_ConnectsBlocksAndAudits()
