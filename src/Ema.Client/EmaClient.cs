@@ -46,7 +46,11 @@ public sealed class EmaClient : IDisposable
         _discovery = new MetadataDiscovery(_http, options);
         _signIn = new OidcSignIn(_http, options, _discovery, Time);
         _sessions = new SessionManager(_signIn, options, store, browser, Time);
-        Broker = new TokenBroker(_http, options, _sessions, Time, _loggerFactory.CreateLogger("Ema.Client")) { Discovery = _discovery };
+        Broker = new TokenBroker(_http, options, _sessions, Time, _loggerFactory.CreateLogger("Ema.Client"))
+        {
+            Discovery = _discovery,
+            Interactive = new InteractiveAuthorizer(_http, options, browser, Time),
+        };
     }
 
     public EmaClientOptions Options { get; }
@@ -173,8 +177,13 @@ public sealed class EmaClient : IDisposable
         ArgumentNullException.ThrowIfNull(server);
         try
         {
-            // Token first: a refusal is reported as such, before any MCP traffic.
-            await GetAccessTokenAsync(server, cancellationToken).ConfigureAwait(false);
+            // Token first: a refusal is reported as such, before any MCP traffic. (The interactive fallback instead
+            // waits for the server's challenge, which names the scope to ask for.)
+            if (!(await BindAsync(server, cancellationToken).ConfigureAwait(false)).Interactive)
+            {
+                await GetAccessTokenAsync(server, cancellationToken).ConfigureAwait(false);
+            }
+
             var transport = new HttpClientTransport(
                 new HttpClientTransportOptions { Endpoint = new Uri(server.Resource), TransportMode = HttpTransportMode.StreamableHttp, Name = server.Name },
                 Wrap(CreateAuthorizationHandler(server)),

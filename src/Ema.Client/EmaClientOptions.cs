@@ -57,6 +57,16 @@ public sealed class EmaClientOptions
     /// <summary>How long the loopback redirect listener waits for the browser.</summary>
     public TimeSpan SignInTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Decision 11: when a server's authorization server offers no Enterprise-Managed Authorization, run the ordinary MCP
+    /// authorization-code flow there (dynamic registration or the configured registration, PKCE, the browser) — per-server
+    /// consent, which enterprise mode exists to avoid. Off by default.
+    /// </summary>
+    public bool AllowInteractiveAuthorization { get; set; }
+
+    /// <summary>The client name sent in dynamic client registration (RFC 7591) for the interactive fallback.</summary>
+    public string ClientName { get; set; } = "Ema";
+
     /// <summary>Development switch: accept http URLs whose host is a loopback address (decision 22).</summary>
     public bool AllowHttpOnLoopback { get; set; }
 
@@ -64,7 +74,11 @@ public sealed class EmaClientOptions
     public void Validate()
     {
         var problems = new List<string>();
-        if (!IsAcceptableUrl(IdentityProvider))
+        if (string.IsNullOrEmpty(IdentityProvider) && AllowInteractiveAuthorization && !UseCatalog)
+        {
+            // Interactive-only client (no enterprise IdP): allowed, every server then uses its own authorization server.
+        }
+        else if (!IsAcceptableUrl(IdentityProvider))
         {
             problems.Add($"IdentityProvider must be an https URL (got '{IdentityProvider}').");
         }
@@ -74,7 +88,7 @@ public sealed class EmaClientOptions
             problems.Add($"IdentityProviderTokenEndpoint must be an https URL (got '{IdentityProviderTokenEndpoint}').");
         }
 
-        if (IdentityProviderClient is null || string.IsNullOrEmpty(IdentityProviderClient.ClientId))
+        if (!string.IsNullOrEmpty(IdentityProvider) && (IdentityProviderClient is null || string.IsNullOrEmpty(IdentityProviderClient.ClientId)))
         {
             problems.Add("IdentityProviderClient is required.");
         }

@@ -7,8 +7,8 @@ using ModelContextProtocol.Protocol;
 // last argument and the scenario's context in MCP_CONFORMANCE_CONTEXT; it plays the IdP, the AS and the MCP server on
 // http://localhost, hence the loopback development switch. Everything else is Ema.Client as shipped.
 var scenario = Environment.GetEnvironmentVariable("MCP_CONFORMANCE_SCENARIO") ?? string.Empty;
-var contextJson = Environment.GetEnvironmentVariable("MCP_CONFORMANCE_CONTEXT");
-if (args.Length == 0 || contextJson is null)
+var contextJson = Environment.GetEnvironmentVariable("MCP_CONFORMANCE_CONTEXT") ?? "{}";
+if (args.Length == 0)
 {
     await Console.Error.WriteLineAsync("usage: MCP_CONFORMANCE_CONTEXT=<json> ema-conformance-client <mcp-server-url>");
     return 2;
@@ -18,29 +18,36 @@ var context = JsonDocument.Parse(contextJson).RootElement;
 string Get(string name) => context.TryGetProperty(name, out var v) ? v.GetString() ?? string.Empty : string.Empty;
 var serverUrl = args[^1];
 
-if (!scenario.StartsWith("auth/enterprise-managed-authorization", StringComparison.Ordinal) && !context.TryGetProperty("idp_id_token", out _))
+// Enterprise-Managed Authorization when the scenario hands over an ID token; otherwise the scenario tests the ordinary
+// MCP authorization flow, which Ema's client runs only as the opt-in fallback of decision 11 — switched on here.
+var enterprise = context.TryGetProperty("idp_id_token", out _);
+var options = enterprise
+    ? new EmaClientOptions
+    {
+        IdentityProvider = Get("idp_issuer"),
+        IdentityProviderTokenEndpoint = Get("idp_token_endpoint"),
+        IdentityProviderClient = new ClientCredentials(Get("idp_client_id"), null, ClientAuthenticationMethods.None),
+        UseCatalog = false,
+        AllowHttpOnLoopback = true,
+    }
+    : new EmaClientOptions { UseCatalog = false, AllowHttpOnLoopback = true, AllowInteractiveAuthorization = true, ClientName = "ema-conformance-client" };
+if (!enterprise && context.TryGetProperty("client_id", out var preRegistered))
 {
-    await Console.Error.WriteLineAsync($"scenario '{scenario}' is not an Enterprise-Managed Authorization scenario; this client does no interactive per-server OAuth (decision 11).");
-    return 3;
+    await Console.Error.WriteLineAsync($"scenario '{scenario}' pre-registers client {preRegistered}; registered after discovery.");
 }
 
-var options = new EmaClientOptions
-{
-    IdentityProvider = Get("idp_issuer"),
-    IdentityProviderTokenEndpoint = Get("idp_token_endpoint"),
-    IdentityProviderClient = new ClientCredentials(Get("idp_client_id"), null, ClientAuthenticationMethods.None),
-    UseCatalog = false,
-    AllowHttpOnLoopback = true,
-};
-
 using var network = new SocketsHttpHandler();
-using var client = new EmaClient(options, network);
+using var browserNetwork = new SocketsHttpHandler { AllowAutoRedirect = false };
+using var client = new EmaClient(options, network, browser: new HeadlessBrowser(browserNetwork));
 try
 {
-    client.UseIdToken(Get("idp_id_token"));
     var server = new EmaServer("conformance", serverUrl);
-    var issuer = await client.DiscoverAuthorizationServerAsync(server);
-    options.AuthorizationServerClients[issuer] = new ClientCredentials(Get("client_id"), Get("client_secret"), ClientAuthenticationMethods.ClientSecretBasic);
+    if (enterprise)
+    {
+        client.UseIdToken(Get("idp_id_token"));
+        var issuer = await client.DiscoverAuthorizationServerAsync(server);
+        options.AuthorizationServerClients[issuer] = new ClientCredentials(Get("client_id"), Get("client_secret"), ClientAuthenticationMethods.ClientSecretBasic);
+    }
 
     await using var connection = await client.ConnectAsync(server);
     if (connection.Status != ConnectionStatus.Connected)
@@ -59,8 +66,22 @@ try
 
     return 0;
 }
-catch (Exception ex) when (ex is EmaProtocolException or EmaAccessDeniedException or HttpRequestException)
+catch (Exception ex) when (ex is EmaProtocolException or EmaAccessDeniedException or HttpRequestException or EmaSignInRequiredException or ModelContextProtocol.McpException)
 {
     await Console.Error.WriteLineAsync(ex.Message);
     return 1;
+}
+
+/// <summary>The conformance authorization server approves at once: follow its redirect to the loopback listener.</summary>
+internal sealed class HeadlessBrowser(HttpMessageHandler handler) : Ema.Client.SignIn.IBrowser
+{
+    public async Task OpenAsync(Uri authorizationUrl, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient(handler, disposeHandler: false);
+        using var response = await http.GetAsync(authorizationUrl, cancellationToken);
+        if (response.Headers.Location is { } location)
+        {
+            using var _ = await http.GetAsync(new Uri(authorizationUrl, location), cancellationToken);
+        }
+    }
 }

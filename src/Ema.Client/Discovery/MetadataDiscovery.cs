@@ -8,7 +8,9 @@ namespace Ema.Client.Discovery;
 /// <param name="Resource">The RFC 9728 <c>resource</c>, byte for byte (sent as <c>resource</c> in both requests).</param>
 /// <param name="ScopesSupported">The metadata's <c>scopes_supported</c>.</param>
 /// <param name="AuthorizationServer">The chosen authorization server's metadata (its <c>issuer</c> is the <c>audience</c>).</param>
-internal sealed record ResourceBinding(string Resource, IReadOnlyList<string> ScopesSupported, AuthorizationServerMetadata AuthorizationServer);
+/// <param name="Interactive">The server offers no Enterprise-Managed Authorization and the client was allowed to fall back
+/// to the interactive authorization-code flow at its AS (decision 11: off by default).</param>
+internal sealed record ResourceBinding(string Resource, IReadOnlyList<string> ScopesSupported, AuthorizationServerMetadata AuthorizationServer, bool Interactive = false);
 
 /// <summary>
 /// RFC 9728 protected-resource metadata and RFC 8414 / OIDC authorization-server metadata discovery with the MCP
@@ -110,6 +112,11 @@ internal sealed class MetadataDiscovery(HttpClient http, EmaClientOptions option
             }
 
             reasons.Add($"{issuer} does not offer the ID-JAG profile ({GrantProfiles.IdJag} with the jwt-bearer grant)");
+            if (options.AllowInteractiveAuthorization && server.AuthorizationEndpoint is { } endpoint && options.IsAcceptableUrl(endpoint) && server.TokenEndpoint is not null)
+            {
+                // Decision 11: only when the host opted in, a server without EMA gets the ordinary MCP authorization flow.
+                return new ResourceBinding(metadata.Resource, metadata.ScopesSupported ?? [], server, Interactive: true);
+            }
         }
 
         throw new EmaProtocolException($"{resource}: no authorization server offers Enterprise-Managed Authorization ({(reasons.Count == 0 ? "none listed" : string.Join("; ", reasons))}).");

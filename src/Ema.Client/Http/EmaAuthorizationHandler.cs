@@ -33,9 +33,16 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
     {
         ArgumentNullException.ThrowIfNull(request);
         var binding = await _client.BindAsync(_server, cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _scopes, _scopes ?? binding.ScopesSupported);
+        if (!binding.Interactive)
+        {
+            Volatile.Write(ref _scopes, _scopes ?? binding.ScopesSupported);
+        }
+
         var body = request.Content is null ? null : await request.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        var grant = await _client.Broker.GetAsync(binding, Scopes, null, cancellationToken).ConfigureAwait(false);
+
+        // The interactive fallback asks for nothing before the server's first challenge names the scope it wants
+        // (MCP authorization, "Scope Selection Strategy"); EMA connections always carry a token.
+        var grant = _scopes is null ? null : await _client.Broker.GetAsync(binding, Scopes, null, cancellationToken).ConfigureAwait(false);
         var response = await SendWithAsync(request, body, grant, first: true, cancellationToken).ConfigureAwait(false);
         var retriedUnauthorized = false;
         for (var stepUps = 0; ; )
@@ -43,10 +50,16 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
             var challenge = BearerChallenge.From(response.Headers);
             if (response.StatusCode == HttpStatusCode.Unauthorized && !retriedUnauthorized)
             {
-                // The server no longer accepts this token (expired early, keys rotated, revoked): one fresh token, once.
+                // No token yet (interactive), or the server no longer accepts this one (expired early, keys rotated,
+                // revoked): one fresh token, once.
                 retriedUnauthorized = true;
                 response.Dispose();
-                grant = await _client.Broker.GetAsync(binding, Scopes, rejectedToken: grant.AccessToken, cancellationToken).ConfigureAwait(false);
+                if (_scopes is null)
+                {
+                    Volatile.Write(ref _scopes, challenge?.Scope?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? binding.ScopesSupported);
+                }
+
+                grant = await _client.Broker.GetAsync(binding, Scopes, rejectedToken: grant?.AccessToken, cancellationToken).ConfigureAwait(false);
                 response = await SendWithAsync(request, body, grant, first: false, cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -78,7 +91,7 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
         }
     }
 
-    private Task<HttpResponseMessage> SendWithAsync(HttpRequestMessage original, byte[]? body, AccessGrant grant, bool first, CancellationToken cancellationToken)
+    private Task<HttpResponseMessage> SendWithAsync(HttpRequestMessage original, byte[]? body, AccessGrant? grant, bool first, CancellationToken cancellationToken)
     {
         var request = first ? original : Clone(original, body);
         if (first && body is not null)
@@ -92,7 +105,7 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
             request.Content = content;
         }
 
-        request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, grant.AccessToken);
+        request.Headers.Authorization = grant is null ? null : new AuthenticationHeaderValue(HeaderValues.BearerScheme, grant.AccessToken);
         return base.SendAsync(request, cancellationToken);
     }
 

@@ -41,9 +41,10 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
     /// <param name="cancellationToken">Stops this caller's wait; a shared exchange carries on for the others.</param>
     public async Task<AccessGrant> GetAsync(ResourceBinding binding, IReadOnlyCollection<string> scopes, string? rejectedToken, CancellationToken cancellationToken)
     {
-        var session = sessions.Current ?? throw new EmaSignInRequiredException();
+        // The interactive fallback has its own sign-in at the server's AS, so it needs no enterprise session.
+        var session = sessions.Current ?? (binding.Interactive ? null : throw new EmaSignInRequiredException());
         var scope = string.Join(' ', scopes.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
-        var key = new TokenKey(session.Subject, session.ClientId, binding.AuthorizationServer.Issuer, binding.Resource, scope);
+        var key = new TokenKey(session?.Subject ?? string.Empty, session?.ClientId ?? string.Empty, binding.AuthorizationServer.Issuer, binding.Resource, scope);
         var slot = _slots.GetOrAdd(key, _ => new Slot());
         var now = time.GetUtcNow();
         TaskCompletionSource<AccessGrant>? owner = null;
@@ -115,6 +116,11 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
 
     private async Task<AccessGrant> ObtainAsync(ResourceBinding binding, string scope, CancellationToken cancellationToken)
     {
+        if (binding.Interactive)
+        {
+            return await Interactive.AuthorizeAsync(binding, scope, cancellationToken).ConfigureAwait(false);
+        }
+
         var issuer = binding.AuthorizationServer.Issuer;
         if (!options.AuthorizationServerClients.TryGetValue(issuer, out var asClient))
         {
@@ -215,6 +221,9 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
 
     /// <summary>Set by <see cref="EmaClient"/> (metadata is shared with the rest of the client).</summary>
     public MetadataDiscovery Discovery { get; init; } = null!;
+
+    /// <summary>Set by <see cref="EmaClient"/>: the opt-in fallback for servers without EMA (decision 11).</summary>
+    public InteractiveAuthorizer Interactive { get; init; } = null!;
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "The {Party} {Issuer} refused access to {Resource}: {Error}")]
     private static partial void LogRefused(ILogger logger, string party, string issuer, string resource, string error);

@@ -22,6 +22,24 @@ public sealed class ConformanceTests
         }
     }
 
+    /// <summary>
+    /// The base client scenarios that apply: client authentication at a token endpoint, metadata discovery and scope
+    /// step-up. They run the ordinary MCP authorization-code flow, which Ema's client performs only as the opt-in fallback
+    /// of decision 11 (`AllowInteractiveAuthorization`); the adapter switches it on for scenarios without an ID token.
+    /// </summary>
+    [Theory]
+    [InlineData("auth/metadata-default")]
+    [InlineData("auth/token-endpoint-auth-basic")]
+    [InlineData("auth/token-endpoint-auth-post")]
+    [InlineData("auth/token-endpoint-auth-none")]
+    [InlineData("auth/scope-step-up")]
+    public async Task BaseClientScenario_PassesEveryCheck(string scenario)
+    {
+        var checks = await RunScenarioAsync(scenario);
+        Assert.Empty(checks.Where(c => c.Status is "FAILURE" or "WARNING").Select(c => $"{c.Id}: {c.Description}"));
+        Assert.Contains(checks, c => c.Id == "token-request" && c.Status == "SUCCESS");
+    }
+
     private sealed record Check(string Id, string Status, string Description);
 
     private static async Task<IReadOnlyList<Check>> RunScenarioAsync(string scenario)
