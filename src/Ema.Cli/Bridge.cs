@@ -73,7 +73,7 @@ internal static class Bridge
         var builder = new StringBuilder();
         foreach (var ch in serverName.ToLowerInvariant())
         {
-            builder.Append(char.IsAsciiLetterOrDigit(ch) || ch == '-' ? ch : '_');
+            builder.Append(char.IsAsciiLetterOrDigit(ch) ? ch : '-'); // never '_': the first "__" of a tool name is the separator
         }
 
         return builder.ToString();
@@ -81,7 +81,19 @@ internal static class Bridge
 
     private static async Task RunAsync(IReadOnlyList<EmaConnection> connections, CancellationToken cancellationToken)
     {
-        var byNamespace = connections.GroupBy(c => Namespace(c.Server.Name)).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+        // Names that collide after sanitizing get a numeric suffix rather than shadowing each other.
+        var byNamespace = new Dictionary<string, EmaConnection>(StringComparer.Ordinal);
+        foreach (var connection in connections)
+        {
+            var name = Namespace(connection.Server.Name);
+            for (var n = 2; byNamespace.ContainsKey(name); n++)
+            {
+                name = Namespace(connection.Server.Name) + "-" + n;
+            }
+
+            byNamespace[name] = connection;
+        }
+
         var options = new McpServerOptions
         {
             ServerInfo = new Implementation { Name = "ema-bridge", Version = Program.VersionText().Split(' ')[1] },

@@ -55,6 +55,7 @@ internal static class ClientCommands
         try
         {
             var handler = OutboundHttp.Handler(profile.TrustedCaFile, null);
+            handler.AllowAutoRedirect = false; // a redirected token request would re-send its form (subject token, assertion)
             var client = new EmaClient(profile.ToOptions(directory), handler, new EnterpriseSessionStore(directory), interactive ? new SystemBrowser(Console.Error) : null);
             return (client, null);
         }
@@ -127,6 +128,12 @@ internal static class ClientCommands
             return "--client-id is required with --idp.";
         }
 
+        var previous = ClientProfile.Load(directory);
+        if (previous is not null && (previous.IdentityProvider != issuer || previous.IdentityProviderClient.ClientId != clientId))
+        {
+            new EnterpriseSessionStore(directory).Delete(); // the old IdP's tokens are never presented to the new one
+        }
+
         var profile = new ClientProfile
         {
             IdentityProvider = issuer,
@@ -141,19 +148,29 @@ internal static class ClientCommands
 
         foreach (var entry in authorizationServers)
         {
-            // ISSUER=CLIENT_ID:SECRET[:METHOD]; the issuer itself contains ':' so split at the last '='.
-            var equals = entry.LastIndexOf('=');
-            var parts = equals > 0 ? entry[(equals + 1)..].Split(':') : [];
-            if (parts.Length is < 1 or > 3 || parts[0].Length == 0)
+            // ISSUER=CLIENT_ID[:SECRET][:METHOD]. The issuer is a URL (no '=' expected); the secret may contain ':' and '='.
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            var rest = equals > 0 ? entry[(equals + 1)..] : string.Empty;
+            var colon = rest.IndexOf(':', StringComparison.Ordinal);
+            var id = colon < 0 ? rest : rest[..colon];
+            var secretPart = colon < 0 ? string.Empty : rest[(colon + 1)..];
+            var asMethod = new[] { ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.None }
+                .FirstOrDefault(m => secretPart.EndsWith(":" + m, StringComparison.Ordinal) || secretPart == m);
+            if (asMethod is not null)
             {
-                return $"--as '{entry}': expected ISSUER=CLIENT_ID:SECRET[:METHOD].";
+                secretPart = secretPart == asMethod ? string.Empty : secretPart[..^(asMethod.Length + 1)];
+            }
+
+            if (equals <= 0 || id.Length == 0)
+            {
+                return $"--as '{entry[..Math.Max(0, equals)]}=…': expected ISSUER=CLIENT_ID[:SECRET][:METHOD].";
             }
 
             profile.AuthorizationServers[entry[..equals]] = new StoredCredentials
             {
-                ClientId = parts[0],
-                ProtectedSecret = parts.Length > 1 && parts[1].Length > 0 ? ClientProfile.Protect(directory, parts[1]) : null,
-                Method = parts.Length > 2 ? parts[2] : parts.Length > 1 && parts[1].Length > 0 ? ClientAuthenticationMethods.ClientSecretBasic : ClientAuthenticationMethods.None,
+                ClientId = id,
+                ProtectedSecret = secretPart.Length > 0 ? ClientProfile.Protect(directory, secretPart) : null,
+                Method = asMethod ?? (secretPart.Length > 0 ? ClientAuthenticationMethods.ClientSecretBasic : ClientAuthenticationMethods.None),
             };
         }
 

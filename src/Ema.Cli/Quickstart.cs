@@ -76,7 +76,9 @@ internal static class Quickstart
         browserHandler.AllowAutoRedirect = false; // the scripted browser follows redirects itself, with cookies
         browserHandler.UseCookies = true;
         browserHandler.CookieContainer = new CookieContainer();
-        using var client = new EmaClient(ClientProfile.Load(profileDirectory)!.ToOptions(profileDirectory), OutboundHttp.Handler(caFile, null), new EnterpriseSessionStore(profileDirectory), new PageSignInBrowser(browserHandler, DemoUser, password));
+        var network = OutboundHttp.Handler(caFile, null);
+        network.AllowAutoRedirect = false;
+        using var client = new EmaClient(ClientProfile.Load(profileDirectory)!.ToOptions(profileDirectory), network, new EnterpriseSessionStore(profileDirectory), new PageSignInBrowser(browserHandler, DemoUser, password));
         {
             await say.WriteLineAsync($"Signing in as {DemoUser} through the IdP's sign-in page…");
             var session = await client.SignInAsync(cancellationToken);

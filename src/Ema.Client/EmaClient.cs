@@ -208,6 +208,11 @@ public sealed class EmaClient : IDisposable
         {
             return new EmaConnection(server, ConnectionStatus.Unreachable, problem: ex.Message);
         }
+        catch (Exception ex) when (ex is not OperationCanceledException && ex is not EmaSignInRequiredException)
+        {
+            // One misbehaving server (a malformed answer the checks above did not anticipate) must not stop the others.
+            return new EmaConnection(server, ConnectionStatus.NotSupported, problem: $"{ex.GetType().Name}: {ex.Message}");
+        }
     }
 
     public void Dispose() => _http.Dispose();

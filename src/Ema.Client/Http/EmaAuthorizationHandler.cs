@@ -32,6 +32,12 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (!IsForThisServer(request.RequestUri))
+        {
+            // A token for this server goes to this server only (spec §2(a)35; RFC 8707 audience restriction).
+            throw new InvalidOperationException($"This handler authorizes requests to {_server.Resource} only, not to {request.RequestUri}.");
+        }
+
         var binding = await _client.BindAsync(_server, cancellationToken).ConfigureAwait(false);
         if (!binding.Interactive)
         {
@@ -107,6 +113,18 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
 
         request.Headers.Authorization = grant is null ? null : new AuthenticationHeaderValue(HeaderValues.BearerScheme, grant.AccessToken);
         return base.SendAsync(request, cancellationToken);
+    }
+
+    private bool IsForThisServer(Uri? uri)
+    {
+        var resource = new Uri(_server.Resource);
+        if (uri is null || !uri.IsAbsoluteUri || Uri.Compare(uri, resource, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) != 0)
+        {
+            return false;
+        }
+
+        var path = resource.AbsolutePath.TrimEnd('/');
+        return path.Length == 0 || uri.AbsolutePath == path || uri.AbsolutePath.StartsWith(path + "/", StringComparison.Ordinal);
     }
 
     private static HttpRequestMessage Clone(HttpRequestMessage original, byte[]? body)

@@ -21,6 +21,15 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
             {
                 var (status, session) = store.Load();
                 LoadStatus = status;
+
+                // A session belongs to one IdP and one client: after the profile changed IdP or client, the old
+                // session's tokens must never be presented to the new one.
+                if (session is not null && (session.Issuer != options.IdentityProvider || session.ClientId != options.IdentityProviderClient?.ClientId))
+                {
+                    session = null;
+                    LoadStatus = SessionLoadStatus.None;
+                }
+
                 _session ??= session;
                 _loaded = true;
             }

@@ -20,32 +20,87 @@ internal sealed class LoopbackRedirectListener : IDisposable
 
     public string RedirectUri { get; }
 
-    /// <summary>Waits for the redirect and returns its query parameters.</summary>
-    public async Task<IReadOnlyDictionary<string, string>> WaitAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits for the redirect that carries <paramref name="expectedState"/> and returns its query parameters. Requests to
+    /// other paths, or with another state, are answered and ignored, so a stray local request cannot end the sign-in;
+    /// connections are served concurrently with a short read timeout, so an idle one cannot stall it.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, string>> WaitAsync(string expectedState, CancellationToken cancellationToken)
     {
-        while (true)
+        var result = new TaskCompletionSource<IReadOnlyDictionary<string, string>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var registration = cancellationToken.Register(() => result.TrySetCanceled(cancellationToken));
+        var accepting = AcceptLoopAsync(expectedState, result, cancellationToken);
+        try
         {
-            using var client = await _listener.AcceptTcpClientAsync(cancellationToken).ConfigureAwait(false);
-            var stream = client.GetStream();
-            var head = await ReadHeadAsync(stream, cancellationToken).ConfigureAwait(false);
-            var requestLine = head.Split("\r\n", 2)[0].Split(' ');
-            if (requestLine.Length < 2 || requestLine[0] != "GET" || !requestLine[1].StartsWith("/callback", StringComparison.Ordinal))
+            return await result.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            _listener.Stop();
+            await accepting.ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptLoopAsync(string expectedState, TaskCompletionSource<IReadOnlyDictionary<string, string>> result, CancellationToken cancellationToken)
+    {
+        while (!result.Task.IsCompleted)
+        {
+            TcpClient client;
+            try
             {
-                await WriteAsync(stream, "404 Not Found", "Not found.", cancellationToken).ConfigureAwait(false);
-                continue;
+                client = await _listener.AcceptTcpClientAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                return;
             }
 
-            var query = requestLine[1].Contains('?', StringComparison.Ordinal) ? requestLine[1][(requestLine[1].IndexOf('?', StringComparison.Ordinal) + 1)..] : string.Empty;
-            var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
-            {
-                var parts = pair.Split('=', 2);
-                parameters.TryAdd(Uri.UnescapeDataString(parts[0].Replace('+', ' ')), parts.Length > 1 ? Uri.UnescapeDataString(parts[1].Replace('+', ' ')) : string.Empty);
-            }
+            _ = ServeAsync(client, expectedState, result, cancellationToken);
+        }
+    }
 
-            var ok = parameters.ContainsKey("code");
-            await WriteAsync(stream, "200 OK", ok ? "Signed in to Ema. You can close this window." : "Sign-in did not complete. Return to the application for details.", cancellationToken).ConfigureAwait(false);
-            return parameters;
+    private static async Task ServeAsync(TcpClient client, string expectedState, TaskCompletionSource<IReadOnlyDictionary<string, string>> result, CancellationToken cancellationToken)
+    {
+        using (client)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                var stream = client.GetStream();
+                var head = await ReadHeadAsync(stream, timeout.Token).ConfigureAwait(false);
+                var requestLine = head.Split("\r\n", 2)[0].Split(' ');
+                var target = requestLine.Length >= 2 ? requestLine[1] : string.Empty;
+                var question = target.IndexOf('?', StringComparison.Ordinal);
+                var path = question < 0 ? target : target[..question];
+                if (requestLine[0] != "GET" || path != "/callback")
+                {
+                    await WriteAsync(stream, "404 Not Found", "Not found.", timeout.Token).ConfigureAwait(false);
+                    return;
+                }
+
+                var parameters = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var pair in (question < 0 ? string.Empty : target[(question + 1)..]).Split('&', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    var parts = pair.Split('=', 2);
+                    parameters.TryAdd(Uri.UnescapeDataString(parts[0].Replace('+', ' ')), parts.Length > 1 ? Uri.UnescapeDataString(parts[1].Replace('+', ' ')) : string.Empty);
+                }
+
+                // RFC 6749 §10.12: only the response to this client's own request (its state) is taken.
+                if (!parameters.TryGetValue("state", out var state) || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(state), Encoding.UTF8.GetBytes(expectedState)))
+                {
+                    await WriteAsync(stream, "400 Bad Request", "This is not the sign-in this application started.", timeout.Token).ConfigureAwait(false);
+                    return;
+                }
+
+                var ok = parameters.ContainsKey("code");
+                await WriteAsync(stream, "200 OK", ok ? "Signed in to Ema. You can close this window." : "Sign-in did not complete. Return to the application for details.", timeout.Token).ConfigureAwait(false);
+                result.TrySetResult(parameters);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
+            {
+                // a slow or broken local connection: ignored, the listener keeps waiting for the browser
+            }
         }
     }
 

@@ -61,7 +61,7 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.SignInTimeout);
-        var wait = listener.WaitAsync(timeout.Token);
+        var wait = listener.WaitAsync(state, timeout.Token);
         await browser.OpenAsync(url, timeout.Token).ConfigureAwait(false);
         IReadOnlyDictionary<string, string> callback;
         try
@@ -79,9 +79,11 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
             throw new EmaSignInRequiredException("Sign-in failed: the response's state does not match the request (possible CSRF); nothing was stored.");
         }
 
-        if (callback.TryGetValue(OAuthParameters.Issuer, out var iss) && iss != idp.Issuer)
+        callback.TryGetValue(OAuthParameters.Issuer, out var iss);
+        if ((iss is not null && iss != idp.Issuer) || (iss is null && idp.AuthorizationResponseIssParameterSupported == true))
         {
-            throw new EmaSignInRequiredException($"Sign-in failed: the response came from issuer '{iss}', not '{idp.Issuer}' (RFC 9207).");
+            // RFC 9207 §2.4: the issuer must match, and must be present when the IdP says it sends it.
+            throw new EmaSignInRequiredException($"Sign-in failed: the response came from issuer '{iss ?? "(none)"}', not '{idp.Issuer}' (RFC 9207).");
         }
 
         if (callback.TryGetValue(OAuthParameters.Error, out var error))
@@ -220,7 +222,7 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
             IdToken = response.IdToken,
             IdTokenExpiresAt = expires.Value,
             AccessToken = response.AccessToken,
-            AccessTokenExpiresAt = response.ExpiresIn is { } seconds ? now.AddSeconds(seconds) : null,
+            AccessTokenExpiresAt = response.ExpiresIn is not null ? now + AccessGrant.Lifetime(response.ExpiresIn) : null,
             RefreshToken = response.RefreshToken ?? previous?.RefreshToken,
             AuthTime = JwtPayload.Time(claims, JwtClaimNames.AuthTime) ?? previous?.AuthTime,
             SignedInAt = previous?.SignedInAt ?? now,

@@ -51,7 +51,7 @@ internal sealed class InteractiveAuthorizer(HttpClient http, EmaClientOptions op
         var url = new Uri(endpoint + (endpoint.Contains('?', StringComparison.Ordinal) ? "&" : "?") + string.Join("&", query.Select(p => Uri.EscapeDataString(p.Key) + "=" + Uri.EscapeDataString(p.Value))));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.SignInTimeout);
-        var wait = listener.WaitAsync(timeout.Token);
+        var wait = listener.WaitAsync(state, timeout.Token);
         await browser.OpenAsync(url, timeout.Token).ConfigureAwait(false);
         var callback = await wait.ConfigureAwait(false);
 
@@ -89,8 +89,8 @@ internal sealed class InteractiveAuthorizer(HttpClient http, EmaClientOptions op
             throw new EmaAccessDeniedException(new EmaRefusal(RefusalSource.AuthorizationServer, result.Error!.Error, result.Error.ErrorDescription, null));
         }
 
-        var lifetime = token.ExpiresIn is { } seconds and > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(5);
-        return new AccessGrant(token.AccessToken, time.GetUtcNow() + lifetime, token.Scope ?? scope);
+        var now = time.GetUtcNow();
+        return new AccessGrant(token.AccessToken, now + AccessGrant.Lifetime(token.ExpiresIn), token.Scope ?? scope) { ObtainedAt = now };
     }
 
     /// <summary>The configured registration at this AS, or one obtained once by RFC 7591 dynamic registration.</summary>

@@ -8,7 +8,16 @@ using Microsoft.Extensions.Logging;
 namespace Ema.Client.Tokens;
 
 /// <summary>An access token for one MCP server.</summary>
-internal sealed record AccessGrant(string AccessToken, DateTimeOffset ExpiresAt, string? Scope);
+internal sealed record AccessGrant(string AccessToken, DateTimeOffset ExpiresAt, string? Scope)
+{
+    /// <summary>When it was obtained: the renewal margin is at most half its lifetime, so a short-lived token is not
+    /// renewed on every call.</summary>
+    public DateTimeOffset ObtainedAt { get; init; }
+
+    /// <summary>A server's <c>expires_in</c>, bounded: absent or non-positive → 5 minutes, at most a day.</summary>
+    public static TimeSpan Lifetime(long? expiresIn) =>
+        expiresIn is { } seconds and > 0 ? TimeSpan.FromSeconds(Math.Min(seconds, 86_400)) : TimeSpan.FromMinutes(5);
+}
 
 /// <summary>
 /// Obtains access tokens for MCP servers: token exchange at the IdP (ID token → ID-JAG, spec §2(a)12–28), then the
@@ -59,7 +68,8 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
 
             if (slot.Current is { } current && now < current.ExpiresAt)
             {
-                if (now < current.ExpiresAt - options.RenewBeforeExpiry)
+                var margin = TimeSpan.FromTicks(Math.Min(options.RenewBeforeExpiry.Ticks, (current.ExpiresAt - current.ObtainedAt).Ticks / 2));
+                if (now < current.ExpiresAt - margin)
                 {
                     return current;
                 }
@@ -151,8 +161,8 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
             throw new EmaProtocolException($"{issuer} answered token_type '{token.TokenType}'; this client sends Bearer tokens only.");
         }
 
-        var lifetime = token.ExpiresIn is { } seconds and > 0 ? TimeSpan.FromSeconds(seconds) : TimeSpan.FromMinutes(5);
-        return new AccessGrant(token.AccessToken, time.GetUtcNow() + lifetime, token.Scope);
+        var now = time.GetUtcNow();
+        return new AccessGrant(token.AccessToken, now + AccessGrant.Lifetime(token.ExpiresIn), token.Scope) { ObtainedAt = now };
     }
 
     private async Task<string> RequestIdJagAsync(ResourceBinding binding, string scope, CancellationToken cancellationToken)

@@ -22,7 +22,7 @@ internal static class DeviceAuthorizationEndpoints
     public static void Map(IEndpointRouteBuilder endpoints, string prefix, string issuer)
     {
         endpoints.MapPost(prefix + DevicePaths.Authorization, (HttpContext ctx) => StartAsync(ctx, issuer + DevicePaths.Verification));
-        endpoints.MapGet(prefix + DevicePaths.Verification, (HttpContext ctx) => PageAsync(ctx, prefix, ctx.Request.Query[OAuthParameters.UserCode].ToString(), null, null));
+        endpoints.MapGet(prefix + DevicePaths.Verification, (HttpContext ctx) => ShowAsync(ctx, prefix));
         endpoints.MapPost(prefix + DevicePaths.Verification, (HttpContext ctx) => VerifyAsync(ctx, prefix));
     }
 
@@ -54,9 +54,11 @@ internal static class DeviceAuthorizationEndpoints
         }
 
         var scope = parameters[OAuthParameters.Scope] ?? OidcScopes.OpenId;
-        if (error is null && !scope.Split(' ').Contains(OidcScopes.OpenId, StringComparer.Ordinal))
+        var scopes = scope.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (error is null && (!scopes.Contains(OidcScopes.OpenId, StringComparer.Ordinal) || scopes.Length > 32 || scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length
+            || scope.Any(c => c < 0x21 && c != ' ' || c is '"' or '\\' || c > 0x7e)))
         {
-            error = OAuthError.From(ErrorIds.AuthorizeScopeInvalid);
+            error = OAuthError.From(ErrorIds.AuthorizeScopeInvalid); // RFC 6749 §3.3 characters; openid required; no duplicates
         }
 
         var time = ctx.RequestServices.GetRequiredService<TimeProvider>();
@@ -64,7 +66,14 @@ internal static class DeviceAuthorizationEndpoints
         string? deviceCode = null;
         if (error is null)
         {
-            (deviceCode, started) = ctx.RequestServices.GetRequiredService<DeviceAuthorizationService>().Start(clientId!, scope);
+            if (ctx.RequestServices.GetRequiredService<DeviceAuthorizationService>().Start(clientId!, scope) is { } begun)
+            {
+                (deviceCode, started) = begun;
+            }
+            else
+            {
+                error = OAuthError.From(ErrorIds.DeviceAuthorizationsExhausted);
+            }
         }
 
         // One audit record per decision, written before the answer (no device code in it: it is a credential).
@@ -99,6 +108,30 @@ internal static class DeviceAuthorizationEndpoints
         }, EmaJsonContext.Default.DeviceAuthorizationResponse).ConfigureAwait(false);
     }
 
+    /// <summary>GET: without a code, ask for it; with a live code, show who asks for what (RFC 8628 §5.4: the user
+    /// must see which client gets the sign-in) and ask for the password and an explicit Allow or Deny.</summary>
+    private static async Task ShowAsync(HttpContext ctx, string prefix)
+    {
+        var typed = ctx.Request.Query[OAuthParameters.UserCode].ToString();
+        if (typed.Length == 0)
+        {
+            await Pages.DeviceCodeAsync(ctx, prefix + DevicePaths.Verification, null, null).ConfigureAwait(false);
+            return;
+        }
+
+        var (pending, limited) = ctx.RequestServices.GetRequiredService<DeviceAuthorizationService>().FindByUserCode(typed, ctx.Connection.RemoteIpAddress?.ToString());
+        if (pending is null)
+        {
+            await Pages.DeviceCodeAsync(ctx, prefix + DevicePaths.Verification, typed, limited ? TooManyAttempts : UnknownCode).ConfigureAwait(false);
+            return;
+        }
+
+        await ConsentAsync(ctx, prefix, pending, null, null).ConfigureAwait(false);
+    }
+
+    private const string UnknownCode = "That code is unknown or has expired. Check the code on your device, or start again there.";
+    private const string TooManyAttempts = "Too many wrong codes from this address. Wait a minute and try again.";
+
     private static async Task VerifyAsync(HttpContext ctx, string prefix)
     {
         if (!ctx.Request.HasFormContentType || !await ctx.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(ctx).ConfigureAwait(false))
@@ -111,10 +144,10 @@ internal static class DeviceAuthorizationEndpoints
         var userCode = form[OAuthParameters.UserCode].ToString();
         var username = form["username"].ToString();
         var devices = ctx.RequestServices.GetRequiredService<DeviceAuthorizationService>();
-        var pending = devices.FindByUserCode(userCode);
+        var (pending, limited) = devices.FindByUserCode(userCode, ctx.Connection.RemoteIpAddress?.ToString());
         if (pending is null)
         {
-            await PageAsync(ctx, prefix, userCode, username, "That code is unknown or has expired. Check the code on your device, or start again there.").ConfigureAwait(false);
+            await Pages.DeviceCodeAsync(ctx, prefix + DevicePaths.Verification, userCode, limited ? TooManyAttempts : UnknownCode).ConfigureAwait(false);
             return;
         }
 
@@ -122,22 +155,30 @@ internal static class DeviceAuthorizationEndpoints
         var (session, _, message) = await service.AuthenticateAsync(pending.ClientId, username, form["password"].ToString(), ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted).ConfigureAwait(false);
         if (session is null)
         {
-            await PageAsync(ctx, prefix, userCode, username, message).ConfigureAwait(false);
+            await ConsentAsync(ctx, prefix, pending, username, message).ConfigureAwait(false);
+            return;
+        }
+
+        if (form["decision"].ToString() != "allow")
+        {
+            devices.Deny(pending);
+            await Pages.MessageAsync(ctx, "Device not connected", "You declined. The device was not signed in.").ConfigureAwait(false);
             return;
         }
 
         if (!devices.Approve(pending, session))
         {
-            await PageAsync(ctx, prefix, userCode, username, "That code was already used.").ConfigureAwait(false);
+            await Pages.DeviceCodeAsync(ctx, prefix + DevicePaths.Verification, userCode, UnknownCode).ConfigureAwait(false);
             return;
         }
 
         await Pages.MessageAsync(ctx, "Device connected", "You are signed in on your device. You can close this window.").ConfigureAwait(false);
     }
 
-    private static async Task PageAsync(HttpContext ctx, string prefix, string? userCode, string? username, string? error)
+    private static async Task ConsentAsync(HttpContext ctx, string prefix, DeviceAuthorization pending, string? username, string? error)
     {
+        var client = await ctx.RequestServices.GetRequiredService<IApplicationStore>().FindClientAsync(pending.ClientId, ctx.RequestAborted).ConfigureAwait(false);
         var antiforgery = ctx.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(ctx);
-        await Pages.DeviceAsync(ctx, prefix + DevicePaths.Verification, userCode, antiforgery.FormFieldName, antiforgery.RequestToken!, username, error).ConfigureAwait(false);
+        await Pages.DeviceAsync(ctx, prefix + DevicePaths.Verification, pending.UserCode, client?.Name ?? pending.ClientId, pending.Scope, antiforgery.FormFieldName, antiforgery.RequestToken!, username, error).ConfigureAwait(false);
     }
 }

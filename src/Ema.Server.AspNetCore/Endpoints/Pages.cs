@@ -35,26 +35,45 @@ internal static class Pages
         return WriteAsync(context, "Sign in", body, status);
     }
 
-    public static Task DeviceAsync(HttpContext context, string action, string? userCode, string antiforgeryField, string antiforgeryToken, string? username, string? error)
+    public static Task DeviceCodeAsync(HttpContext context, string action, string? userCode, string? error)
     {
         var e = HtmlEncoder.Default;
         var errorHtml = error is null ? string.Empty : $"<div class=\"error\" role=\"alert\" id=\"error\">{e.Encode(error)}</div>";
         var body = $"""
             <main>
               <h1>Sign in on a device</h1>
-              <p class="sub">Enter the code your device shows, then sign in.</p>
+              <p class="sub">Enter the code your device shows.</p>
               {errorHtml}
-              <form method="post" action="{e.Encode(action)}" autocomplete="off">
-                <input type="hidden" name="{e.Encode(antiforgeryField)}" value="{e.Encode(antiforgeryToken)}">
+              <form method="get" action="{e.Encode(action)}" autocomplete="off">
                 <label for="user_code">Code</label>
                 <input type="text" id="user_code" name="user_code" value="{e.Encode(userCode ?? string.Empty)}" required autofocus>
+                <button type="submit" id="continue">Continue</button>
+              </form>
+            </main>
+            """;
+        return WriteAsync(context, "Device sign-in", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+
+    public static Task DeviceAsync(HttpContext context, string action, string userCode, string clientName, string scope, string antiforgeryField, string antiforgeryToken, string? username, string? error)
+    {
+        var e = HtmlEncoder.Default;
+        var errorHtml = error is null ? string.Empty : $"<div class=\"error\" role=\"alert\" id=\"error\">{e.Encode(error)}</div>";
+        var body = $"""
+            <main>
+              <h1>Sign in on a device</h1>
+              <p class="sub"><strong id="client">{e.Encode(clientName)}</strong> on a device showing the code <strong id="code">{e.Encode(userCode)}</strong> asks to act as you (<span id="scope">{e.Encode(scope)}</span>).</p>
+              {errorHtml}
+              <form method="post" action="{e.Encode(action)}" autocomplete="on">
+                <input type="hidden" name="{e.Encode(antiforgeryField)}" value="{e.Encode(antiforgeryToken)}">
+                <input type="hidden" name="user_code" value="{e.Encode(userCode)}">
                 <label for="username">Username</label>
-                <input type="text" id="username" name="username" value="{e.Encode(username ?? string.Empty)}" autocomplete="username" required>
+                <input type="text" id="username" name="username" value="{e.Encode(username ?? string.Empty)}" autocomplete="username" required autofocus>
                 <label for="password">Password</label>
                 <input type="password" id="password" name="password" autocomplete="current-password" required>
-                <button type="submit" id="submit">Sign in and connect the device</button>
+                <button type="submit" id="allow" name="decision" value="allow">Allow and connect the device</button>
+                <button type="submit" id="deny" name="decision" value="deny" style="background:#666">Deny</button>
               </form>
-              <footer>Only enter a code you started yourself: the device gets your sign-in.</footer>
+              <footer>Only allow a code you started yourself: the device gets your sign-in.</footer>
             </main>
             """;
         return WriteAsync(context, "Device sign-in", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);

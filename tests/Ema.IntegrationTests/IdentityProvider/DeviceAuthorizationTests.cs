@@ -52,6 +52,50 @@ public sealed class DeviceAuthorizationTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task DeviceVerification_Deny_GivesTheDeviceAccessDenied()
+    {
+        var device = await StartAsync();
+        var response = await ApproveAsync(device.VerificationUriComplete!, "alice", server.Password("alice"), decision: "deny");
+        Assert.Contains("You declined", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("access_denied", await ErrorAsync(await PollAsync(device.DeviceCode)));
+    }
+
+    [Fact]
+    public void DeviceVerification_GuessingUserCodes_IsRateLimitedPerAddress()
+    {
+        // The service on its own clock (the shared host's address is every test's address).
+        var clock = new Ema.Testing.FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var devices = new Ema.Server.IdentityProvider.DeviceAuthorizationService(clock);
+        var (_, live) = devices.Start("agent", "openid")!.Value;
+        for (var i = 0; i < Ema.Server.IdentityProvider.DeviceAuthorizationService.MaxFailedLookupsPerMinute; i++)
+        {
+            Assert.Equal((null, false), devices.FindByUserCode("BBBB-BBB" + "BCDFGHJKLMN"[i], "10.0.0.7"));
+        }
+
+        Assert.True(devices.FindByUserCode(live.UserCode, "10.0.0.7").Limited); // even the right code, this minute
+        Assert.Equal(live, devices.FindByUserCode(live.UserCode, "10.0.0.8").Authorization); // other addresses unaffected
+        clock.Advance(TimeSpan.FromMinutes(1));
+        Assert.Equal(live, devices.FindByUserCode(live.UserCode.ToLowerInvariant().Replace("-", string.Empty, StringComparison.Ordinal), "10.0.0.7").Authorization);
+    }
+
+    [Fact]
+    public void DeviceApproval_SucceedsEvenIfTheDevicePolledMeanwhile_AndNeverAfterExpiry()
+    {
+        var clock = new Ema.Testing.FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var devices = new Ema.Server.IdentityProvider.DeviceAuthorizationService(clock);
+        var (code, pending) = devices.Start("agent", "openid")!.Value;
+        var session = new Ema.Server.Model.IdpSession { Id = "sid_1", HandleHash = "h", UserId = "usr-alice", AuthTime = clock.GetUtcNow(), ExpiresAt = clock.GetUtcNow().AddHours(1) };
+        Assert.Equal(ErrorIds.DeviceAuthorizationPending, devices.Poll(code, "agent").Error); // changes the stored record
+        Assert.True(devices.Approve(pending, session));
+        Assert.Equal("usr-alice", devices.Poll(code, "agent").Approved!.ApprovedSession!.UserId);
+
+        var (code2, late) = devices.Start("agent", "openid")!.Value;
+        clock.Advance(TimeSpan.FromMinutes(11));
+        Assert.False(devices.Approve(late, session));
+        Assert.Equal(ErrorIds.DeviceCodeExpired, devices.Poll(code2, "agent").Error);
+    }
+
+    [Fact]
     public async Task DeviceAuthorization_WithoutClientAuthentication_IsInvalidClient()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, server.Issuer + DevicePaths.Authorization) { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = DemoSeed.AgentClientId, ["scope"] = "openid" }) };
@@ -84,21 +128,22 @@ public sealed class DeviceAuthorizationTests(EmaServerFixture server)
     }
 
     /// <summary>The person on the verification page: opens the complete URI (code prefilled), signs in.</summary>
-    internal static async Task<HttpResponseMessage> ApproveAsync(EmaServerFixture server, string verificationUriComplete, string username, string password)
+    internal static async Task<HttpResponseMessage> ApproveAsync(EmaServerFixture server, string verificationUriComplete, string username, string password, string decision = "allow")
     {
         var browser = TrustedHttp.Client(server.Ca, new CookieContainer());
         var page = await browser.GetStringAsync(verificationUriComplete);
-        var userCode = new Uri(verificationUriComplete).Query.Split('=')[1];
+        Assert.Contains("<strong id=\"client\">Ema Agent</strong>", page, StringComparison.Ordinal); // the user sees who asks (RFC 8628 §5.4)
         return await browser.PostAsync(server.Issuer + DevicePaths.Verification, new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["__af"] = EmaServerFixture.HiddenInput(page, "__af"),
-            ["user_code"] = Uri.UnescapeDataString(userCode),
+            ["user_code"] = EmaServerFixture.HiddenInput(page, "user_code"),
             ["username"] = username,
             ["password"] = password,
+            ["decision"] = decision,
         }));
     }
 
-    private Task<HttpResponseMessage> ApproveAsync(string verificationUriComplete, string username, string password) => ApproveAsync(server, verificationUriComplete, username, password);
+    private Task<HttpResponseMessage> ApproveAsync(string verificationUriComplete, string username, string password, string decision = "allow") => ApproveAsync(server, verificationUriComplete, username, password, decision);
 
     private static async Task<string?> ErrorAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
