@@ -18,7 +18,9 @@ public enum SessionLoadStatus
 /// <summary>
 /// The enterprise session on disk (spec §2(a)38: tokens protected at rest): encrypted with ASP.NET Core Data Protection
 /// under a key ring in the same folder, the folder mode 700 and the file mode 600, written atomically (temp file +
-/// rename) so a crash never leaves half a session. A copy of the file is useless without this machine's key ring.
+/// rename) so a crash never leaves half a session. A copy of the file is useless without this folder's key ring; on
+/// Linux and macOS Data Protection keeps that key ring unencrypted, so the folder as a whole (mode 700) is the trust
+/// boundary, as it is for any CLI's credentials (platform keychains are not used yet).
 /// </summary>
 public sealed class EnterpriseSessionStore
 {
