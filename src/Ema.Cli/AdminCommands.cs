@@ -453,9 +453,13 @@ internal static class AdminCommands
         return entitlements;
     }
 
-    private static async Task<int> Run(ParseResult parse, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
+    private static Task<int> Run(ParseResult parse, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken) =>
+        RunWithStorage(parse.GetValue(Data), action, cancellationToken);
+
+    /// <summary>Opens the data folder's database (migrated), runs <paramref name="action"/>, closes it.</summary>
+    internal static async Task<int> RunWithStorage(string? dataDirectory, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
     {
-        var settings = new EmaHostOptions { DataDirectory = parse.GetValue(Data) ?? string.Empty };
+        var settings = new EmaHostOptions { DataDirectory = dataDirectory ?? string.Empty };
         var services = new ServiceCollection()
             .AddLogging()
             .AddSingleton(new PasswordHasher())

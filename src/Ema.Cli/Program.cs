@@ -46,6 +46,7 @@ public static class Program
         root.Subcommands.Add(Quickstart.Command());
         root.Subcommands.Add(ServeCommand());
         root.Subcommands.Add(AdminCommands.Create());
+        root.Subcommands.Add(AuditCommands.Create());
         root.Options.Add(ClientCommands.ProfileOption);
         foreach (var command in ClientCommands.Create())
         {

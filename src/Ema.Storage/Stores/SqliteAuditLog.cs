@@ -14,11 +14,13 @@ namespace Ema.Storage.Stores;
 public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
 {
     private const string Columns = "id AS Id, time AS Time, type AS Type, outcome AS Outcome, action AS Action, error_id AS ErrorId, reason AS Reason, client_id AS ClientId, subject AS Subject, resource AS Resource, audience AS Audience, scope AS Scope, token_id AS TokenId, parent_token_id AS ParentTokenId, session_id AS SessionId, remote_address AS RemoteAddress";
-    private const string InsertSql = "INSERT INTO audit_events (id, time, type, outcome, action, error_id, reason, client_id, subject, resource, audience, scope, token_id, parent_token_id, session_id, remote_address) VALUES (@id, @time, @type, @outcome, @action, @error_id, @reason, @client_id, @subject, @resource, @audience, @scope, @token_id, @parent_token_id, @session_id, @remote_address)";
-    private static readonly string[] ParameterNames = ["@id", "@time", "@type", "@outcome", "@action", "@error_id", "@reason", "@client_id", "@subject", "@resource", "@audience", "@scope", "@token_id", "@parent_token_id", "@session_id", "@remote_address"];
+    private const string InsertSql = "INSERT INTO audit_events (id, time, type, outcome, action, error_id, reason, client_id, subject, resource, audience, scope, token_id, parent_token_id, session_id, remote_address, seq, prev_hash, hash) VALUES (@id, @time, @type, @outcome, @action, @error_id, @reason, @client_id, @subject, @resource, @audience, @scope, @token_id, @parent_token_id, @session_id, @remote_address, @seq, @prev_hash, @hash)";
+    private const string HeadSql = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+    private static readonly string[] ParameterNames = ["@id", "@time", "@type", "@outcome", "@action", "@error_id", "@reason", "@client_id", "@subject", "@resource", "@audience", "@scope", "@token_id", "@parent_token_id", "@session_id", "@remote_address", "@seq", "@prev_hash", "@hash"];
     private readonly SqliteDatabase _db;
     private readonly SqliteWriteQueue _writer;
     private SqliteCommand? _insert;
+    private SqliteCommand? _head;
 
     public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer)
     {
@@ -49,6 +51,65 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
         return [.. rows.Select(r => r.ToModel())];
     }
 
+    /// <summary>
+    /// Recomputes the chain from the first record: the first record whose stored hash differs from its recomputed
+    /// hash was edited; one whose previous-hash link or sequence number does not follow was preceded by a deletion,
+    /// an insertion or a reordering.
+    /// </summary>
+    public Task<AuditChainReport> VerifyChainAsync(CancellationToken cancellationToken) => _db.RunAsync(async c =>
+    {
+        var rows = await c.QueryAsync<ChainRow>($"SELECT seq AS Seq, prev_hash AS PrevHash, hash AS Hash, {Columns} FROM audit_events ORDER BY seq").ConfigureAwait(false);
+        long count = 0, expectedSequence = 0;
+        var expectedPrevious = AuditChain.Genesis;
+        foreach (var row in rows)
+        {
+            count++;
+            if (row.Hash is null)
+            {
+                // Written before the chain existed (migration 0003): the chain starts after the last such record.
+                expectedSequence = row.Seq;
+                continue;
+            }
+
+            var record = row.ToModel();
+            string? problem = null;
+            if (expectedSequence != 0 && row.Seq != expectedSequence + 1)
+            {
+                problem = $"records {expectedSequence + 1}–{row.Seq - 1} are missing (deleted)";
+            }
+            else if (!string.Equals(row.PrevHash, expectedPrevious, StringComparison.Ordinal))
+            {
+                problem = "its link to the previous record is broken (a record before it was deleted, inserted or reordered)";
+            }
+            else if (!string.Equals(row.Hash, AuditChain.Hash(row.Seq, row.PrevHash!, record), StringComparison.Ordinal))
+            {
+                problem = "its contents were changed after it was written";
+            }
+
+            if (problem is not null)
+            {
+                return new AuditChainReport(count, expectedPrevious, row.Seq, row.Id, problem);
+            }
+
+            expectedSequence = row.Seq;
+            expectedPrevious = row.Hash;
+        }
+
+        return new AuditChainReport(count, expectedPrevious, null, null, null);
+    }, cancellationToken);
+
+    /// <summary>Records in sequence order after <paramref name="afterSequence"/> (for export and tail), with their hashes.</summary>
+    public Task<IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)>> ReadAfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) => _db.RunAsync(async c =>
+    {
+        var rows = await c.QueryAsync<ChainRow>($"SELECT seq AS Seq, prev_hash AS PrevHash, hash AS Hash, {Columns} FROM audit_events WHERE seq > @afterSequence ORDER BY seq LIMIT @limit", new { afterSequence, limit }).ConfigureAwait(false);
+        return (IReadOnlyList<(long, string?, AuditEvent)>)[.. rows.Select(r => (r.Seq, r.Hash, r.ToModel()))];
+    }, cancellationToken);
+
+    private sealed record ChainRow(long Seq, string? PrevHash, string? Hash, string Id, long Time, string Type, string Outcome, string? Action, string? ErrorId, string? Reason, string? ClientId, string? Subject, string? Resource, string? Audience, string? Scope, string? TokenId, string? ParentTokenId, string? SessionId, string? RemoteAddress)
+    {
+        public AuditEvent ToModel() => new Row(Id, Time, Type, Outcome, Action, ErrorId, Reason, ClientId, Subject, Resource, Audience, Scope, TokenId, ParentTokenId, SessionId, RemoteAddress).ToModel();
+    }
+
     /// <summary>Number of stored records.</summary>
     public Task<long> CountAsync(CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_events"), cancellationToken);
@@ -75,8 +136,31 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
             }
         }
 
+        if (_head is null || _head.Connection != connection)
+        {
+            _head = connection.CreateCommand();
+            _head.CommandText = HeadSql;
+        }
+
+        // The chain head is read inside this transaction (it sees this batch's earlier records), so a batch that
+        // rolls back leaves no gap and no fork: the next batch links to what is really on disk.
+        _head.Transaction = transaction;
+        long previousSequence = 0;
+        var previousHash = AuditChain.Genesis;
+        var reader = await _head.ExecuteReaderAsync().ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                previousSequence = reader.GetInt64(0);
+                previousHash = reader.IsDBNull(1) ? AuditChain.Genesis : reader.GetString(1);
+            }
+        }
+
+        var sequence = previousSequence + 1;
+        var hash = AuditChain.Hash(sequence, previousHash, e with { Time = Db.Time(Db.Ms(e.Time)) });
         _insert.Transaction = transaction;
-        object?[] values = [e.Id, Db.Ms(e.Time), e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId, e.RemoteAddress];
+        object?[] values = [e.Id, Db.Ms(e.Time), e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId, e.RemoteAddress, sequence, previousHash, hash];
         for (var i = 0; i < values.Length; i++)
         {
             _insert.Parameters[i].Value = values[i] ?? DBNull.Value;

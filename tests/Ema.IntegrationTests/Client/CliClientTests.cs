@@ -134,6 +134,27 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.StartsWith("dec_", blocked.GetProperty("decisionId").GetString(), StringComparison.Ordinal);
         Assert.True(summary.GetProperty("auditEvents").GetInt32() >= 5);
         Assert.False(summary.GetProperty("call").GetProperty("isError").GetBoolean());
+
+        // The audit trail of that run: intact, exportable, and any edit is found at its record.
+        var verify = await RunAsync("audit", "verify", "--data", data);
+        Assert.True(verify.Code == 0, verify.Err);
+        Assert.Contains("Audit trail intact", verify.Out, StringComparison.Ordinal);
+        var export = await RunAsync("audit", "export", "--data", data);
+        var exported = export.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.True(exported.Count >= summary.GetProperty("auditEvents").GetInt32());
+        Assert.All(exported, r => Assert.Matches("^[0-9a-f]{64}$", r.GetProperty("hash").GetString()));
+        var denied = exported.First(r => r.GetProperty("outcome").GetString() == "denied");
+        await using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "ema.db")};Pooling=False"))
+        {
+            await db.OpenAsync();
+            await using var tamper = db.CreateCommand();
+            tamper.CommandText = $"UPDATE audit_events SET outcome = 'granted' WHERE seq = {denied.GetProperty("seq").GetInt64()}";
+            Assert.Equal(1, await tamper.ExecuteNonQueryAsync());
+        }
+
+        var broken = await RunAsync("audit", "verify", "--data", data);
+        Assert.Equal(1, broken.Code);
+        Assert.Contains($"broken at record #{denied.GetProperty("seq").GetInt64()}", broken.Err, StringComparison.Ordinal);
     }
 
     /// <summary><c>ema login</c> writes the profile and prints the sign-in URL; the test is the person with the browser.</summary>
