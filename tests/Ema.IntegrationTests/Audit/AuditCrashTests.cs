@@ -1,0 +1,150 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json;
+using Ema.Cli;
+using Ema.Client;
+using Ema.IntegrationTests.Infrastructure;
+using Ema.Protocol;
+using Microsoft.Data.Sqlite;
+
+namespace Ema.IntegrationTests.Audit;
+
+/// <summary>
+/// Durability before the answer: a real <c>ema serve</c> process is killed (SIGKILL) in the middle of a burst of 1,000
+/// token exchanges; every exchange it acknowledged must be in the audit log afterwards, and the hash chain intact.
+/// </summary>
+public sealed class AuditCrashTests
+{
+    [Fact]
+    public async Task ProcessKilledDuringABurst_EveryAcknowledgedDecisionIsLogged_AndTheChainIsIntact()
+    {
+        var data = Directory.CreateTempSubdirectory("ema-crash-").FullName;
+        var port = EmaServerFixture.FreePort();
+        var baseUrl = $"https://127.0.0.1:{port}";
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "ema.dll"), "serve", "--data", data, "--seed", "demo", "--urls", baseUrl, "--Logging:LogLevel:Default=Warning" })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var server = Process.Start(start)!;
+        try
+        {
+            var ca = await WaitForAsync(Path.Combine(data, "tls", "ca.crt"), server);
+            using var http = TrustedHttp.Client(ca);
+            for (var i = 0; i < 300 && !(await TryGetAsync(http, baseUrl + "/idp/.well-known/openid-configuration")); i++)
+            {
+                await Task.Delay(100);
+            }
+
+            var demo = JsonSerializer.Deserialize(await File.ReadAllTextAsync(Path.Combine(data, DemoSeed.CredentialsFile)), DemoJson.Default.DemoCredentials)!;
+            var options = new EmaClientOptions { IdentityProvider = baseUrl + "/idp", IdentityProviderClient = new ClientCredentials(demo.ClientId, demo.ClientSecret), UseCatalog = false };
+            using var client = new EmaClient(options, TrustedHttp.Handler(ca), browser: new PageSignInBrowser(TrustedHttp.Handler(ca, new CookieContainer()), "alice", demo.Users.Single(u => u.Username == "alice").Password));
+            var idToken = (await client.SignInAsync()).IdToken;
+
+            var form = $"grant_type={Uri.EscapeDataString(GrantTypes.TokenExchange)}&requested_token_type={Uri.EscapeDataString(TokenTypes.IdJag)}&subject_token={idToken}&subject_token_type={Uri.EscapeDataString(TokenTypes.IdToken)}&audience={Uri.EscapeDataString(baseUrl + "/as")}&resource={Uri.EscapeDataString(baseUrl + "/mcp/tickets")}&scope=tickets.read";
+            var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{demo.ClientId}:{demo.ClientSecret}"));
+            var acknowledged = new ConcurrentBag<string>();
+            long issued = 0;
+            var killed = 0;
+            var workers = Enumerable.Range(0, 32).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref issued) <= 1_000)
+                {
+                    try
+                    {
+                        using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + "/idp/token") { Content = new StringContent(form, Encoding.ASCII, MediaTypes.FormUrlEncoded) };
+                        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", basic);
+                        using var response = await http.SendAsync(request);
+                        if (response.StatusCode == HttpStatusCode.OK)
+                        {
+                            var jag = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString()!;
+                            acknowledged.Add(Jti(jag));
+                        }
+                    }
+                    catch (HttpRequestException)
+                    {
+                        // the server is gone: everything from here on is unacknowledged
+                    }
+
+                    if (acknowledged.Count >= 300 && Interlocked.Exchange(ref killed, 1) == 0)
+                    {
+                        server.Kill(entireProcessTree: true); // SIGKILL: no shutdown, no flush
+                    }
+                }
+            }).ToList();
+            await Task.WhenAll(workers);
+            await server.WaitForExitAsync();
+            Assert.True(killed == 1, "the burst ended before the kill");
+            Assert.True(acknowledged.Count >= 300);
+
+            // Every acknowledged decision is on disk; the chain verifies.
+            SqliteConnection.ClearAllPools();
+            var logged = new HashSet<string>(StringComparer.Ordinal);
+            await using (var db = new SqliteConnection($"Data Source={Path.Combine(data, "ema.db")};Pooling=False"))
+            {
+                await db.OpenAsync();
+                await using var query = db.CreateCommand();
+                query.CommandText = "SELECT token_id FROM audit_events WHERE type = 'token_exchange' AND outcome = 'granted'";
+                await using var reader = await query.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    logged.Add(reader.GetString(0));
+                }
+            }
+
+            var missing = acknowledged.Where(jti => !logged.Contains(jti)).ToList();
+            Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged exchanges are not in the audit log");
+            var verify = Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ema.dll"), "audit", "verify", "--data", data]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var output = await verify.StandardOutput.ReadToEndAsync() + await verify.StandardError.ReadToEndAsync();
+            await verify.WaitForExitAsync();
+            Assert.True(verify.ExitCode == 0, output);
+            Assert.Contains("Audit trail intact", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!server.HasExited)
+            {
+                server.Kill(entireProcessTree: true);
+            }
+
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    private static string Jti(string jwt)
+    {
+        var payload = jwt.Split('.')[1].Replace('-', '+').Replace('_', '/');
+        payload = payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=');
+        return JsonDocument.Parse(Convert.FromBase64String(payload)).RootElement.GetProperty("jti").GetString()!;
+    }
+
+    private static async Task<bool> TryGetAsync(HttpClient http, string url)
+    {
+        try
+        {
+            return (await http.GetAsync(url)).IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<X509Certificate2> WaitForAsync(string path, Process server)
+    {
+        for (var i = 0; i < 600 && !File.Exists(path); i++)
+        {
+            Assert.False(server.HasExited, "ema serve exited");
+            await Task.Delay(100);
+        }
+
+        await Task.Delay(200); // written completely
+        return X509CertificateLoader.LoadCertificateFromFile(path);
+    }
+}
