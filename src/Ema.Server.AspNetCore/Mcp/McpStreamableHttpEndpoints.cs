@@ -4,6 +4,8 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Ema.Protocol;
+using Ema.Server.Audit;
+using Ema.Server.Security;
 using Ema.Server.AspNetCore.ProtectedResource;
 using Ema.Server.AspNetCore.Results;
 using Microsoft.AspNetCore.Builder;
@@ -70,6 +72,11 @@ public static class McpStreamableHttpEndpoints
         var time = endpoints.ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
         var resourceMetadata = scheme is null ? null : endpoints.ServiceProvider.GetRequiredService<IOptionsMonitor<EmaProtectedResourceOptions>>().Get(scheme).ResourceMetadataUrl;
         var requiredScopes = definition.Tools.Where(t => t.RequiredScope is not null).ToDictionary(t => t.Name, t => t.RequiredScope!, StringComparer.Ordinal);
+        var resource = scheme is null ? null : endpoints.ServiceProvider.GetRequiredService<IOptionsMonitor<EmaProtectedResourceOptions>>().Get(scheme).Resource;
+
+        // With an audit sink in the host, every tools/call decision is recorded (durably, before the answer), linked to
+        // the access token's jti: IdP decision → ID-JAG jti → access-token jti → MCP call.
+        var audit = endpoints.ServiceProvider.GetService<IAuditSink>();
         var nextSweep = 0L;
 
         var group = endpoints.MapGroup(pattern);
@@ -119,10 +126,16 @@ public static class McpStreamableHttpEndpoints
             }
 
             // Per-tool scopes: a call to a tool whose scope the token lacks is an HTTP-level 403 the client can step up on.
-            if (message is JsonRpcRequest { Method: RequestMethods.ToolsCall } call
-                && call.Params?["name"]?.GetValue<string>() is { } toolName
-                && requiredScopes.TryGetValue(toolName, out var scope)
-                && !HasScope(ctx.User, scope))
+            var toolCall = message is JsonRpcRequest { Method: RequestMethods.ToolsCall } call ? call.Params?["name"]?.GetValue<string>() ?? string.Empty : null;
+            var needed = toolCall is not null && requiredScopes.TryGetValue(toolCall, out var required) ? required : null;
+            var allowed = needed is null || HasScope(ctx.User, needed);
+            if (toolCall is not null && audit is not null && !await TryAuditAsync(audit, ctx, time, toolCall, needed, allowed, resource).ConfigureAwait(false))
+            {
+                ctx.Response.StatusCode = StatusCodes.Status503ServiceUnavailable; // no record, no call (as at the token endpoints)
+                return;
+            }
+
+            if (!allowed && needed is { } scope)
             {
                 if (resourceMetadata is null)
                 {
@@ -214,6 +227,35 @@ public static class McpStreamableHttpEndpoints
         });
 
         return group;
+    }
+
+    private static async Task<bool> TryAuditAsync(IAuditSink audit, HttpContext ctx, TimeProvider time, string tool, string? scope, bool allowed, string? resource)
+    {
+        var now = time.GetUtcNow();
+        try
+        {
+            await audit.WriteAsync(new AuditEvent
+            {
+                Id = SecretHasher.NewOrderedId("evt_", now),
+                Time = now,
+                Type = AuditEventTypes.McpToolCall,
+                Action = tool,
+                Outcome = allowed ? AuditOutcomes.Granted : AuditOutcomes.Denied,
+                Reason = allowed ? null : $"the token lacks the scope {scope}",
+                ClientId = ctx.User.FindFirst(JwtClaimNames.ClientId)?.Value,
+                Subject = ctx.User.FindFirst(JwtClaimNames.Subject)?.Value,
+                Resource = resource,
+                Scope = scope,
+                ParentTokenId = ctx.User.FindFirst(JwtClaimNames.JwtId)?.Value,
+                SessionId = ctx.Request.Headers[SessionHeader].ToString() is { Length: > 0 } session ? session : null,
+                RemoteAddress = ctx.Connection.RemoteIpAddress?.ToString(),
+            }, ctx.RequestAborted).ConfigureAwait(false);
+            return true;
+        }
+        catch (AuditUnavailableException)
+        {
+            return false;
+        }
     }
 
     private static McpServerOptions Options(EmaMcpServerDefinition definition)
