@@ -21,6 +21,9 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     private readonly SqliteWriteQueue _writer;
     private SqliteCommand? _insert;
     private SqliteCommand? _head;
+    private SqliteTransaction? _chainTransaction;
+    private long _chainSequence;
+    private string _chainHash = AuditChain.Genesis;
 
     public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer)
     {
@@ -142,22 +145,29 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
             _head.CommandText = HeadSql;
         }
 
-        // The chain head is read inside this transaction (it sees this batch's earlier records), so a batch that
-        // rolls back leaves no gap and no fork: the next batch links to what is really on disk.
-        _head.Transaction = transaction;
-        long previousSequence = 0;
-        var previousHash = AuditChain.Genesis;
-        var reader = await _head.ExecuteReaderAsync().ConfigureAwait(false);
-        await using (reader.ConfigureAwait(false))
+        // The chain head is read once per batch transaction, inside it, and then carried from record to record of the
+        // batch; a batch that rolls back leaves no gap and no fork, because the next transaction reads what is really
+        // on disk. (Only the single writer runs this, one item at a time.)
+        if (!ReferenceEquals(_chainTransaction, transaction))
         {
-            if (await reader.ReadAsync().ConfigureAwait(false))
+            _head.Transaction = transaction;
+            _chainSequence = 0;
+            _chainHash = AuditChain.Genesis;
+            var reader = await _head.ExecuteReaderAsync().ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
             {
-                previousSequence = reader.GetInt64(0);
-                previousHash = reader.IsDBNull(1) ? AuditChain.Genesis : reader.GetString(1);
+                if (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    _chainSequence = reader.GetInt64(0);
+                    _chainHash = reader.IsDBNull(1) ? AuditChain.Genesis : reader.GetString(1);
+                }
             }
+
+            _chainTransaction = transaction;
         }
 
-        var sequence = previousSequence + 1;
+        var previousHash = _chainHash;
+        var sequence = _chainSequence + 1;
         var hash = AuditChain.Hash(sequence, previousHash, e with { Time = Db.Time(Db.Ms(e.Time)) });
         _insert.Transaction = transaction;
         object?[] values = [e.Id, Db.Ms(e.Time), e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId, e.RemoteAddress, sequence, previousHash, hash];
@@ -167,6 +177,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
         }
 
         await _insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+        (_chainSequence, _chainHash) = (sequence, hash);
         return true;
     }
 
