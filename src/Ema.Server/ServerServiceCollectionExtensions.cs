@@ -40,7 +40,10 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new PasswordHasher());
         services.TryAddSingleton<ClientAuthenticator>();
-        services.TryAddSingleton<IAccessPolicy, EntitlementAccessPolicy>();
+        services.TryAddSingleton<IAccessPolicy>(sp =>
+            sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.PolicyFile is { Length: > 0 } file
+                ? new RulePolicy(PolicyYaml.Parse(File.ReadAllText(file)).Document!, sp.GetRequiredService<Stores.IApplicationStore>())
+                : new EntitlementAccessPolicy(sp.GetRequiredService<Stores.IEntitlementStore>(), sp.GetRequiredService<Stores.IApplicationStore>()));
         services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton(sp => new IdentityProviderTokens(
             sp.GetRequiredService<IOptions<IdentityProviderOptions>>(),

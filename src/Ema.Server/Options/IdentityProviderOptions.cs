@@ -47,6 +47,10 @@ public sealed class IdentityProviderOptions
     /// <summary>How many verified ID tokens are remembered for token exchange (0 turns the cache off).</summary>
     public int VerifiedSubjectTokenCacheSize { get; set; } = 10_000;
 
+    /// <summary>A YAML policy file (policy as code): when set, the rule engine decides instead of entitlements v1.
+    /// Read and validated at start-up; a file with errors stops the start with each error and its line.</summary>
+    public string? PolicyFile { get; set; }
+
     /// <summary>Signing algorithm for new keys (ES256 default; RS256 or PS256 may be configured).</summary>
     public string SigningAlgorithm { get; set; } = Ema.Protocol.SecurityAlgorithms.EcdsaSha256;
 }
@@ -87,6 +91,19 @@ public sealed class IdentityProviderOptionsValidator : IValidateOptions<Identity
             if (value <= TimeSpan.Zero)
             {
                 failures.Add($"{label} must be positive.");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(options.PolicyFile))
+        {
+            if (!File.Exists(options.PolicyFile))
+            {
+                failures.Add($"{nameof(options.PolicyFile)} '{options.PolicyFile}' does not exist.");
+            }
+            else
+            {
+                var (_, errors) = Policy.PolicyYaml.Parse(File.ReadAllText(options.PolicyFile));
+                failures.AddRange(errors.Select(e => $"{nameof(options.PolicyFile)} {options.PolicyFile} {e}"));
             }
         }
 

@@ -22,29 +22,12 @@ public sealed class AuditCrashTests
     [Fact]
     public async Task ProcessKilledDuringABurst_EveryAcknowledgedDecisionIsLogged_AndTheChainIsIntact()
     {
-        var data = Directory.CreateTempSubdirectory("ema-crash-").FullName;
-        var port = EmaServerFixture.FreePort();
-        var baseUrl = $"https://127.0.0.1:{port}";
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "ema.dll"), "serve", "--data", data, "--seed", "demo", "--urls", baseUrl, "--Logging:LogLevel:Default=Warning" })
+        using var ema = await EmaProcess.StartAsync();
+        var (server, data, baseUrl, ca, demo) = (ema.Process, ema.Data, ema.BaseUrl, ema.Ca, ema.Demo);
         {
-            start.ArgumentList.Add(a);
-        }
-
-        using var server = Process.Start(start)!;
-        try
-        {
-            var ca = await WaitForAsync(Path.Combine(data, "tls", "ca.crt"), server);
             using var http = TrustedHttp.Client(ca);
-            for (var i = 0; i < 300 && !(await TryGetAsync(http, baseUrl + "/idp/.well-known/openid-configuration")); i++)
-            {
-                await Task.Delay(100);
-            }
-
-            var demo = JsonSerializer.Deserialize(await File.ReadAllTextAsync(Path.Combine(data, DemoSeed.CredentialsFile)), DemoJson.Default.DemoCredentials)!;
-            var options = new EmaClientOptions { IdentityProvider = baseUrl + "/idp", IdentityProviderClient = new ClientCredentials(demo.ClientId, demo.ClientSecret), UseCatalog = false };
-            using var client = new EmaClient(options, TrustedHttp.Handler(ca), browser: new PageSignInBrowser(TrustedHttp.Handler(ca, new CookieContainer()), "alice", demo.Users.Single(u => u.Username == "alice").Password));
-            var idToken = (await client.SignInAsync()).IdToken;
+            using var client = await ema.SignedInClientAsync("alice", useCatalog: false);
+            var idToken = client.Session!.IdToken;
 
             var form = $"grant_type={Uri.EscapeDataString(GrantTypes.TokenExchange)}&requested_token_type={Uri.EscapeDataString(TokenTypes.IdJag)}&subject_token={idToken}&subject_token_type={Uri.EscapeDataString(TokenTypes.IdToken)}&audience={Uri.EscapeDataString(baseUrl + "/as")}&resource={Uri.EscapeDataString(baseUrl + "/mcp/tickets")}&scope=tickets.read";
             var basic = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{demo.ClientId}:{demo.ClientSecret}"));
@@ -105,16 +88,6 @@ public sealed class AuditCrashTests
             Assert.True(verify.ExitCode == 0, output);
             Assert.Contains("Audit trail intact", output, StringComparison.Ordinal);
         }
-        finally
-        {
-            if (!server.HasExited)
-            {
-                server.Kill(entireProcessTree: true);
-            }
-
-            SqliteConnection.ClearAllPools();
-            Directory.Delete(data, recursive: true);
-        }
     }
 
     private static string Jti(string jwt)
@@ -122,29 +95,5 @@ public sealed class AuditCrashTests
         var payload = jwt.Split('.')[1].Replace('-', '+').Replace('_', '/');
         payload = payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=');
         return JsonDocument.Parse(Convert.FromBase64String(payload)).RootElement.GetProperty("jti").GetString()!;
-    }
-
-    private static async Task<bool> TryGetAsync(HttpClient http, string url)
-    {
-        try
-        {
-            return (await http.GetAsync(url)).IsSuccessStatusCode;
-        }
-        catch (HttpRequestException)
-        {
-            return false;
-        }
-    }
-
-    private static async Task<X509Certificate2> WaitForAsync(string path, Process server)
-    {
-        for (var i = 0; i < 600 && !File.Exists(path); i++)
-        {
-            Assert.False(server.HasExited, "ema serve exited");
-            await Task.Delay(100);
-        }
-
-        await Task.Delay(200); // written completely
-        return X509CertificateLoader.LoadCertificateFromFile(path);
     }
 }

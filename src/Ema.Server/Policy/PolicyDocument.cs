@@ -1,0 +1,88 @@
+using System.Net;
+
+namespace Ema.Server.Policy;
+
+/// <summary>Allow or deny; deny overrides allow.</summary>
+public enum PolicyEffect
+{
+    Allow,
+    Deny,
+}
+
+/// <summary>Whom a rule is about: any listed user, group or role (empty lists: everyone).</summary>
+public sealed record PolicySubjects(IReadOnlyList<string> Users, IReadOnlyList<string> Groups, IReadOnlyList<string> Roles)
+{
+    public static PolicySubjects Everyone { get; } = new([], [], []);
+
+    public bool IsEveryone => Users.Count == 0 && Groups.Count == 0 && Roles.Count == 0;
+}
+
+/// <summary>A time window in UTC: on these days, from..to (to exclusive; from &gt; to wraps midnight).</summary>
+public sealed record TimeWindow(IReadOnlyList<DayOfWeek> Days, TimeOnly From, TimeOnly To);
+
+/// <summary>Conditions of a rule; a rule applies only when all of them hold.</summary>
+public sealed record PolicyConditions
+{
+    /// <summary><c>amr</c> must include <c>mfa</c>.</summary>
+    public bool RequireMfa { get; init; }
+
+    /// <summary><c>auth_time</c> no older than this.</summary>
+    public TimeSpan? MaxAuthAge { get; init; }
+
+    /// <summary><c>acr</c> must be one of these.</summary>
+    public IReadOnlyList<string> Acr { get; init; } = [];
+
+    /// <summary>The token-exchange request must come from one of these networks.</summary>
+    public IReadOnlyList<(IPAddress Network, int PrefixLength)> Networks { get; init; } = [];
+
+    public TimeWindow? Hours { get; init; }
+
+    /// <summary>User attribute: department is one of these.</summary>
+    public IReadOnlyList<string> Departments { get; init; } = [];
+
+    /// <summary>User attribute: employment status (the account status) is one of these.</summary>
+    public IReadOnlyList<string> Statuses { get; init; } = [];
+
+    public static PolicyConditions None { get; } = new();
+}
+
+/// <summary>One rule: who (subjects), through which clients, to which resources and scopes, under which conditions.</summary>
+public sealed record PolicyRule
+{
+    public required string Id { get; init; }
+
+    public string? Description { get; init; }
+
+    public required PolicyEffect Effect { get; init; }
+
+    /// <summary>Higher first, for explanations; deny overrides allow whatever the priorities.</summary>
+    public int Priority { get; init; }
+
+    public PolicySubjects Subjects { get; init; } = PolicySubjects.Everyone;
+
+    /// <summary>Client ids (empty: any client).</summary>
+    public IReadOnlyList<string> Clients { get; init; } = [];
+
+    /// <summary>Resource application ids or resource identifiers (empty: any resource).</summary>
+    public IReadOnlyList<string> Resources { get; init; } = [];
+
+    /// <summary>Scopes allowed or denied (empty: all the resource defines).</summary>
+    public IReadOnlyList<string> Scopes { get; init; } = [];
+
+    public PolicyConditions When { get; init; } = PolicyConditions.None;
+
+    /// <summary>Line of the rule in its YAML file, for explanations and errors.</summary>
+    public int Line { get; init; }
+}
+
+/// <summary>The whole policy: rules, the explicit default (deny), and the step-up rule for high-risk scopes.</summary>
+public sealed record PolicyDocument
+{
+    public IReadOnlyList<PolicyRule> Rules { get; init; } = [];
+
+    /// <summary>Always deny when no rule allows (the file must say so: an explicit default).</summary>
+    public PolicyEffect Default { get; init; } = PolicyEffect.Deny;
+
+    /// <summary>High-risk scopes need MFA no older than this; otherwise the IdP asks for a step-up.</summary>
+    public TimeSpan HighRiskMfaMaxAge { get; init; } = TimeSpan.FromMinutes(15);
+}

@@ -1,0 +1,229 @@
+using Ema.Protocol;
+using Ema.Server.IdentityProvider;
+using Ema.Server.Model;
+using Ema.Server.Policy;
+
+namespace Ema.IntegrationTests.Policy;
+
+/// <summary>The policy engine's rules, each test named after the rule it enforces (issue [5 of 5], part 1).</summary>
+public sealed class RulePolicyTests
+{
+    private static readonly DateTimeOffset Wednesday10 = new(2026, 11, 18, 10, 0, 0, TimeSpan.Zero);
+
+    private static readonly ResourceApplication Tickets = new()
+    {
+        Id = "res-tickets", DisplayName = "Tickets", Resource = "https://mcp.example/tickets", AuthorizationServerIssuer = "https://as.example",
+        Scopes = [new("tickets.read"), new("tickets.write", ScopeRisk.Medium)],
+    };
+
+    private static readonly ResourceApplication Ledger = new()
+    {
+        Id = "res-ledger", DisplayName = "Ledger", Resource = "https://mcp.example/ledger", AuthorizationServerIssuer = "https://as.example",
+        Scopes = [new("ledger.read"), new("ledger.write", ScopeRisk.High)],
+    };
+
+    [Fact]
+    public async Task DenyOverridesAllow_WhateverThePriority()
+    {
+        var policy = Policy("""
+            - { id: contractors-tickets, effect: allow, priority: 900, subjects: { groups: [grp-contractors] }, resources: [res-tickets] }
+            - { id: contractors-no-write, effect: deny, priority: 1, subjects: { groups: [grp-contractors] }, resources: [res-tickets], scopes: [tickets.write] }
+            """);
+        var both = await policy.EvaluateAsync(Request(groups: ["grp-contractors"], scopes: ["tickets.read", "tickets.write"]), default);
+        Assert.Equal(["tickets.read"], both.GrantedScopes);
+        Assert.Contains(both.Explanation, e => e.Contains("contractors-no-write", StringComparison.Ordinal) && e.Contains("denies tickets.write", StringComparison.Ordinal));
+        var writeOnly = await policy.EvaluateAsync(Request(groups: ["grp-contractors"], scopes: ["tickets.write"]), default);
+        Assert.Equal(ErrorCodes.InvalidScope, writeOnly.Error!.Code);
+    }
+
+    [Fact]
+    public async Task DenyWithoutScopes_BlocksTheWholeResource()
+    {
+        var policy = Policy("""
+            - { id: everyone-tickets, effect: allow }
+            - { id: no-tickets-for-bob, effect: deny, subjects: { users: [usr-bob] }, resources: [https://mcp.example/tickets] }
+            """);
+        var decision = await policy.EvaluateAsync(Request(user: "usr-bob"), default);
+        Assert.Equal(ErrorIds.PolicyDenied.Id, decision.Error!.ErrorId);
+        Assert.False(string.IsNullOrEmpty(decision.Error.DecisionId));
+        Assert.True((await policy.EvaluateAsync(Request(user: "usr-alice"), default)).Allowed);
+    }
+
+    [Fact]
+    public async Task DefaultDeny_WhenNoRuleAllows_WithTheExplanation()
+    {
+        var policy = Policy("""
+            - { id: finance-ledger, effect: allow, subjects: { groups: [grp-finance] }, resources: [res-ledger] }
+            """);
+        var decision = await policy.EvaluateAsync(Request(groups: ["grp-engineering"]), default);
+        Assert.Equal(ErrorIds.PolicyDenied.Id, decision.Error!.ErrorId);
+        Assert.Contains("default: deny", decision.Explanation[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Condition_Mfa_WithoutIt_AsksForStepUp()
+    {
+        var policy = Policy("""
+            - { id: mfa-tickets, effect: allow, when: { mfa: true } }
+            """);
+        var password = await policy.EvaluateAsync(Request(amr: ["pwd"]), default);
+        Assert.Equal(ErrorCodes.InsufficientUserAuthentication, password.Error!.Code);
+        Assert.Equal(AuthenticationContextClasses.MultiFactor, password.Error.AcrValues);
+        Assert.True((await policy.EvaluateAsync(Request(amr: ["pwd", "mfa"]), default)).Allowed);
+    }
+
+    [Fact]
+    public async Task Condition_AuthAge_TooOld_AsksForStepUpWithMaxAge()
+    {
+        var policy = Policy("""
+            - { id: fresh, effect: allow, when: { maxAuthAgeMinutes: 60 } }
+            """);
+        var old = await policy.EvaluateAsync(Request(authAge: TimeSpan.FromHours(2)), default);
+        Assert.Equal(ErrorCodes.InsufficientUserAuthentication, old.Error!.Code);
+        Assert.Equal(3600, old.Error.MaxAge);
+        Assert.True((await policy.EvaluateAsync(Request(authAge: TimeSpan.FromMinutes(5)), default)).Allowed);
+    }
+
+    [Fact]
+    public async Task Condition_Acr_MustBeOneOfTheListed()
+    {
+        var policy = Policy("""
+            - { id: acr, effect: allow, when: { acr: [urn:ema:acr:mfa] } }
+            """);
+        Assert.Equal(ErrorCodes.InsufficientUserAuthentication, (await policy.EvaluateAsync(Request(acr: AuthenticationContextClasses.Password), default)).Error!.Code);
+        Assert.True((await policy.EvaluateAsync(Request(acr: AuthenticationContextClasses.MultiFactor), default)).Allowed);
+    }
+
+    [Theory]
+    [InlineData("10.1.2.3", true)]
+    [InlineData("::ffff:10.200.0.1", true)]
+    [InlineData("192.168.1.1", false)]
+    [InlineData(null, false)]
+    public async Task Condition_Network_RequestMustComeFromAnAllowedCidr(string? address, bool allowed)
+    {
+        var policy = Policy("""
+            - { id: office, effect: allow, when: { networks: [10.0.0.0/8, 2001:db8::/32] } }
+            """);
+        var decision = await policy.EvaluateAsync(Request(remote: address), default);
+        Assert.Equal(allowed, decision.Allowed);
+        if (!allowed)
+        {
+            Assert.Contains(decision.Explanation, e => e.Contains("outside the allowed networks", StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [InlineData(0, true)] // Wednesday 10:00 UTC
+    [InlineData(9, false)] // Wednesday 19:00
+    [InlineData(72, false)] // Saturday 10:00
+    public async Task Condition_Hours_OnlyInsideTheWindow(int hoursLater, bool allowed)
+    {
+        var policy = Policy("""
+            - { id: office-hours, effect: allow, when: { hours: { days: [mon, tue, wed, thu, fri], from: "08:00", to: "18:00" } } }
+            """);
+        Assert.Equal(allowed, (await policy.EvaluateAsync(Request(now: Wednesday10.AddHours(hoursLater)), default)).Allowed);
+    }
+
+    [Fact]
+    public async Task Condition_UserAttributes_DepartmentAndStatus()
+    {
+        var policy = Policy("""
+            - { id: engineering-only, effect: allow, when: { department: [Engineering], status: [active] } }
+            """);
+        Assert.True((await policy.EvaluateAsync(Request(department: "Engineering"), default)).Allowed);
+        var finance = await policy.EvaluateAsync(Request(department: "Finance"), default);
+        Assert.False(finance.Allowed);
+        Assert.Contains(finance.Explanation, e => e.Contains("department Finance", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task HighRiskScope_NeedsRecentMfa_StepUpWhenAsked_LeftOutWhenImplied()
+    {
+        var policy = Policy("""
+            - { id: finance-ledger, effect: allow, subjects: { groups: [grp-finance] }, resources: [res-ledger] }
+            """);
+        var asked = await policy.EvaluateAsync(Request(groups: ["grp-finance"], resource: Ledger, scopes: ["ledger.read", "ledger.write"]), default);
+        Assert.Equal(ErrorCodes.InsufficientUserAuthentication, asked.Error!.Code);
+        Assert.Equal(900, asked.Error.MaxAge);
+        Assert.Equal(AuthenticationContextClasses.MultiFactor, asked.Error.AcrValues);
+
+        var implied = await policy.EvaluateAsync(Request(groups: ["grp-finance"], resource: Ledger), default);
+        Assert.Equal(["ledger.read"], implied.GrantedScopes); // least privilege
+
+        var stepped = await policy.EvaluateAsync(Request(groups: ["grp-finance"], resource: Ledger, scopes: ["ledger.write"], amr: ["pwd", "mfa"], authAge: TimeSpan.FromMinutes(2)), default);
+        Assert.Equal(["ledger.write"], stepped.GrantedScopes);
+    }
+
+    [Fact]
+    public async Task GrantedScopes_AreTheIntersectionOfRulesRequestAndResource()
+    {
+        var policy = Policy("""
+            - { id: read, effect: allow, scopes: [tickets.read, not.defined.here] }
+            """);
+        var decision = await policy.EvaluateAsync(Request(), default); // no scope requested: everything allowed and defined
+        Assert.Equal(["tickets.read"], decision.GrantedScopes);
+    }
+
+    [Fact]
+    public void PolicyYaml_Invalid_IsRejectedWithLineNumbers_AndNothingIsApplied()
+    {
+        var (document, errors) = PolicyYaml.Parse("""
+            version: 1
+            default: deny
+            rules:
+              - id: a
+                effect: permit
+              - id: b
+                effect: allow
+                when:
+                  networks: [10.0.0.0/33]
+                  hours: { days: [someday], from: "8am", to: "18:00" }
+                colour: blue
+              - id: a
+                effect: deny
+            """);
+        Assert.Null(document);
+        Assert.True(errors.Count >= 5, string.Join(" | ", errors));
+        Assert.Contains(errors, e => e.Line == 5 && e.Message.Contains("allow or deny", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Line == 9 && e.Message.Contains("CIDR", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Line == 10 && e.Message.Contains("someday", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Line == 11 && e.Message.Contains("unknown key 'colour'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Line == 12 && e.Message.Contains("used twice", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("version: 1\nrules: []\n", "default: deny")]
+    [InlineData("version: 2\ndefault: deny\nrules: []\n", "version: 1")]
+    [InlineData("version: 1\ndefault: deny\nrules: [\n", "not valid YAML")]
+    public void PolicyYaml_MissingExplicitDefaultOrVersionOrSyntax_IsRejected(string yaml, string message)
+    {
+        var (document, errors) = PolicyYaml.Parse(yaml);
+        Assert.Null(document);
+        Assert.Contains(errors, e => e.Message.Contains(message, StringComparison.Ordinal));
+    }
+
+    private static RulePolicy Policy(string rules)
+    {
+        var yaml = "version: 1\ndefault: deny\nrules:\n" + string.Join('\n', rules.Split('\n').Select(l => "  " + l));
+        var (document, errors) = PolicyYaml.Parse(yaml);
+        Assert.True(errors.Count == 0, string.Join("; ", errors));
+        return new RulePolicy(document!, null!);
+    }
+
+    private static AccessRequest Request(string user = "usr-alice", string[]? groups = null, ResourceApplication? resource = null, string[]? scopes = null, string[]? amr = null, TimeSpan? authAge = null, string? acr = null, string? remote = "10.0.0.1", DateTimeOffset? now = null, string? department = "Engineering")
+    {
+        var at = now ?? Wednesday10;
+        return new AccessRequest
+        {
+            User = new User(user, user, user, null, UserStatus.Active, department),
+            GroupIds = groups ?? [],
+            Roles = [],
+            Client = new ClientApplication { ClientId = "ema-agent", Name = "Ema Agent", AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic },
+            Resource = resource ?? Tickets,
+            RequestedScopes = scopes ?? [],
+            Authentication = new AuthenticationContext(at - (authAge ?? TimeSpan.FromMinutes(1)), amr ?? ["pwd"], acr),
+            RemoteAddress = remote,
+            Now = at,
+        };
+    }
+}
