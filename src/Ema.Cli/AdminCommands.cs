@@ -25,6 +25,7 @@ internal static class AdminCommands
         admin.Subcommands.Add(Resources());
         admin.Subcommands.Add(Entitlements());
         admin.Subcommands.Add(AuthorizationServer());
+        admin.Subcommands.Add(PolicyCommands.Create(Data));
         return admin;
     }
 

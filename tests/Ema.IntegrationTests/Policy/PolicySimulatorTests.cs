@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using Ema.IntegrationTests.Infrastructure;
+
+namespace Ema.IntegrationTests.Policy;
+
+/// <summary><c>ema admin policy validate|simulate</c> against the running host's data folder: decisions and their reasons, nothing issued.</summary>
+[Collection(EmaServerCollection.Name)]
+public sealed class PolicySimulatorTests(EmaServerFixture server)
+{
+    private const string PolicyYaml = """
+        version: 1
+        default: deny
+        rules:
+          - id: finance-ledger-mfa
+            effect: allow
+            subjects: { groups: [grp-finance] }
+            resources: [res-ledger]
+            when: { mfa: true }
+          - id: contractors-nothing
+            effect: deny
+            subjects: { groups: [grp-contractors] }
+        """;
+
+    [Fact]
+    public async Task Simulator_ShowsTheDecisionAndWhy_WithoutIssuingAnything()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, PolicyYaml);
+        try
+        {
+            var auditBefore = await server.AuditCountAsync();
+            var withoutMfa = await RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read");
+            Assert.Equal(3, withoutMfa.Code);
+            Assert.Contains("DENY insufficient_user_authentication", withoutMfa.Out, StringComparison.Ordinal);
+            Assert.Contains("rule finance-ledger-mfa (allow, line 4) does not apply: auth: the sign-in did not use MFA", withoutMfa.Out, StringComparison.Ordinal);
+
+            var withMfa = await RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read", "--mfa");
+            Assert.Equal(0, withMfa.Code);
+            Assert.StartsWith("ALLOW ledger.read", withMfa.Out, StringComparison.Ordinal);
+
+            var contractor = await RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "carol", "--client", "ema-agent", "--resource", "res-tickets");
+            Assert.Contains("rule contractors-nothing (deny, line 9) denies the resource", contractor.Out, StringComparison.Ordinal);
+            Assert.Equal(auditBefore, await server.AuditCountAsync()); // a simulation decides nothing
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Validate_ReportsEachErrorWithFileAndLine()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, PolicyYaml.Replace("effect: deny", "effect: block", StringComparison.Ordinal));
+        try
+        {
+            var result = await RunAsync("admin", "policy", "validate", file);
+            Assert.Equal(1, result.Code);
+            Assert.Contains($"{file}:10: 'effect' must be allow or deny (got 'block')", result.Err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ema.dll"));
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
