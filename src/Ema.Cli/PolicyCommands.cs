@@ -11,6 +11,22 @@ namespace Ema.Cli;
 /// </summary>
 internal static class PolicyCommands
 {
+    private static Task AuditAsync(IServiceProvider services, string what, PolicyVersion version, CancellationToken cancellationToken)
+    {
+        var time = TimeProvider.System.GetUtcNow();
+        return services.GetRequiredService<Ema.Server.Audit.IAuditSink>().WriteAsync(new Ema.Server.Audit.AuditEvent
+        {
+            Id = Ema.Server.Security.SecretHasher.NewOrderedId("evt_", time),
+            Time = time,
+            Type = Ema.Server.Audit.AuditEventTypes.AdminChange,
+            Action = "policy",
+            Outcome = Ema.Server.Audit.AuditOutcomes.Succeeded,
+            Reason = $"{what} by {version.CreatedBy}" + (version.Comment is { } c ? $": {c}" : string.Empty),
+            Subject = version.CreatedBy,
+            TokenId = version.Sha256,
+        }, cancellationToken);
+    }
+
     public static Command Create(Option<string?> data)
     {
         var policy = new Command("policy", "Policy as code: validate a policy file, simulate decisions.");
@@ -95,8 +111,86 @@ internal static class PolicyCommands
             return decision.Allowed ? 0 : 3;
         }, ct));
 
+        var by = new Option<string>("--by") { Required = true, Description = "Who makes the change (recorded with the version and in the audit trail)." };
+        var comment = new Option<string?>("--comment") { Description = "Why." };
+        var importFile = new Argument<string>("file") { Description = "The YAML policy file." };
+        var import = new Command("import", "Validate a policy file and make it the policy in force, as a new version (nothing is applied if it has errors).") { importFile, by, comment };
+        import.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        {
+            var path = p.GetValue(importFile)!;
+            if (!File.Exists(path))
+            {
+                Console.Error.WriteLine($"ema admin policy: {path} does not exist.");
+                return 2;
+            }
+
+            var (version, errors) = await new PolicyAdministration(s.GetRequiredService<IPolicyStore>()).ImportAsync(await File.ReadAllTextAsync(path, ct), p.GetValue(by)!, p.GetValue(comment), ct);
+            foreach (var error in errors)
+            {
+                Console.Error.WriteLine($"{path}:{error.Line}: {error.Message}");
+            }
+
+            if (version is null)
+            {
+                Console.Error.WriteLine("ema admin policy: nothing was applied.");
+                return 1;
+            }
+
+            await AuditAsync(s, $"policy version {version.Version} imported", version, ct);
+            o.WriteLine($"Policy version {version.Version} is in force (sha256 {version.Sha256[..12]}…); running servers pick it up within seconds.");
+            return 0;
+        }, ct));
+
+        var exportVersion = new Option<long?>("--version") { Description = "A version (default: the one in force)." };
+        var export = new Command("export", "Print a policy version's YAML.") { exportVersion };
+        export.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        {
+            var store = s.GetRequiredService<IPolicyStore>();
+            var version = p.GetValue(exportVersion) is { } v ? await store.GetAsync(v, ct) : await store.GetCurrentAsync(ct);
+            if (version is null)
+            {
+                Console.Error.WriteLine("ema admin policy: no such version (no policy imported yet: entitlements v1 decide).");
+                return 1;
+            }
+
+            o.Write(version.Yaml);
+            return 0;
+        }, ct));
+
+        var history = new Command("history", "Every policy version: who, when, why.");
+        history.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        {
+            var versions = await s.GetRequiredService<IPolicyStore>().ListAsync(ct);
+            foreach (var v in versions)
+            {
+                o.WriteLine($"{v.Version,4}{(v == versions[^1] ? "*" : " ")} {v.CreatedAt:yyyy-MM-dd HH:mm:ss} {v.CreatedBy,-12} {v.Sha256[..12]} {v.Comment}");
+            }
+
+            return 0;
+        }, ct));
+
+        var to = new Option<long>("--to") { Required = true, Description = "The version to restore." };
+        var rollback = new Command("rollback", "Put an older version back in force (as a new version: the history only grows).") { to, by };
+        rollback.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        {
+            var version = await new PolicyAdministration(s.GetRequiredService<IPolicyStore>()).RollbackAsync(p.GetValue(to), p.GetValue(by)!, ct);
+            if (version is null)
+            {
+                Console.Error.WriteLine($"ema admin policy: there is no version {p.GetValue(to)}.");
+                return 1;
+            }
+
+            await AuditAsync(s, $"policy rolled back to version {p.GetValue(to)} as version {version.Version}", version, ct);
+            o.WriteLine($"Policy version {version.Version} (a copy of version {p.GetValue(to)}) is in force.");
+            return 0;
+        }, ct));
+
         policy.Subcommands.Add(validate);
         policy.Subcommands.Add(simulate);
+        policy.Subcommands.Add(import);
+        policy.Subcommands.Add(export);
+        policy.Subcommands.Add(history);
+        policy.Subcommands.Add(rollback);
         return policy;
     }
 }

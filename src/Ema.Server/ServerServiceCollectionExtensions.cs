@@ -40,10 +40,13 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new PasswordHasher());
         services.TryAddSingleton<ClientAuthenticator>();
-        services.TryAddSingleton<IAccessPolicy>(sp =>
-            sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.PolicyFile is { Length: > 0 } file
-                ? new RulePolicy(PolicyYaml.Parse(File.ReadAllText(file)).Document!, sp.GetRequiredService<Stores.IApplicationStore>())
-                : new EntitlementAccessPolicy(sp.GetRequiredService<Stores.IEntitlementStore>(), sp.GetRequiredService<Stores.IApplicationStore>()));
+        // The policy file when configured, else the newest stored policy version, else entitlements v1.
+        services.TryAddSingleton<IAccessPolicy>(sp => new ManagedAccessPolicy(
+            sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.PolicyFile is { Length: > 0 } file ? PolicyYaml.Parse(File.ReadAllText(file)).Document : null,
+            sp.GetService<IPolicyStore>(),
+            sp.GetRequiredService<Stores.IApplicationStore>(),
+            new EntitlementAccessPolicy(sp.GetRequiredService<Stores.IEntitlementStore>(), sp.GetRequiredService<Stores.IApplicationStore>()),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton(sp => new IdentityProviderTokens(
             sp.GetRequiredService<IOptions<IdentityProviderOptions>>(),
