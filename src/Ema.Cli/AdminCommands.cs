@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Ema.Protocol;
 using Ema.Server;
+using Ema.Server.AspNetCore;
 using Ema.Server.Model;
 using Ema.Server.Security;
 using Ema.Server.Stores;
@@ -194,6 +195,25 @@ internal static class AdminCommands
     private static Command Users()
     {
         var users = new Command("users", "Directory users.");
+        var mfaUser = new Option<string>("--user") { Required = true, Description = "Username." };
+        var enroll = new Command("mfa-enroll", "Enroll (or re-enroll) a TOTP authenticator (RFC 6238); prints the secret once.") { mfaUser };
+        enroll.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var user = await s.GetRequiredService<IDirectoryStore>().FindUserByUsernameAsync(p.GetValue(mfaUser)!, ct).ConfigureAwait(false);
+            if (user is null)
+            {
+                return Fail("no such user.");
+            }
+
+            var secret = Totp.NewSecret();
+            var base32 = Totp.Base32(secret); // before Protect, which zeroes the plaintext
+            await s.GetRequiredService<IMfaStore>().SetTotpAsync(user.Id, s.GetRequiredService<IKeyProtector>().Protect(secret), ct).ConfigureAwait(false);
+            o.WriteLine($"Enrolled {user.Username}. Add this to the authenticator app now (it is not shown again):");
+            o.WriteLine($"  secret: {base32}");
+            o.WriteLine($"  otpauth://totp/Ema:{Uri.EscapeDataString(user.Username)}?secret={base32}&issuer=Ema&algorithm=SHA1&digits=6&period=30");
+            return 0;
+        }, ct));
+        users.Subcommands.Add(enroll);
         var list = new Command("list", "List users.");
         list.SetAction((p, ct) => Run(p, async (s, o) =>
         {
@@ -465,6 +485,7 @@ internal static class AdminCommands
             .AddLogging()
             .AddSingleton(new PasswordHasher())
             .AddEmaSqliteStorage(Path.Combine(settings.ResolveDataDirectory(), "ema.db"))
+            .AddEmaAspNetCore(Path.Combine(settings.ResolveDataDirectory(), "dataprotection-keys")) // the key ring that encrypts keys and TOTP secrets
             .BuildServiceProvider();
         await using (services.ConfigureAwait(false))
         {

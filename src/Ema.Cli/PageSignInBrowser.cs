@@ -9,7 +9,7 @@ namespace Ema.Cli;
 /// the username and password, submits the form (antiforgery token and cookies included) and follows the redirect to
 /// the client's loopback listener — exactly what a person does, over HTTP, without a shortcut.
 /// </summary>
-internal sealed partial class PageSignInBrowser(HttpMessageHandler handler, string username, string password) : IBrowser
+internal sealed partial class PageSignInBrowser(HttpMessageHandler handler, string username, string password, Func<string>? oneTimeCode = null) : IBrowser
 {
     public async Task OpenAsync(Uri authorizationUrl, CancellationToken cancellationToken)
     {
@@ -42,6 +42,11 @@ internal sealed partial class PageSignInBrowser(HttpMessageHandler handler, stri
             var fields = HiddenInput().Matches(page).ToDictionary(m => WebUtility.HtmlDecode(m.Groups["name"].Value), m => WebUtility.HtmlDecode(m.Groups["value"].Value));
             fields["username"] = username;
             fields["password"] = password;
+            if (page.Contains("name=\"otp\"", StringComparison.Ordinal) && oneTimeCode is not null)
+            {
+                fields["otp"] = oneTimeCode(); // the authenticator app
+            }
+
             using var posted = await browser.PostAsync(new Uri(location, WebUtility.HtmlDecode(form.Groups[1].Value)), new FormUrlEncodedContent(fields), cancellationToken);
             if (posted.Headers.Location is null)
             {

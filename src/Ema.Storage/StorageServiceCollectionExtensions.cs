@@ -34,6 +34,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IAuthorizationServerStore>(sp => Cached<IAuthorizationServerStore>(sp, sp.GetRequiredService<SqliteAuthorizationServerStore>(), (i, t, o) => new CachingAuthorizationServerStore(i, t, o)));
         services.TryAddSingleton<Ema.Tokens.Replay.IReplayCache, SqliteReplayCache>();
         services.TryAddSingleton<Ema.Server.Policy.IPolicyStore, SqlitePolicyStore>();
+        services.TryAddSingleton<Ema.Server.Security.IMfaStore, SqliteMfaStore>();
         services.TryAddSingleton<SqliteWriteQueue>();
         services.TryAddSingleton<SqliteAuditLog>();
         services.TryAddSingleton<IAuditSink>(sp => sp.GetRequiredService<SqliteAuditLog>());

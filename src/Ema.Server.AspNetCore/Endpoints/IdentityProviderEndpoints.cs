@@ -164,7 +164,7 @@ public static class IdentityProviderEndpoints
 
         var client = await ctx.RequestServices.GetRequiredService<IApplicationStore>().FindClientAsync(pending.ClientId, ctx.RequestAborted).ConfigureAwait(false);
         var antiforgery = ctx.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(ctx);
-        await Pages.SignInAsync(ctx, prefix + "/signin", pending.Id, client?.Name ?? pending.ClientId, antiforgery.FormFieldName, antiforgery.RequestToken!, null, null).ConfigureAwait(false);
+        await Pages.SignInAsync(ctx, prefix + "/signin", pending.Id, client?.Name ?? pending.ClientId, antiforgery.FormFieldName, antiforgery.RequestToken!, null, null, askOneTimeCode: AuthorizationEndpointService.AsksForMfa(pending.AcrValues)).ConfigureAwait(false);
     }
 
     private static async Task SignInAsync(HttpContext ctx, string prefix, string cookieName, bool secure, IdentityProviderOptions options)
@@ -187,7 +187,7 @@ public static class IdentityProviderEndpoints
         var username = form["username"].ToString();
         var password = form["password"].ToString();
         var service = ctx.RequestServices.GetRequiredService<AuthorizationEndpointService>();
-        var result = await service.SignInAsync(pendingId, username, password, ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted).ConfigureAwait(false);
+        var result = await service.SignInAsync(pendingId, username, password, ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted, form["otp"].ToString() is { Length: > 0 } otp ? otp : null).ConfigureAwait(false);
         if (!result.Succeeded)
         {
             var pending = await service.FindPendingAsync(pendingId, ctx.RequestAborted).ConfigureAwait(false);
@@ -199,7 +199,7 @@ public static class IdentityProviderEndpoints
 
             var client = await ctx.RequestServices.GetRequiredService<IApplicationStore>().FindClientAsync(pending.ClientId, ctx.RequestAborted).ConfigureAwait(false);
             var tokens = antiforgery.GetAndStoreTokens(ctx);
-            await Pages.SignInAsync(ctx, prefix + "/signin", pending.Id, client?.Name ?? pending.ClientId, tokens.FormFieldName, tokens.RequestToken!, username, result.Message, StatusCodes.Status200OK).ConfigureAwait(false);
+            await Pages.SignInAsync(ctx, prefix + "/signin", pending.Id, client?.Name ?? pending.ClientId, tokens.FormFieldName, tokens.RequestToken!, username, result.Message, StatusCodes.Status200OK, AuthorizationEndpointService.AsksForMfa(pending.AcrValues)).ConfigureAwait(false);
             return;
         }
 

@@ -11,8 +11,11 @@ internal static class Pages
 {
     private const string Style = "body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}main{max-width:380px;margin:8vh auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}h1{font-size:1.3rem;margin:0 0 .3rem}p.sub{color:#555;margin:0 0 1.5rem}label{display:block;margin:.8rem 0 .3rem;font-weight:600}input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #bbb;border-radius:4px;font-size:1rem}button{margin-top:1.4rem;width:100%;padding:.7rem;border:0;border-radius:4px;background:#1f5fbf;color:#fff;font-size:1rem;cursor:pointer}.error{background:#fdecea;color:#8a1c12;padding:.7rem;border-radius:4px;margin-bottom:1rem}footer{color:#888;font-size:.8rem;margin-top:1.5rem}";
 
-    public static Task SignInAsync(HttpContext context, string action, string pendingId, string clientName, string antiforgeryField, string antiforgeryToken, string? username, string? error, int status = StatusCodes.Status200OK)
+    public static Task SignInAsync(HttpContext context, string action, string pendingId, string clientName, string antiforgeryField, string antiforgeryToken, string? username, string? error, int status = StatusCodes.Status200OK, bool askOneTimeCode = false)
     {
+        var otpHtml = askOneTimeCode
+            ? """<label for="otp">One-time code</label><input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9]{6}" autocomplete="one-time-code" required>"""
+            : string.Empty;
         var e = HtmlEncoder.Default;
         var errorHtml = error is null ? string.Empty : $"<div class=\"error\" role=\"alert\" id=\"error\">{e.Encode(error)}</div>";
         var body = $"""
@@ -27,6 +30,7 @@ internal static class Pages
                 <input type="text" id="username" name="username" value="{e.Encode(username ?? string.Empty)}" autocomplete="username" required autofocus>
                 <label for="password">Password</label>
                 <input type="password" id="password" name="password" autocomplete="current-password" required>
+                {otpHtml}
                 <button type="submit" id="submit">Sign in</button>
               </form>
               <footer>Your organization signs you in once for every AI tool it has enabled.</footer>

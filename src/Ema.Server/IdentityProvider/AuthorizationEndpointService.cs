@@ -45,8 +45,10 @@ public sealed class AuthorizationEndpointService
     private readonly TimeProvider _time;
     private readonly ILogger<AuthorizationEndpointService> _logger;
 
-    public AuthorizationEndpointService(IApplicationStore applications, IDirectoryStore directory, IGrantStore grants, IAuditSink audit, PasswordHasher passwords, IOptions<IdentityProviderOptions> options, TimeProvider time, ILogger<AuthorizationEndpointService> logger)
+    public AuthorizationEndpointService(IApplicationStore applications, IDirectoryStore directory, IGrantStore grants, IAuditSink audit, PasswordHasher passwords, IOptions<IdentityProviderOptions> options, TimeProvider time, ILogger<AuthorizationEndpointService> logger, IMfaStore? mfa = null, IKeyProtector? keyProtector = null)
     {
+        _mfa = mfa;
+        _keyProtector = keyProtector;
         ArgumentNullException.ThrowIfNull(options);
         _applications = applications;
         _directory = directory;
@@ -59,6 +61,13 @@ public sealed class AuthorizationEndpointService
     }
 
     /// <summary>Handles <c>/authorize</c> with the query parameters and the current session (if any).</summary>
+    private readonly IMfaStore? _mfa;
+    private readonly IKeyProtector? _keyProtector;
+
+    /// <summary>Whether the request's <c>acr_values</c> ask for multi-factor authentication.</summary>
+    public static bool AsksForMfa(string? acrValues) =>
+        (acrValues ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains(AuthenticationContextClasses.MultiFactor, StringComparer.Ordinal);
+
     public async Task<AuthorizeResult> AuthorizeAsync(Func<string, string?> query, IdpSession? session, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -121,12 +130,14 @@ public sealed class AuthorizationEndpointService
             Nonce = query(OAuthParameters.Nonce),
             CodeChallenge = challenge,
             MaxAge = maxAge,
+            AcrValues = query(OAuthParameters.AcrValues),
             ExpiresAt = _time.GetUtcNow() + _options.PendingAuthorizationLifetime,
         };
 
         // OIDC Core §3.1.2.1: prompt=login and an exceeded max_age force a new sign-in; prompt=none never shows one.
         var sessionUsable = session is not null && !prompt.Contains(PromptValues.Login)
-            && (maxAge is null || _time.GetUtcNow() - session.AuthTime <= TimeSpan.FromSeconds(maxAge.Value));
+            && (maxAge is null || _time.GetUtcNow() - session.AuthTime <= TimeSpan.FromSeconds(maxAge.Value))
+            && (!AsksForMfa(pending.AcrValues) || session.Acr == AuthenticationContextClasses.MultiFactor); // step-up: a password session is not enough
         if (sessionUsable)
         {
             return await IssueCodeAsync(pending, session!, cancellationToken).ConfigureAwait(false);
@@ -154,7 +165,7 @@ public sealed class AuthorizationEndpointService
     }
 
     /// <summary>Checks a username and password; on success creates a session and issues the code of the pending request.</summary>
-    public async Task<SignInResult> SignInAsync(string pendingId, string username, string password, string? remoteAddress, CancellationToken cancellationToken)
+    public async Task<SignInResult> SignInAsync(string pendingId, string username, string password, string? remoteAddress, CancellationToken cancellationToken, string? oneTimeCode = null)
     {
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
@@ -164,7 +175,7 @@ public sealed class AuthorizationEndpointService
             return new(false, null, OAuthError.From(ErrorIds.AuthorizeRequestExpired).Description, null);
         }
 
-        var (session, handle, message) = await AuthenticateAsync(pending.ClientId, username, password, remoteAddress, cancellationToken).ConfigureAwait(false);
+        var (session, handle, message) = await AuthenticateAsync(pending.ClientId, username, password, remoteAddress, cancellationToken, oneTimeCode, AsksForMfa(pending.AcrValues)).ConfigureAwait(false);
         if (session is null)
         {
             return new(false, null, message, null);
@@ -178,7 +189,7 @@ public sealed class AuthorizationEndpointService
     /// Checks a username and password for <paramref name="clientId"/> — the same answer for unknown users and wrong
     /// passwords, lockout with back-off, one audit record — and on success creates the IdP session.
     /// </summary>
-    public async Task<(IdpSession? Session, string? Handle, string? Message)> AuthenticateAsync(string clientId, string username, string password, string? remoteAddress, CancellationToken cancellationToken)
+    public async Task<(IdpSession? Session, string? Handle, string? Message)> AuthenticateAsync(string clientId, string username, string password, string? remoteAddress, CancellationToken cancellationToken, string? oneTimeCode = null, bool requireMfa = false)
     {
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
@@ -223,6 +234,30 @@ public sealed class AuthorizationEndpointService
             return (null, null, "Your account is disabled. Contact your administrator.");
         }
 
+        var mfa = false;
+        if (requireMfa)
+        {
+            // RFC 6238 second factor, asked for by the client's acr_values (the IdP's step-up answer names it).
+            var enrolled = _mfa is null ? null : await _mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false);
+            if (enrolled is null || _keyProtector is null)
+            {
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, none enrolled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                return (null, null, "Your organization asks for a second factor here, and you have no authenticator enrolled. Contact your administrator.");
+            }
+
+            var step = Totp.Verify(_keyProtector.Unprotect(enrolled.Value.ProtectedSecret), oneTimeCode, now, enrolled.Value.LastStep);
+            if (step is null || !await _mfa!.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false))
+            {
+                var failures = (credentials.FailedAttempts) + 1;
+                DateTimeOffset? lockUntil = failures >= _options.LockoutThreshold ? now + _options.LockoutDuration : null;
+                await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, oneTimeCode is null ? "one-time code missing" : "wrong or reused one-time code", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                return (null, null, oneTimeCode is null ? "Enter the one-time code from your authenticator app." : "The one-time code is incorrect or was already used.");
+            }
+
+            mfa = true;
+        }
+
         await _directory.RecordSignInSuccessAsync(user.Id, cancellationToken).ConfigureAwait(false);
         var handle = SecretHasher.NewSecret();
         var session = new IdpSession
@@ -231,12 +266,12 @@ public sealed class AuthorizationEndpointService
             HandleHash = SecretHasher.Hash(handle),
             UserId = user.Id,
             AuthTime = now,
-            Amr = ["pwd"],
-            Acr = AuthenticationContextClasses.Password,
+            Amr = mfa ? ["pwd", "otp", "mfa"] : ["pwd"],
+            Acr = mfa ? AuthenticationContextClasses.MultiFactor : AuthenticationContextClasses.Password,
             ExpiresAt = now + _options.SessionLifetime,
         };
         await _grants.SaveSessionAsync(session, cancellationToken).ConfigureAwait(false);
-        await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Succeeded, "password", remoteAddress, session.Id, cancellationToken).ConfigureAwait(false);
+        await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Succeeded, mfa ? "password and one-time code" : "password", remoteAddress, session.Id, cancellationToken).ConfigureAwait(false);
         Log.SignIn(_logger, AuditOutcomes.Succeeded, user.Id, "password");
         return (session, handle, null);
     }

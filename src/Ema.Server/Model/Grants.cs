@@ -47,6 +47,9 @@ public sealed record PendingAuthorization
 
     public int? MaxAge { get; init; }
 
+    /// <summary>Requested authentication context classes (OIDC Core §3.1.2.1): MFA is asked for when they name it.</summary>
+    public string? AcrValues { get; init; }
+
     public required DateTimeOffset ExpiresAt { get; init; }
 }
 

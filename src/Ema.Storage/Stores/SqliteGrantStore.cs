@@ -24,9 +24,9 @@ public sealed class SqliteGrantStore : IGrantStore
         public IdpSession ToModel() => new() { Id = Id, HandleHash = HandleHash, UserId = UserId, AuthTime = Db.Time(AuthTime), Amr = Db.List(Amr), Acr = Acr, ExpiresAt = Db.Time(ExpiresAt), Revoked = Revoked != 0 };
     }
 
-    private sealed record PendingRow(string Id, string ClientId, string RedirectUri, string Scope, string? State, string? Nonce, string CodeChallenge, long? MaxAge, long ExpiresAt)
+    private sealed record PendingRow(string Id, string ClientId, string RedirectUri, string Scope, string? State, string? Nonce, string CodeChallenge, long? MaxAge, long ExpiresAt, string? AcrValues)
     {
-        public PendingAuthorization ToModel() => new() { Id = Id, ClientId = ClientId, RedirectUri = RedirectUri, Scope = Scope, State = State, Nonce = Nonce, CodeChallenge = CodeChallenge, MaxAge = (int?)MaxAge, ExpiresAt = Db.Time(ExpiresAt) };
+        public PendingAuthorization ToModel() => new() { Id = Id, ClientId = ClientId, RedirectUri = RedirectUri, Scope = Scope, State = State, Nonce = Nonce, CodeChallenge = CodeChallenge, MaxAge = (int?)MaxAge, ExpiresAt = Db.Time(ExpiresAt), AcrValues = AcrValues };
     }
 
     private sealed record CodeRow(string CodeHash, string ClientId, string RedirectUri, string UserId, string SessionId, string Scope, string? Nonce, string CodeChallenge, long AuthTime, string Amr, string? Acr, long ExpiresAt)
@@ -70,13 +70,13 @@ public sealed class SqliteGrantStore : IGrantStore
         ArgumentNullException.ThrowIfNull(request);
         return _db.RunAsync(
             c => c.ExecuteAsync(
-                "INSERT INTO pending_authorizations (id, client_id, redirect_uri, scope, state, nonce, code_challenge, max_age, expires_at) VALUES (@Id, @ClientId, @RedirectUri, @Scope, @State, @Nonce, @CodeChallenge, @MaxAge, @expiresAt)",
-                new { request.Id, request.ClientId, request.RedirectUri, request.Scope, request.State, request.Nonce, request.CodeChallenge, request.MaxAge, expiresAt = Db.Ms(request.ExpiresAt) }),
+                "INSERT INTO pending_authorizations (id, client_id, redirect_uri, scope, state, nonce, code_challenge, max_age, expires_at, acr_values) VALUES (@Id, @ClientId, @RedirectUri, @Scope, @State, @Nonce, @CodeChallenge, @MaxAge, @expiresAt, @AcrValues)",
+                new { request.Id, request.ClientId, request.RedirectUri, request.Scope, request.State, request.Nonce, request.CodeChallenge, request.MaxAge, expiresAt = Db.Ms(request.ExpiresAt), request.AcrValues }),
             cancellationToken);
     }
 
     public async Task<PendingAuthorization?> FindPendingAuthorizationAsync(string id, CancellationToken cancellationToken) =>
-        (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<PendingRow>("SELECT id AS Id, client_id AS ClientId, redirect_uri AS RedirectUri, scope AS Scope, state AS State, nonce AS Nonce, code_challenge AS CodeChallenge, max_age AS MaxAge, expires_at AS ExpiresAt FROM pending_authorizations WHERE id = @id", new { id }), cancellationToken).ConfigureAwait(false))?.ToModel();
+        (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<PendingRow>("SELECT id AS Id, client_id AS ClientId, redirect_uri AS RedirectUri, scope AS Scope, state AS State, nonce AS Nonce, code_challenge AS CodeChallenge, max_age AS MaxAge, expires_at AS ExpiresAt, acr_values AS AcrValues FROM pending_authorizations WHERE id = @id", new { id }), cancellationToken).ConfigureAwait(false))?.ToModel();
 
     public Task DeletePendingAuthorizationAsync(string id, CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.ExecuteAsync("DELETE FROM pending_authorizations WHERE id = @id OR expires_at < @now", new { id, now = Db.Ms(_time.GetUtcNow()) }), cancellationToken);

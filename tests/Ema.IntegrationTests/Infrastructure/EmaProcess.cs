@@ -75,11 +75,11 @@ internal sealed class EmaProcess : IDisposable
     }
 
     /// <summary>An Ema client for the demo agent, signed in as <paramref name="username"/> through the real page.</summary>
-    public async Task<EmaClient> SignedInClientAsync(string username, bool useCatalog = true)
+    public async Task<EmaClient> SignedInClientAsync(string username, bool useCatalog = true, Func<string>? oneTimeCode = null)
     {
         var options = new EmaClientOptions { IdentityProvider = BaseUrl + "/idp", IdentityProviderClient = new ClientCredentials(Demo.ClientId, Demo.ClientSecret), UseCatalog = useCatalog };
         options.AuthorizationServerClients[BaseUrl + "/as"] = new ClientCredentials(Demo.ClientId, Demo.AuthorizationServerClientSecret);
-        var client = new EmaClient(options, TrustedHttp.Handler(Ca), browser: new PageSignInBrowser(TrustedHttp.Handler(Ca, new CookieContainer()), username, Demo.Users.Single(u => u.Username == username).Password));
+        var client = new EmaClient(options, TrustedHttp.Handler(Ca), browser: new PageSignInBrowser(TrustedHttp.Handler(Ca, new CookieContainer()), username, Demo.Users.Single(u => u.Username == username).Password, oneTimeCode));
         await client.SignInAsync();
         return client;
     }

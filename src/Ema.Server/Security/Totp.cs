@@ -1,0 +1,115 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Ema.Server.Security;
+
+/// <summary>
+/// RFC 6238 TOTP with the RFC 4226 HOTP truncation: HMAC-SHA1, 30-second steps, 6 digits (the authenticator-app
+/// defaults). Verification accepts the current step and one step either side (clock drift, RFC 6238 §5.2), compares in
+/// constant time, and returns the step used so the caller can refuse its reuse.
+/// </summary>
+public static class Totp
+{
+    public const int Digits = 6;
+    public static readonly TimeSpan Step = TimeSpan.FromSeconds(30);
+
+    public static long StepAt(DateTimeOffset time) => time.ToUnixTimeSeconds() / (long)Step.TotalSeconds;
+
+    public static string Code(ReadOnlySpan<byte> secret, long step)
+    {
+        Span<byte> counter = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt64BigEndian(counter, step);
+        Span<byte> hash = stackalloc byte[20];
+#pragma warning disable CA5350 // RFC 6238 with authenticator apps means HMAC-SHA1; as a keyed PRF it is not weakened by SHA-1 collisions
+        HMACSHA1.HashData(secret, counter, hash);
+#pragma warning restore CA5350
+        var offset = hash[^1] & 0x0F;
+        var binary = ((hash[offset] & 0x7F) << 24) | (hash[offset + 1] << 16) | (hash[offset + 2] << 8) | hash[offset + 3];
+        return (binary % 1_000_000).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The matching step, if <paramref name="code"/> is valid now and newer than <paramref name="lastUsedStep"/>.</summary>
+    public static long? Verify(ReadOnlySpan<byte> secret, string? code, DateTimeOffset now, long lastUsedStep)
+    {
+        if (code is null || code.Length != Digits || !code.All(char.IsAsciiDigit))
+        {
+            return null;
+        }
+
+        var current = StepAt(now);
+        long? matched = null;
+        for (var step = current - 1; step <= current + 1; step++)
+        {
+            // Every candidate is computed and compared, so the time taken does not reveal which one matched.
+            if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Code(secret, step)), Encoding.ASCII.GetBytes(code)) && step > lastUsedStep)
+            {
+                matched = step;
+            }
+        }
+
+        return matched;
+    }
+
+    public static byte[] NewSecret() => RandomNumberGenerator.GetBytes(20);
+
+    /// <summary>RFC 4648 base32 without padding, as authenticator apps expect in <c>otpauth://</c> URIs.</summary>
+    public static string Base32(ReadOnlySpan<byte> data)
+    {
+        const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        var result = new StringBuilder((data.Length * 8 + 4) / 5);
+        int buffer = 0, bits = 0;
+        foreach (var b in data)
+        {
+            buffer = (buffer << 8) | b;
+            bits += 8;
+            while (bits >= 5)
+            {
+                result.Append(Alphabet[(buffer >> (bits - 5)) & 31]);
+                bits -= 5;
+            }
+        }
+
+        if (bits > 0)
+        {
+            result.Append(Alphabet[(buffer << (5 - bits)) & 31]);
+        }
+
+        return result.ToString();
+    }
+
+    public static byte[] FromBase32(string text)
+    {
+        const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        var output = new List<byte>();
+        int buffer = 0, bits = 0;
+        foreach (var c in text.TrimEnd('=').ToUpperInvariant())
+        {
+            var value = Alphabet.IndexOf(c, StringComparison.Ordinal);
+            if (value < 0)
+            {
+                throw new FormatException("not base32");
+            }
+
+            buffer = (buffer << 5) | value;
+            bits += 5;
+            if (bits >= 8)
+            {
+                output.Add((byte)((buffer >> (bits - 8)) & 0xFF));
+                bits -= 8;
+            }
+        }
+
+        return [.. output];
+    }
+}
+
+/// <summary>Users' TOTP secrets (encrypted by the caller's <see cref="IKeyProtector"/>) and the last step each used.</summary>
+public interface IMfaStore
+{
+    Task<(byte[] ProtectedSecret, long LastStep)?> FindTotpAsync(string userId, CancellationToken cancellationToken);
+
+    Task SetTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken);
+
+    /// <summary>Records <paramref name="step"/> as used, atomically; false when it (or a later one) was used already.</summary>
+    Task<bool> TryUseStepAsync(string userId, long step, CancellationToken cancellationToken);
+}

@@ -1,0 +1,25 @@
+using Dapper;
+using Ema.Server.Security;
+
+namespace Ema.Storage.Stores;
+
+/// <summary>TOTP secrets (already encrypted) and replay protection by step (migration 0005).</summary>
+public sealed class SqliteMfaStore(SqliteDatabase db, TimeProvider time) : IMfaStore
+{
+    private sealed record Row(byte[] ProtectedSecret, long LastStep);
+
+    public async Task<(byte[] ProtectedSecret, long LastStep)?> FindTotpAsync(string userId, CancellationToken cancellationToken) =>
+        await db.RunAsync(c => c.QuerySingleOrDefaultAsync<Row>("SELECT protected_secret AS ProtectedSecret, last_step AS LastStep FROM user_totp WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false) is { } row
+            ? (row.ProtectedSecret, row.LastStep)
+            : null;
+
+    public Task SetTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken) =>
+        db.RunAsync(
+            c => c.ExecuteAsync(
+                "INSERT INTO user_totp (user_id, protected_secret, enrolled_at, last_step) VALUES (@userId, @protectedSecret, @now, 0) ON CONFLICT (user_id) DO UPDATE SET protected_secret = excluded.protected_secret, enrolled_at = excluded.enrolled_at, last_step = 0",
+                new { userId, protectedSecret, now = Db.Ms(time.GetUtcNow()) }),
+            cancellationToken);
+
+    public async Task<bool> TryUseStepAsync(string userId, long step, CancellationToken cancellationToken) =>
+        await db.RunAsync(c => c.ExecuteAsync("UPDATE user_totp SET last_step = @step WHERE user_id = @userId AND last_step < @step", new { userId, step }), cancellationToken).ConfigureAwait(false) == 1;
+}
