@@ -205,7 +205,17 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
             {
                 // ID-JAG draft §8.2: authenticate again as asked, then retry with the fresh ID token.
                 stepUps++;
-                session = await sessions.StepUpAsync(session, new StepUpRequest(error.MaxAge, error.AcrValues), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    session = await sessions.StepUpAsync(session, new StepUpRequest(error.MaxAge, error.AcrValues), cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The stronger sign-in did not happen (no browser, no second factor, abandoned): the IdP's answer
+                    // stands, reported as the refusal it is rather than as a sign-in problem.
+                    throw new EmaAccessDeniedException(new EmaRefusal(RefusalSource.IdentityProvider, error.Error, $"{error.ErrorDescription ?? "a stronger sign-in is required"} (the step-up sign-in did not complete: {ex.Message})", error.EmaDecisionId));
+                }
+
                 continue;
             }
 
