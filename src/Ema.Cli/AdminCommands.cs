@@ -27,6 +27,7 @@ internal static class AdminCommands
         admin.Subcommands.Add(Entitlements());
         admin.Subcommands.Add(AuthorizationServer());
         admin.Subcommands.Add(PolicyCommands.Create(Data));
+        admin.Subcommands.Add(Sessions());
         return admin;
     }
 
@@ -190,6 +191,55 @@ internal static class AdminCommands
         resources.Subcommands.Add(resourceAdd);
         root.Subcommands.Add(resources);
         return root;
+    }
+
+    private static Command Sessions()
+    {
+        var sessions = new Command("sessions", "Users' sign-in sessions at the IdP.");
+        var user = new Option<string?>("--user") { Description = "Only this username's sessions." };
+        var list = new Command("list", "Live sessions, newest first.") { user };
+        list.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            string? userId = null;
+            if (p.GetValue(user) is { } name)
+            {
+                userId = (await s.GetRequiredService<IDirectoryStore>().FindUserByUsernameAsync(name, ct).ConfigureAwait(false))?.Id;
+                if (userId is null)
+                {
+                    return Fail("no such user.");
+                }
+            }
+
+            foreach (var session in await s.GetRequiredService<IGrantStore>().ListSessionsAsync(userId, ct).ConfigureAwait(false))
+            {
+                o.WriteLine($"{session.Id,-24} {session.UserId,-16} signed in {session.AuthTime:yyyy-MM-dd HH:mm:ss} ({string.Join('+', session.Amr)})  until {session.ExpiresAt:yyyy-MM-dd HH:mm}");
+            }
+
+            return 0;
+        }, ct));
+        var id = new Option<string>("--id") { Required = true, Description = "The session id (sid)." };
+        var revoke = new Command("revoke", "End a session and every refresh token issued in it (servers notice within their cache time, 10 s).") { id };
+        revoke.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var grants = s.GetRequiredService<IGrantStore>();
+            var session = await grants.FindSessionAsync(p.GetValue(id)!, ct).ConfigureAwait(false);
+            if (session is null || session.Revoked)
+            {
+                return Fail("no such live session.");
+            }
+
+            await grants.RevokeSessionAsync(session.Id, ct).ConfigureAwait(false);
+            var now = TimeProvider.System.GetUtcNow();
+            await s.GetRequiredService<Ema.Server.Audit.IAuditSink>().WriteAsync(new Ema.Server.Audit.AuditEvent
+            {
+                Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = Ema.Server.Audit.AuditEventTypes.AdminChange, Action = "session_revoke",
+                Outcome = Ema.Server.Audit.AuditOutcomes.Succeeded, Subject = session.UserId, SessionId = session.Id, Reason = "session revoked by an administrator",
+            }, ct).ConfigureAwait(false);
+            return Ok(o, $"Revoked session {session.Id} of {session.UserId} and its refresh tokens.");
+        }, ct));
+        sessions.Subcommands.Add(list);
+        sessions.Subcommands.Add(revoke);
+        return sessions;
     }
 
     private static Command Users()

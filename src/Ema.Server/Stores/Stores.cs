@@ -81,6 +81,9 @@ public interface IGrantStore
     /// <summary>Revokes a session and every refresh token issued in it.</summary>
     Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken);
 
+    /// <summary>Live sessions (not revoked, not expired), of one user or of everyone, newest first.</summary>
+    Task<IReadOnlyList<IdpSession>> ListSessionsAsync(string? userId, CancellationToken cancellationToken);
+
     Task SavePendingAuthorizationAsync(PendingAuthorization request, CancellationToken cancellationToken);
 
     Task<PendingAuthorization?> FindPendingAuthorizationAsync(string id, CancellationToken cancellationToken);

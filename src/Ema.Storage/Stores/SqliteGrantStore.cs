@@ -65,6 +65,13 @@ public sealed class SqliteGrantStore : IGrantStore
             },
             cancellationToken);
 
+    public async Task<IReadOnlyList<IdpSession>> ListSessionsAsync(string? userId, CancellationToken cancellationToken) =>
+        [.. (await _db.RunAsync(
+            c => c.QueryAsync<SessionRow>(
+                "SELECT id AS Id, handle_hash AS HandleHash, user_id AS UserId, auth_time AS AuthTime, amr AS Amr, acr AS Acr, expires_at AS ExpiresAt, revoked AS Revoked FROM sessions WHERE revoked = 0 AND expires_at > @now AND (@userId IS NULL OR user_id = @userId) ORDER BY auth_time DESC",
+                new { userId, now = Db.Ms(_time.GetUtcNow()) }),
+            cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
+
     public Task SavePendingAuthorizationAsync(PendingAuthorization request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -153,6 +153,8 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 
     public Task<IdpSession?> FindSessionAsync(string sessionId, CancellationToken cancellationToken) => _sessions.GetAsync(sessionId, id => inner.FindSessionAsync(id, cancellationToken));
 
+    public Task<IReadOnlyList<IdpSession>> ListSessionsAsync(string? userId, CancellationToken cancellationToken) => inner.ListSessionsAsync(userId, cancellationToken);
+
     public async Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken)
     {
         await inner.RevokeSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
