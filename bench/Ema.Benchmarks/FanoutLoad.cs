@@ -37,7 +37,7 @@ public static class FanoutLoad
         const int Concurrency = 8;
         var max = sizes.Max();
         var data = Directory.CreateTempSubdirectory("ema-fanout-");
-        var port = FreePort();
+        var port = ExchangeLoad.FreePort();
         var baseUrl = $"https://127.0.0.1:{port}";
         var self = Path.Combine(AppContext.BaseDirectory, "Ema.Benchmarks.dll");
         using var server = Process.Start(new ProcessStartInfo("dotnet", $"\"{self}\" fanout-host {port} \"{data.FullName}\" {max}") { RedirectStandardOutput = true, RedirectStandardError = true })!;
@@ -243,12 +243,5 @@ public static class FanoutLoad
         }
 
         return directory?.FullName ?? throw new InvalidOperationException("run from the repository");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

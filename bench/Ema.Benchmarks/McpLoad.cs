@@ -30,12 +30,12 @@ public static class McpLoad
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var seconds = ArgInt(args, "--seconds", 3);
-        var rounds = ArgInt(args, "--rounds", 3);
-        var concurrency = ArgInt(args, "--concurrency", 32);
-        var cacheSize = ArgInt(args, "--token-cache", 10_000);
+        var seconds = ExchangeLoad.ArgInt(args, "--seconds", 3);
+        var rounds = ExchangeLoad.ArgInt(args, "--rounds", 3);
+        var concurrency = ExchangeLoad.ArgInt(args, "--concurrency", 32);
+        var cacheSize = ExchangeLoad.ArgInt(args, "--token-cache", 10_000);
         var work = Directory.CreateTempSubdirectory("ema-mcp-bench-");
-        var port = FreePort();
+        var port = ExchangeLoad.FreePort();
         var resource = $"https://127.0.0.1:{port}/mcp/auth";
 
         // The authorization server's key: the benchmark mints the access tokens; the server verifies them as usual.
@@ -240,18 +240,5 @@ public static class McpLoad
         }
 
         throw new TimeoutException("the MCP host did not start");
-    }
-
-    private static int ArgInt(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

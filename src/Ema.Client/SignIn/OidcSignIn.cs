@@ -31,9 +31,9 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
         }
 
         var client = options.IdentityProviderClient!;
-        var verifier = RandomUrlSafe(32);
-        var state = RandomUrlSafe(16);
-        var nonce = RandomUrlSafe(16);
+        var verifier = Pkce.NewVerifier();
+        var state = Pkce.RandomValue(16);
+        var nonce = Pkce.RandomValue(16);
         using var listener = new LoopbackRedirectListener();
         var query = new List<KeyValuePair<string, string>>
         {
@@ -43,7 +43,7 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
             new(OAuthParameters.Scope, options.SignInScope),
             new(OAuthParameters.State, state),
             new(OAuthParameters.Nonce, nonce),
-            new(OAuthParameters.CodeChallenge, Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)))),
+            new(OAuthParameters.CodeChallenge, Pkce.Challenge(verifier)),
             new(OAuthParameters.CodeChallengeMethod, CodeChallengeMethods.S256),
         };
         if (stepUp?.MaxAge is { } maxAge)
@@ -229,7 +229,4 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
         };
     }
 
-    private static string RandomUrlSafe(int bytes) => Base64Url(RandomNumberGenerator.GetBytes(bytes));
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -30,15 +30,15 @@ internal sealed class InteractiveAuthorizer(HttpClient http, EmaClientOptions op
         var server = binding.AuthorizationServer;
         using var listener = new LoopbackRedirectListener();
         var client = await RegistrationAsync(server, listener.RedirectUri, cancellationToken).ConfigureAwait(false);
-        var verifier = Base64Url(RandomNumberGenerator.GetBytes(32));
-        var state = Base64Url(RandomNumberGenerator.GetBytes(16));
+        var verifier = Pkce.NewVerifier();
+        var state = Pkce.RandomValue(16);
         var query = new List<KeyValuePair<string, string>>
         {
             new(OAuthParameters.ResponseType, ResponseTypes.Code),
             new(OAuthParameters.ClientId, client.ClientId),
             new(OAuthParameters.RedirectUri, listener.RedirectUri),
             new(OAuthParameters.State, state),
-            new(OAuthParameters.CodeChallenge, Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)))),
+            new(OAuthParameters.CodeChallenge, Pkce.Challenge(verifier)),
             new(OAuthParameters.CodeChallengeMethod, CodeChallengeMethods.S256),
             new(OAuthParameters.Resource, binding.Resource),
         };
@@ -135,7 +135,6 @@ internal sealed class InteractiveAuthorizer(HttpClient http, EmaClientOptions op
         }
     }
 
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
 
 /// <summary>RFC 7591 §2 client metadata sent in a registration.</summary>

@@ -53,14 +53,14 @@ internal static class DeviceAuthorizationEndpoints
             error = OAuthError.From(ErrorIds.GrantTypeNotAllowed, $"client_id={clientId}");
         }
 
-        var scope = parameters[OAuthParameters.Scope] ?? OidcScopes.OpenId;
-        var scopes = scope.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (error is null && (!scopes.Contains(OidcScopes.OpenId, StringComparer.Ordinal) || scopes.Length > 32 || scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length
-            || scope.Any(c => c < 0x21 && c != ' ' || c is '"' or '\\' || c > 0x7e)))
+        // The same scope rules as /authorize (RFC 6749 §3.3 syntax, duplicates dropped), and openid is required.
+        var valid = Ema.Tokens.ScopeList.TryParse(parameters[OAuthParameters.Scope] ?? OidcScopes.OpenId, out var scopes) && scopes.Contains(OidcScopes.OpenId);
+        if (error is null && !valid)
         {
-            error = OAuthError.From(ErrorIds.AuthorizeScopeInvalid); // RFC 6749 §3.3 characters; openid required; no duplicates
+            error = OAuthError.From(ErrorIds.AuthorizeScopeInvalid);
         }
 
+        var scope = string.Join(' ', scopes);
         var time = ctx.RequestServices.GetRequiredService<TimeProvider>();
         DeviceAuthorization? started = null;
         string? deviceCode = null;

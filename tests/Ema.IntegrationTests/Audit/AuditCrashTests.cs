@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography.X509Certificates;
@@ -46,7 +45,7 @@ public sealed class AuditCrashTests
                         if (response.StatusCode == HttpStatusCode.OK)
                         {
                             var jag = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString()!;
-                            acknowledged.Add(Jti(jag));
+                            acknowledged.Add(Ema.Client.SignIn.JwtPayload.String(Ema.Client.SignIn.JwtPayload.Read(jag), JwtClaimNames.JwtId)!);
                         }
                     }
                     catch (HttpRequestException)
@@ -82,18 +81,10 @@ public sealed class AuditCrashTests
 
             var missing = acknowledged.Where(jti => !logged.Contains(jti)).ToList();
             Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged exchanges are not in the audit log");
-            var verify = Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ema.dll"), "audit", "verify", "--data", data]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            var output = await verify.StandardOutput.ReadToEndAsync() + await verify.StandardError.ReadToEndAsync();
-            await verify.WaitForExitAsync();
-            Assert.True(verify.ExitCode == 0, output);
+            var verify = await EmaCli.RunAsync("audit", "verify", "--data", data);
+            var output = verify.Out + verify.Err;
+            Assert.True(verify.Code == 0, output);
             Assert.Contains("Audit trail intact", output, StringComparison.Ordinal);
         }
-    }
-
-    private static string Jti(string jwt)
-    {
-        var payload = jwt.Split('.')[1].Replace('-', '+').Replace('_', '/');
-        payload = payload.PadRight(payload.Length + ((4 - (payload.Length % 4)) % 4), '=');
-        return JsonDocument.Parse(Convert.FromBase64String(payload)).RootElement.GetProperty("jti").GetString()!;
     }
 }

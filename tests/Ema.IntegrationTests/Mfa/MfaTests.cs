@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Ema.Client;
 using Ema.IntegrationTests.Infrastructure;
@@ -47,7 +46,7 @@ public sealed class MfaTests
         try
         {
             using var ema = await EmaProcess.StartAsync("--Ema:IdentityProvider:PolicyFile=" + policy);
-            var enroll = await RunAsync("admin", "--data", ema.Data, "users", "mfa-enroll", "--user", "alice");
+            var enroll = await EmaCli.RunAsync("admin", "--data", ema.Data, "users", "mfa-enroll", "--user", "alice");
             Assert.True(enroll.Code == 0, enroll.Err);
             var secret = Totp.FromBase32(enroll.Out.Split('\n').Single(l => l.TrimStart().StartsWith("secret:", StringComparison.Ordinal)).Split(':')[1].Trim());
             var codesTyped = 0;
@@ -80,21 +79,5 @@ public sealed class MfaTests
         {
             File.Delete(policy);
         }
-    }
-
-    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ema.dll"));
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout, await stderr);
     }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ema.IntegrationTests.Infrastructure;
 
 namespace Ema.IntegrationTests.Policy;
@@ -29,16 +28,16 @@ public sealed class PolicySimulatorTests(EmaServerFixture server)
         try
         {
             var auditBefore = await server.AuditCountAsync();
-            var withoutMfa = await RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read");
+            var withoutMfa = await EmaCli.RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read");
             Assert.Equal(3, withoutMfa.Code);
             Assert.Contains("DENY insufficient_user_authentication", withoutMfa.Out, StringComparison.Ordinal);
             Assert.Contains("rule finance-ledger-mfa (allow, line 4) does not apply: auth: the sign-in did not use MFA", withoutMfa.Out, StringComparison.Ordinal);
 
-            var withMfa = await RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read", "--mfa");
+            var withMfa = await EmaCli.RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read", "--mfa");
             Assert.Equal(0, withMfa.Code);
             Assert.StartsWith("ALLOW ledger.read", withMfa.Out, StringComparison.Ordinal);
 
-            var contractor = await RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "carol", "--client", "ema-agent", "--resource", "res-tickets");
+            var contractor = await EmaCli.RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "carol", "--client", "ema-agent", "--resource", "res-tickets");
             Assert.Contains("rule contractors-nothing (deny, line 9) denies the resource", contractor.Out, StringComparison.Ordinal);
             Assert.Equal(auditBefore, await server.AuditCountAsync()); // a simulation decides nothing
         }
@@ -55,7 +54,7 @@ public sealed class PolicySimulatorTests(EmaServerFixture server)
         await File.WriteAllTextAsync(file, PolicyYaml.Replace("effect: deny", "effect: block", StringComparison.Ordinal));
         try
         {
-            var result = await RunAsync("admin", "policy", "validate", file);
+            var result = await EmaCli.RunAsync("admin", "policy", "validate", file);
             Assert.Equal(1, result.Code);
             Assert.Contains($"{file}:10: 'effect' must be allow or deny (got 'block')", result.Err, StringComparison.Ordinal);
         }
@@ -63,21 +62,5 @@ public sealed class PolicySimulatorTests(EmaServerFixture server)
         {
             File.Delete(file);
         }
-    }
-
-    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ema.dll"));
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout, await stderr);
     }
 }

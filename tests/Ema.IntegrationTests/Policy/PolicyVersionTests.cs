@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ema.Client;
 using Ema.IntegrationTests.Infrastructure;
 
@@ -15,30 +14,30 @@ public sealed class PolicyVersionTests
         Assert.Equal(["Tickets", "Wiki"], (await client.ListServersAsync()).Select(s => s.Name).Order(StringComparer.Ordinal)); // entitlements v1
 
         var invalid = await WriteAsync("version: 1\ndefault: deny\nrules:\n  - id: x\n    effect: allow\n    when: { networks: [not-a-cidr] }\n");
-        var rejected = await RunAsync("admin", "--data", ema.Data, "policy", "import", invalid, "--by", "admin");
+        var rejected = await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "import", invalid, "--by", "admin");
         Assert.Equal(1, rejected.Code);
         Assert.Contains($"{invalid}:6:", rejected.Err, StringComparison.Ordinal);
         Assert.Contains("nothing was applied", rejected.Err, StringComparison.Ordinal);
-        Assert.Equal(string.Empty, (await RunAsync("admin", "--data", ema.Data, "policy", "history")).Out);
+        Assert.Equal(string.Empty, (await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "history")).Out);
 
         var wikiOnly = await WriteAsync("version: 1\ndefault: deny\nrules:\n  - { id: engineering-wiki, effect: allow, subjects: { groups: [grp-engineering] }, resources: [res-wiki] }\n");
-        Assert.Equal(0, (await RunAsync("admin", "--data", ema.Data, "policy", "import", wikiOnly, "--by", "admin", "--comment", "tickets off for now")).Code);
+        Assert.Equal(0, (await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "import", wikiOnly, "--by", "admin", "--comment", "tickets off for now")).Code);
         Assert.Equal(["Wiki"], await WaitForCatalogAsync(client, ["Wiki"]));
 
         var everything = await WriteAsync("version: 1\ndefault: deny\nrules:\n  - { id: engineering-all, effect: allow, subjects: { groups: [grp-engineering] } }\n");
-        Assert.Equal(0, (await RunAsync("admin", "--data", ema.Data, "policy", "import", everything, "--by", "admin")).Code);
+        Assert.Equal(0, (await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "import", everything, "--by", "admin")).Code);
         Assert.Contains("Ledger", await WaitForCatalogAsync(client, ["Ledger", "Tickets", "Wiki"]));
 
-        var rollback = await RunAsync("admin", "--data", ema.Data, "policy", "rollback", "--to", "1", "--by", "admin");
+        var rollback = await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "rollback", "--to", "1", "--by", "admin");
         Assert.Equal(0, rollback.Code);
         Assert.Contains("version 3 (a copy of version 1)", rollback.Out, StringComparison.Ordinal);
         Assert.Equal(["Wiki"], await WaitForCatalogAsync(client, ["Wiki"]));
 
-        var history = (await RunAsync("admin", "--data", ema.Data, "policy", "history")).Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var history = (await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "history")).Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(3, history.Length);
         Assert.Contains("rollback to version 1", history[2], StringComparison.Ordinal);
-        Assert.Equal(await File.ReadAllTextAsync(wikiOnly), (await RunAsync("admin", "--data", ema.Data, "policy", "export")).Out);
-        var audit = await RunAsync("audit", "verify", "--data", ema.Data);
+        Assert.Equal(await File.ReadAllTextAsync(wikiOnly), (await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "export")).Out);
+        var audit = await EmaCli.RunAsync("audit", "verify", "--data", ema.Data);
         Assert.True(audit.Code == 0, audit.Err); // the admin changes are in the chain too
     }
 
@@ -64,21 +63,5 @@ public sealed class PolicyVersionTests
         var path = Path.Combine(Path.GetTempPath(), "ema-policy-" + Guid.CreateVersion7().ToString("N") + ".yaml");
         await File.WriteAllTextAsync(path, yaml);
         return path;
-    }
-
-    private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ema.dll"));
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout, await stderr);
     }
 }
