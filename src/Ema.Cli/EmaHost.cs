@@ -1,4 +1,5 @@
 using System.Net;
+using Ema.Admin;
 using Ema.Server;
 using Ema.Server.AspNetCore;
 using Ema.Server.AspNetCore.Endpoints;
@@ -91,6 +92,10 @@ public static class EmaHost
 
                 o.AllowHttpOnLoopback |= settings.AllowHttpOnLoopback;
             });
+
+            // The admin console and "my connections" sign in through this IdP, so they run where it runs.
+            builder.Services.AddEmaAdminConsole(OutboundHttp.Create(Path.Combine(dataDirectory, "tls", LocalCertificateAuthority.CaCertificateFile), builder.Configuration["Ema:Tls:TrustedCaPath"]));
+            builder.Services.Configure<AdminConsoleOptions>(builder.Configuration.GetSection(AdminConsoleOptions.Section));
         }
 
         if (roles.Contains(EmaRoles.AuthorizationServer))
@@ -121,6 +126,7 @@ public static class EmaHost
         if (roles.Contains(EmaRoles.IdentityProvider))
         {
             app.MapEmaIdentityProvider();
+            app.MapEmaAdminConsole();
         }
 
         if (roles.Contains(EmaRoles.AuthorizationServer))

@@ -75,31 +75,25 @@ internal static class PolicyCommands
                 return 1;
             }
 
-            var directory = s.GetRequiredService<IDirectoryStore>();
             var applications = s.GetRequiredService<IApplicationStore>();
-            var found = await directory.FindUserByUsernameAsync(p.GetValue(user)!, ct);
-            var app = await applications.FindClientAsync(p.GetValue(client)!, ct);
-            var target = await applications.FindResourceAsync(p.GetValue(resource)!, ct) ?? await applications.FindResourceByIdentifierAsync(p.GetValue(resource)!, ct);
-            if (found is null || app is null || target is null)
+            var simulator = new PolicySimulator(s.GetRequiredService<IDirectoryStore>(), applications, TimeProvider.System);
+            var result = await simulator.SimulateAsync(new RulePolicy(document, applications), new SimulationInput
             {
-                Console.Error.WriteLine($"ema admin policy: unknown {(found is null ? "user" : app is null ? "client" : "resource")}.");
+                User = p.GetValue(user)!,
+                ClientId = p.GetValue(client)!,
+                Resource = p.GetValue(resource)!,
+                Scopes = p.GetValue(scopes) ?? [],
+                Mfa = p.GetValue(mfa),
+                AuthenticationAge = TimeSpan.FromMinutes(p.GetValue(authAge)),
+                RemoteAddress = p.GetValue(ip),
+                At = p.GetValue(at) is { } text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal) : null,
+            }, ct);
+            if (result.Decision is not { } decision)
+            {
+                Console.Error.WriteLine($"ema admin policy: {result.Problem}");
                 return 2;
             }
 
-            var now = p.GetValue(at) is { } text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal) : TimeProvider.System.GetUtcNow();
-            var request = new AccessRequest
-            {
-                User = found,
-                GroupIds = await directory.GetGroupIdsAsync(found.Id, ct),
-                Roles = await directory.GetRolesAsync(found.Id, ct),
-                Client = app,
-                Resource = target,
-                RequestedScopes = p.GetValue(scopes) ?? [],
-                Authentication = new AuthenticationContext(now.AddMinutes(-p.GetValue(authAge)), p.GetValue(mfa) ? ["pwd", "mfa"] : ["pwd"], null),
-                RemoteAddress = p.GetValue(ip),
-                Now = now,
-            };
-            var decision = await new RulePolicy(document, applications).EvaluateAsync(request, ct);
             o.WriteLine(decision.Allowed
                 ? $"ALLOW {string.Join(' ', decision.GrantedScopes)}"
                 : $"DENY {decision.Error!.Code}: {decision.Error.Description}{(decision.Error.MaxAge is { } age ? $" (max_age {age})" : string.Empty)}{(decision.Error.AcrValues is { } acr ? $" (acr_values {acr})" : string.Empty)}");

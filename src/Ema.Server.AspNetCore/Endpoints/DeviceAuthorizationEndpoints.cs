@@ -152,7 +152,7 @@ internal static class DeviceAuthorizationEndpoints
         }
 
         var service = ctx.RequestServices.GetRequiredService<AuthorizationEndpointService>();
-        var (session, _, message) = await service.AuthenticateAsync(pending.ClientId, username, form["password"].ToString(), ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted).ConfigureAwait(false);
+        var (session, _, message, _) = await service.AuthenticateAsync(pending.ClientId, username, form["password"].ToString(), ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted).ConfigureAwait(false);
         if (session is null)
         {
             await ConsentAsync(ctx, prefix, pending, username, message).ConfigureAwait(false);

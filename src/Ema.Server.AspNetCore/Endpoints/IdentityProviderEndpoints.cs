@@ -187,7 +187,17 @@ public static class IdentityProviderEndpoints
         var username = form["username"].ToString();
         var password = form["password"].ToString();
         var service = ctx.RequestServices.GetRequiredService<AuthorizationEndpointService>();
-        var result = await service.SignInAsync(pendingId, username, password, ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted, form["otp"].ToString() is { Length: > 0 } otp ? otp : null).ConfigureAwait(false);
+        var otp = form["otp"].ToString() is { Length: > 0 } code ? code : null;
+        var result = form["enrollment"].ToString() is { Length: > 0 } enrollment
+            ? await service.CompleteMfaEnrollmentAsync(pendingId, enrollment, otp, ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted).ConfigureAwait(false)
+            : await service.SignInAsync(pendingId, username, password, ctx.Connection.RemoteIpAddress?.ToString(), ctx.RequestAborted, otp).ConfigureAwait(false);
+        if (!result.Succeeded && result.Enrollment is { } setUp)
+        {
+            var enrollTokens = antiforgery.GetAndStoreTokens(ctx);
+            await Pages.MfaEnrollmentAsync(ctx, prefix + "/signin", pendingId, enrollTokens.FormFieldName, enrollTokens.RequestToken!, setUp.SecretBase32, setUp.OtpAuthUri, setUp.Token, result.Message).ConfigureAwait(false);
+            return;
+        }
+
         if (!result.Succeeded)
         {
             var pending = await service.FindPendingAsync(pendingId, ctx.RequestAborted).ConfigureAwait(false);

@@ -39,6 +39,37 @@ internal static class Pages
         return WriteAsync(context, "Sign in", body, status);
     }
 
+    /// <summary>
+    /// First use of MFA: the password was accepted; the user adds the secret to an authenticator app (RFC 6238) and
+    /// proves it with a code. The secret is shown only here; the hidden token carrying it is encrypted.
+    /// </summary>
+    public static Task MfaEnrollmentAsync(HttpContext context, string action, string pendingId, string antiforgeryField, string antiforgeryToken, string secretBase32, string otpAuthUri, string enrollmentToken, string? message)
+    {
+        var e = HtmlEncoder.Default;
+        const string sixDigits = "[0-9]{6}";
+        var grouped = string.Join(' ', secretBase32.Chunk(4).Select(c => new string(c)));
+        var body = $"""
+            <main>
+              <h1>Set up your authenticator</h1>
+              <p class="sub" id="message">{e.Encode(message ?? string.Empty)}</p>
+              <ol>
+                <li>In your authenticator app, add an account with this key (time-based, 6 digits, every 30 seconds):<br><code id="totp-secret">{e.Encode(grouped)}</code></li>
+                <li>or open this link on the device that has the app: <a id="otpauth" href="{e.Encode(otpAuthUri)}">add to authenticator</a></li>
+                <li>Enter the code the app shows.</li>
+              </ol>
+              <form method="post" action="{e.Encode(action)}" autocomplete="off">
+                <input type="hidden" name="request" value="{e.Encode(pendingId)}">
+                <input type="hidden" name="enrollment" value="{e.Encode(enrollmentToken)}">
+                <input type="hidden" name="{e.Encode(antiforgeryField)}" value="{e.Encode(antiforgeryToken)}">
+                <label for="otp">One-time code</label>
+                <input type="text" id="otp" name="otp" inputmode="numeric" pattern="{sixDigits}" autocomplete="one-time-code" required autofocus>
+                <button type="submit" id="submit">Verify and continue</button>
+              </form>
+            </main>
+            """;
+        return WriteAsync(context, "Set up your authenticator", body, StatusCodes.Status200OK);
+    }
+
     public static Task DeviceCodeAsync(HttpContext context, string action, string? userCode, string? error)
     {
         var e = HtmlEncoder.Default;

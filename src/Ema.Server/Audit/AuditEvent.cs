@@ -119,5 +119,11 @@ public sealed record AuditQuery
 
     public DateTimeOffset? Since { get; init; }
 
+    /// <summary>Records before this time only.</summary>
+    public DateTimeOffset? Until { get; init; }
+
+    /// <summary>One of <see cref="AuditEventTypes"/>.</summary>
+    public string? Type { get; init; }
+
     public int Limit { get; init; } = 100;
 }

@@ -26,8 +26,17 @@ public enum AuthorizeAction
 /// <summary>Outcome of an authorization step.</summary>
 public sealed record AuthorizeResult(AuthorizeAction Action, string? RedirectUri = null, string? PendingId = null, OAuthError? Error = null, string? ClientName = null);
 
-/// <summary>Outcome of a sign-in attempt.</summary>
-public sealed record SignInResult(bool Succeeded, string? SessionHandle, string? Message, AuthorizeResult? Next);
+/// <summary>Outcome of a sign-in attempt; <paramref name="Enrollment"/> when the user must first set up an authenticator.</summary>
+public sealed record SignInResult(bool Succeeded, string? SessionHandle, string? Message, AuthorizeResult? Next, MfaEnrollment? Enrollment = null);
+
+/// <summary>Outcome of a password check: a session, or a message, or an authenticator to set up first.</summary>
+public sealed record AuthenticationOutcome(IdpSession? Session, string? Handle, string? Message, MfaEnrollment? Enrollment = null);
+
+/// <summary>
+/// An authenticator to set up (RFC 6238): the secret for the user's app, the <c>otpauth</c> URI, and the encrypted,
+/// expiring token that carries the password step to the enrolment step (bound to the user and the sign-in request).
+/// </summary>
+public sealed record MfaEnrollment(string SecretBase32, string OtpAuthUri, string Token);
 
 /// <summary>
 /// The OIDC authorization endpoint and sign-in (OIDC Core §3.1.2; RFC 6749 §4.1; RFC 7636; RFC 8252 §7.3; RFC 9207).
@@ -175,21 +184,103 @@ public sealed class AuthorizationEndpointService
             return new(false, null, OAuthError.From(ErrorIds.AuthorizeRequestExpired).Description, null);
         }
 
-        var (session, handle, message) = await AuthenticateAsync(pending.ClientId, username, password, remoteAddress, cancellationToken, oneTimeCode, AsksForMfa(pending.AcrValues)).ConfigureAwait(false);
-        if (session is null)
+        var outcome = await AuthenticateAsync(pending.ClientId, username, password, remoteAddress, cancellationToken, oneTimeCode, AsksForMfa(pending.AcrValues), pending.Id).ConfigureAwait(false);
+        if (outcome.Session is null)
         {
-            return new(false, null, message, null);
+            return new(false, null, outcome.Message, null, outcome.Enrollment);
         }
 
+        var next = await IssueCodeAsync(pending, outcome.Session, cancellationToken).ConfigureAwait(false);
+        return new(true, outcome.Handle, null, next);
+    }
+
+    /// <summary>
+    /// The enrolment step: the token proves the password step (same user, same request, in time); the code proves the
+    /// user's app holds the secret. Then the authenticator is stored (encrypted), the step is marked used, and the
+    /// sign-in completes with MFA.
+    /// </summary>
+    public async Task<SignInResult> CompleteMfaEnrollmentAsync(string pendingId, string enrollmentToken, string? oneTimeCode, string? remoteAddress, CancellationToken cancellationToken)
+    {
+        var pending = await FindPendingAsync(pendingId, cancellationToken).ConfigureAwait(false);
+        if (pending is null)
+        {
+            return new(false, null, OAuthError.From(ErrorIds.AuthorizeRequestExpired).Description, null);
+        }
+
+        var now = _time.GetUtcNow();
+        var enrollment = ReadEnrollment(enrollmentToken);
+        if (enrollment is null || enrollment.Value.PendingId != pending.Id || enrollment.Value.ExpiresAt < now || _mfa is null || _keyProtector is null)
+        {
+            return new(false, null, "The authenticator set-up expired. Sign in again.", null);
+        }
+
+        var (userId, _, secretBase32, _) = enrollment.Value;
+        var user = await _directory.FindUserAsync(userId, cancellationToken).ConfigureAwait(false);
+        if (user is null || user.Status != UserStatus.Active)
+        {
+            return new(false, null, "Your account is disabled. Contact your administrator.", null);
+        }
+
+        if (await _mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            // Never replace an enrolled authenticator from the sign-in page.
+            return new(false, null, "An authenticator is already set up for your account. Sign in again with its code.", null);
+        }
+
+        var secret = Totp.FromBase32(secretBase32);
+        var step = Totp.Verify(secret, oneTimeCode, now, 0);
+        if (step is null)
+        {
+            await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, "mfa enrolment: wrong one-time code", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            return new(false, null, "That code is not right. Enter the code your app shows now.", null, new MfaEnrollment(secretBase32, OtpAuthUri(user.Username, secretBase32), enrollmentToken));
+        }
+
+        await _mfa.SetTotpAsync(user.Id, _keyProtector.Protect(secret), cancellationToken).ConfigureAwait(false);
+        await _mfa.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false);
+        var (session, handle) = await StartSessionAsync(user, pending.ClientId, mfa: true, "password and one-time code (authenticator enrolled)", remoteAddress, cancellationToken).ConfigureAwait(false);
         var next = await IssueCodeAsync(pending, session, cancellationToken).ConfigureAwait(false);
         return new(true, handle, null, next);
     }
+
+    private string NewEnrollmentToken(string userId, string pendingId, string secretBase32)
+    {
+        var expires = (_time.GetUtcNow() + _options.MfaEnrollmentLifetime).ToUnixTimeSeconds();
+        var plain = System.Text.Encoding.UTF8.GetBytes(string.Join('\n', "v1", userId, pendingId, secretBase32, expires.ToString(CultureInfo.InvariantCulture)));
+        return Convert.ToBase64String(_keyProtector!.Protect(plain));
+    }
+
+    private (string UserId, string PendingId, string SecretBase32, DateTimeOffset ExpiresAt)? ReadEnrollment(string? token)
+    {
+        if (string.IsNullOrEmpty(token) || _keyProtector is null || token.Length > 2048)
+        {
+            return null;
+        }
+
+        try
+        {
+            var parts = System.Text.Encoding.UTF8.GetString(_keyProtector.Unprotect(Convert.FromBase64String(token))).Split('\n');
+            return parts is ["v1", var user, var pending, var secret, var expires] && long.TryParse(expires, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+                ? (user, pending, secret, DateTimeOffset.FromUnixTimeSeconds(seconds))
+                : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    private static string OtpAuthUri(string username, string secretBase32) =>
+        $"otpauth://totp/Ema:{Uri.EscapeDataString(username)}?secret={secretBase32}&issuer=Ema&algorithm=SHA1&digits=6&period=30";
 
     /// <summary>
     /// Checks a username and password for <paramref name="clientId"/> — the same answer for unknown users and wrong
     /// passwords, lockout with back-off, one audit record — and on success creates the IdP session.
     /// </summary>
-    public async Task<(IdpSession? Session, string? Handle, string? Message)> AuthenticateAsync(string clientId, string username, string password, string? remoteAddress, CancellationToken cancellationToken, string? oneTimeCode = null, bool requireMfa = false)
+    public async Task<AuthenticationOutcome> AuthenticateAsync(string clientId, string username, string password, string? remoteAddress, CancellationToken cancellationToken, string? oneTimeCode = null, bool requireMfa = false, string? pendingId = null)
     {
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
@@ -200,7 +291,7 @@ public sealed class AuthorizationEndpointService
             // Same work and answer as a wrong password, so the response does not reveal which usernames exist.
             PasswordHasher.Verify(password, _passwords.DummyHash);
             await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "unknown user", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            return (null, null, "The username or password is incorrect.");
+            return new(null, null, "The username or password is incorrect.");
         }
 
         var credentials = await _directory.GetCredentialsAsync(user.Id, cancellationToken).ConfigureAwait(false);
@@ -208,7 +299,7 @@ public sealed class AuthorizationEndpointService
         {
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
             var minutes = Math.Max(1, (int)Math.Ceiling((locked - now).TotalMinutes));
-            return (null, null, $"Too many failed attempts. Try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}.");
+            return new(null, null, $"Too many failed attempts. Try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}.");
         }
 
         if (credentials is null || !PasswordHasher.Verify(password, credentials.PasswordHash))
@@ -225,13 +316,13 @@ public sealed class AuthorizationEndpointService
 
             await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, lockUntil is null ? "wrong password" : "wrong password; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            return (null, null, "The username or password is incorrect.");
+            return new(null, null, "The username or password is incorrect.");
         }
 
         if (user.Status != UserStatus.Active)
         {
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "account disabled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            return (null, null, "Your account is disabled. Contact your administrator.");
+            return new(null, null, "Your account is disabled. Contact your administrator.");
         }
 
         var mfa = false;
@@ -239,25 +330,44 @@ public sealed class AuthorizationEndpointService
         {
             // RFC 6238 second factor, asked for by the client's acr_values (the IdP's step-up answer names it).
             var enrolled = _mfa is null ? null : await _mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false);
+            if (enrolled is null && _keyProtector is not null && _options.MfaSelfEnrollment && pendingId is not null)
+            {
+                // First use of MFA: the password was right; the user sets up an authenticator before the sign-in completes.
+                var secret = Totp.NewSecret();
+                var base32 = Totp.Base32(secret);
+                CryptographicOperationsZero(secret);
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, enrolment offered", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                return new(null, null, "Your organization asks for a second factor. Set up an authenticator app to continue.", new MfaEnrollment(base32, OtpAuthUri(user.Username, base32), NewEnrollmentToken(user.Id, pendingId, base32)));
+            }
+
             if (enrolled is null || _keyProtector is null)
             {
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, none enrolled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-                return (null, null, "Your organization asks for a second factor here, and you have no authenticator enrolled. Contact your administrator.");
+                return new(null, null, "Your organization asks for a second factor here, and you have no authenticator enrolled. Contact your administrator.");
             }
 
-            var step = Totp.Verify(_keyProtector.Unprotect(enrolled.Value.ProtectedSecret), oneTimeCode, now, enrolled.Value.LastStep);
+            var step = Totp.Verify(_keyProtector.Unprotect(enrolled!.Value.ProtectedSecret), oneTimeCode, now, enrolled.Value.LastStep);
             if (step is null || !await _mfa!.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false))
             {
                 var failures = (credentials.FailedAttempts) + 1;
                 DateTimeOffset? lockUntil = failures >= _options.LockoutThreshold ? now + _options.LockoutDuration : null;
                 await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, oneTimeCode is null ? "one-time code missing" : "wrong or reused one-time code", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-                return (null, null, oneTimeCode is null ? "Enter the one-time code from your authenticator app." : "The one-time code is incorrect or was already used.");
+                return new(null, null, oneTimeCode is null ? "Enter the one-time code from your authenticator app." : "The one-time code is incorrect or was already used.");
             }
 
             mfa = true;
         }
 
+        var (session, handle) = await StartSessionAsync(user, clientId, mfa, mfa ? "password and one-time code" : "password", remoteAddress, cancellationToken).ConfigureAwait(false);
+        return new(session, handle, null);
+    }
+
+    private static void CryptographicOperationsZero(byte[] secret) => System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
+
+    private async Task<(IdpSession Session, string Handle)> StartSessionAsync(User user, string clientId, bool mfa, string reason, string? remoteAddress, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
         await _directory.RecordSignInSuccessAsync(user.Id, cancellationToken).ConfigureAwait(false);
         var handle = SecretHasher.NewSecret();
         var session = new IdpSession
@@ -271,9 +381,9 @@ public sealed class AuthorizationEndpointService
             ExpiresAt = now + _options.SessionLifetime,
         };
         await _grants.SaveSessionAsync(session, cancellationToken).ConfigureAwait(false);
-        await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Succeeded, mfa ? "password and one-time code" : "password", remoteAddress, session.Id, cancellationToken).ConfigureAwait(false);
+        await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Succeeded, reason, remoteAddress, session.Id, cancellationToken).ConfigureAwait(false);
         Log.SignIn(_logger, AuditOutcomes.Succeeded, user.Id, "password");
-        return (session, handle, null);
+        return (session, handle);
     }
 
     /// <summary>The live session for a cookie handle, or null.</summary>

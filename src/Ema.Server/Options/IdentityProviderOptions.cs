@@ -35,6 +35,15 @@ public sealed class IdentityProviderOptions
     /// <summary>Failed sign-ins before the account is locked.</summary>
     public int LockoutThreshold { get; set; } = 5;
 
+    /// <summary>
+    /// When a client asks for MFA and the user has no authenticator yet, let them enrol one on the sign-in page right
+    /// after their password (RFC 6238 TOTP). Off: only an admin enrols (<c>ema admin users mfa-enroll</c>).
+    /// </summary>
+    public bool MfaSelfEnrollment { get; set; } = true;
+
+    /// <summary>How long the enrolment step may take after the password was accepted.</summary>
+    public TimeSpan MfaEnrollmentLifetime { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>First lockout; each further failure while locked doubles it, up to <see cref="MaxLockoutDuration"/>.</summary>
     public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -45,6 +45,12 @@ public interface IApplicationStore : IClientDirectory
 
     Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken);
 
+    /// <summary>Replaces a confidential client's secret hash (rotation); false when there is no such client.</summary>
+    Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a client's redirect URIs; false when there is no such client.</summary>
+    Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken);
+
     Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken);
 
     Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken);
@@ -106,7 +112,22 @@ public interface IGrantStore
     Task<bool> RotateRefreshTokenAsync(string tokenHash, RefreshTokenGrant successor, CancellationToken cancellationToken);
 
     Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken);
+
+    /// <summary>The user's live refresh-token grants (one per family: the client's standing connection), newest first.</summary>
+    Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Disconnects a client from a user: revokes every refresh-token family of the pair and records the time, so that ID
+    /// tokens issued to the client before it can no longer be exchanged for ID-JAGs.
+    /// </summary>
+    Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>When the user last disconnected the client, or null.</summary>
+    Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken);
 }
+
+/// <summary>A client's standing connection for a user: a live refresh-token family.</summary>
+public sealed record ClientConnection(string ClientId, string FamilyId, string Scope, DateTimeOffset AuthTime, DateTimeOffset ExpiresAt);
 
 /// <summary>A stored signing key: private key encrypted at rest (decision 18).</summary>
 public sealed record StoredSigningKey(string KeyId, string Purpose, string Algorithm, string Status, byte[] ProtectedPrivateKey, DateTimeOffset CreatedAt, DateTimeOffset? RetiredAt);

@@ -79,6 +79,12 @@ public sealed class SqliteApplicationStore : IApplicationStore
     public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) =>
         await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET enabled = @e WHERE client_id = @clientId", new { e = enabled ? 1 : 0, clientId }), cancellationToken).ConfigureAwait(false) == 1;
 
+    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) =>
+        await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method <> @none", new { secretHash, clientId, none = Ema.Protocol.ClientAuthenticationMethods.None }), cancellationToken).ConfigureAwait(false) == 1;
+
+    public async Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) =>
+        await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET redirect_uris = @uris WHERE client_id = @clientId", new { uris = Db.List(redirectUris), clientId }), cancellationToken).ConfigureAwait(false) == 1;
+
     public async Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) =>
         (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<ResourceRow>($"SELECT {ResourceColumns} FROM resources WHERE id = @resourceId", new { resourceId }), cancellationToken).ConfigureAwait(false))?.ToModel();
 

@@ -49,8 +49,8 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     public async Task<IReadOnlyList<AuditEvent>> ListAsync(AuditQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
-        var sql = $"SELECT {Columns} FROM audit_events WHERE (@Subject IS NULL OR subject = @Subject) AND (@ClientId IS NULL OR client_id = @ClientId) AND (@Resource IS NULL OR resource = @Resource) AND (@Outcome IS NULL OR outcome = @Outcome) AND (@TokenId IS NULL OR token_id = @TokenId OR parent_token_id = @TokenId OR id = @TokenId) AND (@since IS NULL OR time >= @since) ORDER BY seq DESC LIMIT @Limit";
-        var rows = await _db.RunAsync(c => c.QueryAsync<Row>(sql, new { query.Subject, query.ClientId, query.Resource, query.Outcome, query.TokenId, since = Db.Ms(query.Since), query.Limit }), cancellationToken).ConfigureAwait(false);
+        var sql = $"SELECT {Columns} FROM audit_events WHERE (@Subject IS NULL OR subject = @Subject) AND (@ClientId IS NULL OR client_id = @ClientId) AND (@Resource IS NULL OR resource = @Resource) AND (@Outcome IS NULL OR outcome = @Outcome) AND (@TokenId IS NULL OR token_id = @TokenId OR parent_token_id = @TokenId OR id = @TokenId) AND (@since IS NULL OR time >= @since) AND (@until IS NULL OR time < @until) AND (@Type IS NULL OR type = @Type) ORDER BY seq DESC LIMIT @Limit";
+        var rows = await _db.RunAsync(c => c.QueryAsync<Row>(sql, new { query.Subject, query.ClientId, query.Resource, query.Outcome, query.TokenId, since = Db.Ms(query.Since), until = Db.Ms(query.Until), query.Type, query.Limit }), cancellationToken).ConfigureAwait(false);
         return [.. rows.Select(r => r.ToModel())];
     }
 

@@ -134,6 +134,31 @@ public sealed class SqliteGrantStore : IGrantStore
     public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @now), expires_at = @now WHERE family_id = @familyId", new { familyId, now = Db.Ms(_time.GetUtcNow()) }), cancellationToken);
 
+    public async Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken) =>
+        [.. (await _db.RunAsync(
+            c => c.QueryAsync<ConnectionRow>(
+                "SELECT client_id AS ClientId, family_id AS FamilyId, scope AS Scope, auth_time AS AuthTime, expires_at AS ExpiresAt FROM refresh_tokens WHERE user_id = @userId AND consumed_at IS NULL AND expires_at > @now ORDER BY auth_time DESC",
+                new { userId, now = Db.Ms(_time.GetUtcNow()) }),
+            cancellationToken).ConfigureAwait(false)).Select(r => new ClientConnection(r.ClientId, r.FamilyId, r.Scope, Db.Time(r.AuthTime), Db.Time(r.ExpiresAt)))];
+
+    public Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken) =>
+        _db.TransactAsync(
+            async (c, t) =>
+            {
+                // One transaction: the families are revoked and the cut-off recorded together, or neither.
+                await c.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @at), expires_at = MIN(expires_at, @at) WHERE user_id = @userId AND client_id = @clientId", new { userId, clientId, at = Db.Ms(at) }, t).ConfigureAwait(false);
+                return await c.ExecuteAsync(
+                    "INSERT INTO client_disconnections (user_id, client_id, disconnected_at) VALUES (@userId, @clientId, @at) ON CONFLICT (user_id, client_id) DO UPDATE SET disconnected_at = excluded.disconnected_at",
+                    new { userId, clientId, at = Db.Ms(at) },
+                    t).ConfigureAwait(false);
+            },
+            cancellationToken);
+
+    public async Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken) =>
+        Db.Time(await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<long?>("SELECT disconnected_at FROM client_disconnections WHERE user_id = @userId AND client_id = @clientId", new { userId, clientId }), cancellationToken).ConfigureAwait(false));
+
+    private sealed record ConnectionRow(string ClientId, string FamilyId, string Scope, long AuthTime, long ExpiresAt);
+
     private static Task<int> InsertRefreshAsync(Microsoft.Data.Sqlite.SqliteConnection c, Microsoft.Data.Sqlite.SqliteTransaction? t, RefreshTokenGrant token) =>
         c.ExecuteAsync(
             "INSERT INTO refresh_tokens (token_hash, family_id, client_id, user_id, session_id, scope, auth_time, amr, acr, expires_at, consumed_at) VALUES (@TokenHash, @FamilyId, @ClientId, @UserId, @SessionId, @Scope, @authTime, @amr, @Acr, @expiresAt, NULL)",

@@ -28,6 +28,9 @@ public sealed record ValidatedIdToken
 
     public required DateTimeOffset ExpiresAt { get; init; }
 
+    /// <summary><c>iat</c> (required by OIDC Core §2).</summary>
+    public DateTimeOffset IssuedAt { get; init; }
+
     public DateTimeOffset? AuthTime { get; init; }
 
     public IReadOnlyList<string> Amr { get; init; } = [];
@@ -117,6 +120,7 @@ public sealed class IdTokenValidator
                 Audiences = claims.Audiences,
                 JwtId = claims.JwtId!,
                 ExpiresAt = DateTimeOffset.FromUnixTimeSeconds(exp),
+                IssuedAt = DateTimeOffset.FromUnixTimeSeconds(claims.IssuedAt!.Value),
                 AuthTime = claims.AuthTime is { } authTime ? DateTimeOffset.FromUnixTimeSeconds(authTime) : null,
                 Amr = claims.Amr ?? [],
                 Acr = claims.Acr,

@@ -222,6 +222,12 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
                     return new(idToken.Subject, idToken.JwtId, idToken.SessionId, null, OAuthError.From(ErrorIds.SubjectTokenInvalid, "session revoked"));
                 }
 
+                // Self-service disconnection ("my connections"): ID tokens the client held before it no longer yield grants.
+                if (await _grants.FindDisconnectionAsync(idToken.Subject, client.ClientId, cancellationToken).ConfigureAwait(false) is { } disconnected && idToken.IssuedAt <= disconnected)
+                {
+                    return new(idToken.Subject, idToken.JwtId, idToken.SessionId, null, OAuthError.From(ErrorIds.SubjectTokenInvalid, "the user disconnected this client"));
+                }
+
                 return new(idToken.Subject, idToken.JwtId, idToken.SessionId, new AuthenticationContext(idToken.AuthTime, idToken.Amr, idToken.Acr), null);
 
             case TokenTypes.RefreshToken:

@@ -41,6 +41,20 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
         return changed;
     }
 
+    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken)
+    {
+        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken).ConfigureAwait(false);
+        _clients.Invalidate(clientId);
+        return changed;
+    }
+
+    public async Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken)
+    {
+        var changed = await inner.SetClientRedirectUrisAsync(clientId, redirectUris, cancellationToken).ConfigureAwait(false);
+        _clients.Invalidate(clientId);
+        return changed;
+    }
+
     public Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) =>
         _resources.GetAsync(resourceId, id => inner.FindResourceAsync(id, cancellationToken));
 
@@ -178,6 +192,13 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
     public Task<bool> RotateRefreshTokenAsync(string tokenHash, RefreshTokenGrant successor, CancellationToken cancellationToken) => inner.RotateRefreshTokenAsync(tokenHash, successor, cancellationToken);
 
     public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken) => inner.RevokeRefreshTokenFamilyAsync(familyId, cancellationToken);
+
+    public Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken) => inner.ListConnectionsAsync(userId, cancellationToken);
+
+    // Not cached: a disconnection must stop the next token exchange, not one after the cache expires.
+    public Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken) => inner.DisconnectClientAsync(userId, clientId, at, cancellationToken);
+
+    public Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken) => inner.FindDisconnectionAsync(userId, clientId, cancellationToken);
 }
 
 /// <summary>Caches the authorization server's resources, clients and accounts (writes through this process invalidate).</summary>

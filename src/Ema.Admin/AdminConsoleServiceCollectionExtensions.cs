@@ -1,0 +1,106 @@
+using Ema.Admin.Api;
+using Ema.Admin.Console;
+using Ema.Server;
+using Ema.Server.Policy;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Ema.Admin;
+
+/// <summary>Registers and maps the admin console, the self-service pages and the admin API.</summary>
+public static class AdminConsoleServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the console (it needs the IdP role in the same host: it signs its users in there), its cookie scheme and
+    /// authorization policies, the audited admin operations and the admin API's OpenAPI document.
+    /// <paramref name="http"/> is the client for connection checks (the host decides its TLS trust).
+    /// </summary>
+    public static IServiceCollection AddEmaAdminConsole(this IServiceCollection services, HttpClient http, Action<AdminConsoleOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<AdminConsoleOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AdminConsoleOptions>, AdminConsoleOptionsValidator>());
+        services.AddSingleton(new ConsoleHttpClient(http));
+        services.TryAddSingleton<ResourceConnectionCheck>();
+        services.TryAddSingleton<AdminOperations>();
+        services.TryAddSingleton<AdminQueries>();
+        services.TryAddSingleton<DecisionTrail>();
+        services.TryAddSingleton<PolicySimulator>();
+        services.AddSingleton<IStartupTask, ConsoleClientRegistration>();
+
+        services.AddAuthentication().AddCookie(ConsoleNames.Scheme, cookie =>
+        {
+            cookie.LoginPath = ConsoleNames.LoginPath;
+            cookie.AccessDeniedPath = ConsoleNames.DeniedPath;
+            cookie.ReturnUrlParameter = "returnUrl";
+            cookie.Cookie.HttpOnly = true;
+            cookie.Cookie.SameSite = SameSiteMode.Lax;
+            cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            cookie.Cookie.Path = "/";
+            cookie.SlidingExpiration = false;
+            cookie.Events.OnValidatePrincipal = ConsoleSignIn.ValidatePrincipalAsync;
+
+            // The API answers 401/403 as status codes; only pages redirect to the sign-in.
+            cookie.Events.OnRedirectToLogin = ctx => RedirectOrStatus(ctx, StatusCodes.Status401Unauthorized);
+            cookie.Events.OnRedirectToAccessDenied = ctx => RedirectOrStatus(ctx, StatusCodes.Status403Forbidden);
+        });
+        services.AddOptions<CookieAuthenticationOptions>(ConsoleNames.Scheme).Configure<IOptions<Ema.Server.Options.IdentityProviderOptions>>((cookie, idp) =>
+            cookie.Cookie.Name = idp.Value.Issuer.StartsWith("https://", StringComparison.Ordinal) ? "__Host-ema-console" : "ema-console-dev");
+        services.AddAuthorization();
+        services.AddOptions<Microsoft.AspNetCore.Authorization.AuthorizationOptions>().Configure<IOptions<AdminConsoleOptions>>((authorization, admin) =>
+        {
+            authorization.AddPolicy(ConsoleNames.UserPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireAuthenticatedUser());
+            authorization.AddPolicy(ConsoleNames.AdminPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole));
+        });
+
+        services.AddRazorPages(pages =>
+        {
+            pages.Conventions.AuthorizeFolder("/Admin", ConsoleNames.AdminPolicy);
+            pages.Conventions.AuthorizeFolder("/My", ConsoleNames.UserPolicy);
+            pages.Conventions.AllowAnonymousToPage("/Admin/Denied");
+            pages.Conventions.AddFolderApplicationModelConvention("/", model => model.Filters.Add(new SecurityHeadersPageFilter()));
+            pages.Conventions.AddFolderApplicationModelConvention("/Admin", model =>
+            {
+                if (model.ViewEnginePath != "/Admin/Denied")
+                {
+                    model.Filters.Add(new StepUpPageFilter());
+                }
+            });
+        }).AddApplicationPart(typeof(AdminConsoleServiceCollectionExtensions).Assembly);
+        services.AddOpenApi(AdminApi.DocumentName, o => o.ShouldInclude = d => d.RelativePath?.StartsWith("admin/api/", StringComparison.Ordinal) == true);
+        return services;
+    }
+
+    /// <summary>Maps the console pages (<c>/admin</c>, <c>/my/connections</c>), its sign-in endpoints and the admin API.</summary>
+    public static IEndpointRouteBuilder MapEmaAdminConsole(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ConsoleSignIn.Map(endpoints);
+        endpoints.MapRazorPages();
+        AdminApi.Map(endpoints);
+        return endpoints;
+    }
+
+    private static Task RedirectOrStatus(Microsoft.AspNetCore.Authentication.RedirectContext<CookieAuthenticationOptions> ctx, int status)
+    {
+        if (ctx.Request.Path.StartsWithSegments("/admin/api", StringComparison.Ordinal))
+        {
+            ctx.Response.StatusCode = status;
+            return Task.CompletedTask;
+        }
+
+        ctx.Response.Redirect(ctx.RedirectUri);
+        return Task.CompletedTask;
+    }
+}

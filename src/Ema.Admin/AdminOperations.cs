@@ -1,0 +1,333 @@
+using System.Text.RegularExpressions;
+using Ema.Admin.Console;
+using Ema.Protocol;
+using Ema.Server.Audit;
+using Ema.Server.IdentityProvider;
+using Ema.Server.Model;
+using Ema.Server.Options;
+using Ema.Server.Policy;
+using Ema.Server.Security;
+using Ema.Server.Stores;
+using Ema.Tokens.Keys;
+using Microsoft.Extensions.Options;
+
+namespace Ema.Admin;
+
+/// <summary>Outcome of an admin change: done (with a one-time secret when one was created) or refused with a reason.</summary>
+public sealed record AdminResult(bool Succeeded, string Message, string? OneTimeSecret = null, IReadOnlyList<PolicyError>? PolicyErrors = null)
+{
+    public static AdminResult Done(string message, string? oneTimeSecret = null) => new(true, message, oneTimeSecret);
+
+    public static AdminResult Refused(string message, IReadOnlyList<PolicyError>? errors = null) => new(false, message, null, errors);
+}
+
+/// <summary>
+/// Every change the console and the admin API make, in one place: input checked first (a refusal changes nothing),
+/// then the change, then exactly one audit record naming who made it. Secrets are generated here, stored as hashes
+/// and returned once for display; they are never audited or logged.
+/// </summary>
+public sealed partial class AdminOperations(
+    IDirectoryStore directory,
+    IApplicationStore applications,
+    IGrantStore grants,
+    IPolicyStore policies,
+    IAuditSink audit,
+    PasswordHasher passwords,
+    SigningKeyManager keys,
+    IOptions<IdentityProviderOptions> idp,
+    TimeProvider time)
+{
+    private static readonly string[] Risks = ["low", "medium", "high"];
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex IdPattern();
+
+    public async Task<AdminResult> CreateUserAsync(ConsoleUser by, string username, string displayName, string? email, string? department, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        username = (username ?? string.Empty).Trim();
+        if (!IdPattern().IsMatch(username) || string.IsNullOrWhiteSpace(displayName))
+        {
+            return AdminResult.Refused("A username (letters, digits, '.', '_' or '-') and a display name are required.");
+        }
+
+        var password = SecretHasher.NewSecret()[..20];
+        var user = new User(SecretHasher.NewId("usr_"), username, displayName.Trim(), string.IsNullOrWhiteSpace(email) ? null : email.Trim(), UserStatus.Active, string.IsNullOrWhiteSpace(department) ? null : department.Trim());
+        if (!await directory.CreateUserAsync(user, passwords.Hash(password), cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"A user '{username}' already exists.");
+        }
+
+        await AuditAsync(by, "user_create", $"created user {username}", user.Id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Created user {username}. Give them this first password; it is not shown again.", password);
+    }
+
+    public async Task<AdminResult> SetUserStatusAsync(ConsoleUser by, string username, UserStatus status, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var user = await directory.FindUserByUsernameAsync(username ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (user is null)
+        {
+            return AdminResult.Refused($"There is no user '{username}'.");
+        }
+
+        if (user.Id == by.Id && status != UserStatus.Active)
+        {
+            return AdminResult.Refused("You cannot disable your own account.");
+        }
+
+        await directory.SetUserStatusAsync(user.Id, status, cancellationToken).ConfigureAwait(false);
+        await AuditAsync(by, "user_status", $"set {user.Username} {status.ToString().ToLowerInvariant()}", user.Id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{user.Username} is now {status.ToString().ToLowerInvariant()}.");
+    }
+
+    public async Task<AdminResult> AddRoleAsync(ConsoleUser by, string username, string role, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var user = await directory.FindUserByUsernameAsync(username ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        role = (role ?? string.Empty).Trim();
+        if (user is null || !IdPattern().IsMatch(role))
+        {
+            return AdminResult.Refused(user is null ? $"There is no user '{username}'." : "A role is a word of letters, digits, '.', '_' or '-'.");
+        }
+
+        if (!await directory.AddRoleAsync(user.Id, role, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"{user.Username} already has the role {role}.");
+        }
+
+        await AuditAsync(by, "role_add", $"gave {user.Username} the role {role}", user.Id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{user.Username} now has the role {role}.");
+    }
+
+    public async Task<AdminResult> CreateGroupAsync(ConsoleUser by, string id, string name, string? description, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        id = (id ?? string.Empty).Trim();
+        if (!IdPattern().IsMatch(id) || string.IsNullOrWhiteSpace(name))
+        {
+            return AdminResult.Refused("A group needs an id (letters, digits, '.', '_' or '-') and a name.");
+        }
+
+        if (!await directory.CreateGroupAsync(new Ema.Server.Model.Group(id, name.Trim(), string.IsNullOrWhiteSpace(description) ? null : description.Trim()), cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"A group with the id '{id}' or the name '{name}' already exists.");
+        }
+
+        await AuditAsync(by, "group_create", $"created group {id}", id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Created group {id}.");
+    }
+
+    public async Task<AdminResult> AddGroupMemberAsync(ConsoleUser by, string groupId, string username, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var user = await directory.FindUserByUsernameAsync((username ?? string.Empty).Trim(), cancellationToken).ConfigureAwait(false);
+        var group = (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(g => g.Id == groupId);
+        if (user is null || group is null)
+        {
+            return AdminResult.Refused(user is null ? $"There is no user '{username}'." : $"There is no group '{groupId}'.");
+        }
+
+        if (!await directory.AddGroupMemberAsync(group.Id, user.Id, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"{user.Username} is already in {group.Name}.");
+        }
+
+        await AuditAsync(by, "group_member_add", $"added {user.Username} to {group.Id}", user.Id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Added {user.Username} to {group.Name}.");
+    }
+
+    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, IReadOnlyList<string> redirectUris, string authenticationMethod, bool tokenExchange, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        ArgumentNullException.ThrowIfNull(redirectUris);
+        clientId = (clientId ?? string.Empty).Trim();
+        if (!IdPattern().IsMatch(clientId) || string.IsNullOrWhiteSpace(name))
+        {
+            return AdminResult.Refused("A client needs an id (letters, digits, '.', '_' or '-') and a name.");
+        }
+
+        if (authenticationMethod is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.None))
+        {
+            return AdminResult.Refused("The authentication method must be client_secret_basic, client_secret_post or none.");
+        }
+
+        foreach (var uri in redirectUris)
+        {
+            // RFC 6749 §3.1.2: absolute, no fragment; https except loopback (RFC 8252 §7.3).
+            if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || parsed.Fragment.Length > 0 || (parsed.Scheme != Uri.UriSchemeHttps && !(parsed.Scheme == Uri.UriSchemeHttp && parsed.IsLoopback)))
+            {
+                return AdminResult.Refused($"'{uri}' is not a valid redirect URI (absolute, no fragment, https unless loopback).");
+            }
+        }
+
+        var secret = authenticationMethod == ClientAuthenticationMethods.None ? null : SecretHasher.NewSecret();
+        var client = new ClientApplication
+        {
+            ClientId = clientId,
+            Name = name.Trim(),
+            RedirectUris = redirectUris,
+            AuthenticationMethod = authenticationMethod,
+            SecretHash = secret is null ? null : SecretHasher.Hash(secret),
+            GrantTypes = tokenExchange ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange] : [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
+            TokenExchangeAllowed = tokenExchange,
+        };
+        if (!await applications.CreateClientAsync(client, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"A client '{clientId}' already exists.");
+        }
+
+        await AuditAsync(by, "client_create", $"created client {clientId} ({authenticationMethod}{(tokenExchange ? ", token exchange" : string.Empty)})", clientId, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done(secret is null ? $"Created public client {clientId}." : $"Created client {clientId}. Copy its secret now: it is not shown again.", secret);
+    }
+
+    public async Task<AdminResult> RotateClientSecretAsync(ConsoleUser by, string clientId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var client = await applications.FindClientAsync(clientId ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (client is null || client.IsPublic || client.ClientId == ConsoleNames.ClientId)
+        {
+            return AdminResult.Refused(client is null ? $"There is no client '{clientId}'." : $"{client.ClientId} is a public client: it has no secret.");
+        }
+
+        var secret = SecretHasher.NewSecret();
+        await applications.SetClientSecretHashAsync(client.ClientId, SecretHasher.Hash(secret), cancellationToken).ConfigureAwait(false);
+        await AuditAsync(by, "client_secret_rotate", $"rotated the secret of {client.ClientId}", client.ClientId, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"New secret for {client.ClientId}; the old one no longer works. Copy it now: it is not shown again.", secret);
+    }
+
+    public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        if (clientId == ConsoleNames.ClientId && !enabled)
+        {
+            return AdminResult.Refused("The console's own client cannot be disabled from the console.");
+        }
+
+        if (!await applications.SetClientEnabledAsync(clientId ?? string.Empty, enabled, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"There is no client '{clientId}'.");
+        }
+
+        await AuditAsync(by, enabled ? "client_enable" : "client_disable", $"{(enabled ? "enabled" : "disabled")} client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{clientId} is {(enabled ? "enabled" : "disabled")}.");
+    }
+
+    /// <summary>Scopes as lines of <c>name</c> or <c>name:risk</c> (risk low, medium or high).</summary>
+    public async Task<AdminResult> CreateResourceAsync(ConsoleUser by, string id, string displayName, string resource, string authorizationServer, string scopeLines, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        id = (id ?? string.Empty).Trim();
+        if (!IdPattern().IsMatch(id) || string.IsNullOrWhiteSpace(displayName))
+        {
+            return AdminResult.Refused("A resource needs an id (letters, digits, '.', '_' or '-') and a name.");
+        }
+
+        foreach (var url in new[] { resource, authorizationServer })
+        {
+            // RFC 9728 §1.2 / RFC 8414 §2: https URLs without query or fragment.
+            if (!Uri.TryCreate(url?.Trim(), UriKind.Absolute, out var parsed) || parsed.Scheme != Uri.UriSchemeHttps || parsed.Query.Length > 0 || parsed.Fragment.Length > 0)
+            {
+                return AdminResult.Refused($"'{url}' is not an https URL without query or fragment.");
+            }
+        }
+
+        var scopes = new List<ResourceScope>();
+        foreach (var line in (scopeLines ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = line.Split(':', 2, StringSplitOptions.TrimEntries);
+            if (!Ema.Tokens.ScopeList.TryParse(parts[0], out var parsed) || parsed.Count != 1 || (parts.Length == 2 && !Risks.Contains(parts[1].ToLowerInvariant())))
+            {
+                return AdminResult.Refused($"'{line}' is not a scope line: write name or name:low|medium|high.");
+            }
+
+            scopes.Add(new ResourceScope(parts[0], parts.Length == 2 ? Enum.Parse<ScopeRisk>(parts[1], ignoreCase: true) : ScopeRisk.Low));
+        }
+
+        var application = new ResourceApplication { Id = id, DisplayName = displayName.Trim(), Resource = resource!.Trim(), AuthorizationServerIssuer = authorizationServer!.Trim(), Scopes = scopes };
+        if (!await applications.CreateResourceAsync(application, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"A resource with the id '{id}' or the identifier '{resource}' already exists.");
+        }
+
+        await AuditAsync(by, "resource_create", $"created resource {id} ({application.Resource})", id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Created resource {id}.");
+    }
+
+    public async Task<AdminResult> ImportPolicyAsync(ConsoleUser by, string yaml, string? comment, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var (version, errors) = await new PolicyAdministration(policies).ImportAsync(yaml ?? string.Empty, by.Username, string.IsNullOrWhiteSpace(comment) ? null : comment.Trim(), cancellationToken).ConfigureAwait(false);
+        if (version is null)
+        {
+            return AdminResult.Refused("The policy has errors; nothing was applied.", errors);
+        }
+
+        await AuditAsync(by, "policy", $"policy version {version.Version} imported by {by.Username}" + (version.Comment is { } c ? $": {c}" : string.Empty), version.Sha256, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Policy version {version.Version} is in force.");
+    }
+
+    public async Task<AdminResult> RollbackPolicyAsync(ConsoleUser by, long toVersion, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var version = await new PolicyAdministration(policies).RollbackAsync(toVersion, by.Username, cancellationToken).ConfigureAwait(false);
+        if (version is null)
+        {
+            return AdminResult.Refused($"There is no version {toVersion}.");
+        }
+
+        await AuditAsync(by, "policy", $"policy rolled back to version {toVersion} as version {version.Version} by {by.Username}", version.Sha256, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Policy version {version.Version} (a copy of version {toVersion}) is in force.");
+    }
+
+    public async Task<AdminResult> RevokeSessionAsync(ConsoleUser by, string sessionId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var session = await grants.FindSessionAsync(sessionId ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (session is null || session.Revoked)
+        {
+            return AdminResult.Refused("There is no such live session.");
+        }
+
+        await grants.RevokeSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
+        await AuditAsync(by, "session_revoke", $"revoked session {session.Id} of {session.UserId}", session.UserId, cancellationToken, sessionId: session.Id).ConfigureAwait(false);
+        return AdminResult.Done($"Session {session.Id} is revoked: its refresh tokens and ID tokens no longer yield grants.");
+    }
+
+    /// <summary>Rotates the IdP's signing keys: the next key becomes current, a new next key is published, the old current is retired.</summary>
+    public async Task<AdminResult> RotateSigningKeysAsync(ConsoleUser by, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var options = new SigningKeyRingOptions { Algorithm = idp.Value.SigningAlgorithm, RetiredKeyRetention = idp.Value.IdTokenLifetime + TimeSpan.FromMinutes(5) };
+        await keys.RotateAsync(IdentityProviderTokens.KeyPurpose, options, cancellationToken).ConfigureAwait(false);
+        var current = keys.GetLoaded(IdentityProviderTokens.KeyPurpose).Current.KeyId;
+        await AuditAsync(by, "signing_key_rotate", $"rotated the IdP signing keys; current kid {current}", current, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Rotated. The current signing key is {current}.");
+    }
+
+    /// <summary>Self-service: the user disconnects one of their clients.</summary>
+    public async Task<AdminResult> DisconnectClientAsync(ConsoleUser user, string clientId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var client = await applications.FindClientAsync(clientId ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (client is null)
+        {
+            return AdminResult.Refused($"There is no client '{clientId}'.");
+        }
+
+        var now = time.GetUtcNow();
+        await grants.DisconnectClientAsync(user.Id, client.ClientId, now, cancellationToken).ConfigureAwait(false);
+        await audit.WriteAsync(
+            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = "client_disconnect", Outcome = AuditOutcomes.Succeeded, Subject = user.Id, ClientId = client.ClientId, Reason = $"{user.Username} disconnected {client.ClientId}" },
+            cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{client.Name} is disconnected: it can no longer get access on your behalf until you sign in to it again.");
+    }
+
+    private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null)
+    {
+        var now = time.GetUtcNow();
+        return audit.WriteAsync(
+            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason, SessionId = sessionId ?? by.SessionId },
+            cancellationToken);
+    }
+}

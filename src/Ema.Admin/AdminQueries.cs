@@ -1,0 +1,164 @@
+using Ema.Server.Audit;
+using Ema.Server.IdentityProvider;
+using Ema.Server.Model;
+using Ema.Server.Options;
+using Ema.Server.Policy;
+using Ema.Server.Security;
+using Ema.Server.Stores;
+using Microsoft.Extensions.Options;
+
+namespace Ema.Admin;
+
+/// <summary>A user as the console shows it: never a password hash or an MFA secret, only whether one is enrolled.</summary>
+public sealed record UserView(string Id, string Username, string DisplayName, string? Email, string? Department, string Status, IReadOnlyList<string> Groups, IReadOnlyList<string> Roles, bool MfaEnrolled);
+
+public sealed record GroupView(string Id, string Name, string? Description, IReadOnlyList<string> Members);
+
+/// <summary>A client as the console shows it: whether it has a secret, never the secret or its hash.</summary>
+public sealed record ClientView(string ClientId, string Name, string AuthenticationMethod, bool HasSecret, bool Enabled, bool TokenExchange, IReadOnlyList<string> RedirectUris, IReadOnlyList<string> GrantTypes);
+
+public sealed record ScopeView(string Name, string Risk, string? Description);
+
+public sealed record ResourceView(string Id, string Name, string Resource, string AuthorizationServer, bool Enabled, IReadOnlyList<ScopeView> Scopes);
+
+public sealed record SessionView(string Id, string UserId, string Username, DateTimeOffset AuthTime, string? Acr, IReadOnlyList<string> Amr, DateTimeOffset ExpiresAt);
+
+public sealed record SigningKeyView(string KeyId, string Algorithm, string Status, DateTimeOffset CreatedAt, DateTimeOffset? RetiredAt);
+
+public sealed record PolicyVersionView(long Version, string Sha256, DateTimeOffset CreatedAt, string CreatedBy, string? Comment);
+
+/// <summary>Where the policy in force comes from (ManagedAccessPolicy: file &gt; newest stored version &gt; entitlements v1).</summary>
+public sealed record PolicySource(string Kind, PolicyVersion? Version, string? File);
+
+/// <summary>A client the user is connected to and what it can reach for them.</summary>
+public sealed record ConnectionView(string ClientId, string ClientName, DateTimeOffset Since, string GrantedScope, IReadOnlyList<EntitledResource> Servers);
+
+/// <summary>The read side shared by the console pages and the JSON admin API.</summary>
+public sealed class AdminQueries(
+    IDirectoryStore directory,
+    IApplicationStore applications,
+    IGrantStore grants,
+    IPolicyStore policies,
+    IAuditReader audit,
+    IAccessPolicy accessPolicy,
+    IMfaStore mfa,
+    SigningKeyManager keys,
+    IOptions<IdentityProviderOptions> idp)
+{
+    public async Task<IReadOnlyList<UserView>> ListUsersAsync(string? search, int limit, CancellationToken cancellationToken)
+    {
+        var groups = (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(g => g.Id, g => g.Name, StringComparer.Ordinal);
+        var users = (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false))
+            .Where(u => string.IsNullOrWhiteSpace(search) || u.Username.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase) || u.DisplayName.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase))
+            .OrderBy(u => u.Username, StringComparer.Ordinal)
+            .Take(limit);
+        var views = new List<UserView>();
+        foreach (var user in users)
+        {
+            var groupIds = await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false);
+            views.Add(new(
+                user.Id,
+                user.Username,
+                user.DisplayName,
+                user.Email,
+                user.Department,
+                user.Status.ToString().ToLowerInvariant(),
+                [.. groupIds.Select(id => groups.TryGetValue(id, out var name) ? name : id)],
+                await directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false),
+                await mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false) is not null));
+        }
+
+        return views;
+    }
+
+    public async Task<IReadOnlyList<GroupView>> ListGroupsAsync(CancellationToken cancellationToken)
+    {
+        var users = await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false);
+        var members = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var user in users)
+        {
+            foreach (var group in await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false))
+            {
+                (members.TryGetValue(group, out var list) ? list : members[group] = []).Add(user.Username);
+            }
+        }
+
+        return [.. (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).Select(g => new GroupView(g.Id, g.Name, g.Description, members.TryGetValue(g.Id, out var m) ? [.. m.Order(StringComparer.Ordinal)] : []))];
+    }
+
+    public async Task<IReadOnlyList<ClientView>> ListClientsAsync(CancellationToken cancellationToken) =>
+        [.. (await applications.ListClientsAsync(cancellationToken).ConfigureAwait(false)).Select(c => new ClientView(c.ClientId, c.Name, c.AuthenticationMethod, c.SecretHash is not null, c.Enabled, c.TokenExchangeAllowed, c.RedirectUris, c.GrantTypes))];
+
+    public async Task<IReadOnlyList<ResourceView>> ListResourcesAsync(CancellationToken cancellationToken) =>
+        [.. (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).Select(ToView)];
+
+    public static ResourceView ToView(ResourceApplication r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        return new(r.Id, r.DisplayName, r.Resource, r.AuthorizationServerIssuer, r.Enabled, [.. r.Scopes.Select(s => new ScopeView(s.Name, s.Risk.ToString().ToLowerInvariant(), s.Description))]);
+    }
+
+    public async Task<IReadOnlyList<SessionView>> ListSessionsAsync(CancellationToken cancellationToken)
+    {
+        var names = (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(u => u.Id, u => u.Username, StringComparer.Ordinal);
+        return [.. (await grants.ListSessionsAsync(null, cancellationToken).ConfigureAwait(false)).Select(s => new SessionView(s.Id, s.UserId, names.TryGetValue(s.UserId, out var n) ? n : s.UserId, s.AuthTime, s.Acr, s.Amr, s.ExpiresAt))];
+    }
+
+    public IReadOnlyList<SigningKeyView> ListSigningKeys() =>
+        [.. keys.GetLoaded(IdentityProviderTokens.KeyPurpose).Entries.Select(e => new SigningKeyView(e.Key.KeyId, e.Key.Algorithm.Name, e.Status.ToString().ToLowerInvariant(), e.CreatedAt, e.RetiredAt))];
+
+    public async Task<PolicySource> GetPolicySourceAsync(CancellationToken cancellationToken)
+    {
+        if (idp.Value.PolicyFile is { Length: > 0 } file)
+        {
+            return new("file", null, file);
+        }
+
+        var current = await policies.GetCurrentAsync(cancellationToken).ConfigureAwait(false);
+        return current is null ? new("entitlements", null, null) : new("version", current, null);
+    }
+
+    public async Task<IReadOnlyList<PolicyVersionView>> ListPolicyVersionsAsync(CancellationToken cancellationToken) =>
+        [.. (await policies.ListAsync(cancellationToken).ConfigureAwait(false)).Select(v => new PolicyVersionView(v.Version, v.Sha256, v.CreatedAt, v.CreatedBy, v.Comment))];
+
+    public Task<PolicyVersion?> GetPolicyVersionAsync(long version, CancellationToken cancellationToken) => policies.GetAsync(version, cancellationToken);
+
+    /// <summary>Audit records; <paramref name="user"/> is a username or a user id.</summary>
+    public async Task<IReadOnlyList<AuditEvent>> SearchAuditAsync(string? user, AuditQuery query, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (!string.IsNullOrWhiteSpace(user))
+        {
+            var found = await directory.FindUserByUsernameAsync(user.Trim(), cancellationToken).ConfigureAwait(false);
+            query = query with { Subject = found?.Id ?? user.Trim() };
+        }
+
+        return await audit.ListAsync(query, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The user's connected clients, each with the servers and scopes the policy in force gives it for them.</summary>
+    public async Task<IReadOnlyList<ConnectionView>> ListConnectionsAsync(string userId, CancellationToken cancellationToken)
+    {
+        var user = await directory.FindUserAsync(userId, cancellationToken).ConfigureAwait(false);
+        if (user is null)
+        {
+            return [];
+        }
+
+        var groups = await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        var views = new List<ConnectionView>();
+        foreach (var byClient in (await grants.ListConnectionsAsync(user.Id, cancellationToken).ConfigureAwait(false)).GroupBy(c => c.ClientId, StringComparer.Ordinal))
+        {
+            var client = await applications.FindClientAsync(byClient.Key, cancellationToken).ConfigureAwait(false);
+            if (client is null || client.ClientId == Console.ConsoleNames.ClientId)
+            {
+                continue;
+            }
+
+            var servers = client.TokenExchangeAllowed ? await accessPolicy.ListEntitledAsync(user, groups, client, cancellationToken).ConfigureAwait(false) : [];
+            views.Add(new(client.ClientId, client.Name, byClient.Min(c => c.AuthTime), string.Join(' ', byClient.SelectMany(c => c.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Distinct(StringComparer.Ordinal)), servers));
+        }
+
+        return views;
+    }
+}

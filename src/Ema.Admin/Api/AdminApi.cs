@@ -1,0 +1,81 @@
+using Ema.Admin.Console;
+using Ema.Server.Audit;
+using Ema.Server.Policy;
+using Ema.Server.Stores;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ema.Admin.Api;
+
+/// <summary>What-if request of the admin API.</summary>
+public sealed record SimulationRequest(string User, string ClientId, string Resource, IReadOnlyList<string>? Scopes, bool Mfa, int? AuthAgeMinutes, string? RemoteAddress);
+
+/// <summary>A decision as the admin API returns it.</summary>
+public sealed record DecisionView(string DecisionId, bool Allowed, IReadOnlyList<string> GrantedScopes, string? Error, string? ErrorDescription, int? MaxAge, string? AcrValues, IReadOnlyList<string> Explanation);
+
+/// <summary>An audit record as the admin API returns it (the stored record: never a token, secret or password).</summary>
+public sealed record AuditRecordView(string Id, DateTimeOffset Time, string Type, string Outcome, string? Action, string? ErrorId, string? Reason, string? ClientId, string? Subject, string? Resource, string? Scope, string? TokenId, string? ParentTokenId, int Depth = 0)
+{
+    public static AuditRecordView From(AuditEvent e, int depth = 0)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new(e.Id, e.Time, e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Scope, e.TokenId, e.ParentTokenId, depth);
+    }
+}
+
+/// <summary>Problem of an admin API request (RFC 9457 shape).</summary>
+public sealed record AdminProblem(string Title, string Detail);
+
+/// <summary>
+/// The JSON admin API under <c>/admin/api/v1</c> (admins only, console sign-in): the same queries the console pages
+/// use, the simulator and the decision trail. Its OpenAPI document is at <c>/admin/api/openapi/v1.json</c>.
+/// </summary>
+internal static class AdminApi
+{
+    public const string DocumentName = "v1";
+
+    public static void Map(IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapOpenApi("/admin/api/openapi/{documentName}.json");
+        var api = endpoints.MapGroup("/admin/api/v1").RequireAuthorization(ConsoleNames.AdminPolicy).WithTags("admin");
+        api.MapGet("/users", (AdminQueries q, string? search, CancellationToken ct) => q.ListUsersAsync(search, 1000, ct)).WithName("ListUsers");
+        api.MapGet("/groups", (AdminQueries q, CancellationToken ct) => q.ListGroupsAsync(ct)).WithName("ListGroups");
+        api.MapGet("/clients", (AdminQueries q, CancellationToken ct) => q.ListClientsAsync(ct)).WithName("ListClients");
+        api.MapGet("/resources", (AdminQueries q, CancellationToken ct) => q.ListResourcesAsync(ct)).WithName("ListResources");
+        api.MapGet("/sessions", (AdminQueries q, CancellationToken ct) => q.ListSessionsAsync(ct)).WithName("ListSessions");
+        api.MapGet("/signing-keys", (AdminQueries q) => q.ListSigningKeys()).WithName("ListSigningKeys");
+        api.MapGet("/policy/versions", (AdminQueries q, CancellationToken ct) => q.ListPolicyVersionsAsync(ct)).WithName("ListPolicyVersions");
+        api.MapGet("/audit", async (AdminQueries q, string? user, string? client, string? resource, string? outcome, string? type, DateTimeOffset? since, DateTimeOffset? until, int? limit, CancellationToken ct) =>
+            (await q.SearchAuditAsync(user, new AuditQuery { ClientId = Blank(client), Resource = Blank(resource), Outcome = Blank(outcome), Type = Blank(type), Since = since, Until = until, Limit = Math.Clamp(limit ?? 100, 1, 5000) }, ct).ConfigureAwait(false)).Select(e => AuditRecordView.From(e)).ToList()).WithName("SearchAudit");
+        api.MapGet("/audit/trail/{id}", async (DecisionTrail trail, string id, CancellationToken ct) =>
+            (await trail.FollowAsync(id, ct).ConfigureAwait(false)).Select(r => AuditRecordView.From(r.Event, r.Depth)).ToList()).WithName("FollowDecision");
+        api.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy");
+    }
+
+    private static async Task<Results<Ok<DecisionView>, BadRequest<AdminProblem>>> SimulateAsync(SimulationRequest request, PolicySimulator simulator, IAccessPolicy policy, CancellationToken ct)
+    {
+        var result = await simulator.SimulateAsync(policy, new SimulationInput
+        {
+            User = request.User ?? string.Empty,
+            ClientId = request.ClientId ?? string.Empty,
+            Resource = request.Resource ?? string.Empty,
+            Scopes = request.Scopes ?? [],
+            Mfa = request.Mfa,
+            AuthenticationAge = TimeSpan.FromMinutes(Math.Clamp(request.AuthAgeMinutes ?? 1, 0, 60 * 24 * 30)),
+            RemoteAddress = request.RemoteAddress,
+        }, ct).ConfigureAwait(false);
+        return result.Decision is { } d
+            ? TypedResults.Ok(ToView(d))
+            : TypedResults.BadRequest(new AdminProblem("Unknown input", result.Problem ?? "invalid request"));
+    }
+
+    public static DecisionView ToView(AccessDecision d)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        return new(d.DecisionId, d.Allowed, d.GrantedScopes, d.Error?.Code, d.Error?.Description, d.Error?.MaxAge, d.Error?.AcrValues, d.Explanation);
+    }
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+}

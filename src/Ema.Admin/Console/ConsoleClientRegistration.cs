@@ -1,0 +1,40 @@
+using Ema.Protocol;
+using Ema.Server;
+using Ema.Server.Model;
+using Ema.Server.Options;
+using Ema.Server.Stores;
+using Microsoft.Extensions.Options;
+
+namespace Ema.Admin.Console;
+
+/// <summary>
+/// Registers the console at the IdP as a public client (code + PKCE only, no token exchange) with its one redirect URI,
+/// and keeps that URI right when the host's address changes.
+/// </summary>
+internal sealed class ConsoleClientRegistration(IApplicationStore applications, IOptions<IdentityProviderOptions> idp) : IStartupTask
+{
+    public int Order => 150;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var redirect = ConsoleSignIn.RedirectUri(idp.Value.Issuer);
+        var existing = await applications.FindClientAsync(ConsoleNames.ClientId, cancellationToken).ConfigureAwait(false);
+        if (existing is null)
+        {
+            await applications.CreateClientAsync(
+                new ClientApplication
+                {
+                    ClientId = ConsoleNames.ClientId,
+                    Name = "Ema admin console",
+                    RedirectUris = [redirect],
+                    AuthenticationMethod = ClientAuthenticationMethods.None,
+                    GrantTypes = [GrantTypes.AuthorizationCode],
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        else if (!existing.RedirectUris.SequenceEqual([redirect], StringComparer.Ordinal))
+        {
+            await applications.SetClientRedirectUrisAsync(ConsoleNames.ClientId, [redirect], cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,297 @@
+using System.Net;
+using System.Text.Json;
+using Ema.Admin.Console;
+using Ema.Cli;
+using Ema.IntegrationTests.Infrastructure;
+using Ema.Protocol;
+using Ema.Server.Audit;
+using Ema.Server.Model;
+using Ema.Server.Security;
+using Ema.Server.Stores;
+using Ema.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ema.IntegrationTests.AdminConsole;
+
+/// <summary>A host of its own for the console tests (they enrol authenticators and change the directory), with a test clock.</summary>
+public sealed class ConsoleServerFixture : EmaServerFixture
+{
+    public ConsoleServerFixture()
+        : this(new FakeTimeProvider(TimeProvider.System.GetUtcNow()))
+    {
+    }
+
+    private ConsoleServerFixture(FakeTimeProvider clock)
+        : base(clock) => Clock = clock;
+
+    public FakeTimeProvider Clock { get; }
+
+    /// <summary>Creates an active user (optionally an admin) and returns its password.</summary>
+    public async Task<string> CreateUserAsync(string username, bool admin = false)
+    {
+        var password = SecretHasher.NewSecret()[..16];
+        Secrets.Add(password);
+        var directory = App.Services.GetRequiredService<IDirectoryStore>();
+        var id = "usr-" + username;
+        Assert.True(await directory.CreateUserAsync(new User(id, username, username.ToUpperInvariant(), null, UserStatus.Active), App.Services.GetRequiredService<PasswordHasher>().Hash(password), default));
+        if (admin)
+        {
+            await directory.AddRoleAsync(id, "admin", default);
+        }
+
+        return password;
+    }
+
+    public async Task<IReadOnlyList<AuditEvent>> AuditAsync(string? type = null) =>
+        await App.Services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Type = type, Limit = 1000 }, default);
+}
+
+/// <summary>The admin console over real https: sign-in through the IdP with MFA, admin role, step-up, CSRF, one-time secrets, headers.</summary>
+public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixture<ConsoleServerFixture>
+{
+    [Fact]
+    public async Task AdminConsole_SignsInThroughTheIdpWithMfa_EnrollingAnAuthenticatorOnFirstUse()
+    {
+        var password = await server.CreateUserAsync("dana", admin: true);
+        using var console = ConsoleSession.Anonymous(server, server.Clock);
+        await console.GetAsync("/admin");
+        Assert.StartsWith("/idp/signin", console.Url.AbsolutePath, StringComparison.Ordinal); // sent to the IdP, not a console password form
+        await console.CompleteSignInAsync("dana", password);
+
+        Assert.Equal("/admin", console.Url.AbsolutePath);
+        Assert.Equal(HttpStatusCode.OK, console.Status);
+        Assert.Contains("DANA (dana, MFA)", console.Html, StringComparison.Ordinal);
+        Assert.NotNull(await server.App.Services.GetRequiredService<IMfaStore>().FindTotpAsync("usr-dana", default));
+        Assert.Contains(await server.AuditAsync(AuditEventTypes.SignIn), e => e.Subject == "usr-dana" && e.Outcome == AuditOutcomes.Succeeded && e.Reason!.Contains("authenticator enrolled", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task MfaSelfEnrollment_WrongCodeEnrollsNothing_AndTheSetUpIsBoundToItsSignInRequest()
+    {
+        var password = await server.CreateUserAsync("erin", admin: true);
+        using var console = ConsoleSession.Anonymous(server, server.Clock);
+        await console.GetAsync("/admin");
+        var signInPage = console.Url.GetLeftPart(UriPartial.Path);
+        await console.PostAsync(signInPage, new()
+        {
+            ["request"] = ConsoleSession.Input(console.Html, "request"),
+            ["__af"] = ConsoleSession.Input(console.Html, "__af"),
+            ["username"] = "erin",
+            ["password"] = password,
+        });
+        var enrollment = ConsoleSession.Input(console.Html, "enrollment");
+        var secret = console.SecretOnPage().Replace(" ", string.Empty, StringComparison.Ordinal);
+        server.Secrets.Add(secret);
+
+        // A wrong code: the set-up is shown again; nothing is stored.
+        var wrong = console.CodeNow(secret) == "000000" ? "111111" : "000000";
+        await console.PostAsync(signInPage, new() { ["request"] = ConsoleSession.Input(console.Html, "request"), ["enrollment"] = enrollment, ["__af"] = ConsoleSession.Input(console.Html, "__af"), ["otp"] = wrong });
+        Assert.Contains("That code is not right", console.Html, StringComparison.Ordinal);
+        Assert.Null(await server.App.Services.GetRequiredService<IMfaStore>().FindTotpAsync("usr-erin", default));
+
+        // The same set-up presented for another sign-in request is refused.
+        using var other = ConsoleSession.Anonymous(server, server.Clock);
+        await other.GetAsync("/admin");
+        await other.PostAsync(other.Url.GetLeftPart(UriPartial.Path), new() { ["request"] = ConsoleSession.Input(other.Html, "request"), ["enrollment"] = enrollment, ["__af"] = ConsoleSession.Input(other.Html, "__af"), ["otp"] = console.CodeNow(secret) });
+        Assert.Contains("set-up expired", other.Html, StringComparison.Ordinal);
+        Assert.Null(await server.App.Services.GetRequiredService<IMfaStore>().FindTotpAsync("usr-erin", default));
+    }
+
+    [Fact]
+    public async Task AdminConsole_RequiresTheAdminRole()
+    {
+        using var bob = await ConsoleSession.SignInAsync(server, "bob", "/my/connections", server.Clock); // no MFA needed for self-service
+        Assert.Equal("/my/connections", bob.Url.AbsolutePath);
+        var antiforgery = ConsoleSession.Input(bob.Html, "__af");
+
+        await bob.GetAsync("/admin/users");
+        Assert.Equal("/admin/denied", bob.Url.AbsolutePath);
+        Assert.Equal(HttpStatusCode.Forbidden, bob.Status);
+
+        await bob.PostAsync("/admin/groups?handler=Create", new() { ["id"] = "grp-bobs", ["name"] = "bobs", ["__af"] = antiforgery });
+        Assert.DoesNotContain(await server.App.Services.GetRequiredService<IDirectoryStore>().ListGroupsAsync(default), g => g.Id == "grp-bobs");
+    }
+
+    [Fact]
+    public async Task AdminConsole_ChangeRequiresRecentMfa_StepsUpAndChangesNothingUntilThen()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        server.Clock.Advance(TimeSpan.FromMinutes(16)); // past Ema:Admin:ChangeMaxAuthAge (15 minutes)
+
+        await alice.SubmitAsync("/admin/groups", "Create", new() { ["id"] = "grp-stepup", ["name"] = "stepup" });
+        Assert.StartsWith("/idp/signin", alice.Url.AbsolutePath, StringComparison.Ordinal); // max_age=0: a fresh sign-in with the authenticator
+        Assert.DoesNotContain(await server.App.Services.GetRequiredService<IDirectoryStore>().ListGroupsAsync(default), g => g.Id == "grp-stepup");
+
+        await alice.CompleteSignInAsync("alice");
+        Assert.Equal("/admin/groups", alice.Url.AbsolutePath);
+        await alice.SubmitAsync("/admin/groups", "Create", new() { ["id"] = "grp-stepup", ["name"] = "stepup" });
+        Assert.Contains("Created group grp-stepup", alice.Html, StringComparison.Ordinal);
+        Assert.Single(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "group_create" && e.Resource == "grp-stepup" && e.Subject == "usr-alice");
+    }
+
+    [Fact]
+    public async Task AdminConsole_PostWithoutAntiforgeryToken_IsRejectedAndChangesNothing()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await alice.SubmitAsync("/admin/groups", "Create", new() { ["id"] = "grp-csrf", ["name"] = "csrf" }, withAntiforgery: false);
+        Assert.Equal(HttpStatusCode.BadRequest, alice.Status);
+        Assert.DoesNotContain(await server.App.Services.GetRequiredService<IDirectoryStore>().ListGroupsAsync(default), g => g.Id == "grp-csrf");
+    }
+
+    [Fact]
+    public async Task AdminConsole_ClientSecret_IsShownOnceAndStoredOnlyAsAHash()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await alice.SubmitAsync("/admin/clients", "Create", new() { ["clientId"] = "reports-bot", ["name"] = "Reports bot", ["authenticationMethod"] = ClientAuthenticationMethods.ClientSecretBasic, ["tokenExchange"] = "true", ["redirectUris"] = "https://reports.example/callback" });
+        var secret = ConsoleSession.Input(alice.Html.Replace("<code id=\"one-time-secret\">", "<input name=\"secret\" value=\"", StringComparison.Ordinal).Replace("</code></div>", "\"></div>", StringComparison.Ordinal), "secret");
+        server.Secrets.Add(secret);
+        var applications = server.App.Services.GetRequiredService<IApplicationStore>();
+        Assert.Equal(SecretHasher.Hash(secret), (await applications.FindClientAsync("reports-bot", default))!.SecretHash);
+
+        await alice.GetAsync("/admin/clients");
+        Assert.Contains("reports-bot", alice.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, alice.Html, StringComparison.Ordinal); // never again
+
+        await alice.SubmitAsync("/admin/clients", "Rotate", new() { ["clientId"] = "reports-bot" });
+        Assert.Contains("one-time-secret", alice.Html, StringComparison.Ordinal);
+        Assert.NotEqual(SecretHasher.Hash(secret), (await applications.FindClientAsync("reports-bot", default))!.SecretHash); // the old secret stops working
+        var admin = await server.AuditAsync(AuditEventTypes.AdminChange);
+        Assert.Contains(admin, e => e.Action == "client_create" && e.Resource == "reports-bot");
+        Assert.Contains(admin, e => e.Action == "client_secret_rotate" && e.Resource == "reports-bot");
+        Assert.DoesNotContain(admin, e => JsonSerializer.Serialize(e).Contains(secret, StringComparison.Ordinal));
+
+        await alice.SubmitAsync("/admin/clients", "Enabled", new() { ["clientId"] = "reports-bot", ["enabled"] = "false" });
+        Assert.False((await applications.FindClientAsync("reports-bot", default))!.Enabled);
+    }
+
+    [Fact]
+    public async Task AdminConsole_InvalidInput_IsRefusedWithAReasonAndChangesNothing()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var before = (await server.AuditAsync(AuditEventTypes.AdminChange)).Count;
+        await alice.SubmitAsync("/admin/clients", "Create", new() { ["clientId"] = "bad", ["name"] = "Bad", ["authenticationMethod"] = ClientAuthenticationMethods.ClientSecretBasic, ["redirectUris"] = "http://evil.example/cb" });
+        Assert.Equal(HttpStatusCode.BadRequest, alice.Status);
+        Assert.Contains("not a valid redirect URI", alice.Html, StringComparison.Ordinal);
+        await alice.SubmitAsync("/admin/resources", "Create", new() { ["id"] = "res-bad", ["displayName"] = "Bad", ["resource"] = "https://mcp.example/mcp", ["authorizationServer"] = "https://as.example", ["scopes"] = "read:extreme" });
+        Assert.Contains("is not a scope line", alice.Html, StringComparison.Ordinal);
+        Assert.Null(await server.App.Services.GetRequiredService<IApplicationStore>().FindClientAsync("bad", default));
+        Assert.Null(await server.App.Services.GetRequiredService<IApplicationStore>().FindResourceAsync("res-bad", default));
+        Assert.Equal(before, (await server.AuditAsync(AuditEventTypes.AdminChange)).Count);
+    }
+
+    [Fact]
+    public async Task AdminConsole_Pages_CarrySecurityHeadersAndAllowNoScript()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        using var response = await alice.Http.GetAsync(server.BaseUrl + "/admin/users");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var csp = string.Join(' ', response.Headers.GetValues("Content-Security-Policy"));
+        Assert.Contains("default-src 'none'", csp, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.DoesNotContain("script-src", csp, StringComparison.Ordinal);
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Contains("no-store", response.Headers.CacheControl!.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("<script", await response.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        var cookie = alice.Cookies.GetAllCookies().Single(c => c.Name == "__Host-ema-console");
+        Assert.True(cookie.Secure && cookie.HttpOnly && cookie.Path == "/");
+    }
+
+    [Fact]
+    public async Task AdminConsole_RevokedIdpSession_EndsTheConsoleSession()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var grants = server.App.Services.GetRequiredService<IGrantStore>();
+        var session = (await grants.ListSessionsAsync("usr-alice", default)).First(); // the newest: this sign-in
+        await grants.RevokeSessionAsync(session.Id, default);
+
+        await alice.GetAsync("/admin/users");
+        Assert.StartsWith("/idp/signin", alice.Url.AbsolutePath, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/admin/users", true)]
+    [InlineData("/", true)]
+    [InlineData("//evil.example/", false)]
+    [InlineData("/\\evil.example", false)]
+    [InlineData("https://evil.example/", false)]
+    [InlineData("", false)]
+    public void ConsoleSignIn_ReturnUrl_MustBeALocalPath(string url, bool local) => Assert.Equal(local, ConsoleSignIn.IsLocalPath(url));
+
+    [Fact]
+    public async Task ConnectionCheck_ReportsWhetherTheServerAdvertisesTheIdJagProfile()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await alice.GetAsync("/admin/resources?check=res-tickets");
+        Assert.Contains("reachable through EMA: it advertises the ID-JAG profile", alice.Html, StringComparison.Ordinal);
+        Assert.Contains("authorization_grant_profiles_supported includes the ID-JAG profile", alice.Html, StringComparison.Ordinal);
+
+        await alice.GetAsync("/admin/resources?check=res-external"); // mcp.external.example does not resolve here
+        Assert.Contains("not ready for EMA", alice.Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminApi_RequiresAnAdmin_AndPublishesItsOpenApiDocument()
+    {
+        using var anonymous = ConsoleSession.Anonymous(server, server.Clock);
+        using (var response = await anonymous.Http.GetAsync(server.BaseUrl + "/admin/api/v1/users"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        using var users = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + "/admin/api/v1/users"));
+        var aliceView = users.RootElement.EnumerateArray().Single(u => u.GetProperty("username").GetString() == "alice");
+        Assert.True(aliceView.GetProperty("mfaEnrolled").GetBoolean());
+        Assert.Contains("admin", aliceView.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        Assert.DoesNotContain("hash", users.RootElement.GetRawText(), StringComparison.OrdinalIgnoreCase);
+
+        using var openApi = JsonDocument.Parse(await anonymous.Http.GetStringAsync(server.BaseUrl + "/admin/api/openapi/v1.json"));
+        var paths = openApi.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Contains("/admin/api/v1/audit", paths);
+        Assert.Contains("/admin/api/v1/policy/simulate", paths);
+        Assert.DoesNotContain(paths, p => p.StartsWith("/idp", StringComparison.Ordinal)); // only the admin API
+    }
+
+    [Fact]
+    public async Task MyConnections_ShowsServersPerClient_AndDisconnectStopsTheClient()
+    {
+        var bob = await server.SignInAsync("bob"); // the agent signs bob in (offline_access: a standing connection)
+        server.Secrets.Add(bob.Tokens.IdToken!);
+        server.Secrets.Add(bob.Tokens.RefreshToken!);
+        var agent = (DemoSeed.AgentClientId, server.Demo.ClientSecret);
+        using (var exchange = await server.TokenAsync(server.ExchangeForm(bob.Tokens.IdToken!, server.BaseUrl + "/mcp/ledger"), agent))
+        {
+            Assert.Equal(HttpStatusCode.OK, exchange.StatusCode);
+        }
+
+        using var console = await ConsoleSession.SignInAsync(server, "bob", "/my/connections", server.Clock);
+        Assert.Contains("connection-ema-agent", console.Html, StringComparison.Ordinal);
+        Assert.Contains("Ledger", console.Html, StringComparison.Ordinal);
+        Assert.Contains("ledger.write", console.Html, StringComparison.Ordinal);
+
+        server.Clock.Advance(TimeSpan.FromSeconds(2)); // after the ID token's iat
+        await console.SubmitAsync("/my/connections", "Disconnect", new() { ["clientId"] = DemoSeed.AgentClientId });
+        Assert.Contains("is disconnected", console.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("connection-ema-agent", console.Html, StringComparison.Ordinal);
+
+        using (var exchange = await server.TokenAsync(server.ExchangeForm(bob.Tokens.IdToken!, server.BaseUrl + "/mcp/ledger"), agent))
+        {
+            await IdentityProvider.SignInTests.AssertErrorAsync(exchange, HttpStatusCode.BadRequest, ErrorIds.SubjectTokenInvalid);
+        }
+
+        using (var refresh = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.RefreshToken, ["refresh_token"] = bob.Tokens.RefreshToken! }, agent))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refresh.StatusCode);
+        }
+
+        Assert.Contains(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "client_disconnect" && e.Subject == "usr-bob" && e.ClientId == DemoSeed.AgentClientId);
+
+        // Signing in to the client again (later than the disconnection: iat has whole seconds) reconnects it.
+        server.Clock.Advance(TimeSpan.FromSeconds(1));
+        var again = await server.SignInAsync("bob");
+        server.Secrets.Add(again.Tokens.IdToken!);
+        using var renewed = await server.TokenAsync(server.ExchangeForm(again.Tokens.IdToken!, server.BaseUrl + "/mcp/ledger"), agent);
+        Assert.Equal(HttpStatusCode.OK, renewed.StatusCode);
+    }
+}
