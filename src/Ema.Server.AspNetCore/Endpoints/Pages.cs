@@ -14,7 +14,7 @@ internal static class Pages
     public static Task SignInAsync(HttpContext context, string action, string pendingId, string clientName, string antiforgeryField, string antiforgeryToken, string? username, string? error, int status = StatusCodes.Status200OK, bool askOneTimeCode = false)
     {
         var otpHtml = askOneTimeCode
-            ? """<label for="otp">One-time code</label><input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9]{6}" autocomplete="one-time-code" required>"""
+            ? """<label for="otp">One-time code</label><input type="text" id="otp" name="otp" inputmode="numeric" pattern="[0-9]{6}" autocomplete="one-time-code" aria-describedby="otp-hint"><p class="sub" id="otp-hint">From your authenticator app. No authenticator yet? Leave it empty: you can set one up next.</p>"""
             : string.Empty;
         var e = HtmlEncoder.Default;
         var errorHtml = error is null ? string.Empty : $"<div class=\"error\" role=\"alert\" id=\"error\">{e.Encode(error)}</div>";

@@ -102,7 +102,7 @@ public sealed class TokenEndpointService
             Action = request.GrantType,
             Outcome = result.IsSuccess ? AuditOutcomes.Granted : AuditOutcomes.Denied,
             ErrorId = result.Error?.ErrorId,
-            Reason = result.Error is null ? null : audit.Reason ?? result.Error.Description,
+            Reason = audit.Reason ?? result.Error?.Description, // granted decisions keep their explanation too
             ClientId = client.Client.ClientId,
             Subject = audit.Subject,
             Resource = audit.Resource,
