@@ -7,6 +7,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
+using Microsoft.Extensions.DependencyInjection;
+
 namespace Ema.Benchmarks;
 
 /// <summary>
@@ -17,7 +19,42 @@ namespace Ema.Benchmarks;
 /// </summary>
 public static class ExchangeLoad
 {
-    public static async Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(string[] args) => (await MeasureAsync(args)).Code;
+
+    /// <summary>
+    /// <c>exchange-audit</c>: the same exchange load against the real host (durable, hash-chained audit) and against the
+    /// same host with the audit sink replaced by one that discards, alternating A B A B in one run.
+    /// </summary>
+    public static async Task<int> CompareAuditAsync(string[] args)
+    {
+        var with = new List<double>();
+        var without = new List<double>();
+        for (var round = 0; round < 2; round++)
+        {
+            with.Add((await MeasureAsync(args)).PerCpuSecond);
+            without.Add((await MeasureAsync([.. args, "--no-audit"])).PerCpuSecond);
+        }
+
+        Console.WriteLine($"exchanges per server CPU-second, with durable hash-chained audit: {string.Join(", ", with.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}");
+        Console.WriteLine($"exchanges per server CPU-second, audit discarded:               {string.Join(", ", without.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}");
+        Console.WriteLine($"RATIO with audit ÷ without (means): {with.Average() / without.Average():F2}");
+        return 0;
+    }
+
+    /// <summary><c>exchange-host</c>: <c>ema serve</c> with the audit sink replaced by one that discards (baseline only).</summary>
+    public static async Task<int> HostWithoutAuditAsync(string[] args)
+    {
+        var app = Ema.Cli.EmaHost.Build(args, builder => builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink, DiscardingAuditSink>());
+        await app.RunAsync();
+        return 0;
+    }
+
+    private sealed class DiscardingAuditSink : Ema.Server.Audit.IAuditSink
+    {
+        public Task WriteAsync(Ema.Server.Audit.AuditEvent auditEvent, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    private static async Task<(int Code, double PerCpuSecond)> MeasureAsync(string[] args)
     {
         var seconds = ArgInt(args, "--seconds", 15);
         var concurrency = ArgInt(args, "--concurrency", 64);
@@ -26,7 +63,10 @@ public static class ExchangeLoad
         var port = FreePort();
         var baseUrl = $"https://127.0.0.1:{port}";
         var ema = Path.Combine(AppContext.BaseDirectory, "ema.dll");
-        var start = new ProcessStartInfo("dotnet", $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl} --Logging:LogLevel:Default=Warning --Ema:IdentityProvider:VerifiedSubjectTokenCacheSize={subjectCache}")
+        var host = args.Contains("--no-audit")
+            ? $"\"{Path.Combine(AppContext.BaseDirectory, "Ema.Benchmarks.dll")}\" exchange-host \"--Ema:DataDirectory={data}\" --Ema:Seed=demo --Ema:Urls={baseUrl}"
+            : $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl}";
+        var start = new ProcessStartInfo("dotnet", $"{host} --Logging:LogLevel:Default=Warning --Ema:IdentityProvider:VerifiedSubjectTokenCacheSize={subjectCache}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -64,7 +104,7 @@ public static class ExchangeLoad
 
             if (args.Contains("--redeem"))
             {
-                return await RedeemAsync(http, baseUrl, demo, idToken, form, basic, server, concurrency, seconds);
+                return (await RedeemAsync(http, baseUrl, demo, idToken, form, basic, server, concurrency, seconds), 0);
             }
 
             // Warm up (JIT, connection pool, SQLite pages), bounded.
@@ -84,7 +124,7 @@ public static class ExchangeLoad
             var latencies = await RunPacedAsync(ExchangeAsync, rate, TimeSpan.FromSeconds(Math.Min(seconds, 10)), 200_000);
             latencies.Sort();
 
-            Console.WriteLine($"token exchange over https (server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
+            Console.WriteLine($"token exchange over https ({(args.Contains("--no-audit") ? "audit DISCARDED, " : string.Empty)}server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
             Console.WriteLine($"  exchanges ok/failed:               {ok} / {failed}");
             Console.WriteLine($"  wall throughput:                   {saturation:F0} req/s");
             Console.WriteLine($"  server CPU:                        {serverCpu:F2} s  ({1e6 * serverCpu / ok:F0} µs/request)");
@@ -92,7 +132,16 @@ public static class ExchangeLoad
             Console.WriteLine($"  crypto limit (verify+sign) per CPU-second, same run: {crypto:F0}");
             Console.WriteLine($"  RATIO exchanges/CPU-s ÷ crypto limit: {perCpuSecond / crypto:F2}");
             Console.WriteLine($"  latency at {rate:F0} req/s (≈ half saturation), n={latencies.Count}: p50 {Percentile(latencies, 0.50):F2} ms, p99 {Percentile(latencies, 0.99):F2} ms");
-            return failed == 0 ? 0 : 1;
+            if (args.Contains("--policy"))
+            {
+                // Same run: the policy engine at enterprise size, in this process (the server is idle now), CPU time per decision.
+                var policy = await PolicyEvaluation.MeasureAsync(TimeSpan.FromSeconds(Math.Min(seconds, 10)), 2_000_000);
+                var exchangeMicroseconds = 1e6 * serverCpu / ok;
+                Console.WriteLine($"policy evaluation ({policy.Rules} rules, {PolicyEvaluation.UserCount} users, {policy.Decisions} decisions, {policy.Allowed} allowed): {policy.MicrosecondsPerDecision:F1} µs CPU/decision");
+                Console.WriteLine($"  RATIO policy evaluation ÷ token exchange (CPU per request, same run): {policy.MicrosecondsPerDecision / exchangeMicroseconds:P1}");
+            }
+
+            return (failed == 0 ? 0 : 1, perCpuSecond);
         }
         finally
         {

@@ -17,6 +17,16 @@ public static class Program
             return ExchangeLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
         }
 
+        if (args.Length > 0 && args[0] == "exchange-audit")
+        {
+            return ExchangeLoad.CompareAuditAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
+        if (args.Length > 0 && args[0] == "exchange-host")
+        {
+            return ExchangeLoad.HostWithoutAuditAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
         if (args.Length > 0 && args[0] == "mcp")
         {
             return McpLoad.RunAsync(args[1..]).GetAwaiter().GetResult();

@@ -14,8 +14,8 @@ public static class Program
         ("Enterprise IdP: OIDC sign-in, directory, ID-JAG issuance by token exchange (ema serve --roles idp)", "available"),
         ("Authorization server for MCP servers: jwt-bearer redemption of ID-JAGs (ema serve --roles as)", "available"),
         ("Resource-server support for MCP servers: protected-resource metadata, bearer validation, per-tool scopes (ema serve --roles samples)", "available"),
-        ("Client: log in once, connect to every entitled MCP server; ema CLI and bridge", "planned"),
-        ("Central policy, admin console and tamper-evident audit trail", "planned"),
+        ("Client: log in once, connect to every entitled MCP server; ema CLI and bridge", "available"),
+        ("Central policy, admin console (/admin) and tamper-evident audit trail", "available"),
     ];
 
     /// <summary>Runs the command line.</summary>

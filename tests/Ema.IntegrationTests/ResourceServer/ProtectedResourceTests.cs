@@ -30,7 +30,9 @@ namespace Ema.IntegrationTests.ResourceServer;
 [Collection(EmaServerCollection.Name)]
 public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLifetime
 {
-    private readonly int _port = EmaServerFixture.FreePort();
+    // Never the interop stub's port: its resource (https://127.0.0.1:{port}/mcp) is registered with another AS, and a
+    // clash made this resource's registration fail and its exchanges answer EMA3110 (seen once in a full run).
+    private readonly int _port = FreePortOtherThan(server.InteropPort);
     private WebApplication _app = null!;
     private CountingKeySource _keys = null!;
 
@@ -38,6 +40,12 @@ public sealed class ProtectedResourceTests(EmaServerFixture server) : IAsyncLife
     private readonly Ema.Testing.FakeTimeProvider _clock = new(TimeProvider.System.GetUtcNow());
 
     private string Resource => $"https://127.0.0.1:{_port}/mcp";
+
+    private static int FreePortOtherThan(int taken)
+    {
+        var port = EmaServerFixture.FreePort();
+        return port != taken ? port : EmaServerFixture.FreePort();
+    }
 
     private string Hello => $"https://127.0.0.1:{_port}/hello";
 
