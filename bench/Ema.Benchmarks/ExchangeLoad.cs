@@ -44,9 +44,27 @@ public static class ExchangeLoad
     /// <summary><c>exchange-host</c>: <c>ema serve</c> with the audit sink replaced by one that discards (baseline only).</summary>
     public static async Task<int> HostWithoutAuditAsync(string[] args)
     {
-        var app = Ema.Cli.EmaHost.Build(args, builder => builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink, DiscardingAuditSink>());
+        // EMA_BENCH_AUDIT=queue: the records go through the group-commit queue (a transaction and an fsync per batch)
+        // but nothing is inserted — splits the audit's cost between waiting for the commit and writing the record.
+        var queueOnly = Environment.GetEnvironmentVariable("EMA_BENCH_AUDIT") == "queue";
+        var app = Ema.Cli.EmaHost.Build(args, builder =>
+        {
+            if (queueOnly)
+            {
+                builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink>(sp => new QueueOnlyAuditSink(sp.GetRequiredService<Ema.Storage.SqliteWriteQueue>()));
+            }
+            else
+            {
+                builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink, DiscardingAuditSink>();
+            }
+        });
         await app.RunAsync();
         return 0;
+    }
+
+    private sealed class QueueOnlyAuditSink(Ema.Storage.SqliteWriteQueue queue) : Ema.Server.Audit.IAuditSink
+    {
+        public Task WriteAsync(Ema.Server.Audit.AuditEvent auditEvent, CancellationToken cancellationToken) => queue.WriteAsync((_, _) => Task.FromResult(true), cancellationToken);
     }
 
     private sealed class DiscardingAuditSink : Ema.Server.Audit.IAuditSink
@@ -71,6 +89,13 @@ public static class ExchangeLoad
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+
+        if (args.Contains("--no-audit"))
+        {
+            // The baseline host runs from this assembly: give it the runtime settings of ema.runtimeconfig.json.
+            start.Environment["DOTNET_gcServer"] = "1";
+            start.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
+        }
 
         // --server-env NAME=VALUE (repeatable): runtime settings for the server process, for experiments.
         for (var i = 0; i < args.Length - 1; i++)

@@ -22,6 +22,11 @@ public static class Program
             return ExchangeLoad.CompareAuditAsync(args[1..]).GetAwaiter().GetResult();
         }
 
+        if (args.Length > 0 && args[0] == "audit-write")
+        {
+            return AuditWriteLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
+        }
+
         if (args.Length > 0 && args[0] == "exchange-host")
         {
             return ExchangeLoad.HostWithoutAuditAsync(args[1..]).GetAwaiter().GetResult();

@@ -21,6 +21,10 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
 
     public PolicyDocument Policy { get; } = policy ?? throw new ArgumentNullException(nameof(policy));
 
+    // Rules indexed by the resources they name, so a decision looks only at the rules that can apply to its resource
+    // (measured: 1,000 rules over 20 resources, docs/benchmarks.md).
+    private readonly ResourceRuleIndex _index = new(policy.Rules);
+
     /// <inheritdoc />
     public ValueTask<AccessDecision> EvaluateAsync(AccessRequest request, CancellationToken cancellationToken)
     {
@@ -42,7 +46,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         var denied = new HashSet<string>(StringComparer.Ordinal);
         var deniedEntirely = false;
         (TimeSpan? MaxAge, string? Acr)? stepUp = null;
-        foreach (var rule in Policy.Rules.Where(r => AppliesTo(r, request.User.Id, request.GroupIds, request.Roles, request.Client.ClientId, request.Resource)).OrderByDescending(r => r.Priority))
+        foreach (var rule in _index.For(request.Resource).Where(r => AppliesTo(r, request.User.Id, request.GroupIds, request.Roles, request.Client.ClientId, request.Resource)).OrderByDescending(r => r.Priority))
         {
             var failed = FailedConditions(rule.When, request);
             var scopes = rule.Scopes.Count == 0 ? defined : rule.Scopes.Where(defined.Contains).ToList();
@@ -122,7 +126,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         foreach (var resource in await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false))
         {
             // The catalog lists what rules could allow; conditions (MFA, network, hours) are checked at exchange time.
-            var rules = Policy.Rules.Where(r => AppliesTo(r, user.Id, groupIds, [], client.ClientId, resource)).ToList();
+            var rules = _index.For(resource).Where(r => AppliesTo(r, user.Id, groupIds, [], client.ClientId, resource)).ToList();
             var defined = resource.Scopes.Select(s => s.Name).ToList();
             var unconditionalDenies = rules.Where(r => r.Effect == PolicyEffect.Deny && r.When == PolicyConditions.None).ToList();
             if (unconditionalDenies.Any(r => r.Scopes.Count == 0))
@@ -223,6 +227,35 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         }
 
         return true;
+    }
+
+    /// <summary>Rules by the resource ids and identifiers they name; rules naming none apply to every resource. Keeps file order.</summary>
+    private sealed class ResourceRuleIndex
+    {
+        private readonly (int Order, PolicyRule Rule)[] _everyResource;
+        private readonly Dictionary<string, (int Order, PolicyRule Rule)[]> _byResource;
+
+        public ResourceRuleIndex(IReadOnlyList<PolicyRule> rules)
+        {
+            var ordered = rules.Select((rule, order) => (Order: order, Rule: rule)).ToArray();
+            _everyResource = [.. ordered.Where(r => r.Rule.Resources.Count == 0)];
+            _byResource = ordered.SelectMany(r => r.Rule.Resources.Distinct(StringComparer.Ordinal).Select(resource => (Resource: resource, Entry: r)))
+                .GroupBy(x => x.Resource, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.Select(x => x.Entry).ToArray(), StringComparer.Ordinal);
+        }
+
+        public IEnumerable<PolicyRule> For(ResourceApplication resource)
+        {
+            _byResource.TryGetValue(resource.Id, out var byId);
+            _byResource.TryGetValue(resource.Resource, out var byIdentifier);
+            if (byId is null && byIdentifier is null)
+            {
+                return _everyResource.Select(r => r.Rule);
+            }
+
+            // A rule may name both the id and the identifier: merge, drop duplicates, keep the file order.
+            return _everyResource.Concat(byId ?? []).Concat(byIdentifier ?? []).DistinctBy(r => r.Order).OrderBy(r => r.Order).Select(r => r.Rule);
+        }
     }
 
     private static ValueTask<AccessDecision> Deny(string decisionId, OAuthError error, IReadOnlyList<string> explanation) =>
