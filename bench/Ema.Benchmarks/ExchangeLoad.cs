@@ -29,10 +29,20 @@ public static class ExchangeLoad
     {
         var with = new List<double>();
         var without = new List<double>();
+        var queueOnly = new List<double>();
         for (var round = 0; round < 2; round++)
         {
             with.Add((await MeasureAsync(args)).PerCpuSecond);
             without.Add((await MeasureAsync([.. args, "--no-audit"])).PerCpuSecond);
+            if (args.Contains("--with-queue-only"))
+            {
+                queueOnly.Add((await MeasureAsync([.. args, "--queue-only"])).PerCpuSecond);
+            }
+        }
+
+        if (queueOnly.Count > 0)
+        {
+            Console.WriteLine($"exchanges per server CPU-second, commit queue only (nothing inserted): {string.Join(", ", queueOnly.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}");
         }
 
         Console.WriteLine($"exchanges per server CPU-second, with durable hash-chained audit: {string.Join(", ", with.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}");
@@ -81,7 +91,8 @@ public static class ExchangeLoad
         var port = FreePort();
         var baseUrl = $"https://127.0.0.1:{port}";
         var ema = Path.Combine(AppContext.BaseDirectory, "ema.dll");
-        var host = args.Contains("--no-audit")
+        var baseline = args.Contains("--no-audit") || args.Contains("--queue-only");
+        var host = baseline
             ? $"\"{Path.Combine(AppContext.BaseDirectory, "Ema.Benchmarks.dll")}\" exchange-host \"--Ema:DataDirectory={data}\" --Ema:Seed=demo --Ema:Urls={baseUrl}"
             : $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl}";
         var start = new ProcessStartInfo("dotnet", $"{host} --Logging:LogLevel:Default=Warning --Ema:IdentityProvider:VerifiedSubjectTokenCacheSize={subjectCache}")
@@ -90,11 +101,12 @@ public static class ExchangeLoad
             RedirectStandardError = true,
         };
 
-        if (args.Contains("--no-audit"))
+        if (baseline)
         {
             // The baseline host runs from this assembly: give it the runtime settings of ema.runtimeconfig.json.
             start.Environment["DOTNET_gcServer"] = "1";
             start.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
+            start.Environment["EMA_BENCH_AUDIT"] = args.Contains("--queue-only") ? "queue" : "discard";
         }
 
         // --server-env NAME=VALUE (repeatable): runtime settings for the server process, for experiments.
@@ -149,7 +161,7 @@ public static class ExchangeLoad
             var latencies = await RunPacedAsync(ExchangeAsync, rate, TimeSpan.FromSeconds(Math.Min(seconds, 10)), 200_000);
             latencies.Sort();
 
-            Console.WriteLine($"token exchange over https ({(args.Contains("--no-audit") ? "audit DISCARDED, " : string.Empty)}server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
+            Console.WriteLine($"token exchange over https ({(args.Contains("--queue-only") ? "audit QUEUE ONLY, " : args.Contains("--no-audit") ? "audit DISCARDED, " : string.Empty)}server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
             Console.WriteLine($"  exchanges ok/failed:               {ok} / {failed}");
             Console.WriteLine($"  wall throughput:                   {saturation:F0} req/s");
             Console.WriteLine($"  server CPU:                        {serverCpu:F2} s  ({1e6 * serverCpu / ok:F0} µs/request)");

@@ -146,6 +146,7 @@ public sealed class AdminQueries(
         }
 
         var groups = await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        var roles = await directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false);
         var views = new List<ConnectionView>();
         foreach (var byClient in (await grants.ListConnectionsAsync(user.Id, cancellationToken).ConfigureAwait(false)).GroupBy(c => c.ClientId, StringComparer.Ordinal))
         {
@@ -155,7 +156,7 @@ public sealed class AdminQueries(
                 continue;
             }
 
-            var servers = client.TokenExchangeAllowed ? await accessPolicy.ListEntitledAsync(user, groups, client, cancellationToken).ConfigureAwait(false) : [];
+            var servers = client.TokenExchangeAllowed ? await accessPolicy.ListEntitledAsync(user, groups, roles, client, cancellationToken).ConfigureAwait(false) : [];
             views.Add(new(client.ClientId, client.Name, byClient.Min(c => c.AuthTime), string.Join(' ', byClient.SelectMany(c => c.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Distinct(StringComparer.Ordinal)), servers));
         }
 

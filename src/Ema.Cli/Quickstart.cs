@@ -167,7 +167,7 @@ internal static class Quickstart
                         ["unreachable"] = unreachable,
                         ["call"] = call,
                         ["auditEvents"] = events.Count,
-                        ["urls"] = new JsonObject { ["base"] = baseUrl, ["identityProvider"] = baseUrl + "/idp", ["authorizationServer"] = baseUrl + "/as" },
+                        ["urls"] = new JsonObject { ["base"] = baseUrl, ["identityProvider"] = baseUrl + "/idp", ["authorizationServer"] = baseUrl + "/as", ["adminConsole"] = baseUrl + "/admin" },
                     }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 }
 

@@ -271,7 +271,8 @@ public static class IdentityProviderEndpoints
         }
 
         var groups = await directory.GetGroupIdsAsync(user.Id, ctx.RequestAborted).ConfigureAwait(false);
-        var entitled = await services.GetRequiredService<IAccessPolicy>().ListEntitledAsync(user, groups, client, ctx.RequestAborted).ConfigureAwait(false);
+        var roles = await directory.GetRolesAsync(user.Id, ctx.RequestAborted).ConfigureAwait(false);
+        var entitled = await services.GetRequiredService<IAccessPolicy>().ListEntitledAsync(user, groups, roles, client, ctx.RequestAborted).ConfigureAwait(false);
         await OAuthErrorWriter.WriteJsonNoStoreAsync(
             ctx,
             new CatalogResponse

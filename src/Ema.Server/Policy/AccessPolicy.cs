@@ -52,7 +52,7 @@ public sealed record AccessDecision
 public sealed record EntitledResource(ResourceApplication Resource, IReadOnlyList<string> Scopes);
 
 /// <summary>
-/// The replaceable evaluation point of the IdP: entitlements v1 today, the full policy engine later, behind the same
+/// The replaceable evaluation point of the IdP: entitlements v1, or the rule engine (RulePolicy), behind the same
 /// interface (ID-JAG draft §4.3.3: the IdP MUST evaluate administrator policy).
 /// </summary>
 public interface IAccessPolicy
@@ -61,5 +61,5 @@ public interface IAccessPolicy
     ValueTask<AccessDecision> EvaluateAsync(AccessRequest request, CancellationToken cancellationToken);
 
     /// <summary>Lists what the user may reach through the client (for the catalog).</summary>
-    ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, ClientApplication client, CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, IReadOnlyList<string> roles, ClientApplication client, CancellationToken cancellationToken);
 }

@@ -63,7 +63,7 @@ public sealed class EntitlementAccessPolicy : IAccessPolicy
     }
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, ClientApplication client, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, IReadOnlyList<string> roles, ClientApplication client, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(client);

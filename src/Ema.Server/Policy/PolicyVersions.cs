@@ -58,8 +58,8 @@ public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? stor
     public async ValueTask<AccessDecision> EvaluateAsync(AccessRequest request, CancellationToken cancellationToken) =>
         await (await CurrentAsync(cancellationToken).ConfigureAwait(false) ?? (IAccessPolicy)entitlements).EvaluateAsync(request, cancellationToken).ConfigureAwait(false);
 
-    public async ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, ClientApplication client, CancellationToken cancellationToken) =>
-        await (await CurrentAsync(cancellationToken).ConfigureAwait(false) ?? (IAccessPolicy)entitlements).ListEntitledAsync(user, groupIds, client, cancellationToken).ConfigureAwait(false);
+    public async ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, IReadOnlyList<string> roles, ClientApplication client, CancellationToken cancellationToken) =>
+        await (await CurrentAsync(cancellationToken).ConfigureAwait(false) ?? (IAccessPolicy)entitlements).ListEntitledAsync(user, groupIds, roles, client, cancellationToken).ConfigureAwait(false);
 
     private RulePolicy? _fromFile;
 

@@ -118,7 +118,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
     }
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, ClientApplication client, CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, IReadOnlyList<string> roles, ClientApplication client, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(client);
@@ -126,7 +126,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         foreach (var resource in await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false))
         {
             // The catalog lists what rules could allow; conditions (MFA, network, hours) are checked at exchange time.
-            var rules = _index.For(resource).Where(r => AppliesTo(r, user.Id, groupIds, [], client.ClientId, resource)).ToList();
+            var rules = _index.For(resource).Where(r => AppliesTo(r, user.Id, groupIds, roles, client.ClientId, resource)).ToList();
             var defined = resource.Scopes.Select(s => s.Name).ToList();
             var unconditionalDenies = rules.Where(r => r.Effect == PolicyEffect.Deny && r.When == PolicyConditions.None).ToList();
             if (unconditionalDenies.Any(r => r.Scopes.Count == 0))

@@ -202,6 +202,50 @@ public sealed class RulePolicyTests
         Assert.Contains(errors, e => e.Message.Contains(message, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task RoleSubjects_GrantByRole_InDecisionsAndInTheCatalog()
+    {
+        var yaml = "version: 1\ndefault: deny\nrules:\n  - { id: managers-ledger, effect: allow, subjects: { roles: [manager] }, resources: [res-ledger], scopes: [ledger.read] }\n";
+        var policy = new RulePolicy(PolicyYaml.Parse(yaml).Document!, new TwoResources());
+        Assert.Equal(["ledger.read"], (await policy.EvaluateAsync(Request(resource: Ledger, roles: ["manager"]), default)).GrantedScopes);
+        Assert.False((await policy.EvaluateAsync(Request(resource: Ledger, roles: ["auditor"]), default)).Allowed);
+
+        var client = Request().Client;
+        var user = Request().User;
+        var catalog = await policy.ListEntitledAsync(user, [], ["manager"], client, default);
+        Assert.Equal("res-ledger", Assert.Single(catalog).Resource.Id); // the catalog sees roles too
+        Assert.Equal(["ledger.read"], catalog[0].Scopes);
+        Assert.Empty(await policy.ListEntitledAsync(user, [], [], client, default));
+    }
+
+    /// <summary>The catalog half of the engine reads the resource list; nothing else is needed here.</summary>
+    private sealed class TwoResources : Ema.Server.Stores.IApplicationStore
+    {
+        public Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<ResourceApplication>>([Tickets, Ledger]);
+
+        public Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+        public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken) => throw new NotSupportedException();
+    }
+
     private static RulePolicy Policy(string rules)
     {
         var yaml = "version: 1\ndefault: deny\nrules:\n" + string.Join('\n', rules.Split('\n').Select(l => "  " + l));
@@ -210,14 +254,14 @@ public sealed class RulePolicyTests
         return new RulePolicy(document!, null!);
     }
 
-    private static AccessRequest Request(string user = "usr-alice", string[]? groups = null, ResourceApplication? resource = null, string[]? scopes = null, string[]? amr = null, TimeSpan? authAge = null, string? acr = null, string? remote = "10.0.0.1", DateTimeOffset? now = null, string? department = "Engineering")
+    private static AccessRequest Request(string user = "usr-alice", string[]? groups = null, ResourceApplication? resource = null, string[]? scopes = null, string[]? amr = null, TimeSpan? authAge = null, string? acr = null, string? remote = "10.0.0.1", DateTimeOffset? now = null, string? department = "Engineering", string[]? roles = null)
     {
         var at = now ?? Wednesday10;
         return new AccessRequest
         {
             User = new User(user, user, user, null, UserStatus.Active, department),
             GroupIds = groups ?? [],
-            Roles = [],
+            Roles = roles ?? [],
             Client = new ClientApplication { ClientId = "ema-agent", Name = "Ema Agent", AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic },
             Resource = resource ?? Tickets,
             RequestedScopes = scopes ?? [],
