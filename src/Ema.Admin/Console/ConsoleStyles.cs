@@ -30,6 +30,7 @@ internal static class ConsoleStyles
         textarea { width:100%; font-family: ui-monospace, Menlo, monospace; font-size:13px; }
         button { font:inherit; padding:.3rem .8rem; border-radius:4px; border:1px solid var(--accent); background:var(--accent); color:#fff; cursor:pointer; }
         button.secondary { background:#fff; color:var(--accent); }
+        button.link { background:none; border:0; color:var(--muted); padding:0 .1rem; }
         button.danger { background:#fff; color:var(--bad); border-color:var(--bad); }
         .ok { color:var(--ok); font-weight:600; }
         .bad { color:var(--bad); font-weight:600; }

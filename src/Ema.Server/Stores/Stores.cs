@@ -33,6 +33,12 @@ public interface IDirectoryStore
 
     Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken);
 
+    /// <summary>Removes a group membership; false when there was none.</summary>
+    Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken);
+
+    /// <summary>Removes a role; false when the user did not have it.</summary>
+    Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken);
 }
 

@@ -75,6 +75,12 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public async Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<string>("SELECT role FROM user_roles WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false)];
 
+    public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken) =>
+        await _db.RunAsync(c => c.ExecuteAsync("DELETE FROM group_members WHERE group_id = @groupId AND user_id = @userId", new { groupId, userId }), cancellationToken).ConfigureAwait(false) == 1;
+
+    public async Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken) =>
+        await _db.RunAsync(c => c.ExecuteAsync("DELETE FROM user_roles WHERE user_id = @userId AND role = @role", new { userId, role }), cancellationToken).ConfigureAwait(false) == 1;
+
     private async Task<bool> InsertAsync(string sql, object parameters, CancellationToken cancellationToken)
     {
         try

@@ -130,6 +130,34 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task AdminConsole_RemovingARoleOrMembership_TakesEffectAtOnce_AndNoAdminDemotesThemself()
+    {
+        var password = await server.CreateUserAsync("frank", admin: true);
+        await server.CreateUserAsync("gina");
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        await directory.AddGroupMemberAsync("grp-engineering", "usr-gina", default);
+        using var frank = await ConsoleSession.SignInAsync(server, "frank", "/admin", server.Clock, password);
+        Assert.Equal("/admin", frank.Url.AbsolutePath);
+
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await alice.SubmitAsync("/admin/users", "RemoveRole", new() { ["username"] = "frank", ["role"] = "admin" });
+        Assert.Contains("frank no longer has the role admin", alice.Html, StringComparison.Ordinal);
+        await frank.GetAsync("/admin/users");
+        Assert.Equal("/admin/denied", frank.Url.AbsolutePath); // roles are re-read on every request
+
+        await alice.SubmitAsync("/admin/users", "RemoveRole", new() { ["username"] = "alice", ["role"] = "admin" });
+        Assert.Contains("cannot remove your own administrator role", alice.Html, StringComparison.Ordinal);
+        Assert.Contains("admin", await directory.GetRolesAsync("usr-alice", default));
+
+        await alice.SubmitAsync("/admin/groups", "RemoveMember", new() { ["groupId"] = "grp-engineering", ["username"] = "gina" });
+        Assert.Contains("Removed gina from grp-engineering", alice.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("grp-engineering", await directory.GetGroupIdsAsync("usr-gina", default));
+        var admin = await server.AuditAsync(AuditEventTypes.AdminChange);
+        Assert.Contains(admin, e => e.Action == "role_remove" && e.Resource == "usr-frank");
+        Assert.Contains(admin, e => e.Action == "group_member_remove" && e.Resource == "usr-gina");
+    }
+
+    [Fact]
     public async Task AdminConsole_PostWithoutAntiforgeryToken_IsRejectedAndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);

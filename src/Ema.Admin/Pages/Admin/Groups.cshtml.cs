@@ -12,6 +12,12 @@ public sealed class GroupsModel(AdminQueries queries, AdminOperations operations
         Groups = await queries.ListGroupsAsync(cancellationToken);
     }
 
+    public async Task OnPostRemoveMemberAsync(string groupId, string username, CancellationToken cancellationToken)
+    {
+        Show(await operations.RemoveGroupMemberAsync(Me, groupId, username, cancellationToken));
+        Groups = await queries.ListGroupsAsync(cancellationToken);
+    }
+
     public async Task OnPostMemberAsync(string groupId, string username, CancellationToken cancellationToken)
     {
         Show(await operations.AddGroupMemberAsync(Me, groupId, username, cancellationToken));

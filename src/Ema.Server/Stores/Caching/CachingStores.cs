@@ -154,6 +154,20 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
     }
 
     public Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) => _roles.GetAsync(userId, id => inner.GetRolesAsync(id, cancellationToken));
+
+    public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken)
+    {
+        var removed = await inner.RemoveGroupMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
+        _groups.Invalidate(userId);
+        return removed;
+    }
+
+    public async Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken)
+    {
+        var removed = await inner.RemoveRoleAsync(userId, role, cancellationToken).ConfigureAwait(false);
+        _roles.Invalidate(userId);
+        return removed;
+    }
 }
 
 /// <summary>Caches session lookups by id (revocation through this process invalidates at once); everything else passes through.</summary>
