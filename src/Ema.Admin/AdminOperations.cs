@@ -31,6 +31,7 @@ public sealed partial class AdminOperations(
     IApplicationStore applications,
     IGrantStore grants,
     IPolicyStore policies,
+    IMfaStore mfa,
     IAuditSink audit,
     PasswordHasher passwords,
     SigningKeyManager keys,
@@ -80,6 +81,26 @@ public sealed partial class AdminOperations(
         await directory.SetUserStatusAsync(user.Id, status, cancellationToken).ConfigureAwait(false);
         await AuditAsync(by, "user_status", $"set {user.Username} {status.ToString().ToLowerInvariant()}", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{user.Username} is now {status.ToString().ToLowerInvariant()}.");
+    }
+
+    /// <summary>Lost device: removes the user's authenticator and ends their sessions; their next MFA sign-in enrols a new one.</summary>
+    public async Task<AdminResult> ResetMfaAsync(ConsoleUser by, string username, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var user = await directory.FindUserByUsernameAsync(username ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (user is null || !await mfa.DeleteTotpAsync(user.Id, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused(user is null ? $"There is no user '{username}'." : $"{user.Username} has no authenticator.");
+        }
+
+        // Sessions that proved the old factor end too: whoever holds the lost device gains nothing from them.
+        foreach (var session in await grants.ListSessionsAsync(user.Id, cancellationToken).ConfigureAwait(false))
+        {
+            await grants.RevokeSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
+        }
+
+        await AuditAsync(by, "mfa_reset", $"removed the authenticator of {user.Username} and ended their sessions", user.Id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{user.Username}'s authenticator is removed and their sessions are ended; their next sign-in that needs MFA sets up a new one.");
     }
 
     public async Task<AdminResult> AddRoleAsync(ConsoleUser by, string username, string role, CancellationToken cancellationToken)

@@ -112,4 +112,7 @@ public interface IMfaStore
 
     /// <summary>Records <paramref name="step"/> as used, atomically; false when it (or a later one) was used already.</summary>
     Task<bool> TryUseStepAsync(string userId, long step, CancellationToken cancellationToken);
+
+    /// <summary>Removes the user's authenticator (lost device); false when there was none.</summary>
+    Task<bool> DeleteTotpAsync(string userId, CancellationToken cancellationToken);
 }

@@ -20,6 +20,9 @@ public sealed class SqliteMfaStore(SqliteDatabase db, TimeProvider time) : IMfaS
                 new { userId, protectedSecret, now = Db.Ms(time.GetUtcNow()) }),
             cancellationToken);
 
+    public async Task<bool> DeleteTotpAsync(string userId, CancellationToken cancellationToken) =>
+        await db.RunAsync(c => Dapper.SqlMapper.ExecuteAsync(c, "DELETE FROM user_totp WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false) == 1;
+
     public async Task<bool> TryUseStepAsync(string userId, long step, CancellationToken cancellationToken) =>
         await db.RunAsync(c => c.ExecuteAsync("UPDATE user_totp SET last_step = @step WHERE user_id = @userId AND last_step < @step", new { userId, step }), cancellationToken).ConfigureAwait(false) == 1;
 }

@@ -158,6 +158,27 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task AdminConsole_MfaReset_RemovesTheAuthenticatorEndsTheSessions_AndTheNextSignInEnrolsAgain()
+    {
+        var password = await server.CreateUserAsync("hank", admin: true);
+        using var hank = await ConsoleSession.SignInAsync(server, "hank", "/admin", server.Clock, password);
+        var oldSecret = server.TotpSecrets["hank"];
+
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await alice.SubmitAsync("/admin/users", "ResetMfa", new() { ["username"] = "hank" });
+        Assert.Contains("authenticator is removed", alice.Html, StringComparison.Ordinal);
+        Assert.Null(await server.App.Services.GetRequiredService<IMfaStore>().FindTotpAsync("usr-hank", default));
+
+        await hank.GetAsync("/admin");
+        Assert.StartsWith("/idp/signin", hank.Url.AbsolutePath, StringComparison.Ordinal); // the session that proved the old factor is gone
+        server.TotpSecrets.TryRemove("hank", out _);
+        await hank.CompleteSignInAsync("hank", password); // enrols a new authenticator
+        Assert.Equal("/admin", hank.Url.AbsolutePath);
+        Assert.NotEqual(oldSecret, server.TotpSecrets["hank"]);
+        Assert.Contains(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "mfa_reset" && e.Resource == "usr-hank");
+    }
+
+    [Fact]
     public async Task AdminConsole_PostWithoutAntiforgeryToken_IsRejectedAndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
