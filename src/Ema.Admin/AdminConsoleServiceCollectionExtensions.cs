@@ -46,7 +46,6 @@ public static class AdminConsoleServiceCollectionExtensions
             cookie.ReturnUrlParameter = "returnUrl";
             cookie.Cookie.HttpOnly = true;
             cookie.Cookie.SameSite = SameSiteMode.Lax;
-            cookie.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             cookie.Cookie.Path = "/";
             cookie.SlidingExpiration = false;
             cookie.Events.OnValidatePrincipal = ConsoleSignIn.ValidatePrincipalAsync;
@@ -56,12 +55,20 @@ public static class AdminConsoleServiceCollectionExtensions
             cookie.Events.OnRedirectToAccessDenied = ctx => RedirectOrStatus(ctx, StatusCodes.Status403Forbidden);
         });
         services.AddOptions<CookieAuthenticationOptions>(ConsoleNames.Scheme).Configure<IOptions<Ema.Server.Options.IdentityProviderOptions>>((cookie, idp) =>
-            cookie.Cookie.Name = idp.Value.Issuer.StartsWith("https://", StringComparison.Ordinal) ? "__Host-ema-console" : "ema-console-dev");
+        {
+            // Decided by the issuer, not by the request: behind a TLS-terminating proxy the cookie must still be Secure.
+            var https = ConsoleSignIn.IsHttps(idp.Value.Issuer);
+            cookie.Cookie.Name = https ? "__Host-ema-console" : "ema-console-dev";
+            cookie.Cookie.SecurePolicy = https ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
+        });
         services.AddAuthorization();
         services.AddOptions<Microsoft.AspNetCore.Authorization.AuthorizationOptions>().Configure<IOptions<AdminConsoleOptions>>((authorization, admin) =>
         {
             authorization.AddPolicy(ConsoleNames.UserPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireAuthenticatedUser());
             authorization.AddPolicy(ConsoleNames.AdminPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole));
+
+            // The API has no page filter to step up with: it needs the admin role and an MFA sign-in outright.
+            authorization.AddPolicy(ConsoleNames.AdminApiPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole).RequireClaim(ConsoleNames.Claims.Amr, ConsoleNames.MfaMethod));
         });
 
         services.AddRazorPages(pages =>

@@ -41,16 +41,27 @@ public sealed partial class AdminOperations(
 {
     private static readonly string[] Risks = ["low", "medium", "high"];
 
+    private const int MaxText = 200;
+
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex IdPattern();
+
+    /// <summary>Free text (names, descriptions): present when required, at most 200 characters, no control characters.</summary>
+    private static bool IsText(string? value, bool required) =>
+        string.IsNullOrWhiteSpace(value) ? !required : value.Length <= MaxText && !value.Any(char.IsControl);
 
     public async Task<AdminResult> CreateUserAsync(ConsoleUser by, string username, string displayName, string? email, string? department, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
         username = (username ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(username) || string.IsNullOrWhiteSpace(displayName))
+        if (!IdPattern().IsMatch(username) || !IsText(displayName, required: true) || !IsText(department, required: false))
         {
-            return AdminResult.Refused("A username (letters, digits, '.', '_' or '-') and a display name are required.");
+            return AdminResult.Refused("A username (letters, digits, '.', '_' or '-') and a display name (at most 200 characters) are required.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(email) && (!System.Net.Mail.MailAddress.TryCreate(email.Trim(), out var address) || address.Address != email.Trim()))
+        {
+            return AdminResult.Refused($"'{email}' is not an email address.");
         }
 
         var password = SecretHasher.NewSecret()[..20];
@@ -150,9 +161,9 @@ public sealed partial class AdminOperations(
     {
         ArgumentNullException.ThrowIfNull(by);
         id = (id ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(id) || string.IsNullOrWhiteSpace(name))
+        if (!IdPattern().IsMatch(id) || !IsText(name, required: true) || !IsText(description, required: false))
         {
-            return AdminResult.Refused("A group needs an id (letters, digits, '.', '_' or '-') and a name.");
+            return AdminResult.Refused("A group needs an id (letters, digits, '.', '_' or '-') and a name (at most 200 characters).");
         }
 
         if (!await directory.CreateGroupAsync(new Ema.Server.Model.Group(id, name.Trim(), string.IsNullOrWhiteSpace(description) ? null : description.Trim()), cancellationToken).ConfigureAwait(false))
@@ -201,7 +212,7 @@ public sealed partial class AdminOperations(
         ArgumentNullException.ThrowIfNull(by);
         ArgumentNullException.ThrowIfNull(redirectUris);
         clientId = (clientId ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(clientId) || string.IsNullOrWhiteSpace(name))
+        if (!IdPattern().IsMatch(clientId) || !IsText(name, required: true))
         {
             return AdminResult.Refused("A client needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
@@ -277,9 +288,9 @@ public sealed partial class AdminOperations(
     {
         ArgumentNullException.ThrowIfNull(by);
         id = (id ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(id) || string.IsNullOrWhiteSpace(displayName))
+        if (!IdPattern().IsMatch(id) || !IsText(displayName, required: true))
         {
-            return AdminResult.Refused("A resource needs an id (letters, digits, '.', '_' or '-') and a name.");
+            return AdminResult.Refused("A resource needs an id (letters, digits, '.', '_' or '-') and a name (at most 200 characters).");
         }
 
         foreach (var url in new[] { resource, authorizationServer })
@@ -298,6 +309,11 @@ public sealed partial class AdminOperations(
             if (!Ema.Tokens.ScopeList.TryParse(parts[0], out var parsed) || parsed.Count != 1 || (parts.Length == 2 && !Risks.Contains(parts[1].ToLowerInvariant())))
             {
                 return AdminResult.Refused($"'{line}' is not a scope line: write name or name:low|medium|high.");
+            }
+
+            if (scopes.Any(s => s.Name == parts[0]))
+            {
+                return AdminResult.Refused($"The scope {parts[0]} is listed twice.");
             }
 
             scopes.Add(new ResourceScope(parts[0], parts.Length == 2 ? Enum.Parse<ScopeRisk>(parts[1], ignoreCase: true) : ScopeRisk.Low));
@@ -379,7 +395,7 @@ public sealed partial class AdminOperations(
         await audit.WriteAsync(
             new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = "client_disconnect", Outcome = AuditOutcomes.Succeeded, Subject = user.Id, ClientId = client.ClientId, Reason = $"{user.Username} disconnected {client.ClientId}" },
             cancellationToken).ConfigureAwait(false);
-        return AdminResult.Done($"{client.Name} is disconnected: it can no longer get access on your behalf until you sign in to it again.");
+        return AdminResult.Done($"{client.Name} is disconnected: it can no longer get new access on your behalf until you sign in to it again (access it already obtained ends when it expires, within the hour).");
     }
 
     private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null)

@@ -86,15 +86,16 @@ public sealed class ResourceConnectionCheck(ConsoleHttpClient http)
             using var response = await http.Client.GetAsync(new Uri(url), cancellationToken).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
+                // Redirects are not followed (the handler is configured so): metadata must be at its well-known URL.
                 return (null, $"HTTP {(int)response.StatusCode}");
             }
 
             var value = await response.Content.ReadFromJsonAsync(type, cancellationToken).ConfigureAwait(false);
             return value is null ? (null, "empty document") : (value, null);
         }
-        catch (HttpRequestException ex)
+        catch (HttpRequestException)
         {
-            return (null, "unreachable: " + ex.Message);
+            return (null, "unreachable (connection, TLS or size limit)");
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -47,6 +47,15 @@ public sealed class DemoSeed(IServiceProvider services, string baseUrl, string d
 
         await directory.AddRoleAsync("usr-alice", "admin", cancellationToken).ConfigureAwait(false);
 
+        // Admins are not offered self-enrolment on the sign-in page (whoever knew the password first would own the
+        // factor), so the demo admin gets her authenticator here, its key written once to the credentials file.
+        if (services.GetService<Ema.Server.Security.IMfaStore>() is { } mfa && services.GetService<IKeyProtector>() is { } protector)
+        {
+            var totp = Ema.Server.Security.Totp.NewSecret();
+            credentials.Users.Single(u => u.Username == "alice").TotpSecret = Ema.Server.Security.Totp.Base32(totp); // before Protect zeroes it
+            await mfa.SetTotpAsync("usr-alice", protector.Protect(totp), cancellationToken).ConfigureAwait(false);
+        }
+
         var secret = SecretHasher.NewSecret();
         credentials.ClientId = AgentClientId;
         credentials.ClientSecret = secret;
@@ -141,6 +150,9 @@ public sealed class DemoUser
     public string Password { get; set; } = string.Empty;
 
     public string Group { get; set; } = string.Empty;
+
+    /// <summary>The admin's authenticator key (base32, RFC 6238): add it to an authenticator app to sign in to the console.</summary>
+    public string? TotpSecret { get; set; }
 }
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]

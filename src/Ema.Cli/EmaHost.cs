@@ -94,7 +94,7 @@ public static class EmaHost
             });
 
             // The admin console and "my connections" sign in through this IdP, so they run where it runs.
-            builder.Services.AddEmaAdminConsole(OutboundHttp.Create(Path.Combine(dataDirectory, "tls", LocalCertificateAuthority.CaCertificateFile), builder.Configuration["Ema:Tls:TrustedCaPath"]));
+            builder.Services.AddEmaAdminConsole(OutboundHttp.CreateForChecks(Path.Combine(dataDirectory, "tls", LocalCertificateAuthority.CaCertificateFile), builder.Configuration["Ema:Tls:TrustedCaPath"]));
             builder.Services.Configure<AdminConsoleOptions>(builder.Configuration.GetSection(AdminConsoleOptions.Section));
         }
 

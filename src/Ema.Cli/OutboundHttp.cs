@@ -17,6 +17,19 @@ internal static class OutboundHttp
     };
 #pragma warning restore RS0030
 
+    /// <summary>
+    /// The console's connection checks fetch URLs an admin registered: no redirects (metadata lives at its well-known
+    /// URL) and at most 64 KB per document.
+    /// </summary>
+    public static HttpClient CreateForChecks(string localCaPath, string? extraCaPath)
+    {
+        var handler = Handler(localCaPath, extraCaPath);
+        handler.AllowAutoRedirect = false;
+#pragma warning disable RS0030
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10), MaxResponseContentBufferSize = 64 * 1024 };
+#pragma warning restore RS0030
+    }
+
     /// <summary>The connection pool behind <see cref="Create"/>; also the Ema client's network handler.</summary>
     public static SocketsHttpHandler Handler(string? localCaPath, string? extraCaPath) => new()
     {

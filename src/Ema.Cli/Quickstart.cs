@@ -190,7 +190,7 @@ internal static class Quickstart
               IdP (OIDC discovery):   {baseUrl}/idp/.well-known/openid-configuration
               Authorization server:   {baseUrl}/.well-known/oauth-authorization-server/as
               MCP servers:            {baseUrl}/mcp/tickets  {baseUrl}/mcp/wiki  {baseUrl}/mcp/ledger
-              Admin console:          {baseUrl}/admin  (alice is an admin; first sign-in sets up an authenticator app)
+              Admin console:          {baseUrl}/admin  (alice; her authenticator key is in the passwords file: add it to an authenticator app)
               My connections:         {baseUrl}/my/connections
               Demo users' passwords:  {Path.Combine(data, DemoSeed.CredentialsFile)}
               TLS: trust {caFile}

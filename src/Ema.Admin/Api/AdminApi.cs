@@ -39,7 +39,13 @@ internal static class AdminApi
     public static void Map(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapOpenApi("/admin/api/openapi/{documentName}.json");
-        var api = endpoints.MapGroup("/admin/api/v1").RequireAuthorization(ConsoleNames.AdminPolicy).WithTags("admin");
+        var api = endpoints.MapGroup("/admin/api/v1").RequireAuthorization(ConsoleNames.AdminApiPolicy).WithTags("admin")
+            .AddEndpointFilter((context, next) =>
+            {
+                // Directory, session and audit data: never cached, never sniffed.
+                ConsoleSecurityHeaders.Apply(context.HttpContext.Response);
+                return next(context);
+            });
         api.MapGet("/users", (AdminQueries q, string? search, CancellationToken ct) => q.ListUsersAsync(search, 1000, ct)).WithName("ListUsers");
         api.MapGet("/groups", (AdminQueries q, CancellationToken ct) => q.ListGroupsAsync(ct)).WithName("ListGroups");
         api.MapGet("/clients", (AdminQueries q, CancellationToken ct) => q.ListClientsAsync(ct)).WithName("ListClients");

@@ -12,6 +12,12 @@ public static class ConsoleNames
     /// <summary>Authorization policy of the admin pages.</summary>
     public const string AdminPolicy = "EmaConsoleAdmin";
 
+    /// <summary>Authorization policy of the admin API: the admin role and an MFA sign-in.</summary>
+    public const string AdminApiPolicy = "EmaConsoleAdminApi";
+
+    /// <summary>The <c>amr</c> value of a sign-in with a second factor.</summary>
+    public const string MfaMethod = "mfa";
+
     /// <summary>Authorization policy of the self-service pages (any signed-in user).</summary>
     public const string UserPolicy = "EmaConsoleUser";
 

@@ -17,6 +17,10 @@ public static class ConsoleSecurityHeaders
         response.Headers["X-Content-Type-Options"] = "nosniff";
         response.Headers["Referrer-Policy"] = "no-referrer";
         response.Headers["Cross-Origin-Opener-Policy"] = "same-origin";
+        if (response.HttpContext.Request.IsHttps)
+        {
+            response.Headers.StrictTransportSecurity = "max-age=31536000";
+        }
 
         // The console works without JavaScript: none is allowed to run.
         response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";

@@ -48,10 +48,15 @@ internal static partial class ConsoleSignIn
     public static string RedirectUri(string issuer) => new Uri(issuer).GetLeftPart(UriPartial.Authority) + ConsoleNames.CallbackPath;
 
     /// <summary>Whether <paramref name="url"/> is a path on this site (never another origin: no open redirect).</summary>
+    /// <remarks>Control characters are refused anywhere: browsers drop tabs and newlines, so <c>/\t/evil</c> is <c>//evil</c>.</remarks>
     public static bool IsLocalPath(string? url) =>
-        !string.IsNullOrEmpty(url) && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) && !url.Contains('\r', StringComparison.Ordinal) && !url.Contains('\n', StringComparison.Ordinal);
+        !string.IsNullOrEmpty(url) && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) && !url.Any(char.IsControl);
 
-    private static string CookieName(HttpContext ctx) => ctx.Request.IsHttps ? "__Host-ema-console-signin" : "ema-console-signin-dev";
+    internal static bool IsHttps(string issuer) => issuer.StartsWith("https://", StringComparison.Ordinal);
+
+    private static string CookieName(HttpContext ctx) => IsHttps(Issuer(ctx)) ? "__Host-ema-console-signin" : "ema-console-signin-dev";
+
+    private static string Issuer(HttpContext ctx) => ctx.RequestServices.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.Issuer;
 
     private static async Task LoginAsync(HttpContext ctx)
     {
@@ -74,7 +79,7 @@ internal static partial class ConsoleSignIn
         ctx.Response.Cookies.Append(CookieName(ctx), protector.Protect(string.Join('\n', state, verifier, returnUrl, expires.ToUnixTimeSeconds())), new CookieOptions
         {
             HttpOnly = true,
-            Secure = ctx.Request.IsHttps,
+            Secure = IsHttps(issuer) || ctx.Request.IsHttps,
             SameSite = SameSiteMode.Lax,
             Path = "/",
             MaxAge = SignInLifetime,
@@ -113,7 +118,7 @@ internal static partial class ConsoleSignIn
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Ema.Admin.Console");
         var query = ctx.Request.Query;
         var cookie = ctx.Request.Cookies[CookieName(ctx)];
-        ctx.Response.Cookies.Delete(CookieName(ctx), new CookieOptions { Path = "/", Secure = ctx.Request.IsHttps, HttpOnly = true });
+        ctx.Response.Cookies.Delete(CookieName(ctx), new CookieOptions { Path = "/", Secure = IsHttps(idp.Issuer) || ctx.Request.IsHttps, HttpOnly = true });
 
         string[]? saved = null;
         try
@@ -133,8 +138,9 @@ internal static partial class ConsoleSignIn
             return;
         }
 
-        // RFC 9207 §2.4: the authorization response names its issuer; it must be ours.
-        if (query[OAuthParameters.Issuer].ToString() is { Length: > 0 } iss && !string.Equals(iss, idp.Issuer, StringComparison.Ordinal))
+        // RFC 9207 §2.4: our IdP advertises authorization_response_iss_parameter_supported, so the response must name
+        // its issuer, and it must be ours.
+        if (!string.Equals(query[OAuthParameters.Issuer].ToString(), idp.Issuer, StringComparison.Ordinal))
         {
             await ConsolePages.MessageAsync(ctx, "Sign-in failed", "The sign-in response came from an unexpected issuer.", StatusCodes.Status400BadRequest, "/admin").ConfigureAwait(false);
             return;
@@ -182,8 +188,18 @@ internal static partial class ConsoleSignIn
         ctx.Response.Redirect(IsLocalPath(saved[2]) ? saved[2] : "/admin");
     }
 
+    /// <summary>
+    /// Signs out of the console and of the IdP session behind it (RP-initiated: otherwise the next visit would sign the
+    /// user straight back in). The antiforgery token was issued to the console user, so that user is authenticated first.
+    /// </summary>
     private static async Task LogoutAsync(HttpContext ctx)
     {
+        var console = await ctx.AuthenticateAsync(ConsoleNames.Scheme).ConfigureAwait(false);
+        if (console.Succeeded)
+        {
+            ctx.User = console.Principal;
+        }
+
         var antiforgery = ctx.RequestServices.GetRequiredService<Microsoft.AspNetCore.Antiforgery.IAntiforgery>();
         if (!await antiforgery.IsRequestValidAsync(ctx).ConfigureAwait(false))
         {
@@ -192,7 +208,8 @@ internal static partial class ConsoleSignIn
         }
 
         await ctx.SignOutAsync(ConsoleNames.Scheme).ConfigureAwait(false);
-        await ConsolePages.MessageAsync(ctx, "Signed out", "You are signed out of the console. Your sign-in at the identity provider is unchanged.", StatusCodes.Status200OK, "/admin").ConfigureAwait(false);
+        ConsoleSecurityHeaders.Apply(ctx.Response);
+        ctx.Response.Redirect(Issuer(ctx) + "/endsession");
     }
 
     /// <summary>

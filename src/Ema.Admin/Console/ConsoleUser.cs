@@ -7,7 +7,7 @@ namespace Ema.Admin.Console;
 public sealed record ConsoleUser(string Id, string Username, string Name, IReadOnlyList<string> Roles, DateTimeOffset AuthTime, IReadOnlyList<string> Amr, string? SessionId)
 {
     /// <summary>Whether the sign-in used a second factor.</summary>
-    public bool UsedMfa => Amr.Contains("mfa", StringComparer.Ordinal);
+    public bool UsedMfa => Amr.Contains(ConsoleNames.MfaMethod, StringComparer.Ordinal);
 
     public static ConsoleUser? From(ClaimsPrincipal? principal)
     {

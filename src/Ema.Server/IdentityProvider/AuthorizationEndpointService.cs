@@ -221,6 +221,11 @@ public sealed class AuthorizationEndpointService
             return new(false, null, "Your account is disabled. Contact your administrator.", null);
         }
 
+        if ((await _directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false)).Any(r => _options.MfaSelfEnrollmentExcludedRoles.Contains(r, StringComparer.Ordinal)))
+        {
+            return new(false, null, "Your account's authenticator is set up by an administrator.", null);
+        }
+
         if (await _mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false) is not null)
         {
             // Never replace an enrolled authenticator from the sign-in page.
@@ -235,8 +240,14 @@ public sealed class AuthorizationEndpointService
             return new(false, null, "That code is not right. Enter the code your app shows now.", null, new MfaEnrollment(secretBase32, OtpAuthUri(user.Username, secretBase32), enrollmentToken));
         }
 
-        await _mfa.SetTotpAsync(user.Id, _keyProtector.Protect(secret), cancellationToken).ConfigureAwait(false);
-        await _mfa.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false);
+        // Insert-only and the step claimed atomically: of two concurrent completions (say, someone holding the password
+        // and the user), exactly one enrols and signs in; the other is refused.
+        if (!await _mfa.TryAddTotpAsync(user.Id, _keyProtector.Protect(secret), cancellationToken).ConfigureAwait(false)
+            || !await _mfa.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false))
+        {
+            return new(false, null, "An authenticator is already set up for your account. Sign in again with its code.", null);
+        }
+
         var (session, handle) = await StartSessionAsync(user, pending.ClientId, mfa: true, "password and one-time code (authenticator enrolled)", remoteAddress, cancellationToken).ConfigureAwait(false);
         var next = await IssueCodeAsync(pending, session, cancellationToken).ConfigureAwait(false);
         return new(true, handle, null, next);
@@ -304,15 +315,7 @@ public sealed class AuthorizationEndpointService
 
         if (credentials is null || !PasswordHasher.Verify(password, credentials.PasswordHash))
         {
-            var failures = (credentials?.FailedAttempts ?? 0) + 1;
-            DateTimeOffset? lockUntil = null;
-            if (failures >= _options.LockoutThreshold)
-            {
-                // Back-off: the lockout doubles with every further failure, up to the maximum.
-                var factor = Math.Pow(2, Math.Min(failures - _options.LockoutThreshold, 16));
-                var duration = TimeSpan.FromTicks((long)Math.Min(_options.LockoutDuration.Ticks * factor, _options.MaxLockoutDuration.Ticks));
-                lockUntil = now + duration;
-            }
+            var lockUntil = LockoutAfter((credentials?.FailedAttempts ?? 0) + 1, now);
 
             await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, lockUntil is null ? "wrong password" : "wrong password; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
@@ -330,27 +333,29 @@ public sealed class AuthorizationEndpointService
         {
             // RFC 6238 second factor, asked for by the client's acr_values (the IdP's step-up answer names it).
             var enrolled = _mfa is null ? null : await _mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false);
-            if (enrolled is null && _keyProtector is not null && _options.MfaSelfEnrollment && pendingId is not null)
+            var mayEnrol = enrolled is null && _keyProtector is not null && _options.MfaSelfEnrollment && pendingId is not null
+                && !(await _directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false)).Any(r => _options.MfaSelfEnrollmentExcludedRoles.Contains(r, StringComparer.Ordinal));
+            if (mayEnrol)
             {
                 // First use of MFA: the password was right; the user sets up an authenticator before the sign-in completes.
                 var secret = Totp.NewSecret();
                 var base32 = Totp.Base32(secret);
                 CryptographicOperationsZero(secret);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, enrolment offered", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-                return new(null, null, "Your organization asks for a second factor. Set up an authenticator app to continue.", new MfaEnrollment(base32, OtpAuthUri(user.Username, base32), NewEnrollmentToken(user.Id, pendingId, base32)));
+                return new(null, null, "Your organization asks for a second factor. Set up an authenticator app to continue.", new MfaEnrollment(base32, OtpAuthUri(user.Username, base32), NewEnrollmentToken(user.Id, pendingId!, base32)));
             }
 
             if (enrolled is null || _keyProtector is null)
             {
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, none enrolled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-                return new(null, null, "Your organization asks for a second factor here, and you have no authenticator enrolled. Contact your administrator.");
+                return new(null, null, "Your organization asks for a second factor here, and your account has no authenticator yet: an administrator sets it up for you.");
             }
 
             var step = Totp.Verify(_keyProtector.Unprotect(enrolled!.Value.ProtectedSecret), oneTimeCode, now, enrolled.Value.LastStep);
             if (step is null || !await _mfa!.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false))
             {
-                var failures = (credentials.FailedAttempts) + 1;
-                DateTimeOffset? lockUntil = failures >= _options.LockoutThreshold ? now + _options.LockoutDuration : null;
+                // The same back-off as passwords: with the password known, guessing codes must stay hopeless.
+                var lockUntil = LockoutAfter(credentials.FailedAttempts + 1, now);
                 await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, oneTimeCode is null ? "one-time code missing" : "wrong or reused one-time code", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, oneTimeCode is null ? "Enter the one-time code from your authenticator app." : "The one-time code is incorrect or was already used.");
@@ -361,6 +366,18 @@ public sealed class AuthorizationEndpointService
 
         var (session, handle) = await StartSessionAsync(user, clientId, mfa, mfa ? "password and one-time code" : "password", remoteAddress, cancellationToken).ConfigureAwait(false);
         return new(session, handle, null);
+    }
+
+    /// <summary>Lockout after the <paramref name="failures"/>th failure: none below the threshold, then doubling up to the maximum.</summary>
+    private DateTimeOffset? LockoutAfter(int failures, DateTimeOffset now)
+    {
+        if (failures < _options.LockoutThreshold)
+        {
+            return null;
+        }
+
+        var factor = Math.Pow(2, Math.Min(failures - _options.LockoutThreshold, 16));
+        return now + TimeSpan.FromTicks((long)Math.Min(_options.LockoutDuration.Ticks * factor, _options.MaxLockoutDuration.Ticks));
     }
 
     private static void CryptographicOperationsZero(byte[] secret) => System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);

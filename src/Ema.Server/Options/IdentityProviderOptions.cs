@@ -41,6 +41,12 @@ public sealed class IdentityProviderOptions
     /// </summary>
     public bool MfaSelfEnrollment { get; set; } = true;
 
+    /// <summary>
+    /// Roles whose holders are never offered self-enrolment: for them, whoever knew the password first would own the
+    /// second factor. An administrator enrols them (<c>ema admin users mfa-enroll</c>).
+    /// </summary>
+    public IList<string> MfaSelfEnrollmentExcludedRoles { get; } = ["admin"];
+
     /// <summary>How long the enrolment step may take after the password was accepted.</summary>
     public TimeSpan MfaEnrollmentLifetime { get; set; } = TimeSpan.FromMinutes(10);
 

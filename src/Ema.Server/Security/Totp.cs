@@ -110,6 +110,9 @@ public interface IMfaStore
 
     Task SetTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken);
 
+    /// <summary>Stores a first authenticator, atomically; false when the user already has one (it is never replaced).</summary>
+    Task<bool> TryAddTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken);
+
     /// <summary>Records <paramref name="step"/> as used, atomically; false when it (or a later one) was used already.</summary>
     Task<bool> TryUseStepAsync(string userId, long step, CancellationToken cancellationToken);
 

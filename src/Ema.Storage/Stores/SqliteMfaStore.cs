@@ -20,6 +20,13 @@ public sealed class SqliteMfaStore(SqliteDatabase db, TimeProvider time) : IMfaS
                 new { userId, protectedSecret, now = Db.Ms(time.GetUtcNow()) }),
             cancellationToken);
 
+    public async Task<bool> TryAddTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken) =>
+        await db.RunAsync(
+            c => c.ExecuteAsync(
+                "INSERT INTO user_totp (user_id, protected_secret, enrolled_at, last_step) VALUES (@userId, @protectedSecret, @now, 0) ON CONFLICT (user_id) DO NOTHING",
+                new { userId, protectedSecret, now = Db.Ms(time.GetUtcNow()) }),
+            cancellationToken).ConfigureAwait(false) == 1;
+
     public async Task<bool> DeleteTotpAsync(string userId, CancellationToken cancellationToken) =>
         await db.RunAsync(c => Dapper.SqlMapper.ExecuteAsync(c, "DELETE FROM user_totp WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false) == 1;
 

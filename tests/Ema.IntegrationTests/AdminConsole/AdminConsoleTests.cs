@@ -50,25 +50,45 @@ public sealed class ConsoleServerFixture : EmaServerFixture
 public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixture<ConsoleServerFixture>
 {
     [Fact]
-    public async Task AdminConsole_SignsInThroughTheIdpWithMfa_EnrollingAnAuthenticatorOnFirstUse()
+    public async Task AdminConsole_SignsInThroughTheIdpWithMfa()
     {
-        var password = await server.CreateUserAsync("dana", admin: true);
         using var console = ConsoleSession.Anonymous(server, server.Clock);
         await console.GetAsync("/admin");
         Assert.StartsWith("/idp/signin", console.Url.AbsolutePath, StringComparison.Ordinal); // sent to the IdP, not a console password form
-        await console.CompleteSignInAsync("dana", password);
+        Assert.Contains("name=\"otp\"", console.Html, StringComparison.Ordinal); // the console asks the IdP for MFA
+        await console.CompleteSignInAsync("alice");
 
         Assert.Equal("/admin", console.Url.AbsolutePath);
         Assert.Equal(HttpStatusCode.OK, console.Status);
-        Assert.Contains("DANA (dana, MFA)", console.Html, StringComparison.Ordinal);
+        Assert.Contains("Alice Adams (alice, MFA)", console.Html, StringComparison.Ordinal);
+        Assert.Contains(await server.AuditAsync(AuditEventTypes.SignIn), e => e.Subject == "usr-alice" && e.ClientId == ConsoleNames.ClientId && e.Reason == "password and one-time code");
+    }
+
+    [Fact]
+    public async Task MfaSelfEnrollment_IsOfferedToUsers_NeverToAdmins()
+    {
+        var password = await server.CreateUserAsync("dana");
+        using var dana = ConsoleSession.Anonymous(server, server.Clock);
+        await dana.GetAsync("/admin");
+        await dana.CompleteSignInAsync("dana", password); // password, then the set-up page, then a code
+        Assert.Equal("/admin/denied", dana.Url.AbsolutePath); // signed in with MFA, but not an admin
         Assert.NotNull(await server.App.Services.GetRequiredService<IMfaStore>().FindTotpAsync("usr-dana", default));
         Assert.Contains(await server.AuditAsync(AuditEventTypes.SignIn), e => e.Subject == "usr-dana" && e.Outcome == AuditOutcomes.Succeeded && e.Reason!.Contains("authenticator enrolled", StringComparison.Ordinal));
+
+        // An admin without an authenticator: whoever knows the password must not get to choose the second factor.
+        var adminPassword = await server.CreateUserAsync("ivan", admin: true);
+        using var ivan = ConsoleSession.Anonymous(server, server.Clock);
+        await ivan.GetAsync("/admin");
+        await ivan.PostAsync(ivan.Url.GetLeftPart(UriPartial.Path), new() { ["request"] = ConsoleSession.Input(ivan.Html, "request"), ["__af"] = ConsoleSession.Input(ivan.Html, "__af"), ["username"] = "ivan", ["password"] = adminPassword });
+        Assert.Contains("an administrator sets it up for you", ivan.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("totp-secret", ivan.Html, StringComparison.Ordinal);
+        Assert.Null(await server.App.Services.GetRequiredService<IMfaStore>().FindTotpAsync("usr-ivan", default));
     }
 
     [Fact]
     public async Task MfaSelfEnrollment_WrongCodeEnrollsNothing_AndTheSetUpIsBoundToItsSignInRequest()
     {
-        var password = await server.CreateUserAsync("erin", admin: true);
+        var password = await server.CreateUserAsync("erin");
         using var console = ConsoleSession.Anonymous(server, server.Clock);
         await console.GetAsync("/admin");
         var signInPage = console.Url.GetLeftPart(UriPartial.Path);
@@ -95,6 +115,34 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         await other.PostAsync(other.Url.GetLeftPart(UriPartial.Path), new() { ["request"] = ConsoleSession.Input(other.Html, "request"), ["enrollment"] = enrollment, ["__af"] = ConsoleSession.Input(other.Html, "__af"), ["otp"] = console.CodeNow(secret) });
         Assert.Contains("set-up expired", other.Html, StringComparison.Ordinal);
         Assert.Null(await server.App.Services.GetRequiredService<IMfaStore>().FindTotpAsync("usr-erin", default));
+    }
+
+    [Fact]
+    public async Task OneTimeCodeGuessing_LocksOutWithTheSameBackOffAsPasswords()
+    {
+        var password = await server.CreateUserAsync("kim", admin: true);
+        await server.EnrolTotpAsync("kim", "usr-kim");
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        var right = ConsoleSession.Anonymous(server, server.Clock).CodeNow(server.TotpSecrets["kim"]);
+        var wrong = right == "000000" ? "111111" : "000000";
+
+        async Task GuessAsync()
+        {
+            using var guess = ConsoleSession.Anonymous(server, server.Clock);
+            await guess.GetAsync("/admin");
+            await guess.PostAsync(guess.Url.GetLeftPart(UriPartial.Path), new() { ["request"] = ConsoleSession.Input(guess.Html, "request"), ["__af"] = ConsoleSession.Input(guess.Html, "__af"), ["username"] = "kim", ["password"] = password, ["otp"] = wrong });
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await GuessAsync(); // LockoutThreshold is 3 in the test host
+        }
+
+        var first = (await directory.GetCredentialsAsync("usr-kim", default))!.LockedUntil!.Value - server.Clock.GetUtcNow();
+        server.Clock.Advance(first + TimeSpan.FromSeconds(1));
+        await GuessAsync();
+        var second = (await directory.GetCredentialsAsync("usr-kim", default))!.LockedUntil!.Value - server.Clock.GetUtcNow();
+        Assert.True(second >= first * 2 - TimeSpan.FromSeconds(1), $"{first} then {second}"); // doubles, like passwords
     }
 
     [Fact]
@@ -133,6 +181,7 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     public async Task AdminConsole_RemovingARoleOrMembership_TakesEffectAtOnce_AndNoAdminDemotesThemself()
     {
         var password = await server.CreateUserAsync("frank", admin: true);
+        await server.EnrolTotpAsync("frank", "usr-frank"); // admins are enrolled by an administrator
         await server.CreateUserAsync("gina");
         var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
         await directory.AddGroupMemberAsync("grp-engineering", "usr-gina", default);
@@ -160,8 +209,9 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     [Fact]
     public async Task AdminConsole_MfaReset_RemovesTheAuthenticatorEndsTheSessions_AndTheNextSignInEnrolsAgain()
     {
-        var password = await server.CreateUserAsync("hank", admin: true);
-        using var hank = await ConsoleSession.SignInAsync(server, "hank", "/admin", server.Clock, password);
+        var password = await server.CreateUserAsync("hank");
+        using var hank = await ConsoleSession.SignInAsync(server, "hank", "/admin", server.Clock, password); // enrols on the way (not an admin)
+        Assert.Equal("/admin/denied", hank.Url.AbsolutePath);
         var oldSecret = server.TotpSecrets["hank"];
 
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
@@ -173,9 +223,40 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         Assert.StartsWith("/idp/signin", hank.Url.AbsolutePath, StringComparison.Ordinal); // the session that proved the old factor is gone
         server.TotpSecrets.TryRemove("hank", out _);
         await hank.CompleteSignInAsync("hank", password); // enrols a new authenticator
-        Assert.Equal("/admin", hank.Url.AbsolutePath);
+        Assert.Equal("/admin/denied", hank.Url.AbsolutePath);
         Assert.NotEqual(oldSecret, server.TotpSecrets["hank"]);
         Assert.Contains(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "mfa_reset" && e.Resource == "usr-hank");
+    }
+
+    [Fact]
+    public async Task AdminApi_RequiresAnMfaSignIn_NotJustTheAdminRole()
+    {
+        // A password-only console sign-in (through the self-service page, which does not ask for MFA).
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/my/connections", server.Clock);
+        Assert.DoesNotContain("MFA", alice.Html, StringComparison.Ordinal);
+        using (var response = await alice.Http.GetAsync(server.BaseUrl + "/admin/api/v1/users"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        await alice.GetAsync("/admin/users");
+        Assert.StartsWith("/idp/signin", alice.Url.AbsolutePath, StringComparison.Ordinal); // the pages step up instead
+    }
+
+    [Fact]
+    public async Task AdminConsole_SignOut_EndsTheConsoleAndTheIdpSession()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await alice.PostAsync("/admin/logout", new() { ["__af"] = ConsoleSession.Input(alice.Html, "__af") });
+        Assert.Equal("/idp/endsession", alice.Url.AbsolutePath);
+        Assert.Equal(HttpStatusCode.OK, alice.Status);
+        using (var response = await alice.Http.GetAsync(server.BaseUrl + "/admin/api/v1/users"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+
+        await alice.GetAsync("/my/connections");
+        Assert.StartsWith("/idp/signin", alice.Url.AbsolutePath, StringComparison.Ordinal); // no silent sign-in: the IdP session ended too
     }
 
     [Fact]
@@ -262,6 +343,7 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     [InlineData("/admin/users", true)]
     [InlineData("/", true)]
     [InlineData("//evil.example/", false)]
+    [InlineData("/\t/evil.example", false)]
     [InlineData("/\\evil.example", false)]
     [InlineData("https://evil.example/", false)]
     [InlineData("", false)]

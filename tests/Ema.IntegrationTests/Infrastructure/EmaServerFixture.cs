@@ -97,6 +97,11 @@ public partial class EmaServerFixture : IAsyncLifetime
         foreach (var user in Demo.Users)
         {
             Secrets.Add(user.Password);
+            if (user.TotpSecret is { } totp)
+            {
+                Secrets.Add(totp);
+                TotpSecrets[user.Username] = totp;
+            }
         }
 
         if (_reuseData)
