@@ -85,7 +85,16 @@ public static class AdminConsoleServiceCollectionExtensions
                 }
             });
         }).AddApplicationPart(typeof(AdminConsoleServiceCollectionExtensions).Assembly);
-        services.AddOpenApi(AdminApi.DocumentName, o => o.ShouldInclude = d => d.RelativePath?.StartsWith("admin/api/", StringComparison.Ordinal) == true);
+        services.AddOpenApi(AdminApi.DocumentName, o =>
+        {
+            o.ShouldInclude = d => d.RelativePath?.StartsWith("admin/api/", StringComparison.Ordinal) == true;
+            o.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info.Title = "Ema admin API";
+                document.Info.Description = "The directory, applications, policy, simulator and audit trail of an Ema IdP. Sign in to the console (/admin) first: the API takes the console's sign-in and needs the admin role and MFA.";
+                return Task.CompletedTask;
+            });
+        });
         return services;
     }
 

@@ -20,11 +20,7 @@ public sealed class IndexModel(AdminQueries queries) : ConsolePageModel
 
     public async Task OnGetAsync(CancellationToken cancellationToken)
     {
-        Users = (await queries.ListUsersAsync(null, int.MaxValue, cancellationToken)).Count;
-        Groups = (await queries.ListGroupsAsync(cancellationToken)).Count;
-        Clients = (await queries.ListClientsAsync(cancellationToken)).Count;
-        Resources = (await queries.ListResourcesAsync(cancellationToken)).Count;
-        Sessions = (await queries.ListSessionsAsync(cancellationToken)).Count;
+        (Users, Groups, Clients, Resources, Sessions) = await queries.CountAsync(cancellationToken);
         var source = await queries.GetPolicySourceAsync(cancellationToken);
         PolicyText = source.Kind switch { "file" => "file", "version" => "v" + source.Version!.Version, _ => "v1 entitlements" };
         Denials = await queries.SearchAuditAsync(null, new AuditQuery { Outcome = AuditOutcomes.Denied, Limit = 10 }, cancellationToken);
