@@ -81,14 +81,11 @@ public sealed class AdminQueries(
 
     public async Task<IReadOnlyList<GroupView>> ListGroupsAsync(CancellationToken cancellationToken)
     {
-        var users = await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false);
+        var usernames = (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(u => u.Id, u => u.Username, StringComparer.Ordinal);
         var members = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        foreach (var user in users)
+        foreach (var (group, user) in await directory.ListMembershipsAsync(cancellationToken).ConfigureAwait(false))
         {
-            foreach (var group in await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false))
-            {
-                (members.TryGetValue(group, out var list) ? list : members[group] = []).Add(user.Username);
-            }
+            (members.TryGetValue(group, out var list) ? list : members[group] = []).Add(usernames.TryGetValue(user, out var name) ? name : user);
         }
 
         return [.. (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).Select(g => new GroupView(g.Id, g.Name, g.Description, members.TryGetValue(g.Id, out var m) ? [.. m.Order(StringComparer.Ordinal)] : []))];

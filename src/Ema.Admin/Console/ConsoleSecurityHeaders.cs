@@ -17,7 +17,9 @@ public static class ConsoleSecurityHeaders
         response.Headers["X-Content-Type-Options"] = "nosniff";
         response.Headers["Referrer-Policy"] = "no-referrer";
         response.Headers["Cross-Origin-Opener-Policy"] = "same-origin";
-        if (response.HttpContext.Request.IsHttps)
+        // HSTS on real hosts only: pinned https for "localhost" would follow a developer to every local port.
+        var host = response.HttpContext.Request.Host.Host;
+        if (response.HttpContext.Request.IsHttps && host != "localhost" && !(System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address)))
         {
             response.Headers.StrictTransportSecurity = "max-age=31536000";
         }

@@ -33,6 +33,9 @@ public interface IDirectoryStore
 
     Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken);
 
+    /// <summary>Every membership as (group id, user id), in one read (the console's groups page).</summary>
+    Task<IReadOnlyList<(string GroupId, string UserId)>> ListMembershipsAsync(CancellationToken cancellationToken);
+
     /// <summary>Removes a group membership; false when there was none.</summary>
     Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken);
 

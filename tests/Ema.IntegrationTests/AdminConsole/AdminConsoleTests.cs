@@ -198,8 +198,11 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         Assert.Contains("cannot remove your own administrator role", alice.Html, StringComparison.Ordinal);
         Assert.Contains("admin", await directory.GetRolesAsync("usr-alice", default));
 
+        await alice.GetAsync("/admin/groups");
+        Assert.Contains("remove gina from grp-engineering", alice.Html, StringComparison.Ordinal); // listed as a member
         await alice.SubmitAsync("/admin/groups", "RemoveMember", new() { ["groupId"] = "grp-engineering", ["username"] = "gina" });
         Assert.Contains("Removed gina from grp-engineering", alice.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("remove gina from grp-engineering", alice.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("grp-engineering", await directory.GetGroupIdsAsync("usr-gina", default));
         var admin = await server.AuditAsync(AuditEventTypes.AdminChange);
         Assert.Contains(admin, e => e.Action == "role_remove" && e.Resource == "usr-frank");

@@ -155,6 +155,8 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) => _roles.GetAsync(userId, id => inner.GetRolesAsync(id, cancellationToken));
 
+    public Task<IReadOnlyList<(string GroupId, string UserId)>> ListMembershipsAsync(CancellationToken cancellationToken) => inner.ListMembershipsAsync(cancellationToken);
+
     public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken)
     {
         var removed = await inner.RemoveGroupMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
