@@ -37,7 +37,7 @@ public static class PolicyEvaluation
             throw new InvalidOperationException("generated policy is invalid: " + string.Join("; ", errors));
         }
 
-        var policy = new RulePolicy(document, new FixedResources(resources));
+        var policy = new RulePolicy(document, new Ema.Testing.FixedResourceStore(resources));
         var clients = new[] { new ClientApplication { ClientId = "ema-agent", Name = "Agent", AuthenticationMethod = "client_secret_basic" }, new ClientApplication { ClientId = "desktop", Name = "Desktop", AuthenticationMethod = "none" } };
         var now = new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
         var requests = Enumerable.Range(0, 4096).Select(_ =>
@@ -118,33 +118,5 @@ public static class PolicyEvaluation
             _state ^= _state << 17;
             return (int)(_state % (ulong)bound);
         }
-    }
-
-    /// <summary>The engine reads resources only to list entitlements; evaluation gets them in the request.</summary>
-    private sealed class FixedResources(IReadOnlyList<ResourceApplication> resources) : IApplicationStore
-    {
-        public Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) => Task.FromResult(resources);
-
-        public Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) => Task.FromResult(resources.FirstOrDefault(r => r.Id == resourceId));
-
-        public Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken) => Task.FromResult(resources.FirstOrDefault(r => r.Resource == resource));
-
-        public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 }

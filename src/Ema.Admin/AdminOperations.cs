@@ -36,7 +36,7 @@ public sealed partial class AdminOperations(
     PasswordHasher passwords,
     SigningKeyManager keys,
     IOptions<IdentityProviderOptions> idp,
-    IOptions<AdminConsoleOptions> adminRole,
+    IOptions<AdminConsoleOptions> console,
     TimeProvider time)
 {
     private static readonly string[] Risks = ["low", "medium", "high"];
@@ -142,7 +142,7 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"There is no user '{username}'.");
         }
 
-        if (user.Id == by.Id && role == adminRole.Value.AdminRole)
+        if (user.Id == by.Id && role == console.Value.AdminRole)
         {
             // Keeps at least the admin making the change: nobody locks the organization out of its console by a click.
             return AdminResult.Refused("You cannot remove your own administrator role.");

@@ -206,7 +206,7 @@ public sealed class RulePolicyTests
     public async Task RoleSubjects_GrantByRole_InDecisionsAndInTheCatalog()
     {
         var yaml = "version: 1\ndefault: deny\nrules:\n  - { id: managers-ledger, effect: allow, subjects: { roles: [manager] }, resources: [res-ledger], scopes: [ledger.read] }\n";
-        var policy = new RulePolicy(PolicyYaml.Parse(yaml).Document!, new TwoResources());
+        var policy = new RulePolicy(PolicyYaml.Parse(yaml).Document!, new Ema.Testing.FixedResourceStore([Tickets, Ledger]));
         Assert.Equal(["ledger.read"], (await policy.EvaluateAsync(Request(resource: Ledger, roles: ["manager"]), default)).GrantedScopes);
         Assert.False((await policy.EvaluateAsync(Request(resource: Ledger, roles: ["auditor"]), default)).Allowed);
 
@@ -216,34 +216,6 @@ public sealed class RulePolicyTests
         Assert.Equal("res-ledger", Assert.Single(catalog).Resource.Id); // the catalog sees roles too
         Assert.Equal(["ledger.read"], catalog[0].Scopes);
         Assert.Empty(await policy.ListEntitledAsync(user, [], [], client, default));
-    }
-
-    /// <summary>The catalog half of the engine reads the resource list; nothing else is needed here.</summary>
-    private sealed class TwoResources : Ema.Server.Stores.IApplicationStore
-    {
-        public Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<ResourceApplication>>([Tickets, Ledger]);
-
-        public Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken) => throw new NotSupportedException();
     }
 
     private static RulePolicy Policy(string rules)

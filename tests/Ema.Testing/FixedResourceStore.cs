@@ -1,0 +1,35 @@
+using Ema.Server.Model;
+using Ema.Server.Stores;
+
+namespace Ema.Testing;
+
+/// <summary>
+/// An application store that knows a fixed list of resources and nothing else: what the policy engine reads (its
+/// catalog half lists resources; evaluation gets the resource in the request). Everything else is not supported.
+/// </summary>
+public sealed class FixedResourceStore(IReadOnlyList<ResourceApplication> resources) : IApplicationStore
+{
+    public Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) => Task.FromResult(resources);
+
+    public Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) => Task.FromResult(resources.FirstOrDefault(r => r.Id == resourceId));
+
+    public Task<ResourceApplication?> FindResourceByIdentifierAsync(string resource, CancellationToken cancellationToken) => Task.FromResult(resources.FirstOrDefault(r => r.Resource == resource));
+
+    public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
+
+    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken) => throw new NotSupportedException();
+}
