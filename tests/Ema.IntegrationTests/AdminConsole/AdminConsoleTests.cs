@@ -263,6 +263,23 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task AdminConsole_SigningKeyRotation_PromotesTheNextKey_AndTheJwksFollows()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var tokens = server.App.Services.GetRequiredService<Ema.Server.IdentityProvider.IdentityProviderTokens>();
+        var before = tokens.Ring.Current.KeyId;
+        var next = tokens.Ring.Next!.KeyId;
+
+        await alice.SubmitAsync("/admin/keys", "Rotate", new());
+        Assert.Contains($"The current signing key is {next}", alice.Html, StringComparison.Ordinal);
+        Assert.Equal(next, tokens.Ring.Current.KeyId);
+        var jwks = await server.Http.GetStringAsync(server.Issuer + "/jwks");
+        Assert.Contains(before, jwks, StringComparison.Ordinal); // retired, still published until its tokens expire
+        Assert.Contains(tokens.Ring.Next!.KeyId, jwks, StringComparison.Ordinal); // the new next key is published before use
+        Assert.Contains(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "signing_key_rotate" && e.Resource == next);
+    }
+
+    [Fact]
     public async Task AdminConsole_PostWithoutAntiforgeryToken_IsRejectedAndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
