@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Ema.Admin;
+using Ema.Admin.Console;
 using Ema.Protocol;
 using Ema.Server;
 using Ema.Server.AspNetCore;
@@ -311,6 +313,22 @@ internal static class AdminCommands
                 ? Ok(o, "Disabled.")
                 : Fail($"No user with id '{p.GetValue(id)}'."), ct));
         users.Subcommands.Add(disable);
+
+        // Through AdminOperations, as the console does: same checks, same one audit record (naming --by).
+        var who = new Argument<string>("username");
+        var roleName = new Argument<string>("role");
+        var role = new Command("role", "Give or take a directory role (for example admin).");
+        var roleAdd = new Command("add", "Give a role.") { who, roleName, By };
+        roleAdd.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.AddRoleAsync(by, p.GetValue(who)!, p.GetValue(roleName)!, ct)), ct));
+        var roleRemove = new Command("remove", "Take a role away.") { who, roleName, By };
+        roleRemove.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.RemoveRoleAsync(by, p.GetValue(who)!, p.GetValue(roleName)!, ct)), ct));
+        role.Subcommands.Add(roleAdd);
+        role.Subcommands.Add(roleRemove);
+        users.Subcommands.Add(role);
+
+        var reset = new Command("mfa-reset", "Lost device: remove the user's authenticator and end their sessions.") { who, By };
+        reset.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.ResetMfaAsync(by, p.GetValue(who)!, ct)), ct));
+        users.Subcommands.Add(reset);
         return users;
     }
 
@@ -346,6 +364,11 @@ internal static class AdminCommands
                 ? Ok(o, "Added.")
                 : Fail("Unknown group or user, or already a member."), ct));
         groups.Subcommands.Add(member);
+
+        var memberName = new Argument<string>("username");
+        var removeMember = new Command("remove-member", "Remove a user from a group.") { group, memberName, By };
+        removeMember.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.RemoveGroupMemberAsync(by, p.GetValue(group)!, p.GetValue(memberName)!, ct)), ct));
+        groups.Subcommands.Add(removeMember);
         return groups;
     }
 
@@ -409,6 +432,10 @@ internal static class AdminCommands
         disable.SetAction((p, ct) => Run(p, async (s, o) =>
             await s.GetRequiredService<IApplicationStore>().SetClientEnabledAsync(p.GetValue(clientId)!, false, ct).ConfigureAwait(false) ? Ok(o, "Disabled.") : Fail("No such client."), ct));
         clients.Subcommands.Add(disable);
+
+        var rotate = new Command("rotate-secret", "Replace a confidential client's secret; the new one is printed once and the old one stops working.") { clientId, By };
+        rotate.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.RotateClientSecretAsync(by, p.GetValue(clientId)!, ct)), ct));
+        clients.Subcommands.Add(rotate);
 
         var resource = new Argument<string>("resource-id");
         var remoteId = new Argument<string>("client-id-at-resource");
@@ -522,6 +549,40 @@ internal static class AdminCommands
         }, ct));
         entitlements.Subcommands.Add(add);
         return entitlements;
+    }
+
+    private static readonly Option<string> By = new("--by") { Required = true, Description = "Who makes the change (recorded in the audit trail)." };
+
+    /// <summary>Runs one change through <see cref="AdminOperations"/> (the console's change layer) and prints its outcome.</summary>
+    private static async Task<int> Change(IServiceProvider services, TextWriter output, ParseResult parse, Func<AdminOperations, ConsoleUser, Task<AdminResult>> change)
+    {
+        var time = TimeProvider.System;
+        var operations = new AdminOperations(
+            services.GetRequiredService<IDirectoryStore>(),
+            services.GetRequiredService<IApplicationStore>(),
+            services.GetRequiredService<IGrantStore>(),
+            services.GetRequiredService<Ema.Server.Policy.IPolicyStore>(),
+            services.GetRequiredService<IMfaStore>(),
+            services.GetRequiredService<Ema.Server.Audit.IAuditSink>(),
+            services.GetRequiredService<PasswordHasher>(),
+            new SigningKeyManager(services.GetRequiredService<ISigningKeyStore>(), services.GetRequiredService<IKeyProtector>(), time, services.GetRequiredService<ILogger<SigningKeyManager>>()),
+            Microsoft.Extensions.Options.Options.Create(new Ema.Server.Options.IdentityProviderOptions()),
+            Microsoft.Extensions.Options.Options.Create(new AdminConsoleOptions()),
+            time);
+        var by = parse.GetValue(By)!;
+        var result = await change(operations, new ConsoleUser("cli:" + by, by, by, [], time.GetUtcNow(), [], null)).ConfigureAwait(false);
+        if (!result.Succeeded)
+        {
+            return Fail(result.Message);
+        }
+
+        output.WriteLine(result.Message);
+        if (result.OneTimeSecret is { } secret)
+        {
+            output.WriteLine($"Secret (shown once, store it now): {secret}");
+        }
+
+        return 0;
     }
 
     private static Task<int> Run(ParseResult parse, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken) =>

@@ -35,6 +35,39 @@ public sealed class AdminCliTests : IDisposable
     }
 
     [Fact]
+    public async Task AdminCli_ChangesGoThroughTheConsoleOperations_AndAreAuditedWithWhoMadeThem()
+    {
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "users", "add", "--username", "zed")).Code);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add", "--id", "grp-ops", "--name", "ops")).Code);
+        var userId = (await EmaAsync("admin", "--data", _data, "users", "list")).Out.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add-member", "grp-ops", userId)).Code);
+
+        var give = await EmaAsync("admin", "--data", _data, "users", "role", "add", "zed", "admin", "--by", "ops-team");
+        Assert.True(give.Code == 0, give.Err);
+        Assert.Contains("zed now has the role admin", give.Out, StringComparison.Ordinal);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "users", "role", "remove", "zed", "admin", "--by", "ops-team")).Code);
+        var again = await EmaAsync("admin", "--data", _data, "users", "role", "remove", "zed", "admin", "--by", "ops-team");
+        Assert.Equal(1, again.Code);
+        Assert.Contains("zed does not have the role admin", again.Err, StringComparison.Ordinal); // a readable refusal, nothing changed
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "remove-member", "grp-ops", "zed", "--by", "ops-team")).Code);
+
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "clients", "add", "--id", "bot", "--name", "Bot")).Code);
+        var rotated = await EmaAsync("admin", "--data", _data, "clients", "rotate-secret", "bot", "--by", "ops-team");
+        Assert.Equal(0, rotated.Code);
+        var secret = rotated.Out.Split("store it now): ")[1].Trim();
+        Assert.Equal(43, secret.Length);
+
+        var export = (await EmaAsync("audit", "export", "--data", _data)).Out;
+        foreach (var action in new[] { "role_add", "role_remove", "group_member_remove", "client_secret_rotate" })
+        {
+            Assert.Contains(export.Split('\n'), line => line.Contains($"\"action\":\"{action}\"", StringComparison.Ordinal) && line.Contains("\"subject\":\"cli:ops-team\"", StringComparison.Ordinal));
+        }
+
+        Assert.DoesNotContain(secret, export, StringComparison.Ordinal);
+        Assert.Equal(0, (await EmaAsync("audit", "verify", "--data", _data)).Code);
+    }
+
+    [Fact]
     public async Task AdminClientsAdd_PrintsSecretOnceAndStoresOnlyItsHash()
     {
         var (code, output, _) = await EmaAsync("admin", "--data", _data, "clients", "add", "--id", "vscode", "--name", "VS Code", "--redirect-uri", "http://127.0.0.1/callback", "--token-exchange");
