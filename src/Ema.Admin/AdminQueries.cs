@@ -128,6 +128,10 @@ public sealed class AdminQueries(
 
     public Task<PolicyVersion?> GetPolicyVersionAsync(long version, CancellationToken cancellationToken) => policies.GetAsync(version, cancellationToken);
 
+    /// <summary>Usernames by user id (audit pages show names; records keep ids).</summary>
+    public async Task<IReadOnlyDictionary<string, string>> UsernamesAsync(CancellationToken cancellationToken) =>
+        (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(u => u.Id, u => u.Username, StringComparer.Ordinal);
+
     /// <summary>Audit records; <paramref name="user"/> is a username or a user id.</summary>
     public async Task<IReadOnlyList<AuditEvent>> SearchAuditAsync(string? user, AuditQuery query, CancellationToken cancellationToken)
     {

@@ -16,6 +16,11 @@ public sealed class AuditModel(AdminQueries queries, DecisionTrail decisions, IO
 
     public IReadOnlyList<TrailRecord> Trail { get; private set; } = [];
 
+    public IReadOnlyDictionary<string, string> Usernames { get; private set; } = new Dictionary<string, string>();
+
+    /// <summary>The username for a user id; other subjects (accounts at the authorization server) as they are.</summary>
+    public string Who(string? subject) => subject is not null && Usernames.TryGetValue(subject, out var name) ? name : subject ?? string.Empty;
+
     /// <summary>Which role wrote a record type.</summary>
     public static string Role(string type) => type switch
     {
@@ -28,6 +33,7 @@ public sealed class AuditModel(AdminQueries queries, DecisionTrail decisions, IO
     public async Task OnGetAsync(string? user, string? client, string? resource, string? outcome, string? type, string? since, string? until, string? trail, CancellationToken cancellationToken)
     {
         Filter = new(user, client, resource, outcome, type, since, until);
+        Usernames = await queries.UsernamesAsync(cancellationToken);
         if (!string.IsNullOrWhiteSpace(trail))
         {
             TrailId = trail.Trim();
