@@ -392,17 +392,15 @@ public sealed partial class AdminOperations(
 
         var now = time.GetUtcNow();
         await grants.DisconnectClientAsync(user.Id, client.ClientId, now, cancellationToken).ConfigureAwait(false);
-        await audit.WriteAsync(
-            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = "client_disconnect", Outcome = AuditOutcomes.Succeeded, Subject = user.Id, ClientId = client.ClientId, Reason = $"{user.Username} disconnected {client.ClientId}" },
-            cancellationToken).ConfigureAwait(false);
+        await AuditAsync(user, "client_disconnect", $"{user.Username} disconnected {client.ClientId}", null, cancellationToken, clientId: client.ClientId).ConfigureAwait(false);
         return AdminResult.Done($"{client.Name} is disconnected: it can no longer get new access on your behalf until you sign in to it again (access it already obtained ends when it expires, within the hour).");
     }
 
-    private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null)
+    private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null, string? clientId = null)
     {
         var now = time.GetUtcNow();
         return audit.WriteAsync(
-            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason, SessionId = sessionId ?? by.SessionId },
+            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, ClientId = clientId, Reason = reason, SessionId = sessionId ?? by.SessionId },
             cancellationToken);
     }
 }

@@ -60,10 +60,11 @@ public sealed class AdminQueries(
             .Where(u => string.IsNullOrWhiteSpace(search) || u.Username.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase) || u.DisplayName.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase))
             .OrderBy(u => u.Username, StringComparer.Ordinal)
             .Take(limit);
+        var memberships = (await directory.ListMembershipsAsync(cancellationToken).ConfigureAwait(false)).ToLookup(m => m.UserId, m => m.GroupId, StringComparer.Ordinal);
         var views = new List<UserView>();
         foreach (var user in users)
         {
-            var groupIds = await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false);
+            var groupIds = memberships[user.Id];
             views.Add(new(
                 user.Id,
                 user.Username,

@@ -220,25 +220,8 @@ internal static class AdminCommands
             return 0;
         }, ct));
         var id = new Option<string>("--id") { Required = true, Description = "The session id (sid)." };
-        var revoke = new Command("revoke", "End a session and every refresh token issued in it (servers notice within their cache time, 10 s).") { id };
-        revoke.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            var grants = s.GetRequiredService<IGrantStore>();
-            var session = await grants.FindSessionAsync(p.GetValue(id)!, ct).ConfigureAwait(false);
-            if (session is null || session.Revoked)
-            {
-                return Fail("no such live session.");
-            }
-
-            await grants.RevokeSessionAsync(session.Id, ct).ConfigureAwait(false);
-            var now = TimeProvider.System.GetUtcNow();
-            await s.GetRequiredService<Ema.Server.Audit.IAuditSink>().WriteAsync(new Ema.Server.Audit.AuditEvent
-            {
-                Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = Ema.Server.Audit.AuditEventTypes.AdminChange, Action = "session_revoke",
-                Outcome = Ema.Server.Audit.AuditOutcomes.Succeeded, Subject = session.UserId, SessionId = session.Id, Reason = "session revoked by an administrator",
-            }, ct).ConfigureAwait(false);
-            return Ok(o, $"Revoked session {session.Id} of {session.UserId} and its refresh tokens.");
-        }, ct));
+        var revoke = new Command("revoke", "End a session and every refresh token issued in it (servers notice within their cache time, 10 s).") { id, By };
+        revoke.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.RevokeSessionAsync(by, p.GetValue(id)!, ct)), ct));
         sessions.Subcommands.Add(list);
         sessions.Subcommands.Add(revoke);
         return sessions;
@@ -257,12 +240,10 @@ internal static class AdminCommands
                 return Fail("no such user.");
             }
 
-            var secret = Totp.NewSecret();
-            var base32 = Totp.Base32(secret); // before Protect, which zeroes the plaintext
-            await s.GetRequiredService<IMfaStore>().SetTotpAsync(user.Id, s.GetRequiredService<IKeyProtector>().Protect(secret), ct).ConfigureAwait(false);
+            var base32 = await s.GetRequiredService<IMfaStore>().EnrolNewAsync(s.GetRequiredService<IKeyProtector>(), user.Id, ct).ConfigureAwait(false);
             o.WriteLine($"Enrolled {user.Username}. Add this to the authenticator app now (it is not shown again):");
             o.WriteLine($"  secret: {base32}");
-            o.WriteLine($"  otpauth://totp/Ema:{Uri.EscapeDataString(user.Username)}?secret={base32}&issuer=Ema&algorithm=SHA1&digits=6&period=30");
+            o.WriteLine($"  {Totp.OtpAuthUri(user.Username, base32)}");
             return 0;
         }, ct));
         users.Subcommands.Add(enroll);
@@ -551,26 +532,21 @@ internal static class AdminCommands
         return entitlements;
     }
 
-    private static readonly Option<string> By = new("--by") { Required = true, Description = "Who makes the change (recorded in the audit trail)." };
+    // Who makes a change (recorded in the audit trail); by default the account running the command.
+    private static readonly Option<string> By = new("--by") { Description = "Who makes the change (recorded in the audit trail; default: the OS user).", DefaultValueFactory = _ => Environment.UserName };
 
-    /// <summary>Runs one change through <see cref="AdminOperations"/> (the console's change layer) and prints its outcome.</summary>
-    private static async Task<int> Change(IServiceProvider services, TextWriter output, ParseResult parse, Func<AdminOperations, ConsoleUser, Task<AdminResult>> change)
+    /// <summary>
+    /// Runs one change through <see cref="AdminOperations"/> — the console's change layer: same checks, one audit
+    /// record naming <paramref name="by"/> — and prints its outcome (policy errors as <c>source:line: message</c>).
+    /// </summary>
+    internal static async Task<int> ChangeAsync(IServiceProvider services, TextWriter output, string by, Func<AdminOperations, ConsoleUser, Task<AdminResult>> change, string? errorSource = null)
     {
-        var time = TimeProvider.System;
-        var operations = new AdminOperations(
-            services.GetRequiredService<IDirectoryStore>(),
-            services.GetRequiredService<IApplicationStore>(),
-            services.GetRequiredService<IGrantStore>(),
-            services.GetRequiredService<Ema.Server.Policy.IPolicyStore>(),
-            services.GetRequiredService<IMfaStore>(),
-            services.GetRequiredService<Ema.Server.Audit.IAuditSink>(),
-            services.GetRequiredService<PasswordHasher>(),
-            new SigningKeyManager(services.GetRequiredService<ISigningKeyStore>(), services.GetRequiredService<IKeyProtector>(), time, services.GetRequiredService<ILogger<SigningKeyManager>>()),
-            Microsoft.Extensions.Options.Options.Create(new Ema.Server.Options.IdentityProviderOptions()),
-            Microsoft.Extensions.Options.Options.Create(new AdminConsoleOptions()),
-            time);
-        var by = parse.GetValue(By)!;
-        var result = await change(operations, new ConsoleUser("cli:" + by, by, by, [], time.GetUtcNow(), [], null)).ConfigureAwait(false);
+        var result = await change(services.GetRequiredService<AdminOperations>(), new ConsoleUser("cli:" + by, by, by, [], TimeProvider.System.GetUtcNow(), [], null)).ConfigureAwait(false);
+        foreach (var error in result.PolicyErrors ?? [])
+        {
+            Console.Error.WriteLine($"{errorSource ?? "policy"}:{error.Line}: {error.Message}");
+        }
+
         if (!result.Succeeded)
         {
             return Fail(result.Message);
@@ -585,6 +561,9 @@ internal static class AdminCommands
         return 0;
     }
 
+    private static Task<int> Change(IServiceProvider services, TextWriter output, ParseResult parse, Func<AdminOperations, ConsoleUser, Task<AdminResult>> change) =>
+        ChangeAsync(services, output, parse.GetValue(By)!, change);
+
     private static Task<int> Run(ParseResult parse, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken) =>
         RunWithStorage(parse.GetValue(Data), action, cancellationToken);
 
@@ -597,6 +576,8 @@ internal static class AdminCommands
             .AddSingleton(new PasswordHasher())
             .AddEmaSqliteStorage(Path.Combine(settings.ResolveDataDirectory(), "ema.db"))
             .AddEmaAspNetCore(Path.Combine(settings.ResolveDataDirectory(), "dataprotection-keys")) // the key ring that encrypts keys and TOTP secrets
+            .AddSingleton<SigningKeyManager>()
+            .AddSingleton<AdminOperations>() // the console's change layer (options at their defaults)
             .BuildServiceProvider();
         await using (services.ConfigureAwait(false))
         {

@@ -51,9 +51,7 @@ public sealed class DemoSeed(IServiceProvider services, string baseUrl, string d
         // factor), so the demo admin gets her authenticator here, its key written once to the credentials file.
         if (services.GetService<Ema.Server.Security.IMfaStore>() is { } mfa && services.GetService<IKeyProtector>() is { } protector)
         {
-            var totp = Ema.Server.Security.Totp.NewSecret();
-            credentials.Users.Single(u => u.Username == "alice").TotpSecret = Ema.Server.Security.Totp.Base32(totp); // before Protect zeroes it
-            await mfa.SetTotpAsync("usr-alice", protector.Protect(totp), cancellationToken).ConfigureAwait(false);
+            credentials.Users.Single(u => u.Username == "alice").TotpSecret = await mfa.EnrolNewAsync(protector, "usr-alice", cancellationToken).ConfigureAwait(false);
         }
 
         var secret = SecretHasher.NewSecret();

@@ -11,22 +11,6 @@ namespace Ema.Cli;
 /// </summary>
 internal static class PolicyCommands
 {
-    private static Task AuditAsync(IServiceProvider services, string what, PolicyVersion version, CancellationToken cancellationToken)
-    {
-        var time = TimeProvider.System.GetUtcNow();
-        return services.GetRequiredService<Ema.Server.Audit.IAuditSink>().WriteAsync(new Ema.Server.Audit.AuditEvent
-        {
-            Id = Ema.Server.Security.SecretHasher.NewOrderedId("evt_", time),
-            Time = time,
-            Type = Ema.Server.Audit.AuditEventTypes.AdminChange,
-            Action = "policy",
-            Outcome = Ema.Server.Audit.AuditOutcomes.Succeeded,
-            Reason = $"{what} by {version.CreatedBy}" + (version.Comment is { } c ? $": {c}" : string.Empty),
-            Subject = version.CreatedBy,
-            TokenId = version.Sha256,
-        }, cancellationToken);
-    }
-
     public static Command Create(Option<string?> data)
     {
         var policy = new Command("policy", "Policy as code: validate a policy file, simulate decisions.");
@@ -118,21 +102,8 @@ internal static class PolicyCommands
                 return 2;
             }
 
-            var (version, errors) = await new PolicyAdministration(s.GetRequiredService<IPolicyStore>()).ImportAsync(await File.ReadAllTextAsync(path, ct), p.GetValue(by)!, p.GetValue(comment), ct);
-            foreach (var error in errors)
-            {
-                Console.Error.WriteLine($"{path}:{error.Line}: {error.Message}");
-            }
-
-            if (version is null)
-            {
-                Console.Error.WriteLine("ema admin policy: nothing was applied.");
-                return 1;
-            }
-
-            await AuditAsync(s, $"policy version {version.Version} imported", version, ct);
-            o.WriteLine($"Policy version {version.Version} is in force (sha256 {version.Sha256[..12]}…); running servers pick it up within seconds.");
-            return 0;
+            var yaml = await File.ReadAllTextAsync(path, ct);
+            return await AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.ImportPolicyAsync(who, yaml, p.GetValue(comment), ct), errorSource: path);
         }, ct));
 
         var exportVersion = new Option<long?>("--version") { Description = "A version (default: the one in force)." };
@@ -167,16 +138,7 @@ internal static class PolicyCommands
         var rollback = new Command("rollback", "Put an older version back in force (as a new version: the history only grows).") { to, by };
         rollback.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
         {
-            var version = await new PolicyAdministration(s.GetRequiredService<IPolicyStore>()).RollbackAsync(p.GetValue(to), p.GetValue(by)!, ct);
-            if (version is null)
-            {
-                Console.Error.WriteLine($"ema admin policy: there is no version {p.GetValue(to)}.");
-                return 1;
-            }
-
-            await AuditAsync(s, $"policy rolled back to version {p.GetValue(to)} as version {version.Version}", version, ct);
-            o.WriteLine($"Policy version {version.Version} (a copy of version {p.GetValue(to)}) is in force.");
-            return 0;
+            return await AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.RollbackPolicyAsync(who, p.GetValue(to), ct));
         }, ct));
 
         policy.Subcommands.Add(validate);

@@ -221,7 +221,7 @@ public sealed class AuthorizationEndpointService
             return new(false, null, "Your account is disabled. Contact your administrator.", null);
         }
 
-        if ((await _directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false)).Any(r => _options.MfaSelfEnrollmentExcludedRoles.Contains(r, StringComparer.Ordinal)))
+        if (await ExcludedFromSelfEnrollmentAsync(user.Id, cancellationToken).ConfigureAwait(false))
         {
             return new(false, null, "Your account's authenticator is set up by an administrator.", null);
         }
@@ -237,7 +237,7 @@ public sealed class AuthorizationEndpointService
         if (step is null)
         {
             await AuditSignInAsync(user.Id, pending.ClientId, AuditOutcomes.Failed, "mfa enrolment: wrong one-time code", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            return new(false, null, "That code is not right. Enter the code your app shows now.", null, new MfaEnrollment(secretBase32, OtpAuthUri(user.Username, secretBase32), enrollmentToken));
+            return new(false, null, "That code is not right. Enter the code your app shows now.", null, new MfaEnrollment(secretBase32, Totp.OtpAuthUri(user.Username, secretBase32), enrollmentToken));
         }
 
         // Insert-only and the step claimed atomically: of two concurrent completions (say, someone holding the password
@@ -284,8 +284,9 @@ public sealed class AuthorizationEndpointService
         }
     }
 
-    private static string OtpAuthUri(string username, string secretBase32) =>
-        $"otpauth://totp/Ema:{Uri.EscapeDataString(username)}?secret={secretBase32}&issuer=Ema&algorithm=SHA1&digits=6&period=30";
+    /// <summary>Holders of an excluded role are enrolled by an administrator, never on the sign-in page.</summary>
+    private async Task<bool> ExcludedFromSelfEnrollmentAsync(string userId, CancellationToken cancellationToken) =>
+        (await _directory.GetRolesAsync(userId, cancellationToken).ConfigureAwait(false)).Any(r => _options.MfaSelfEnrollmentExcludedRoles.Contains(r, StringComparer.Ordinal));
 
     /// <summary>
     /// Checks a username and password for <paramref name="clientId"/> — the same answer for unknown users and wrong
@@ -334,15 +335,15 @@ public sealed class AuthorizationEndpointService
             // RFC 6238 second factor, asked for by the client's acr_values (the IdP's step-up answer names it).
             var enrolled = _mfa is null ? null : await _mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false);
             var mayEnrol = enrolled is null && _keyProtector is not null && _options.MfaSelfEnrollment && pendingId is not null
-                && !(await _directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false)).Any(r => _options.MfaSelfEnrollmentExcludedRoles.Contains(r, StringComparer.Ordinal));
+                && !await ExcludedFromSelfEnrollmentAsync(user.Id, cancellationToken).ConfigureAwait(false);
             if (mayEnrol)
             {
                 // First use of MFA: the password was right; the user sets up an authenticator before the sign-in completes.
                 var secret = Totp.NewSecret();
                 var base32 = Totp.Base32(secret);
-                CryptographicOperationsZero(secret);
+                System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, enrolment offered", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-                return new(null, null, "Your organization asks for a second factor. Set up an authenticator app to continue.", new MfaEnrollment(base32, OtpAuthUri(user.Username, base32), NewEnrollmentToken(user.Id, pendingId!, base32)));
+                return new(null, null, "Your organization asks for a second factor. Set up an authenticator app to continue.", new MfaEnrollment(base32, Totp.OtpAuthUri(user.Username, base32), NewEnrollmentToken(user.Id, pendingId!, base32)));
             }
 
             if (enrolled is null || _keyProtector is null)
@@ -379,8 +380,6 @@ public sealed class AuthorizationEndpointService
         var factor = Math.Pow(2, Math.Min(failures - _options.LockoutThreshold, 16));
         return now + TimeSpan.FromTicks((long)Math.Min(_options.LockoutDuration.Ticks * factor, _options.MaxLockoutDuration.Ticks));
     }
-
-    private static void CryptographicOperationsZero(byte[] secret) => System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
 
     private async Task<(IdpSession Session, string Handle)> StartSessionAsync(User user, string clientId, bool mfa, string reason, string? remoteAddress, CancellationToken cancellationToken)
     {

@@ -52,6 +52,10 @@ public static class Totp
 
     public static byte[] NewSecret() => RandomNumberGenerator.GetBytes(20);
 
+    /// <summary>The <c>otpauth://</c> URI authenticator apps import (issuer Ema, SHA-1, 6 digits, 30 s).</summary>
+    public static string OtpAuthUri(string username, string secretBase32) =>
+        $"otpauth://totp/Ema:{Uri.EscapeDataString(username)}?secret={secretBase32}&issuer=Ema&algorithm=SHA1&digits=6&period=30";
+
     /// <summary>RFC 4648 base32 without padding, as authenticator apps expect in <c>otpauth://</c> URIs.</summary>
     public static string Base32(ReadOnlySpan<byte> data)
     {
@@ -100,6 +104,21 @@ public static class Totp
         }
 
         return [.. output];
+    }
+}
+
+/// <summary>Administrator enrolment: a new authenticator replaces any other.</summary>
+public static class MfaEnrollments
+{
+    /// <summary>Creates a secret, stores it encrypted for <paramref name="userId"/>, and returns it in base32 (to show once).</summary>
+    public static async Task<string> EnrolNewAsync(this IMfaStore store, IKeyProtector protector, string userId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(protector);
+        var secret = Totp.NewSecret();
+        var base32 = Totp.Base32(secret); // before Protect, which zeroes the plaintext
+        await store.SetTotpAsync(userId, protector.Protect(secret), cancellationToken).ConfigureAwait(false);
+        return base32;
     }
 }
 

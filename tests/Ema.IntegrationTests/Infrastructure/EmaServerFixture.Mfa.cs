@@ -12,10 +12,8 @@ public partial class EmaServerFixture
     /// <summary>Enrols an authenticator for <paramref name="username"/> as an administrator would, and remembers its secret.</summary>
     public async Task EnrolTotpAsync(string username, string userId)
     {
-        var secret = Totp.NewSecret();
-        var base32 = Totp.Base32(secret);
+        var base32 = await App.Services.GetRequiredService<IMfaStore>().EnrolNewAsync(App.Services.GetRequiredService<IKeyProtector>(), userId, default);
         Secrets.Add(base32);
-        await App.Services.GetRequiredService<IMfaStore>().SetTotpAsync(userId, App.Services.GetRequiredService<IKeyProtector>().Protect(secret), default);
         TotpSecrets[username] = base32;
     }
 }

@@ -176,6 +176,7 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, StoreCacheOptions options) : IGrantStore
 {
     private readonly TtlCache<string, IdpSession?> _sessions = new(time, options.Ttl, StringComparer.Ordinal);
+    private readonly TtlCache<(string, string), DateTimeOffset?> _disconnections = new(time, options.Ttl);
 
     public Task SaveSessionAsync(IdpSession session, CancellationToken cancellationToken) => inner.SaveSessionAsync(session, cancellationToken);
 
@@ -211,10 +212,15 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 
     public Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken) => inner.ListConnectionsAsync(userId, cancellationToken);
 
-    // Not cached: a disconnection must stop the next token exchange, not one after the cache expires.
-    public Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken) => inner.DisconnectClientAsync(userId, clientId, at, cancellationToken);
+    // Like session revocation: at once in this process (the console runs in it), within the TTL in other instances.
+    public async Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await inner.DisconnectClientAsync(userId, clientId, at, cancellationToken).ConfigureAwait(false);
+        _disconnections.Invalidate((userId, clientId));
+    }
 
-    public Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken) => inner.FindDisconnectionAsync(userId, clientId, cancellationToken);
+    public Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken) =>
+        _disconnections.GetAsync((userId, clientId), key => inner.FindDisconnectionAsync(key.Item1, key.Item2, cancellationToken));
 }
 
 /// <summary>Caches the authorization server's resources, clients and accounts (writes through this process invalidate).</summary>
