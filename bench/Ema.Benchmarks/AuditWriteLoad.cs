@@ -9,8 +9,8 @@ namespace Ema.Benchmarks;
 
 /// <summary>
 /// <c>audit-write</c>: the durable audit log alone, in process — 64 concurrent writers, a bounded number of records —
-/// reporting this process's CPU per record: the full hash-chained insert, the same with the secondary indexes dropped,
-/// and the group-commit queue with nothing inserted. Splits the cost of the audit in a token exchange.
+/// reporting this process's CPU per record: the full hash-chained block write, and the group-commit queue with nothing
+/// written. Splits the cost of the audit in a token exchange.
 /// </summary>
 public static class AuditWriteLoad
 {
@@ -25,12 +25,7 @@ public static class AuditWriteLoad
         }
 
         Console.WriteLine($"chain hash alone: {(Process.GetCurrentProcess().TotalProcessorTime - hashCpu).TotalMicroseconds / 200_000:F2} µs CPU/record");
-        if (args.Contains("--bulk"))
-        {
-            return await BulkAsync(records);
-        }
-
-        foreach (var variant in new[] { "full", "no-secondary-indexes", "queue-only", "full" })
+        foreach (var variant in new[] { "full", "queue-only", "full" })
         {
             var folder = Path.Combine(Path.GetTempPath(), "ema-audit-bench-" + Guid.CreateVersion7().ToString("N"));
             Directory.CreateDirectory(folder);
@@ -40,11 +35,6 @@ public static class AuditWriteLoad
                 foreach (var task in services.GetServices<IStartupTask>().OrderBy(t => t.Order))
                 {
                     await task.RunAsync(default);
-                }
-
-                if (variant == "no-secondary-indexes")
-                {
-                    await services.GetRequiredService<SqliteDatabase>().RunAsync(c => Dapper.SqlMapper.ExecuteAsync(c, "DROP INDEX ix_audit_subject; DROP INDEX ix_audit_token; DROP INDEX ix_audit_parent_token;"), default);
                 }
 
                 var sink = services.GetRequiredService<IAuditSink>();
@@ -82,58 +72,6 @@ public static class AuditWriteLoad
             Directory.Delete(folder, true);
         }
 
-        return 0;
-    }
-
-    /// <summary>
-    /// <c>audit-write --bulk</c>: the same records inserted into the same indexed table by one writer in transactions of
-    /// 5,000 (as a projection built off the request path would): what the B-tree work costs when it is batched.
-    /// </summary>
-    private static async Task<int> BulkAsync(int records)
-    {
-        var folder = Path.Combine(Path.GetTempPath(), "ema-audit-bulk-" + Guid.CreateVersion7().ToString("N"));
-        Directory.CreateDirectory(folder);
-        var services = new ServiceCollection().AddLogging(l => l.SetMinimumLevel(LogLevel.Warning)).AddEmaSqliteStorage(Path.Combine(folder, "ema.db")).BuildServiceProvider();
-        await using (services.ConfigureAwait(false))
-        {
-            foreach (var task in services.GetServices<IStartupTask>().OrderBy(t => t.Order))
-            {
-                await task.RunAsync(default);
-            }
-
-            await using var connection = await services.GetRequiredService<SqliteDatabase>().OpenAsync(default);
-            await Dapper.SqlMapper.ExecuteAsync(connection, "PRAGMA synchronous=FULL;");
-            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
-            for (var start = 0; start < records; start += 5_000)
-            {
-                await using var transaction = connection.BeginTransaction();
-                await using var insert = connection.CreateCommand();
-                insert.Transaction = transaction;
-                insert.CommandText = "INSERT INTO audit_events (id, time, type, outcome, reason, client_id, subject, resource, audience, scope, token_id, parent_token_id, session_id, remote_address, seq, prev_hash, hash) VALUES ($id, $time, 'token_exchange', 'granted', 'rule research-tickets (allow, line 4) allows tickets.read', 'ema-agent', $subject, 'https://127.0.0.1:7443/mcp/tickets', 'https://127.0.0.1:7443/as', 'tickets.read', $token, $parent, $session, '127.0.0.1', $seq, $prev, $hash)";
-                var p = new[] { "$id", "$time", "$subject", "$token", "$parent", "$session", "$seq", "$prev", "$hash" }.Select(n => insert.Parameters.Add(new Microsoft.Data.Sqlite.SqliteParameter { ParameterName = n })).ToArray();
-                for (var i = start; i < Math.Min(records, start + 5_000); i++)
-                {
-                    p[0].Value = $"dec_{i:D10}";
-                    p[1].Value = i;
-                    p[2].Value = $"usr-{i % 1000}";
-                    p[3].Value = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(BitConverter.GetBytes(i)))[..22];
-                    p[4].Value = $"idt_{(i * 7919) % 5000:D10}";
-                    p[5].Value = $"sid_{i % 1000}";
-                    p[6].Value = i + 1;
-                    p[7].Value = AuditChain.Genesis;
-                    p[8].Value = AuditChain.Genesis;
-                    await insert.ExecuteNonQueryAsync();
-                }
-
-                await transaction.CommitAsync();
-            }
-
-            var used = Process.GetCurrentProcess().TotalProcessorTime - cpu;
-            Console.WriteLine($"bulk (5,000 per transaction) {records} records: {used.TotalMicroseconds / records:F1} µs CPU/record");
-        }
-
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(folder, true);
         return 0;
     }
 }

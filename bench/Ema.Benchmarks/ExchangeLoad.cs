@@ -25,45 +25,22 @@ public static class ExchangeLoad
     /// <c>exchange-audit</c>: the same exchange load against the real host (durable, hash-chained audit) and against the
     /// same host with the audit sink replaced by one that discards, alternating A B A B in one run.
     /// </summary>
-    public static async Task<int> CompareAuditAsync(string[] args)
+    public static Task<int> CompareAuditAsync(string[] args) => AuditComparison.RunAsync(args);
+
+    /// <summary>
+    /// <c>exchange-host</c>: <c>ema serve</c>'s host with the audit sink chosen by <c>EMA_BENCH_AUDIT</c>: <c>durable</c>
+    /// (the shipped one), <c>queue</c> (through the group-commit queue, nothing written) or <c>discard</c>.
+    /// </summary>
+    public static async Task<int> AuditVariantHostAsync(string[] args)
     {
-        var with = new List<double>();
-        var without = new List<double>();
-        var queueOnly = new List<double>();
-        for (var round = 0; round < 2; round++)
-        {
-            with.Add((await MeasureAsync(args)).PerCpuSecond);
-            without.Add((await MeasureAsync([.. args, "--no-audit"])).PerCpuSecond);
-            if (args.Contains("--with-queue-only"))
-            {
-                queueOnly.Add((await MeasureAsync([.. args, "--queue-only"])).PerCpuSecond);
-            }
-        }
-
-        if (queueOnly.Count > 0)
-        {
-            Console.WriteLine($"exchanges per server CPU-second, commit queue only (nothing inserted): {string.Join(", ", queueOnly.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}");
-        }
-
-        Console.WriteLine($"exchanges per server CPU-second, with durable hash-chained audit: {string.Join(", ", with.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}");
-        Console.WriteLine($"exchanges per server CPU-second, audit discarded:               {string.Join(", ", without.Select(v => v.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)))}");
-        Console.WriteLine($"RATIO with audit ÷ without (means): {with.Average() / without.Average():F2}");
-        return 0;
-    }
-
-    /// <summary><c>exchange-host</c>: <c>ema serve</c> with the audit sink replaced by one that discards (baseline only).</summary>
-    public static async Task<int> HostWithoutAuditAsync(string[] args)
-    {
-        // EMA_BENCH_AUDIT=queue: the records go through the group-commit queue (a transaction and an fsync per batch)
-        // but nothing is inserted — splits the audit's cost between waiting for the commit and writing the record.
-        var queueOnly = Environment.GetEnvironmentVariable("EMA_BENCH_AUDIT") == "queue";
+        var variant = Environment.GetEnvironmentVariable("EMA_BENCH_AUDIT") ?? "durable";
         var app = Ema.Cli.EmaHost.Build(args, builder =>
         {
-            if (queueOnly)
+            if (variant == "queue")
             {
                 builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink>(sp => new QueueOnlyAuditSink(sp.GetRequiredService<Ema.Storage.SqliteWriteQueue>()));
             }
-            else
+            else if (variant == "discard")
             {
                 builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink, DiscardingAuditSink>();
             }
@@ -82,7 +59,7 @@ public static class ExchangeLoad
         public Task WriteAsync(Ema.Server.Audit.AuditEvent auditEvent, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    private static async Task<(int Code, double PerCpuSecond)> MeasureAsync(string[] args)
+    private static async Task<(int Code, double PerCpuSecond, double Crypto)> MeasureAsync(string[] args)
     {
         var seconds = ArgInt(args, "--seconds", 15);
         var concurrency = ArgInt(args, "--concurrency", 64);
@@ -91,7 +68,7 @@ public static class ExchangeLoad
         var port = FreePort();
         var baseUrl = $"https://127.0.0.1:{port}";
         var ema = Path.Combine(AppContext.BaseDirectory, "ema.dll");
-        var baseline = args.Contains("--no-audit") || args.Contains("--queue-only");
+        var baseline = args.Contains("--no-audit") || args.Contains("--queue-only") || args.Contains("--durable-audit");
         var host = baseline
             ? $"\"{Path.Combine(AppContext.BaseDirectory, "Ema.Benchmarks.dll")}\" exchange-host \"--Ema:DataDirectory={data}\" --Ema:Seed=demo --Ema:Urls={baseUrl}"
             : $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl}";
@@ -106,7 +83,7 @@ public static class ExchangeLoad
             // The baseline host runs from this assembly: give it the runtime settings of ema.runtimeconfig.json.
             start.Environment["DOTNET_gcServer"] = "1";
             start.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
-            start.Environment["EMA_BENCH_AUDIT"] = args.Contains("--queue-only") ? "queue" : "discard";
+            start.Environment["EMA_BENCH_AUDIT"] = args.Contains("--queue-only") ? "queue" : args.Contains("--no-audit") ? "discard" : "durable";
         }
 
         // --server-env NAME=VALUE (repeatable): runtime settings for the server process, for experiments.
@@ -141,7 +118,7 @@ public static class ExchangeLoad
 
             if (args.Contains("--redeem"))
             {
-                return (await RedeemAsync(http, baseUrl, demo, idToken, form, basic, server, concurrency, seconds), 0);
+                return (await RedeemAsync(http, baseUrl, demo, idToken, form, basic, server, concurrency, seconds), 0, 0);
             }
 
             // Warm up (JIT, connection pool, SQLite pages), bounded.
@@ -149,23 +126,26 @@ public static class ExchangeLoad
 
             var crypto = MeasureCryptoPerCpuSecond(TimeSpan.FromSeconds(3));
             var cpuBefore = ProcessCpu(server.Id);
+            var switchesBefore = ContextSwitches(server.Id).Switches;
             var sw = Stopwatch.StartNew();
             var (ok, failed, _) = await RunClosedLoopAsync(ExchangeAsync, concurrency, TimeSpan.FromSeconds(seconds), 2_000_000);
             var wall = sw.Elapsed.TotalSeconds;
             var serverCpu = ProcessCpu(server.Id) - cpuBefore;
+            var (switchesAfter, threads) = ContextSwitches(server.Id);
             var perCpuSecond = ok / serverCpu;
             var saturation = ok / wall;
 
-            // Latency at about half of saturation: a paced open loop.
+            // Latency at about half of saturation: a paced open loop (skipped by exchange-audit, which compares CPU only).
             var rate = Math.Max(1, saturation / 2);
-            var latencies = await RunPacedAsync(ExchangeAsync, rate, TimeSpan.FromSeconds(Math.Min(seconds, 10)), 200_000);
+            var latencies = args.Contains("--no-latency") ? [0] : await RunPacedAsync(ExchangeAsync, rate, TimeSpan.FromSeconds(Math.Min(seconds, 10)), 200_000);
             latencies.Sort();
 
-            Console.WriteLine($"token exchange over https ({(args.Contains("--queue-only") ? "audit QUEUE ONLY, " : args.Contains("--no-audit") ? "audit DISCARDED, " : string.Empty)}server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
+            Console.WriteLine($"token exchange over https ({(args.Contains("--queue-only") ? "audit QUEUE ONLY, " : args.Contains("--no-audit") ? "audit DISCARDED, " : args.Contains("--durable-audit") ? "audit DURABLE, " : string.Empty)}server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
             Console.WriteLine($"  exchanges ok/failed:               {ok} / {failed}");
             Console.WriteLine($"  wall throughput:                   {saturation:F0} req/s");
             Console.WriteLine($"  server CPU:                        {serverCpu:F2} s  ({1e6 * serverCpu / ok:F0} µs/request)");
             Console.WriteLine($"  exchanges per server CPU-second:   {perCpuSecond:F0}");
+            Console.WriteLine($"  server context switches/request:   {(double)(switchesAfter - switchesBefore) / ok:F2} ({threads} threads)");
             Console.WriteLine($"  crypto limit (verify+sign) per CPU-second, same run: {crypto:F0}");
             Console.WriteLine($"  RATIO exchanges/CPU-s ÷ crypto limit: {perCpuSecond / crypto:F2}");
             Console.WriteLine($"  latency at {rate:F0} req/s (≈ half saturation), n={latencies.Count}: p50 {Percentile(latencies, 0.50):F2} ms, p99 {Percentile(latencies, 0.99):F2} ms");
@@ -178,7 +158,7 @@ public static class ExchangeLoad
                 Console.WriteLine($"  RATIO policy evaluation ÷ token exchange (CPU per request, same run): {policy.MicrosecondsPerDecision / exchangeMicroseconds:P1}");
             }
 
-            return (failed == 0 ? 0 : 1, perCpuSecond);
+            return (failed == 0 ? 0 : 1, perCpuSecond, crypto);
         }
         finally
         {
@@ -271,7 +251,7 @@ public static class ExchangeLoad
         return count / (ThreadCpuSeconds() - before);
     }
 
-    private static async Task<(long Ok, long Failed, List<double> Latencies)> RunClosedLoopAsync(Func<Task<bool>> operation, int concurrency, TimeSpan duration, long maxCount)
+    internal static async Task<(long Ok, long Failed, List<double> Latencies)> RunClosedLoopAsync(Func<Task<bool>> operation, int concurrency, TimeSpan duration, long maxCount)
     {
         long ok = 0, failed = 0, issued = 0;
         var sw = Stopwatch.StartNew();
@@ -323,7 +303,7 @@ public static class ExchangeLoad
         return latencies;
     }
 
-    private static async Task<string> SignInAsync(X509Certificate2 ca, string baseUrl, string secret, string password)
+    internal static async Task<string> SignInAsync(X509Certificate2 ca, string baseUrl, string secret, string password)
     {
         using var browser = Client(ca, new CookieContainer(), 1);
         var verifier = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
@@ -340,7 +320,7 @@ public static class ExchangeLoad
         return tokens.GetProperty("id_token").GetString()!;
     }
 
-    private static HttpClient Client(X509Certificate2 ca, CookieContainer cookies, int connections) => new(new SocketsHttpHandler
+    internal static HttpClient Client(X509Certificate2 ca, CookieContainer cookies, int connections) => new(new SocketsHttpHandler
     {
         AllowAutoRedirect = false,
         CookieContainer = cookies,
@@ -363,7 +343,7 @@ public static class ExchangeLoad
         },
     });
 
-    private static async Task<X509Certificate2> WaitForCaAsync(string path, Process server)
+    internal static async Task<X509Certificate2> WaitForCaAsync(string path, Process server)
     {
         for (var i = 0; i < 600 && !File.Exists(path); i++)
         {
@@ -379,7 +359,7 @@ public static class ExchangeLoad
         return X509CertificateLoader.LoadCertificateFromFile(path);
     }
 
-    private static async Task WaitUntilUpAsync(HttpClient http, string baseUrl)
+    internal static async Task WaitUntilUpAsync(HttpClient http, string baseUrl)
     {
         for (var i = 0; i < 300; i++)
         {
@@ -398,6 +378,33 @@ public static class ExchangeLoad
         }
 
         throw new InvalidOperationException("server did not come up");
+    }
+
+    /// <summary>Context switches of all of a process's threads so far (voluntary + involuntary, /proc/PID/task/*/status); and its thread count.</summary>
+    internal static (long Switches, int Threads) ContextSwitches(int pid)
+    {
+        long switches = 0;
+        var threads = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                threads++;
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        switches += long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // the thread ended meanwhile
+            }
+        }
+
+        return (switches, threads);
     }
 
     /// <summary>utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, clock ticks of 1/100 s).</summary>

@@ -29,7 +29,7 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "exchange-host")
         {
-            return ExchangeLoad.HostWithoutAuditAsync(args[1..]).GetAwaiter().GetResult();
+            return ExchangeLoad.AuditVariantHostAsync(args[1..]).GetAwaiter().GetResult();
         }
 
         if (args.Length > 0 && args[0] == "mcp")

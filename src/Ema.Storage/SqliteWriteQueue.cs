@@ -19,9 +19,13 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
 {
     private const int MaxBatch = 512;
     private readonly SqliteDatabase _db;
-    private readonly Channel<(Func<SqliteConnection, SqliteTransaction, Task<object?>> Apply, TaskCompletionSource<object?> Done)> _queue =
-        Channel.CreateBounded<(Func<SqliteConnection, SqliteTransaction, Task<object?>>, TaskCompletionSource<object?>)>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<IGroupCommitWrite> _queue =
+        Channel.CreateBounded<IGroupCommitWrite>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Lock _startLock = new();
+
+    // Set by every enqueue; the writer sleeps on it when the queue is empty. No spinning: on a small machine the spin
+    // would take the CPU the requests need.
+    private readonly ManualResetEventSlim _queued = new(initialState: false, spinCount: 0);
     private Task? _writer;
 
     private readonly Action<Exception, int> _onFailure;
@@ -36,19 +40,40 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     public async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> apply, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(apply);
+        var write = new FuncWrite<T>(apply);
+        await EnqueueAsync(write, cancellationToken).ConfigureAwait(false);
+
+        // Not cancellable once queued: the caller must learn whether its write happened before it answers.
+        return await write.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Queues <paramref name="write"/> for the next batch. Completes once it is queued (not once it is durable: the
+    /// write object itself reports that); throws <see cref="GroupCommitException"/> when the writer is shut down.
+    /// </summary>
+    internal ValueTask EnqueueAsync(IGroupCommitWrite write, CancellationToken cancellationToken)
+    {
         EnsureWriter();
-        var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_queue.Writer.TryWrite(write))
+        {
+            _queued.Set();
+            return ValueTask.CompletedTask;
+        }
+
+        return EnqueueSlowAsync(write, cancellationToken);
+    }
+
+    private async ValueTask EnqueueSlowAsync(IGroupCommitWrite write, CancellationToken cancellationToken)
+    {
         try
         {
-            await _queue.Writer.WriteAsync((async (c, t) => await apply(c, t).ConfigureAwait(false), done), cancellationToken).ConfigureAwait(false);
+            await _queue.Writer.WriteAsync(write, cancellationToken).ConfigureAwait(false);
+            _queued.Set();
         }
         catch (ChannelClosedException ex)
         {
             throw new GroupCommitException("The writer is shut down.", ex);
         }
-
-        // Not cancellable once queued: the caller must learn whether its write happened before it answers.
-        return (T)(await done.Task.ConfigureAwait(false))!;
     }
 
     private void EnsureWriter()
@@ -60,93 +85,141 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
 
         lock (_startLock)
         {
-            _writer ??= Task.Run(LoopAsync);
+            if (_writer is null)
+            {
+                // A thread of its own, not the thread pool's: the loop blocks in fsync for about a millisecond per batch,
+                // and a pool thread blocked that long makes the pool inject threads that then contend for the cores.
+                var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var thread = new Thread(() =>
+                {
+                    try
+                    {
+                        Loop();
+                        stopped.TrySetResult();
+                    }
+                    catch (Exception ex)
+                    {
+                        // Reported to DisposeAsync; a background thread that threw would end the process.
+                        stopped.TrySetException(ex);
+                    }
+                })
+                { IsBackground = true, Name = "Ema group commit" };
+                thread.Start();
+                Volatile.Write(ref _writer, stopped.Task);
+            }
         }
     }
 
-    private async Task LoopAsync()
+    private void Loop()
     {
-        var batch = new List<(Func<SqliteConnection, SqliteTransaction, Task<object?>> Apply, TaskCompletionSource<object?> Done)>(MaxBatch);
-        var results = new List<object?>(MaxBatch);
+        var batch = new List<IGroupCommitWrite>(MaxBatch);
+        var stages = new List<IGroupCommitStage>(2);
         var lastBatchSize = 0;
         SqliteConnection? connection = null;
         try
         {
-            while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
+                // Reset before looking, so a write queued after the look sets the signal and the wait returns at once.
+                _queued.Reset();
                 batch.Clear();
                 Drain(batch);
+                if (batch.Count == 0)
+                {
+                    if (_queue.Reader.Completion.IsCompleted)
+                    {
+                        return;
+                    }
+
+                    _queued.Wait();
+                    continue;
+                }
+
                 if (lastBatchSize > 1 && batch.Count < MaxBatch)
                 {
                     // Under load, let the requests already running enqueue their writes once — no spinning and no
                     // timer: the group forms while the previous commit's fsync runs (a spin-wait here cost a third of
                     // the exchange's CPU, docs/benchmarks.md).
-                    await Task.Yield();
+                    Thread.Yield();
                     Drain(batch);
                 }
 
                 lastBatchSize = batch.Count;
-                results.Clear();
-                try
+                stages.Clear();
+                foreach (var write in batch)
                 {
-                    connection ??= await OpenAsync().ConfigureAwait(false);
-                    var transaction = connection.BeginTransaction(deferred: false);
-                    await using (transaction.ConfigureAwait(false))
+                    if (write.Stage is { } stage && !stages.Contains(stage))
                     {
-                        foreach (var (apply, _) in batch)
-                        {
-                            results.Add(await apply(connection, transaction).ConfigureAwait(false));
-                        }
-
-                        await transaction.CommitAsync().ConfigureAwait(false);
-                    }
-
-                    for (var i = 0; i < batch.Count; i++)
-                    {
-                        batch[i].Done.TrySetResult(results[i]);
+                        stages.Add(stage);
                     }
                 }
-                catch (Exception ex) when (ex is SqliteException or InvalidOperationException or IOException)
+
+                try
                 {
-                    _onFailure(ex, batch.Count);
-                    foreach (var (_, done) in batch)
+                    // Microsoft.Data.Sqlite's async methods complete synchronously; this thread is here to block anyway.
+                    connection ??= Open();
+                    using (var transaction = connection.BeginTransaction(deferred: false))
                     {
-                        done.TrySetException(new GroupCommitException("The write could not be stored.", ex));
+                        foreach (var write in batch)
+                        {
+                            write.ApplyAsync(connection, transaction).GetAwaiter().GetResult();
+                        }
+
+                        foreach (var stage in stages)
+                        {
+                            stage.FlushAsync(connection, transaction).GetAwaiter().GetResult();
+                        }
+
+                        transaction.Commit();
                     }
 
-                    if (connection is not null)
+                    foreach (var write in batch)
                     {
-                        await connection.DisposeAsync().ConfigureAwait(false);
-                        connection = null;
+                        write.Succeed();
                     }
+                }
+                catch (Exception ex)
+                {
+                    // Whatever failed — the database or a write's own code — fails this batch only: its callers learn
+                    // that nothing was stored, and the writer goes on with the next batch on a fresh connection.
+                    _onFailure(ex, batch.Count);
+                    foreach (var stage in stages)
+                    {
+                        stage.Discard();
+                    }
+
+                    foreach (var write in batch)
+                    {
+                        write.Fail(ex);
+                    }
+
+                    connection?.Dispose();
+                    connection = null;
                 }
             }
         }
         finally
         {
-            if (connection is not null)
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-            }
+            connection?.Dispose();
         }
     }
 
-    private void Drain(List<(Func<SqliteConnection, SqliteTransaction, Task<object?>>, TaskCompletionSource<object?>)> batch)
+    private void Drain(List<IGroupCommitWrite> batch)
     {
-        while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var entry))
+        while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var write))
         {
-            batch.Add(entry);
+            batch.Add(write);
         }
     }
 
-    private async Task<SqliteConnection> OpenAsync()
+    private SqliteConnection Open()
     {
-        var connection = await _db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        var connection = _db.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
 
         // FULL: each commit is fsynced before it returns, so a released write survives a crash or power loss.
         using var pragma = connection.CreateCommand();
         pragma.CommandText = "PRAGMA synchronous=FULL;";
-        await pragma.ExecuteNonQueryAsync().ConfigureAwait(false);
+        pragma.ExecuteNonQuery();
         return connection;
     }
 
@@ -157,11 +230,58 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        if (_writer is not null)
+        _queued.Set();
+        if (Volatile.Read(ref _writer) is { } writer)
         {
-            await _writer.ConfigureAwait(false);
+            await writer.ConfigureAwait(false);
         }
     }
+
+    // The general form: a delegate and its result. (The audit log has its own write type: one object per record.)
+    private sealed class FuncWrite<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> apply)
+        : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
+    {
+        private T _result = default!;
+
+        public IGroupCommitStage? Stage => null;
+
+        public async Task ApplyAsync(SqliteConnection connection, SqliteTransaction transaction) =>
+            _result = await apply(connection, transaction).ConfigureAwait(false);
+
+        public void Succeed() => TrySetResult(_result);
+
+        public void Fail(Exception error) => TrySetException(new GroupCommitException("The write could not be stored.", error));
+    }
+}
+
+/// <summary>
+/// One write of a group-commit batch, and the way its caller learns the outcome: applied by the single writer inside
+/// the batch transaction, then told <see cref="Succeed"/> once the batch is durable or <see cref="Fail"/> when it is not.
+/// Implementations complete their callers asynchronously, so no caller's continuation runs on the writer.
+/// </summary>
+internal interface IGroupCommitWrite
+{
+    /// <summary>Where this write stages work that is flushed once per batch, if anywhere.</summary>
+    IGroupCommitStage? Stage { get; }
+
+    Task ApplyAsync(SqliteConnection connection, SqliteTransaction transaction);
+
+    void Succeed();
+
+    void Fail(Exception error);
+}
+
+/// <summary>
+/// Work that the items of one group-commit batch stage and that is written once for the whole batch, inside its
+/// transaction and just before the commit (the audit log writes a batch's records as one block row this way).
+/// </summary>
+public interface IGroupCommitStage
+{
+    /// <summary>Writes what the batch staged. Runs on the writer, after every item of the batch.</summary>
+    Task FlushAsync(SqliteConnection connection, SqliteTransaction transaction);
+
+    /// <summary>The batch failed and was rolled back: forget what it staged.</summary>
+    void Discard();
 }
 
 /// <summary>A group-committed write failed; the decision depending on it must not take effect.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -18,30 +19,64 @@ public static class AuditChain
     {
         ArgumentNullException.ThrowIfNull(previousHash);
         ArgumentNullException.ThrowIfNull(e);
-        using var buffer = new MemoryStream(512);
+        var buffer = new ArrayBufferWriter<byte>(512);
         using (var json = new Utf8JsonWriter(buffer))
         {
-            json.WriteStartArray();
-            json.WriteNumberValue(sequence);
-            json.WriteStringValue(previousHash);
-            json.WriteStringValue(e.Id);
-            json.WriteNumberValue(e.Time.ToUnixTimeMilliseconds());
-            foreach (var field in new[] { e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId, e.RemoteAddress })
-            {
-                if (field is null)
-                {
-                    json.WriteNullValue();
-                }
-                else
-                {
-                    json.WriteStringValue(field);
-                }
-            }
-
-            json.WriteEndArray();
+            WriteCanonical(json, sequence, previousHash, e);
         }
 
-        return Convert.ToHexStringLower(SHA256.HashData(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)));
+        return HashCanonical(buffer.WrittenSpan);
+    }
+
+    /// <summary>
+    /// Writes the canonical form that is hashed: a JSON array of the sequence number, the previous hash, the id, the
+    /// time in Unix milliseconds and the fourteen text fields in declaration order (null where absent). A store may keep
+    /// exactly these bytes, so a record is serialized once for both hashing and storage.
+    /// </summary>
+    public static void WriteCanonical(Utf8JsonWriter json, long sequence, string? previousHash, AuditEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        ArgumentNullException.ThrowIfNull(e);
+        json.WriteStartArray();
+        json.WriteNumberValue(sequence);
+        WriteText(json, previousHash);
+        json.WriteStringValue(e.Id);
+        json.WriteNumberValue(e.Time.ToUnixTimeMilliseconds());
+        WriteText(json, e.Type);
+        WriteText(json, e.Outcome);
+        WriteText(json, e.Action);
+        WriteText(json, e.ErrorId);
+        WriteText(json, e.Reason);
+        WriteText(json, e.ClientId);
+        WriteText(json, e.Subject);
+        WriteText(json, e.Resource);
+        WriteText(json, e.Audience);
+        WriteText(json, e.Scope);
+        WriteText(json, e.TokenId);
+        WriteText(json, e.ParentTokenId);
+        WriteText(json, e.SessionId);
+        WriteText(json, e.RemoteAddress);
+        json.WriteEndArray();
+    }
+
+    /// <summary>The chain hash of a record's canonical bytes (<see cref="WriteCanonical"/>): lowercase hex SHA-256.</summary>
+    public static string HashCanonical(ReadOnlySpan<byte> canonical)
+    {
+        Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(canonical, digest);
+        return Convert.ToHexStringLower(digest);
+    }
+
+    private static void WriteText(Utf8JsonWriter json, string? value)
+    {
+        if (value is null)
+        {
+            json.WriteNullValue();
+        }
+        else
+        {
+            json.WriteStringValue(value);
+        }
     }
 }
 

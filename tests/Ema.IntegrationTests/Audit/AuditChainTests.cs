@@ -21,8 +21,12 @@ public sealed class AuditChainTests : IAsyncLifetime
         await _db.MigrateAsync(default);
         _log = new SqliteAuditLog(_db, new SqliteWriteQueue(_db, NullLogger<SqliteWriteQueue>.Instance));
 
-        // Written concurrently, so they are group-committed in several batches: the chain must still be one line.
-        await Task.WhenAll(Enumerable.Range(1, 50).Select(i => _log.WriteAsync(Event(i), default)));
+        // Written concurrently in groups, so they are group-committed in blocks of several records (and tampering happens
+        // inside a block as well as at its edges): the chain must still be one line.
+        for (var group = 0; group < 5; group++)
+        {
+            await Task.WhenAll(Enumerable.Range((group * 10) + 1, 10).Select(i => _log.WriteAsync(Event(i), default)));
+        }
     }
 
     public async Task DisposeAsync()
@@ -46,7 +50,12 @@ public sealed class AuditChainTests : IAsyncLifetime
     [Fact]
     public async Task AuditChain_EditedRecord_IsReportedAtThatRecord()
     {
-        await SqlAsync("UPDATE audit_events SET outcome = 'granted', reason = NULL WHERE seq = 17"); // 17 was denied
+        await AuditTamper.EditAsync(DatabasePath, 17, line => // 17 was denied
+        {
+            line[AuditTamper.Outcome] = "granted";
+            line[AuditTamper.Reason] = null;
+            return line;
+        });
         var report = await _log.VerifyChainAsync(default);
         Assert.Equal(17, report.FirstBrokenSequence);
         Assert.Contains("changed", report.Problem, StringComparison.Ordinal);
@@ -55,7 +64,7 @@ public sealed class AuditChainTests : IAsyncLifetime
     [Fact]
     public async Task AuditChain_DeletedRecord_IsReportedWhereTheGapIs()
     {
-        await SqlAsync("DELETE FROM audit_events WHERE seq = 23");
+        await AuditTamper.EditAsync(DatabasePath, 23, _ => null);
         var report = await _log.VerifyChainAsync(default);
         Assert.Equal(24, report.FirstBrokenSequence);
         Assert.Contains("missing", report.Problem, StringComparison.Ordinal);
@@ -64,13 +73,8 @@ public sealed class AuditChainTests : IAsyncLifetime
     [Fact]
     public async Task AuditChain_ReorderedRecords_AreReported()
     {
-        // Swap the contents of records 30 and 31 (keeping their sequence numbers and hashes where they were).
-        await SqlAsync("""
-            UPDATE audit_events SET id = 'tmp', seq = -1 WHERE seq = 30;
-            UPDATE audit_events SET seq = 30 WHERE seq = 31;
-            UPDATE audit_events SET seq = 31 WHERE seq = -1;
-            UPDATE audit_events SET id = 'evt-30' WHERE id = 'tmp';
-            """);
+        // Swap the contents of records 30 and 31, keeping the sequence numbers where they were.
+        await AuditTamper.SwapContentsAsync(DatabasePath, 30, 31);
         var report = await _log.VerifyChainAsync(default);
         Assert.Equal(30, report.FirstBrokenSequence);
     }
@@ -81,7 +85,12 @@ public sealed class AuditChainTests : IAsyncLifetime
         // A forger who edits record 10 and recomputes its hash still breaks record 11's link to it.
         var forged = Event(10) with { Subject = "usr-someone-else" };
         var previous = (await _log.ReadAfterAsync(8, 1, default)).Single().Hash!;
-        await SqlAsync($"UPDATE audit_events SET subject = 'usr-someone-else', hash = '{AuditChain.Hash(10, previous, forged)}' WHERE seq = 10");
+        await AuditTamper.EditAsync(DatabasePath, 10, line =>
+        {
+            line[AuditTamper.Subject] = "usr-someone-else";
+            line[AuditTamper.Hash] = AuditChain.Hash(10, previous, forged);
+            return line;
+        });
         var report = await _log.VerifyChainAsync(default);
         Assert.Equal(11, report.FirstBrokenSequence);
         Assert.Contains("link", report.Problem, StringComparison.Ordinal);
@@ -96,6 +105,67 @@ public sealed class AuditChainTests : IAsyncLifetime
         var report = await _log.VerifyChainAsync(default);
         Assert.True(report.Intact, report.Problem);
         Assert.Equal(51, report.Records);
+    }
+
+    [Fact]
+    public async Task AuditChain_RecordsShareBlocks_OneRowPerGroupCommit()
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*), SUM(record_count), MAX(record_count) FROM audit_blocks";
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(50, reader.GetInt64(1));
+        Assert.True(reader.GetInt64(0) < 50, "every record got its own block");
+        Assert.True(reader.GetInt64(2) > 1);
+    }
+
+    [Fact]
+    public async Task AuditChain_UnreadableLine_IsReportedAtItsBlock()
+    {
+        await SqlAsync("UPDATE audit_blocks SET records = CAST(replace(CAST(records AS TEXT), '\"evt-34\"', '\"evt-34') AS BLOB) WHERE first_seq <= 34 AND last_seq >= 34");
+        var report = await _log.VerifyChainAsync(default);
+        Assert.False(report.Intact);
+        Assert.InRange(report.FirstBrokenSequence!.Value, 31, 34);
+        Assert.Contains("cannot be read", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditList_FiltersByEveryKey_NewestFirst()
+    {
+        var bySubject = await _log.ListAsync(new AuditQuery { Subject = "usr-1", Limit = 100 }, default);
+        Assert.Equal(Enumerable.Range(1, 50).Where(i => i % 3 == 1).Reverse().Select(i => "evt-" + i), bySubject.Select(e => e.Id));
+
+        var byToken = await _log.ListAsync(new AuditQuery { TokenId = "jti-17" }, default);
+        Assert.Equal("evt-17", Assert.Single(byToken).Id);
+        Assert.Equal("evt-17", Assert.Single(await _log.ListAsync(new AuditQuery { TokenId = "evt-17" }, default)).Id);
+        Assert.Empty(await _log.ListAsync(new AuditQuery { TokenId = "jti-999" }, default));
+
+        var denied = await _log.ListAsync(new AuditQuery { Outcome = AuditOutcomes.Denied, Subject = "usr-2", Limit = 3 }, default);
+        Assert.Equal(["evt-47", "evt-41", "evt-35"], denied.Select(e => e.Id));
+
+        var window = await _log.ListAsync(new AuditQuery { Since = Event(10).Time, Until = Event(13).Time }, default);
+        Assert.Equal(["evt-12", "evt-11", "evt-10"], window.Select(e => e.Id));
+        Assert.Empty(await _log.ListAsync(new AuditQuery { ClientId = "someone-else" }, default));
+    }
+
+    [Fact]
+    public async Task AuditList_PagesThroughManyBlocks()
+    {
+        // 600 records written one at a time: 600 more blocks, more than one page of the block scan.
+        for (var i = 51; i <= 650; i++)
+        {
+            await _log.WriteAsync(Event(i), default);
+        }
+
+        var all = await _log.ListAsync(new AuditQuery { Limit = 1000 }, default);
+        Assert.Equal(650, all.Count);
+        Assert.Equal("evt-650", all[0].Id);
+        Assert.Equal("evt-1", all[^1].Id);
+        Assert.Equal("evt-3", Assert.Single(await _log.ListAsync(new AuditQuery { TokenId = "jti-3" }, default)).Id);
+        Assert.Equal(650, await _log.CountAsync(default));
+        Assert.True((await _log.VerifyChainAsync(default)).Intact);
     }
 
     private static AuditEvent Event(int i) => new()

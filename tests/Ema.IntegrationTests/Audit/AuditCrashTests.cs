@@ -8,7 +8,10 @@ using Ema.Cli;
 using Ema.Client;
 using Ema.IntegrationTests.Infrastructure;
 using Ema.Protocol;
+using Ema.Storage;
+using Ema.Storage.Stores;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ema.IntegrationTests.Audit;
 
@@ -67,18 +70,19 @@ public sealed class AuditCrashTests
             // Every acknowledged decision is on disk; the chain verifies.
             SqliteConnection.ClearAllPools();
             var logged = new HashSet<string>(StringComparer.Ordinal);
-            await using (var db = new SqliteConnection($"Data Source={Path.Combine(data, "ema.db")};Pooling=False"))
+            var db = new SqliteDatabase(new SqliteStorageOptions { DatabasePath = Path.Combine(data, "ema.db") }, TimeProvider.System, NullLogger<SqliteDatabase>.Instance);
+            await using (var log = new SqliteAuditLog(db, new SqliteWriteQueue(db, NullLogger<SqliteWriteQueue>.Instance)))
             {
-                await db.OpenAsync();
-                await using var query = db.CreateCommand();
-                query.CommandText = "SELECT token_id FROM audit_events WHERE type = 'token_exchange' AND outcome = 'granted'";
-                await using var reader = await query.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
+                foreach (var (_, _, e) in await log.ReadAfterAsync(0, int.MaxValue, default))
                 {
-                    logged.Add(reader.GetString(0));
+                    if (e is { Type: "token_exchange", Outcome: "granted", TokenId: { } jti })
+                    {
+                        logged.Add(jti);
+                    }
                 }
             }
 
+            SqliteConnection.ClearAllPools();
             var missing = acknowledged.Where(jti => !logged.Contains(jti)).ToList();
             Assert.True(missing.Count == 0, $"{missing.Count} of {acknowledged.Count} acknowledged exchanges are not in the audit log");
             var verify = await EmaCli.RunAsync("audit", "verify", "--data", data);

@@ -144,13 +144,11 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.True(exported.Count >= summary.GetProperty("auditEvents").GetInt32());
         Assert.All(exported, r => Assert.Matches("^[0-9a-f]{64}$", r.GetProperty("hash").GetString()));
         var denied = exported.First(r => r.GetProperty("outcome").GetString() == "denied");
-        await using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(data, "ema.db")};Pooling=False"))
+        await Audit.AuditTamper.EditAsync(Path.Combine(data, "ema.db"), denied.GetProperty("seq").GetInt64(), line =>
         {
-            await db.OpenAsync();
-            await using var tamper = db.CreateCommand();
-            tamper.CommandText = $"UPDATE audit_events SET outcome = 'granted' WHERE seq = {denied.GetProperty("seq").GetInt64()}";
-            Assert.Equal(1, await tamper.ExecuteNonQueryAsync());
-        }
+            line[Audit.AuditTamper.Outcome] = "granted";
+            return line;
+        });
 
         var broken = await RunAsync("audit", "verify", "--data", data);
         Assert.Equal(1, broken.Code);

@@ -1,0 +1,84 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+
+namespace Ema.IntegrationTests.Audit;
+
+/// <summary>
+/// What an attacker with write access to the database file can do to the audit blocks: edit, delete or move a record's
+/// line inside its block, with plain SQL and a JSON editor. The chain check must notice every one of them.
+/// </summary>
+internal static class AuditTamper
+{
+    // Positions in a stored line: [seq, prev_hash, id, time, type, outcome, action, error_id, reason, client_id, subject, …, hash].
+    public const int Sequence = 0;
+    public const int Outcome = 5;
+    public const int Reason = 8;
+    public const int Subject = 10;
+    public const int Hash = 18;
+
+    /// <summary>Rewrites record <paramref name="sequence"/>'s line with <paramref name="edit"/>; null deletes the line.</summary>
+    public static Task EditAsync(string databasePath, long sequence, Func<JsonArray, JsonArray?> edit) =>
+        RewriteBlockAsync(databasePath, sequence, lines =>
+        {
+            var at = lines.FindIndex(l => l[Sequence]!.GetValue<long>() == sequence);
+            var edited = edit(lines[at]);
+            if (edited is null)
+            {
+                lines.RemoveAt(at);
+            }
+            else
+            {
+                lines[at] = edited;
+            }
+        });
+
+    /// <summary>Swaps everything but the sequence numbers of two records (in one block or in two).</summary>
+    public static async Task SwapContentsAsync(string databasePath, long first, long second)
+    {
+        JsonArray? a = null, b = null;
+        await RewriteBlockAsync(databasePath, first, lines => a = lines.Single(l => l[Sequence]!.GetValue<long>() == first));
+        await RewriteBlockAsync(databasePath, second, lines => b = lines.Single(l => l[Sequence]!.GetValue<long>() == second));
+        await EditAsync(databasePath, first, _ => Renumbered(b!, first));
+        await EditAsync(databasePath, second, _ => Renumbered(a!, second));
+    }
+
+    private static JsonArray Renumbered(JsonArray line, long sequence)
+    {
+        var copy = (JsonArray)JsonNode.Parse(line.ToJsonString())!;
+        copy[Sequence] = sequence;
+        return copy;
+    }
+
+    private static async Task RewriteBlockAsync(string databasePath, long sequence, Action<List<JsonArray>> change)
+    {
+        await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT first_seq, records FROM audit_blocks WHERE first_seq <= $seq AND last_seq >= $seq";
+        read.Parameters.AddWithValue("$seq", sequence);
+        long firstSequence;
+        List<JsonArray> lines;
+        await using (var reader = await read.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync(), $"no block holds record {sequence}");
+            firstSequence = reader.GetInt64(0);
+            lines = [.. Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => (JsonArray)JsonNode.Parse(l)!)];
+        }
+
+        change(lines);
+        await using var write = connection.CreateCommand();
+        if (lines.Count == 0)
+        {
+            write.CommandText = "DELETE FROM audit_blocks WHERE first_seq = $first";
+        }
+        else
+        {
+            write.CommandText = "UPDATE audit_blocks SET records = $records WHERE first_seq = $first";
+            write.Parameters.AddWithValue("$records", Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => l.ToJsonString() + "\n"))));
+        }
+
+        write.Parameters.AddWithValue("$first", firstSequence);
+        Assert.Equal(1, await write.ExecuteNonQueryAsync());
+    }
+}
