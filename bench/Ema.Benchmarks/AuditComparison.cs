@@ -56,7 +56,7 @@ public static class AuditComparison
             Console.WriteLine();
             foreach (var server in servers)
             {
-                Console.WriteLine($"{server.Variant,-8} {server.Ok,9:N0} exchanges ({server.Failed} failed), {server.Cpu,6:F2} s server CPU: {server.PerCpuSecond,7:N0} per CPU-second, {1e6 / server.PerCpuSecond,5:F1} µs each, {server.SwitchesPerRequest:F2} context switches each, {server.Threads} threads");
+                Console.WriteLine($"{server.Variant,-8} {server.Ok,9:N0} exchanges ({server.Failed} failed), {server.Cpu,6:F2} s server CPU: {server.PerCpuSecond,7:N0} per CPU-second, {1e6 / server.PerCpuSecond,5:F1} µs each, {server.SwitchesPerRequest:F2} context switches each, {server.Threads} threads, group-commit writer {1e6 * server.WriterCpu / server.Ok:F1} µs each");
             }
 
             var durable = servers.Single(s => s.Variant == "durable");
@@ -109,6 +109,9 @@ public static class AuditComparison
 
         private long Switches { get; set; }
 
+        /// <summary>CPU of the group-commit writer thread during the slices (transactions, inserts, fsync).</summary>
+        public double WriterCpu { get; private set; }
+
         public static async Task<Server> StartAsync(string variant, int concurrency)
         {
             var data = Path.Combine(Path.GetTempPath(), "ema-bench-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)));
@@ -145,9 +148,11 @@ public static class AuditComparison
         public async Task<double> MeasureSliceAsync(int concurrency, TimeSpan duration)
         {
             var cpu = ExchangeLoad.ProcessCpu(_process.Id);
+            var writer = ExchangeLoad.ThreadsCpu(_process.Id, "Ema group commi"); // thread names are cut at 15 characters
             var switches = ExchangeLoad.ContextSwitches(_process.Id).Switches;
             var (ok, failed, _) = await ExchangeLoad.RunClosedLoopAsync(ExchangeAsync, concurrency, duration, 2_000_000);
             var used = ExchangeLoad.ProcessCpu(_process.Id) - cpu;
+            WriterCpu += ExchangeLoad.ThreadsCpu(_process.Id, "Ema group commi") - writer;
             var (switchesAfter, threads) = ExchangeLoad.ContextSwitches(_process.Id);
             (Ok, Failed, Cpu, Switches, Threads) = (Ok + ok, Failed + failed, Cpu + used, Switches + switchesAfter - switches, threads);
             return ok / used;

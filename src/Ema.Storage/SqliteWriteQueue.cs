@@ -22,6 +22,7 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     private readonly Channel<IGroupCommitWrite> _queue =
         Channel.CreateBounded<IGroupCommitWrite>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Lock _startLock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, IGroupCommitStage> _stages = new();
 
     // Set by every enqueue; the writer sleeps on it when the queue is empty. No spinning: on a small machine the spin
     // would take the CPU the requests need.
@@ -46,6 +47,13 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
         // Not cancellable once queued: the caller must learn whether its write happened before it answers.
         return await write.Task.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The one stage of type <typeparamref name="T"/> of this queue. Two stages of one kind in one batch would each read
+    /// the same on-disk state (for example two audit logs the same chain head) and fork it; sharing one per queue prevents that.
+    /// </summary>
+    internal T SharedStage<T>(Func<T> create)
+        where T : class, IGroupCommitStage => (T)_stages.GetOrAdd(typeof(T), static (_, create) => create(), create);
 
     /// <summary>
     /// Queues <paramref name="write"/> for the next batch. Completes once it is queued (not once it is durable: the

@@ -23,12 +23,14 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     private const int BlocksPerPage = 256;
     private readonly SqliteDatabase _db;
     private readonly SqliteWriteQueue _writer;
-    private readonly PendingBlock _pending = new();
+    private readonly PendingBlock _pending;
 
     public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer)
     {
+        ArgumentNullException.ThrowIfNull(writer);
         _db = db;
         _writer = writer;
+        _pending = writer.SharedStage(() => new PendingBlock());
     }
 
     /// <inheritdoc />

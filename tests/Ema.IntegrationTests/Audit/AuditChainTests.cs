@@ -108,6 +108,20 @@ public sealed class AuditChainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuditChain_TwoLogsOnOneWriteQueue_DoNotForkTheChain()
+    {
+        await _log.DisposeAsync();
+        var queue = new SqliteWriteQueue(_db, NullLogger<SqliteWriteQueue>.Instance);
+        var first = new SqliteAuditLog(_db, queue);
+        var second = new SqliteAuditLog(_db, queue);
+        _log = first;
+        await Task.WhenAll(Enumerable.Range(51, 100).Select(i => (i % 2 == 0 ? first : second).WriteAsync(Event(i), default)));
+        var report = await first.VerifyChainAsync(default);
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(150, report.Records);
+    }
+
+    [Fact]
     public async Task AuditChain_RecordsShareBlocks_OneRowPerGroupCommit()
     {
         await using var connection = new SqliteConnection($"Data Source={DatabasePath}");
