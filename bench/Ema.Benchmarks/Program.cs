@@ -22,6 +22,14 @@ public static class Program
             return ExchangeLoad.CompareAuditAsync(args[1..]).GetAwaiter().GetResult();
         }
 
+        if (args.Length > 0 && args[0] == "policy")
+        {
+            // The policy engine alone (the second half of `exchange --policy`), for quick iterations on its cost.
+            var result = PolicyEvaluation.MeasureAsync(TimeSpan.FromSeconds(ExchangeLoad.ArgInt(args, "--seconds", 5)), 2_000_000).GetAwaiter().GetResult();
+            Console.WriteLine($"policy evaluation ({result.Rules} rules, {PolicyEvaluation.UserCount} users, {result.Decisions} decisions, {result.Allowed} allowed): {result.MicrosecondsPerDecision:F1} µs CPU/decision");
+            return 0;
+        }
+
         if (args.Length > 0 && args[0] == "audit-write")
         {
             return AuditWriteLoad.RunAsync(args[1..]).GetAwaiter().GetResult();

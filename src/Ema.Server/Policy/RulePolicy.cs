@@ -46,8 +46,13 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         var denied = new HashSet<string>(StringComparer.Ordinal);
         var deniedEntirely = false;
         (TimeSpan? MaxAge, string? Acr)? stepUp = null;
-        foreach (var rule in _index.For(request.Resource).Where(r => AppliesTo(r, request.User.Id, request.GroupIds, request.Roles, request.Client.ClientId, request.Resource)).OrderByDescending(r => r.Priority))
+        foreach (var rule in _index.For(request.Resource).ByPriority)
         {
+            if (!AppliesTo(rule, request.User.Id, request.GroupIds, request.Roles, request.Client.ClientId, request.Resource))
+            {
+                continue;
+            }
+
             var failed = FailedConditions(rule.When, request);
             var scopes = rule.Scopes.Count == 0 ? defined : rule.Scopes.Where(defined.Contains).ToList();
             if (failed.Count > 0)
@@ -126,7 +131,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         foreach (var resource in await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false))
         {
             // The catalog lists what rules could allow; conditions (MFA, network, hours) are checked at exchange time.
-            var rules = _index.For(resource).Where(r => AppliesTo(r, user.Id, groupIds, roles, client.ClientId, resource)).ToList();
+            var rules = _index.For(resource).InFileOrder.Where(r => AppliesTo(r, user.Id, groupIds, roles, client.ClientId, resource)).ToList();
             var defined = resource.Scopes.Select(s => s.Name).ToList();
             var unconditionalDenies = rules.Where(r => r.Effect == PolicyEffect.Deny && r.When == PolicyConditions.None).ToList();
             if (unconditionalDenies.Any(r => r.Scopes.Count == 0))
@@ -145,10 +150,37 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         return result;
     }
 
+    // Plain loops: this runs for every candidate rule of every token exchange (docs/benchmarks.md, policy evaluation).
     private static bool AppliesTo(PolicyRule rule, string userId, IReadOnlyList<string> groups, IReadOnlyList<string> roles, string clientId, ResourceApplication resource) =>
-        (rule.Subjects.IsEveryone || rule.Subjects.Users.Contains(userId) || rule.Subjects.Groups.Any(groups.Contains) || rule.Subjects.Roles.Any(roles.Contains))
-        && (rule.Clients.Count == 0 || rule.Clients.Contains(clientId))
-        && (rule.Resources.Count == 0 || rule.Resources.Contains(resource.Id) || rule.Resources.Contains(resource.Resource));
+        (rule.Subjects.IsEveryone || Contains(rule.Subjects.Users, userId) || SharesAny(rule.Subjects.Groups, groups) || SharesAny(rule.Subjects.Roles, roles))
+        && (rule.Clients.Count == 0 || Contains(rule.Clients, clientId))
+        && (rule.Resources.Count == 0 || Contains(rule.Resources, resource.Id) || Contains(rule.Resources, resource.Resource));
+
+    private static bool Contains(IReadOnlyList<string> values, string value)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (string.Equals(values[i], value, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool SharesAny(IReadOnlyList<string> values, IReadOnlyList<string> others)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (Contains(others, values[i]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The conditions that do not hold; authentication failures are prefixed "auth:" (a step-up could fix them).</summary>
     internal static List<string> FailedConditions(PolicyConditions when, AccessRequest request)
@@ -229,11 +261,19 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         return true;
     }
 
-    /// <summary>Rules by the resource ids and identifiers they name; rules naming none apply to every resource. Keeps file order.</summary>
+    /// <summary>
+    /// Rules by the resource ids and identifiers they name; rules naming none apply to every resource. The candidate
+    /// rules of a resource are merged once and kept in two orders: the file's, and by priority (highest first, the file
+    /// order within one priority), which is the order decisions evaluate them in.
+    /// </summary>
     private sealed class ResourceRuleIndex
     {
         private readonly (int Order, PolicyRule Rule)[] _everyResource;
         private readonly Dictionary<string, (int Order, PolicyRule Rule)[]> _byResource;
+
+        // Keyed by the resource's id and identifier as registered; bounded by the resource registry, and rebuilt with the
+        // policy (a new policy version is a new RulePolicy).
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Id, string Identifier), CandidateRules> _candidates = new();
 
         public ResourceRuleIndex(IReadOnlyList<PolicyRule> rules)
         {
@@ -244,19 +284,20 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
                 .ToDictionary(g => g.Key, g => g.Select(x => x.Entry).ToArray(), StringComparer.Ordinal);
         }
 
-        public IEnumerable<PolicyRule> For(ResourceApplication resource)
+        public CandidateRules For(ResourceApplication resource) => _candidates.GetOrAdd((resource.Id, resource.Resource), Build);
+
+        private CandidateRules Build((string Id, string Identifier) resource)
         {
             _byResource.TryGetValue(resource.Id, out var byId);
-            _byResource.TryGetValue(resource.Resource, out var byIdentifier);
-            if (byId is null && byIdentifier is null)
-            {
-                return _everyResource.Select(r => r.Rule);
-            }
+            _byResource.TryGetValue(resource.Identifier, out var byIdentifier);
 
             // A rule may name both the id and the identifier: merge, drop duplicates, keep the file order.
-            return _everyResource.Concat(byId ?? []).Concat(byIdentifier ?? []).DistinctBy(r => r.Order).OrderBy(r => r.Order).Select(r => r.Rule);
+            PolicyRule[] inFileOrder = [.. _everyResource.Concat(byId ?? []).Concat(byIdentifier ?? []).DistinctBy(r => r.Order).OrderBy(r => r.Order).Select(r => r.Rule)];
+            return new CandidateRules(inFileOrder, [.. inFileOrder.OrderByDescending(r => r.Priority)]); // OrderBy is stable
         }
     }
+
+    private sealed record CandidateRules(PolicyRule[] InFileOrder, PolicyRule[] ByPriority);
 
     private static ValueTask<AccessDecision> Deny(string decisionId, OAuthError error, IReadOnlyList<string> explanation) =>
         ValueTask.FromResult(new AccessDecision { DecisionId = decisionId, Error = error, Explanation = explanation });
