@@ -125,6 +125,18 @@ internal static class AuditKeyFilter
     private const int Probes = 7;
     private const int BitsPerKey = 10;
 
+    /// <summary>Adds the lookup keys of <paramref name="e"/>: what the audit searches filter on by equality.</summary>
+    public static void AddKeys(AuditEvent e, List<ulong> keys)
+    {
+        foreach (var key in (ReadOnlySpan<string?>)[e.Id, e.Subject, e.ClientId, e.Resource, e.TokenId, e.ParentTokenId])
+        {
+            if (key is not null)
+            {
+                keys.Add(Key(key));
+            }
+        }
+    }
+
     public static ulong Key(string value)
     {
         var hash = 14695981039346656037UL;

@@ -129,53 +129,87 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     /// <summary>
     /// Recomputes the chain from the first record: the first record whose stored hash differs from its recomputed
     /// hash was edited; one whose previous-hash link or sequence number does not follow was preceded by a deletion,
-    /// an insertion or a reordering.
+    /// an insertion or a reordering. Each block's own columns (sequence and time range, count, last hash, key filter)
+    /// are recomputed from its records too: edited, they could hide records from searches without touching the chain.
     /// </summary>
     public Task<AuditChainReport> VerifyChainAsync(CancellationToken cancellationToken) => _db.RunAsync(async c =>
     {
         long count = 0, expectedSequence = 0;
         var expectedPrevious = AuditChain.Genesis;
-        await foreach (var (record, blockStart) in ReadAllAsync(c, afterSequence: 0, cancellationToken).ConfigureAwait(false))
+        var keys = new List<ulong>();
+
+        // A broken link or an edited record is reported where it is; a block whose index data alone is wrong is reported
+        // only if the chain itself is intact (deleting a block's last record also leaves that block's range stale).
+        AuditChainReport? editedIndex = null;
+        using var command = c.CreateCommand();
+        command.CommandText = "SELECT first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records FROM audit_blocks ORDER BY first_seq";
+        var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
         {
-            count++;
-            if (record is null)
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                return new AuditChainReport(count, expectedPrevious, Math.Max(expectedSequence + 1, blockStart), null, "it cannot be read (its text was edited)");
-            }
+                var blockStart = reader.GetInt64(0);
+                var records = AuditBlockFormat.ReadLines(reader.GetFieldValue<byte[]>(7)).ToList();
+                foreach (var record in records)
+                {
+                    count++;
+                    if (record is null)
+                    {
+                        return new AuditChainReport(count, expectedPrevious, Math.Max(expectedSequence + 1, blockStart), null, "it cannot be read (its text was edited)");
+                    }
 
-            if (record.Hash is null)
-            {
-                // Written before the chain existed (migration 0003): the chain starts after the last such record.
-                expectedSequence = record.Sequence;
-                continue;
-            }
+                    if (record.Hash is null)
+                    {
+                        // Written before the chain existed (migration 0003): the chain starts after the last such record.
+                        expectedSequence = record.Sequence;
+                        continue;
+                    }
 
-            string? problem = null;
-            if (expectedSequence != 0 && record.Sequence != expectedSequence + 1)
-            {
-                problem = record.Sequence > expectedSequence + 1
-                    ? $"records {expectedSequence + 1}–{record.Sequence - 1} are missing (deleted)"
-                    : "it is out of order (records were reordered or inserted)";
-            }
-            else if (!string.Equals(record.PreviousHash, expectedPrevious, StringComparison.Ordinal))
-            {
-                problem = "its link to the previous record is broken (a record before it was deleted, inserted or reordered)";
-            }
-            else if (!string.Equals(record.Hash, AuditChain.Hash(record.Sequence, record.PreviousHash!, record.Event), StringComparison.Ordinal))
-            {
-                problem = "its contents were changed after it was written";
-            }
+                    string? problem = null;
+                    if (expectedSequence != 0 && record.Sequence != expectedSequence + 1)
+                    {
+                        problem = record.Sequence > expectedSequence + 1
+                            ? $"records {expectedSequence + 1}–{record.Sequence - 1} are missing (deleted)"
+                            : "it is out of order (records were reordered or inserted)";
+                    }
+                    else if (!string.Equals(record.PreviousHash, expectedPrevious, StringComparison.Ordinal))
+                    {
+                        problem = "its link to the previous record is broken (a record before it was deleted, inserted or reordered)";
+                    }
+                    else if (!string.Equals(record.Hash, AuditChain.Hash(record.Sequence, record.PreviousHash!, record.Event), StringComparison.Ordinal))
+                    {
+                        problem = "its contents were changed after it was written";
+                    }
 
-            if (problem is not null)
-            {
-                return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, problem);
-            }
+                    if (problem is not null)
+                    {
+                        return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, problem);
+                    }
 
-            expectedSequence = record.Sequence;
-            expectedPrevious = record.Hash;
+                    expectedSequence = record.Sequence;
+                    expectedPrevious = record.Hash;
+                }
+
+                keys.Clear();
+                foreach (var record in records)
+                {
+                    AuditKeyFilter.AddKeys(record!.Event, keys);
+                }
+
+                var times = records.Select(r => r!.Event.Time.ToUnixTimeMilliseconds()).ToList();
+                var intact = records.Count > 0
+                    && reader.GetInt64(0) == records[0]!.Sequence && reader.GetInt64(1) == records[^1]!.Sequence && reader.GetInt64(2) == records.Count
+                    && reader.GetInt64(3) == times.Min() && reader.GetInt64(4) == times.Max()
+                    && (reader.IsDBNull(5) ? records[^1]!.Hash is null : reader.GetString(5) == records[^1]!.Hash)
+                    && (reader.IsDBNull(6) || reader.GetFieldValue<byte[]>(6).AsSpan().SequenceEqual(AuditKeyFilter.Build(keys)));
+                if (!intact)
+                {
+                    editedIndex ??= new AuditChainReport(count, expectedPrevious, blockStart, null, "the index data of its block (sequence or time range, count, last hash or key filter) does not match the records: it was edited, and searches could miss records");
+                }
+            }
         }
 
-        return new AuditChainReport(count, expectedPrevious, null, null, null);
+        return editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious };
     }, cancellationToken);
 
     /// <summary>Records in sequence order after <paramref name="afterSequence"/> (for export and tail), with their hashes.</summary>
@@ -302,7 +336,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
 
             (_minTime, _maxTime) = (Math.Min(_minTime, time), Math.Max(_maxTime, time));
             _count++;
-            AddKeys(e);
+            AuditKeyFilter.AddKeys(e, _keys);
             (_sequence, _hash) = (sequence, hash);
         }
 
@@ -345,17 +379,6 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
             _records.ResetWrittenCount();
             _keys.Clear();
             _count = 0;
-        }
-
-        private void AddKeys(AuditEvent e)
-        {
-            foreach (var key in (ReadOnlySpan<string?>)[e.Id, e.Subject, e.ClientId, e.Resource, e.TokenId, e.ParentTokenId])
-            {
-                if (key is not null)
-                {
-                    _keys.Add(AuditKeyFilter.Key(key));
-                }
-            }
         }
 
         private async Task ReadHeadAsync(SqliteConnection connection, SqliteTransaction transaction)

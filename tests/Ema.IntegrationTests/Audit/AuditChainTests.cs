@@ -107,6 +107,20 @@ public sealed class AuditChainTests : IAsyncLifetime
         Assert.Equal(51, report.Records);
     }
 
+    [Theory]
+    [InlineData("key_filter = zeroblob(length(key_filter))")] // would hide the block's records from searches by user or token
+    [InlineData("max_time = min_time - 1")]                    // would hide them from time-window searches
+    [InlineData("record_count = record_count + 1, last_seq = last_seq + 1")]
+    public async Task AuditChain_EditedBlockIndexData_IsReportedAtTheBlock(string edit)
+    {
+        await SqlAsync($"UPDATE audit_blocks SET {edit} WHERE first_seq = (SELECT first_seq FROM audit_blocks WHERE first_seq <= 25 AND last_seq >= 25)");
+        var report = await _log.VerifyChainAsync(default);
+        Assert.False(report.Intact);
+        Assert.InRange(report.FirstBrokenSequence!.Value, 21, 25);
+        Assert.Contains("index data of its block", report.Problem, StringComparison.Ordinal);
+        Assert.Equal(50, report.Records);
+    }
+
     [Fact]
     public async Task AuditChain_TwoLogsOnOneWriteQueue_DoNotForkTheChain()
     {
