@@ -107,7 +107,14 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                     }
                     catch (Exception ex)
                     {
-                        // Reported to DisposeAsync; a background thread that threw would end the process.
+                        // The writer is gone: refuse new writes and fail the queued ones rather than leave their callers
+                        // waiting; reported to DisposeAsync (a background thread that threw would end the process).
+                        _queue.Writer.TryComplete(ex);
+                        while (_queue.Reader.TryRead(out var queued))
+                        {
+                            queued.Fail(ex);
+                        }
+
                         stopped.TrySetException(ex);
                     }
                 })
@@ -189,8 +196,8 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                 catch (Exception ex)
                 {
                     // Whatever failed — the database or a write's own code — fails this batch only: its callers learn
-                    // that nothing was stored, and the writer goes on with the next batch on a fresh connection.
-                    _onFailure(ex, batch.Count);
+                    // that nothing was stored, and the writer goes on with the next batch on a fresh connection. The
+                    // callers first: nothing after this point (a logger, a dispose) may leave them waiting.
                     foreach (var stage in stages)
                     {
                         stage.Discard();
@@ -201,7 +208,16 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         write.Fail(ex);
                     }
 
-                    connection?.Dispose();
+                    try
+                    {
+                        _onFailure(ex, batch.Count);
+                        connection?.Dispose();
+                    }
+                    catch (Exception)
+                    {
+                        // A failing logger or connection must not stop the writer: every later write would wait forever.
+                    }
+
                     connection = null;
                 }
             }

@@ -15,6 +15,8 @@ public sealed record AuditRecord(long Sequence, string? PreviousHash, string? Ha
 /// The text of an audit block: one line per record, each line the record's canonical JSON array — the exact bytes the
 /// chain hash is computed over (<see cref="AuditChain.WriteCanonical"/>) — with the hash appended as a last element.
 /// Readable with any JSON tool (and SQLite's <c>json_*</c> functions), and written with one serialization per record.
+/// Lines migrated from the row layout (0007) carry the same values in SQLite's JSON spelling; verification recomputes
+/// the canonical bytes from the values, so both verify.
 /// </summary>
 internal static class AuditBlockFormat
 {
@@ -41,9 +43,13 @@ internal static class AuditBlockFormat
     }
 
     /// <summary>
-    /// The records of a block in order. A line that does not parse is returned as null (it was edited by hand:
-    /// the chain check reports it; listings skip it).
+    /// The records of a block in order. A line that does not parse, or a block without records, is returned as null (it
+    /// was edited by hand: the chain check reports it; listings skip it).
     /// </summary>
+    public static IEnumerable<AuditRecord?> ReadLines(Microsoft.Data.Sqlite.SqliteDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? [null] : ReadLines(reader.GetFieldValue<byte[]>(ordinal));
+
+    /// <inheritdoc cref="ReadLines(Microsoft.Data.Sqlite.SqliteDataReader, int)"/>
     public static IEnumerable<AuditRecord?> ReadLines(byte[] block)
     {
         var start = 0;
@@ -140,8 +146,20 @@ internal static class AuditKeyFilter
     public static ulong Key(string value)
     {
         var hash = 14695981039346656037UL;
-        foreach (var c in value)
+        for (var i = 0; i < value.Length; i++)
         {
+            // As stored: Utf8JsonWriter writes a lone surrogate as U+FFFD, and the key must be that of the stored value.
+            var c = value[i];
+            if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                hash = (hash ^ c) * 1099511628211UL;
+                c = value[++i];
+            }
+            else if (char.IsSurrogate(c))
+            {
+                c = '\uFFFD';
+            }
+
             hash = (hash ^ c) * 1099511628211UL;
         }
 
@@ -173,11 +191,13 @@ internal static class AuditKeyFilter
 
     public static bool MayContain(byte[] filter, ulong key)
     {
-        var bits = filter.Length * 8;
-        if (bits == 0)
+        // Empty, or larger than any filter the writer makes (a block of 512 records needs 4 KB): not a usable filter.
+        if (filter.Length == 0 || filter.Length > 1 << 20)
         {
             return true;
         }
+
+        var bits = filter.Length * 8;
 
         var (h1, h2) = Seeds(key);
         for (uint i = 0; i < Probes; i++)

@@ -63,24 +63,25 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     public Task<IReadOnlyList<AuditEvent>> ListAsync(AuditQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
+        var limit = query.Limit > 0 ? query.Limit : int.MaxValue; // as SQL's LIMIT -1: no limit
         ulong[] keys = [.. new[] { query.Subject, query.ClientId, query.Resource, query.TokenId }.OfType<string>().Select(AuditKeyFilter.Key)];
         return _db.RunAsync<IReadOnlyList<AuditEvent>>(async c =>
         {
-            var found = new List<AuditEvent>(Math.Min(query.Limit, 1000));
+            var found = new List<AuditEvent>(Math.Min(limit, 1000));
             var before = long.MaxValue;
             using var page = c.CreateCommand();
-            page.CommandText = $"SELECT first_seq, key_filter, records FROM audit_blocks WHERE first_seq < $before AND ($since IS NULL OR max_time >= $since) AND ($until IS NULL OR min_time < $until) ORDER BY first_seq DESC LIMIT {BlocksPerPage}";
+            page.CommandText = $"SELECT first_seq, key_filter, records FROM audit_blocks WHERE first_seq < $before AND ($since IS NULL OR CAST(max_time AS INTEGER) >= $since) AND ($until IS NULL OR CAST(min_time AS INTEGER) < $until) ORDER BY first_seq DESC LIMIT {BlocksPerPage}";
             var beforeParameter = page.Parameters.Add("$before", SqliteType.Integer);
             page.Parameters.AddWithValue("$since", (object?)Db.Ms(query.Since) ?? DBNull.Value);
             page.Parameters.AddWithValue("$until", (object?)Db.Ms(query.Until) ?? DBNull.Value);
-            while (found.Count < query.Limit)
+            while (found.Count < limit)
             {
                 beforeParameter.Value = before;
                 var blocks = 0;
                 var reader = await page.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await using (reader.ConfigureAwait(false))
                 {
-                    while (found.Count < query.Limit && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    while (found.Count < limit && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
                         blocks++;
                         before = reader.GetInt64(0);
@@ -96,12 +97,12 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
                         }
 
                         // Newest first within the block too; unreadable lines (edited by hand) are left to the chain check.
-                        foreach (var record in AuditBlockFormat.ReadLines(reader.GetFieldValue<byte[]>(2)).Reverse())
+                        foreach (var record in AuditBlockFormat.ReadLines(reader, 2).Reverse())
                         {
                             if (record is not null && Matches(record.Event, query))
                             {
                                 found.Add(record.Event);
-                                if (found.Count == query.Limit)
+                                if (found.Count == limit)
                                 {
                                     break;
                                 }
@@ -124,7 +125,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
         (q.Subject is null || e.Subject == q.Subject) && (q.ClientId is null || e.ClientId == q.ClientId) && (q.Resource is null || e.Resource == q.Resource)
         && (q.Outcome is null || e.Outcome == q.Outcome) && (q.Type is null || e.Type == q.Type)
         && (q.TokenId is null || e.TokenId == q.TokenId || e.ParentTokenId == q.TokenId || e.Id == q.TokenId)
-        && (q.Since is null || e.Time >= q.Since) && (q.Until is null || e.Time < q.Until);
+        && (q.Since is null || Db.Ms(e.Time) >= Db.Ms(q.Since.Value)) && (q.Until is null || Db.Ms(e.Time) < Db.Ms(q.Until.Value));
 
     /// <summary>
     /// Recomputes the chain from the first record: the first record whose stored hash differs from its recomputed
@@ -142,14 +143,15 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
         // only if the chain itself is intact (deleting a block's last record also leaves that block's range stale).
         AuditChainReport? editedIndex = null;
         using var command = c.CreateCommand();
-        command.CommandText = "SELECT first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records FROM audit_blocks ORDER BY first_seq";
+        command.CommandText = "SELECT first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records, typeof(last_seq) || typeof(record_count) || typeof(min_time) || typeof(max_time) FROM audit_blocks ORDER BY first_seq";
+        var chainStarted = false;
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var blockStart = reader.GetInt64(0);
-                var records = AuditBlockFormat.ReadLines(reader.GetFieldValue<byte[]>(7)).ToList();
+                var records = AuditBlockFormat.ReadLines(reader, 7).ToList();
                 foreach (var record in records)
                 {
                     count++;
@@ -160,13 +162,21 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
 
                     if (record.Hash is null)
                     {
-                        // Written before the chain existed (migration 0003): the chain starts after the last such record.
+                        // Written before the chain existed (migration 0003): only a leading run of such records, in
+                        // increasing order, each migrated alone into a block without a key filter; the chain starts
+                        // after the last of them. Anywhere else an unhashed record is an insertion.
+                        if (chainStarted || record.Sequence <= expectedSequence || records.Count != 1 || !reader.IsDBNull(6))
+                        {
+                            return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, "it has no hash where the chain requires one (inserted)");
+                        }
+
                         expectedSequence = record.Sequence;
                         continue;
                     }
 
+                    chainStarted = true;
                     string? problem = null;
-                    if (expectedSequence != 0 && record.Sequence != expectedSequence + 1)
+                    if (record.Sequence != expectedSequence + 1)
                     {
                         problem = record.Sequence > expectedSequence + 1
                             ? $"records {expectedSequence + 1}–{record.Sequence - 1} are missing (deleted)"
@@ -197,7 +207,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
                 }
 
                 var times = records.Select(r => r!.Event.Time.ToUnixTimeMilliseconds()).ToList();
-                var intact = records.Count > 0
+                var intact = records.Count > 0 && reader.GetString(8) == "integerintegerintegerinteger"
                     && reader.GetInt64(0) == records[0]!.Sequence && reader.GetInt64(1) == records[^1]!.Sequence && reader.GetInt64(2) == records.Count
                     && reader.GetInt64(3) == times.Min() && reader.GetInt64(4) == times.Max()
                     && (reader.IsDBNull(5) ? records[^1]!.Hash is null : reader.GetString(5) == records[^1]!.Hash)
@@ -215,6 +225,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     /// <summary>Records in sequence order after <paramref name="afterSequence"/> (for export and tail), with their hashes.</summary>
     public Task<IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)>> ReadAfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) => _db.RunAsync(async c =>
     {
+        limit = limit > 0 ? limit : int.MaxValue;
         var records = new List<(long, string?, AuditEvent)>(Math.Min(limit, 1000));
         await foreach (var (record, _) in ReadAllAsync(c, afterSequence, cancellationToken).ConfigureAwait(false))
         {
@@ -241,7 +252,8 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     private static async IAsyncEnumerable<(AuditRecord? Record, long BlockStart)> ReadAllAsync(SqliteConnection connection, long afterSequence, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT first_seq, records FROM audit_blocks WHERE last_seq > $after ORDER BY first_seq";
+        // By the primary key: from the last block starting at or before afterSequence (it may hold later records) on.
+        command.CommandText = "SELECT first_seq, records FROM audit_blocks WHERE first_seq >= COALESCE((SELECT first_seq FROM audit_blocks WHERE first_seq <= $after ORDER BY first_seq DESC LIMIT 1), 0) ORDER BY first_seq";
         command.Parameters.AddWithValue("$after", afterSequence);
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
@@ -249,7 +261,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var blockStart = reader.GetInt64(0);
-                foreach (var record in AuditBlockFormat.ReadLines(reader.GetFieldValue<byte[]>(1)))
+                foreach (var record in AuditBlockFormat.ReadLines(reader, 1))
                 {
                     yield return (record, blockStart);
                 }

@@ -122,6 +122,86 @@ public sealed class AuditChainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuditChain_InsertedRecordWithoutHash_IsReported()
+    {
+        // Unhashed records are legal only as the migrated run before the chain began; one slipped in later is forged —
+        // and would otherwise show in searches and exports while the chain and its head hash still verified.
+        var head = (await _log.VerifyChainAsync(default)).HeadHash;
+        var forged = (System.Text.Json.Nodes.JsonArray)System.Text.Json.Nodes.JsonNode.Parse(
+            "[15,null,\"evt-forged\",1790000000015,\"token_exchange\",\"granted\",null,null,null,\"ema-agent\",\"usr-framed\",null,null,null,\"jti-forged\",null,null,null,null]")!;
+        await AuditTamper.InsertAfterAsync(DatabasePath, 15, forged);
+        var report = await _log.VerifyChainAsync(default);
+        Assert.False(report.Intact);
+        Assert.Equal(15, report.FirstBrokenSequence);
+        Assert.Contains("no hash", report.Problem, StringComparison.Ordinal);
+        Assert.NotEqual(head, report.HeadHash);
+    }
+
+    [Fact]
+    public async Task AuditChain_InsertedUnhashedLineInsideABlock_IsReported()
+    {
+        await AuditTamper.EditAsync(DatabasePath, 20, line =>
+        {
+            line[AuditTamper.Hash] = null;
+            line[1] = null;
+            return line;
+        });
+        var report = await _log.VerifyChainAsync(default);
+        Assert.Equal(20, report.FirstBrokenSequence);
+    }
+
+    [Fact]
+    public async Task AuditList_BlockTimeStoredAsAnotherType_StillFound_AndVerifyReportsIt()
+    {
+        await SqlAsync("UPDATE audit_blocks SET min_time = CAST(CAST(min_time AS TEXT) AS BLOB)");
+        var window = await _log.ListAsync(new AuditQuery { Until = Event(4).Time }, default);
+        Assert.Equal(["evt-3", "evt-2", "evt-1"], window.Select(e => e.Id));
+        Assert.Contains("index data of its block", (await _log.VerifyChainAsync(default)).Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditList_SinceWithSubMillisecondPrecision_IncludesThatMillisecond_AndLimitZeroMeansAll()
+    {
+        var since = Event(48).Time.AddTicks(5_000); // 0.5 ms into record 48's millisecond
+        Assert.Equal(["evt-50", "evt-49", "evt-48"], (await _log.ListAsync(new AuditQuery { Since = since }, default)).Select(e => e.Id));
+        Assert.Equal(50, (await _log.ListAsync(new AuditQuery { Limit = 0 }, default)).Count);
+        Assert.Equal(50, (await _log.ReadAfterAsync(0, -1, default)).Count);
+    }
+
+    [Fact]
+    public async Task AuditList_LoneSurrogate_IsStoredAsReplacementCharacter_FoundAndVerified()
+    {
+        await _log.WriteAsync(Event(51) with { Subject = "usr-\ud800-x" }, default);
+        Assert.True((await _log.VerifyChainAsync(default)).Intact);
+        Assert.Equal("evt-51", Assert.Single(await _log.ListAsync(new AuditQuery { Subject = "usr-\ufffd-x" }, default)).Id);
+    }
+
+    [Fact]
+    public async Task WriteQueue_FailingLogger_DoesNotStopTheWriter()
+    {
+        await _log.DisposeAsync();
+        var queue = new SqliteWriteQueue(_db, new ThrowingLogger());
+        _log = new SqliteAuditLog(_db, queue);
+        await SqlAsync("ALTER TABLE audit_blocks RENAME TO audit_blocks_away");
+        var first = _log.WriteAsync(Event(51), default);
+        await Assert.ThrowsAsync<AuditUnavailableException>(() => first.WaitAsync(TimeSpan.FromSeconds(30)));
+        await SqlAsync("ALTER TABLE audit_blocks_away RENAME TO audit_blocks");
+        await _log.WriteAsync(Event(51), default).WaitAsync(TimeSpan.FromSeconds(30)); // the writer is still there
+        Assert.True((await _log.VerifyChainAsync(default)).Intact);
+    }
+
+    private sealed class ThrowingLogger : Microsoft.Extensions.Logging.ILogger<SqliteWriteQueue>
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            throw new InvalidOperationException("the log sink is down");
+    }
+
+    [Fact]
     public async Task AuditChain_TwoLogsOnOneWriteQueue_DoNotForkTheChain()
     {
         await _log.DisposeAsync();

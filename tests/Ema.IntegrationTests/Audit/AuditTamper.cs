@@ -33,6 +33,10 @@ internal static class AuditTamper
             }
         });
 
+    /// <summary>Inserts <paramref name="line"/> right after record <paramref name="sequence"/>, in that record's block.</summary>
+    public static Task InsertAfterAsync(string databasePath, long sequence, JsonArray line) =>
+        RewriteBlockAsync(databasePath, sequence, lines => lines.Insert(lines.FindIndex(l => l[Sequence]!.GetValue<long>() == sequence) + 1, line));
+
     /// <summary>Swaps everything but the sequence numbers of two records (in one block or in two).</summary>
     public static async Task SwapContentsAsync(string databasePath, long first, long second)
     {
