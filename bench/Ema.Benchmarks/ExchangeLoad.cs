@@ -19,14 +19,12 @@ namespace Ema.Benchmarks;
 /// </summary>
 public static class ExchangeLoad
 {
-    public static async Task<int> RunAsync(string[] args) => (await MeasureAsync(args)).Code;
+    public static Task<int> RunAsync(string[] args) => MeasureAsync(args);
 
     /// <summary>
     /// <c>exchange-audit</c>: the same exchange load against the real host (durable, hash-chained audit) and against the
     /// same host with the audit sink replaced by one that discards, alternating A B A B in one run.
     /// </summary>
-    public static Task<int> CompareAuditAsync(string[] args) => AuditComparison.RunAsync(args);
-
     /// <summary>
     /// <c>exchange-host</c>: <c>ema serve</c>'s host with the audit sink chosen by <c>EMA_BENCH_AUDIT</c>: <c>durable</c>
     /// (the shipped one), <c>queue</c> (through the group-commit queue, nothing written) or <c>discard</c>.
@@ -59,7 +57,7 @@ public static class ExchangeLoad
         public Task WriteAsync(Ema.Server.Audit.AuditEvent auditEvent, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
-    private static async Task<(int Code, double PerCpuSecond, double Crypto)> MeasureAsync(string[] args)
+    private static async Task<int> MeasureAsync(string[] args)
     {
         var seconds = ArgInt(args, "--seconds", 15);
         var concurrency = ArgInt(args, "--concurrency", 64);
@@ -68,23 +66,12 @@ public static class ExchangeLoad
         var port = FreePort();
         var baseUrl = $"https://127.0.0.1:{port}";
         var ema = Path.Combine(AppContext.BaseDirectory, "ema.dll");
-        var baseline = args.Contains("--no-audit") || args.Contains("--queue-only") || args.Contains("--durable-audit");
-        var host = baseline
-            ? $"\"{Path.Combine(AppContext.BaseDirectory, "Ema.Benchmarks.dll")}\" exchange-host \"--Ema:DataDirectory={data}\" --Ema:Seed=demo --Ema:Urls={baseUrl}"
-            : $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl}";
+        var host = $"\"{ema}\" serve --data \"{data}\" --seed demo --urls {baseUrl}";
         var start = new ProcessStartInfo("dotnet", $"{host} --Logging:LogLevel:Default=Warning --Ema:IdentityProvider:VerifiedSubjectTokenCacheSize={subjectCache}")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-
-        if (baseline)
-        {
-            // The baseline host runs from this assembly: give it the runtime settings of ema.runtimeconfig.json.
-            start.Environment["DOTNET_gcServer"] = "1";
-            start.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
-            start.Environment["EMA_BENCH_AUDIT"] = args.Contains("--queue-only") ? "queue" : args.Contains("--no-audit") ? "discard" : "durable";
-        }
 
         // --server-env NAME=VALUE (repeatable): runtime settings for the server process, for experiments.
         for (var i = 0; i < args.Length - 1; i++)
@@ -118,7 +105,7 @@ public static class ExchangeLoad
 
             if (args.Contains("--redeem"))
             {
-                return (await RedeemAsync(http, baseUrl, demo, idToken, form, basic, server, concurrency, seconds), 0, 0);
+                return await RedeemAsync(http, baseUrl, demo, idToken, form, basic, server, concurrency, seconds);
             }
 
             // Warm up (JIT, connection pool, SQLite pages), bounded.
@@ -135,12 +122,12 @@ public static class ExchangeLoad
             var perCpuSecond = ok / serverCpu;
             var saturation = ok / wall;
 
-            // Latency at about half of saturation: a paced open loop (skipped by exchange-audit, which compares CPU only).
+            // Latency at about half of saturation: a paced open loop.
             var rate = Math.Max(1, saturation / 2);
-            var latencies = args.Contains("--no-latency") ? [0] : await RunPacedAsync(ExchangeAsync, rate, TimeSpan.FromSeconds(Math.Min(seconds, 10)), 200_000);
+            var latencies = await RunPacedAsync(ExchangeAsync, rate, TimeSpan.FromSeconds(Math.Min(seconds, 10)), 200_000);
             latencies.Sort();
 
-            Console.WriteLine($"token exchange over https ({(args.Contains("--queue-only") ? "audit QUEUE ONLY, " : args.Contains("--no-audit") ? "audit DISCARDED, " : args.Contains("--durable-audit") ? "audit DURABLE, " : string.Empty)}server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
+            Console.WriteLine($"token exchange over https (server process {server.Id}, {concurrency} connections, {seconds} s, verified-subject-token cache {(subjectCache > 0 ? "on" : "off")}):");
             Console.WriteLine($"  exchanges ok/failed:               {ok} / {failed}");
             Console.WriteLine($"  wall throughput:                   {saturation:F0} req/s");
             Console.WriteLine($"  server CPU:                        {serverCpu:F2} s  ({1e6 * serverCpu / ok:F0} µs/request)");
@@ -154,11 +141,11 @@ public static class ExchangeLoad
                 // Same run: the policy engine at enterprise size, in this process (the server is idle now), CPU time per decision.
                 var policy = await PolicyEvaluation.MeasureAsync(TimeSpan.FromSeconds(Math.Min(seconds, 10)), 2_000_000);
                 var exchangeMicroseconds = 1e6 * serverCpu / ok;
-                Console.WriteLine($"policy evaluation ({policy.Rules} rules, {PolicyEvaluation.UserCount} users, {policy.Decisions} decisions, {policy.Allowed} allowed): {policy.MicrosecondsPerDecision:F1} µs CPU/decision");
+                Console.WriteLine(policy);
                 Console.WriteLine($"  RATIO policy evaluation ÷ token exchange (CPU per request, same run): {policy.MicrosecondsPerDecision / exchangeMicroseconds:P1}");
             }
 
-            return (failed == 0 ? 0 : 1, perCpuSecond, crypto);
+            return failed == 0 ? 0 : 1;
         }
         finally
         {

@@ -18,7 +18,11 @@ public static class PolicyEvaluation
     private const int GroupCount = 500;
     private const int ResourceCount = 20;
 
-    public sealed record Result(double MicrosecondsPerDecision, int Decisions, int Allowed, int Rules);
+    public sealed record Result(double MicrosecondsPerDecision, int Decisions, int Allowed, int Rules)
+    {
+        public override string ToString() =>
+            $"policy evaluation ({Rules} rules, {UserCount} users, {Decisions} decisions, {Allowed} allowed): {MicrosecondsPerDecision:F1} µs CPU/decision";
+    }
 
     public static async Task<Result> MeasureAsync(TimeSpan duration, int maxDecisions)
     {

@@ -48,7 +48,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         (TimeSpan? MaxAge, string? Acr)? stepUp = null;
         foreach (var rule in _index.For(request.Resource).ByPriority)
         {
-            if (!AppliesTo(rule, request.User.Id, request.GroupIds, request.Roles, request.Client.ClientId, request.Resource))
+            if (!AppliesTo(rule, request.User.Id, request.GroupIds, request.Roles, request.Client.ClientId))
             {
                 continue;
             }
@@ -131,7 +131,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         foreach (var resource in await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false))
         {
             // The catalog lists what rules could allow; conditions (MFA, network, hours) are checked at exchange time.
-            var rules = _index.For(resource).InFileOrder.Where(r => AppliesTo(r, user.Id, groupIds, roles, client.ClientId, resource)).ToList();
+            var rules = _index.For(resource).InFileOrder.Where(r => AppliesTo(r, user.Id, groupIds, roles, client.ClientId)).ToList();
             var defined = resource.Scopes.Select(s => s.Name).ToList();
             var unconditionalDenies = rules.Where(r => r.Effect == PolicyEffect.Deny && r.When == PolicyConditions.None).ToList();
             if (unconditionalDenies.Any(r => r.Scopes.Count == 0))
@@ -150,11 +150,11 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         return result;
     }
 
+    // For a candidate rule of the resource (ResourceRuleIndex has matched the resource already): subject and client.
     // Plain loops: this runs for every candidate rule of every token exchange (docs/benchmarks.md, policy evaluation).
-    private static bool AppliesTo(PolicyRule rule, string userId, IReadOnlyList<string> groups, IReadOnlyList<string> roles, string clientId, ResourceApplication resource) =>
+    private static bool AppliesTo(PolicyRule rule, string userId, IReadOnlyList<string> groups, IReadOnlyList<string> roles, string clientId) =>
         (rule.Subjects.IsEveryone || Contains(rule.Subjects.Users, userId) || SharesAny(rule.Subjects.Groups, groups) || SharesAny(rule.Subjects.Roles, roles))
-        && (rule.Clients.Count == 0 || Contains(rule.Clients, clientId))
-        && (rule.Resources.Count == 0 || Contains(rule.Resources, resource.Id) || Contains(rule.Resources, resource.Resource));
+        && (rule.Clients.Count == 0 || Contains(rule.Clients, clientId));
 
     private static bool Contains(IReadOnlyList<string> values, string value)
     {

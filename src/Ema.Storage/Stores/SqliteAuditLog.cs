@@ -227,7 +227,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     {
         limit = limit > 0 ? limit : int.MaxValue;
         var records = new List<(long, string?, AuditEvent)>(Math.Min(limit, 1000));
-        await foreach (var (record, _) in ReadAllAsync(c, afterSequence, cancellationToken).ConfigureAwait(false))
+        await foreach (var record in ReadFromAsync(c, afterSequence, cancellationToken).ConfigureAwait(false))
         {
             if (records.Count == limit)
             {
@@ -247,23 +247,23 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     public Task<long> CountAsync(CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(record_count), 0) FROM audit_blocks"), cancellationToken);
 
-    // Every record of the blocks that end after afterSequence, in block order, streamed (never the whole log in memory);
-    // null stands for a line that does not parse, with the first sequence number of its block.
-    private static async IAsyncEnumerable<(AuditRecord? Record, long BlockStart)> ReadAllAsync(SqliteConnection connection, long afterSequence, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    // Every record from the block holding afterSequence + 1 on, in order, streamed (never the whole log in memory); null
+    // stands for a line that does not parse.
+    private static async IAsyncEnumerable<AuditRecord?> ReadFromAsync(SqliteConnection connection, long afterSequence, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var command = connection.CreateCommand();
+
         // By the primary key: from the last block starting at or before afterSequence (it may hold later records) on.
-        command.CommandText = "SELECT first_seq, records FROM audit_blocks WHERE first_seq >= COALESCE((SELECT first_seq FROM audit_blocks WHERE first_seq <= $after ORDER BY first_seq DESC LIMIT 1), 0) ORDER BY first_seq";
+        command.CommandText = "SELECT records FROM audit_blocks WHERE first_seq >= COALESCE((SELECT first_seq FROM audit_blocks WHERE first_seq <= $after ORDER BY first_seq DESC LIMIT 1), 0) ORDER BY first_seq";
         command.Parameters.AddWithValue("$after", afterSequence);
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                var blockStart = reader.GetInt64(0);
-                foreach (var record in AuditBlockFormat.ReadLines(reader, 1))
+                foreach (var record in AuditBlockFormat.ReadLines(reader, 0))
                 {
-                    yield return (record, blockStart);
+                    yield return record;
                 }
             }
         }
