@@ -34,6 +34,11 @@ public static class Program
             return AuditWriteLoad.RunAsync(args[1..]).GetAwaiter().GetResult();
         }
 
+        if (args.Length > 0 && args[0] == "flush-floor")
+        {
+            return FlushFloor.Run(args[1..]);
+        }
+
         if (args.Length > 0 && args[0] == "exchange-host")
         {
             return ExchangeLoad.AuditVariantHostAsync(args[1..]).GetAwaiter().GetResult();
