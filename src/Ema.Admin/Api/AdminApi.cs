@@ -30,7 +30,7 @@ public sealed record AdminProblem(string Title, string Detail);
 
 /// <summary>
 /// The JSON admin API under <c>/admin/api/v1</c> (admins only, console sign-in): the same queries the console pages
-/// use, the simulator and the decision trail. Its OpenAPI document is at <c>/admin/api/openapi/v1.json</c>.
+/// use, the simulator, the decision trail, and the console's changes (<see cref="AdminApiChanges"/>). Its OpenAPI document is at <c>/admin/api/openapi/v1.json</c>.
 /// </summary>
 internal static class AdminApi
 {
@@ -58,6 +58,7 @@ internal static class AdminApi
         api.MapGet("/audit/trail/{id}", async (DecisionTrail trail, string id, CancellationToken ct) =>
             (await trail.FollowAsync(id, ct).ConfigureAwait(false)).Select(r => AuditRecordView.From(r.Event, r.Depth)).ToList()).WithName("FollowDecision");
         api.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy");
+        AdminApiChanges.Map(api);
     }
 
     private static async Task<Results<Ok<DecisionView>, BadRequest<AdminProblem>>> SimulateAsync(SimulationRequest request, PolicySimulator simulator, IAccessPolicy policy, CancellationToken ct)

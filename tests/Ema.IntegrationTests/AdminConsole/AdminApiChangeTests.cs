@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Ema.Server.Audit;
+using Ema.Server.Policy;
+using Ema.Server.Stores;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ema.IntegrationTests.AdminConsole;
+
+/// <summary>The admin API's changes over real https: the console's operations, its step-up rule, same-origin only, one-time secrets.</summary>
+public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFixture<ConsoleServerFixture>
+{
+    private string Api => server.BaseUrl + "/admin/api/v1";
+
+    [Fact]
+    public async Task AdminApi_Changes_AreTheConsolesChanges_EachAuditedOnce_AndTheFirstPasswordIsShownOnlyInTheResponse()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+
+        var group = await ChangeAsync(alice, HttpMethod.Post, "/groups", new { id = "grp-api", name = "API made" });
+        Assert.Equal("Created group grp-api.", group.GetProperty("message").GetString());
+        var user = await ChangeAsync(alice, HttpMethod.Post, "/users", new { username = "ivy", displayName = "Ivy", department = "research" });
+        var password = user.GetProperty("oneTimeSecret").GetString()!;
+        Assert.Equal(20, password.Length);
+        server.Secrets.Add(password);
+        await ChangeAsync(alice, HttpMethod.Post, "/groups/grp-api/members", new { username = "ivy" });
+        await ChangeAsync(alice, HttpMethod.Post, "/users/ivy/roles", new { role = "auditor" });
+        await ChangeAsync(alice, HttpMethod.Delete, "/users/ivy/roles/auditor", null);
+
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        var ivy = await directory.FindUserByUsernameAsync("ivy", default);
+        Assert.NotNull(ivy);
+        Assert.Contains("grp-api", await directory.GetGroupIdsAsync(ivy.Id, default));
+        Assert.DoesNotContain("auditor", await directory.GetRolesAsync(ivy.Id, default));
+
+        // Listed again: never the password or its hash.
+        var users = await alice.Http.GetStringAsync(Api + "/users");
+        Assert.Contains("\"ivy\"", users, StringComparison.Ordinal);
+        Assert.DoesNotContain(password, users, StringComparison.Ordinal);
+        Assert.DoesNotContain("hash", users, StringComparison.OrdinalIgnoreCase);
+
+        var audit = (await server.AuditAsync(AuditEventTypes.AdminChange)).Where(e => e.Subject == "usr-alice").ToList();
+        Assert.Single(audit, e => e.Action == "group_create" && e.Resource == "grp-api");
+        Assert.Single(audit, e => e.Action == "user_create" && e.Resource == ivy.Id);
+        Assert.Single(audit, e => e.Action == "group_member_add" && e.Resource == ivy.Id);
+        Assert.DoesNotContain(audit, e => (e.Reason ?? string.Empty).Contains(password, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AdminApi_InvalidPolicy_IsRefusedWithLineNumbers_AndNothingIsApplied_ThenImportAndRollback()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var policies = server.App.Services.GetRequiredService<IPolicyStore>();
+        var before = (await policies.ListAsync(default)).Count;
+
+        using (var refused = await SendAsync(alice, HttpMethod.Put, "/policy", new { yaml = "version: 1\ndefault: deny\nrules:\n  - id: a\n    effect: permit\n" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            using var problem = JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+            var error = problem.RootElement.GetProperty("errors").EnumerateArray().Single();
+            Assert.Equal(5, error.GetProperty("line").GetInt32());
+            Assert.Contains("allow or deny", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, (await policies.ListAsync(default)).Count);
+
+        await ChangeAsync(alice, HttpMethod.Put, "/policy", new { yaml = "version: 1\ndefault: deny\nrules:\n  - { id: engineering-wiki, effect: allow, subjects: { groups: [grp-engineering] }, resources: [res-wiki] }\n", comment = "wiki only" });
+        var imported = await policies.GetCurrentAsync(default);
+        Assert.Equal("wiki only", imported!.Comment);
+        await ChangeAsync(alice, HttpMethod.Put, "/policy", new { yaml = "version: 1\ndefault: deny\nrules: []\n" });
+        var rolledBack = await ChangeAsync(alice, HttpMethod.Post, "/policy/rollback", new { version = imported.Version });
+        Assert.Contains($"a copy of version {imported.Version}", rolledBack.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(imported.Sha256, (await policies.GetCurrentAsync(default))!.Sha256);
+    }
+
+    [Fact]
+    public async Task AdminApi_ChangeWithoutARecentMfaSignIn_IsRefusedAsStepUpRequired_AndChangesNothing()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        server.Clock.Advance(TimeSpan.FromMinutes(16)); // past Ema:Admin:ChangeMaxAuthAge (15 minutes)
+
+        using (var response = await SendAsync(alice, HttpMethod.Post, "/groups", new { id = "grp-late", name = "late" }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Contains("step_up_required", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(await server.App.Services.GetRequiredService<IDirectoryStore>().ListGroupsAsync(default), g => g.Id == "grp-late");
+        using var reads = await alice.Http.GetAsync(Api + "/groups");
+        Assert.Equal(HttpStatusCode.OK, reads.StatusCode); // reading needs no step-up
+    }
+
+    [Fact]
+    public async Task AdminApi_CrossOriginChange_IsRefused_AndChangesNothing()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        foreach (var (name, value) in new[] { ("Origin", "https://attacker.example"), ("Origin", "null"), ("Sec-Fetch-Site", "cross-site") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, Api + "/signing-keys/rotate");
+            request.Headers.Add(name, value);
+            using var response = await alice.Http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        }
+
+        Assert.DoesNotContain(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "signing_key_rotate");
+
+        using var sameSite = new HttpRequestMessage(HttpMethod.Post, Api + "/signing-keys/rotate");
+        sameSite.Headers.Add("Origin", server.BaseUrl);
+        using var accepted = await alice.Http.SendAsync(sameSite);
+        Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
+        Assert.Single(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "signing_key_rotate");
+    }
+
+    [Fact]
+    public async Task AdminApi_Changes_NeedAnAdmin_AreRefusedWithAReasonOnBadInput_AndArePublishedInTheOpenApiDocument()
+    {
+        using var anonymous = ConsoleSession.Anonymous(server, server.Clock);
+        using (var response = await anonymous.Http.PostAsJsonAsync(Api + "/groups", new { id = "grp-anon", name = "anon" }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        using (var refused = await SendAsync(alice, HttpMethod.Post, "/clients", new { clientId = "bad id!", name = "x" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("needs an id", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "client_create" && e.Resource == "bad id!");
+
+        var created = await ChangeAsync(alice, HttpMethod.Post, "/clients", new { clientId = "api-agent", name = "API agent", authenticationMethod = "client_secret_basic", tokenExchange = true });
+        var secret = created.GetProperty("oneTimeSecret").GetString()!;
+        server.Secrets.Add(secret);
+        Assert.DoesNotContain(secret, await alice.Http.GetStringAsync(Api + "/clients"), StringComparison.Ordinal);
+
+        using var openApi = JsonDocument.Parse(await anonymous.Http.GetStringAsync(server.BaseUrl + "/admin/api/openapi/v1.json"));
+        var paths = openApi.RootElement.GetProperty("paths");
+        Assert.True(paths.GetProperty("/admin/api/v1/groups").TryGetProperty("post", out _));
+        Assert.True(paths.GetProperty("/admin/api/v1/policy").TryGetProperty("put", out _));
+        Assert.True(paths.GetProperty("/admin/api/v1/sessions/{sessionId}").TryGetProperty("delete", out _));
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(ConsoleSession session, HttpMethod method, string path, object? body)
+    {
+        using var request = new HttpRequestMessage(method, Api + path) { Content = body is null ? null : JsonContent.Create(body) };
+        return await session.Http.SendAsync(request);
+    }
+
+    private async Task<JsonElement> ChangeAsync(ConsoleSession session, HttpMethod method, string path, object? body)
+    {
+        using var response = await SendAsync(session, method, path, body);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{method} {path}: {(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
