@@ -54,6 +54,7 @@ public static class AdminConsoleServiceCollectionExtensions
             cookie.Events.OnRedirectToLogin = ctx => RedirectOrStatus(ctx, StatusCodes.Status401Unauthorized);
             cookie.Events.OnRedirectToAccessDenied = ctx => RedirectOrStatus(ctx, StatusCodes.Status403Forbidden);
         });
+        services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, AdminApiBearerHandler>(AdminApiBearerHandler.SchemeName, null);
         services.AddOptions<CookieAuthenticationOptions>(ConsoleNames.Scheme).Configure<IOptions<Ema.Server.Options.IdentityProviderOptions>>((cookie, idp) =>
         {
             // Decided by the issuer, not by the request: behind a TLS-terminating proxy the cookie must still be Secure.
@@ -67,8 +68,9 @@ public static class AdminConsoleServiceCollectionExtensions
             authorization.AddPolicy(ConsoleNames.UserPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireAuthenticatedUser());
             authorization.AddPolicy(ConsoleNames.AdminPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole));
 
-            // The API has no page filter to step up with: it needs the admin role and an MFA sign-in outright.
-            authorization.AddPolicy(ConsoleNames.AdminApiPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole).RequireClaim(ConsoleNames.Claims.Amr, ConsoleNames.MfaMethod));
+            // The API has no page filter to step up with: it needs the admin role and an MFA sign-in outright — by the
+            // console cookie or by a bearer token of the ema admin CLI.
+            authorization.AddPolicy(ConsoleNames.AdminApiPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme, AdminApiBearerHandler.SchemeName).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole).RequireClaim(ConsoleNames.Claims.Amr, ConsoleNames.MfaMethod));
         });
 
         services.AddRazorPages(pages =>
@@ -91,7 +93,7 @@ public static class AdminConsoleServiceCollectionExtensions
             o.AddDocumentTransformer((document, _, _) =>
             {
                 document.Info.Title = "Ema admin API";
-                document.Info.Description = "The directory, applications, policy, simulator and audit trail of an Ema IdP. Sign in to the console (/admin) first: the API takes the console's sign-in and needs the admin role and MFA.";
+                document.Info.Description = "The directory, applications, policy, simulator and audit trail of an Ema IdP. The API takes the console's sign-in (cookie) or a bearer token issued to the ema admin CLI (ema admin login), and needs the admin role and an MFA sign-in; changes need one in the last ChangeMaxAuthAge.";
                 return Task.CompletedTask;
             });
         });

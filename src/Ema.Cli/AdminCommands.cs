@@ -30,6 +30,10 @@ internal static class AdminCommands
         admin.Subcommands.Add(AuthorizationServer());
         admin.Subcommands.Add(PolicyCommands.Create(Data));
         admin.Subcommands.Add(Sessions());
+        foreach (var remote in AdminRemoteCommands.Create())
+        {
+            admin.Subcommands.Add(remote);
+        }
         return admin;
     }
 

@@ -30,6 +30,16 @@ internal static class OutboundHttp
 #pragma warning restore RS0030
     }
 
+    /// <summary>The admin CLI's client for the admin API: no redirects, which would re-send its bearer token elsewhere.</summary>
+    public static HttpClient CreateForAdminApi(string? caPath)
+    {
+        var handler = Handler(caPath, null);
+        handler.AllowAutoRedirect = false;
+#pragma warning disable RS0030
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
+#pragma warning restore RS0030
+    }
+
     /// <summary>The connection pool behind <see cref="Create"/>; also the Ema client's network handler.</summary>
     public static SocketsHttpHandler Handler(string? localCaPath, string? extraCaPath) => new()
     {

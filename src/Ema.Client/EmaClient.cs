@@ -71,6 +71,12 @@ public sealed class EmaClient : IDisposable
     /// <summary>Signs in through the browser (authorization code + PKCE, loopback redirect) and stores the session.</summary>
     public Task<EnterpriseSession> SignInAsync(CancellationToken cancellationToken = default) => _sessions.SignInAsync(null, cancellationToken);
 
+    /// <summary>
+    /// Signs in through the browser asking for a fresh or stronger authentication (OIDC <c>max_age</c>,
+    /// <c>acr_values</c>) — for example a second factor — and stores the session.
+    /// </summary>
+    public Task<EnterpriseSession> SignInAsync(StepUpRequest stepUp, CancellationToken cancellationToken = default) => _sessions.SignInAsync(stepUp, cancellationToken);
+
     /// <summary>Signs in with the device authorization grant (RFC 8628); <paramref name="show"/> tells the user where to go.</summary>
     public async Task<EnterpriseSession> SignInWithDeviceAsync(Func<DeviceAuthorizationResponse, Task> show, CancellationToken cancellationToken = default)
     {

@@ -9,7 +9,8 @@ namespace Ema.Admin.Console;
 
 /// <summary>
 /// Registers the console at the IdP as a public client (code + PKCE only, no token exchange) with its one redirect URI,
-/// and keeps that URI right when the host's address changes.
+/// and keeps that URI right when the host's address changes; registers the <c>ema admin</c> CLI the same way, with a
+/// loopback redirect URI.
 /// </summary>
 internal sealed class ConsoleClientRegistration(IApplicationStore applications, IOptions<IdentityProviderOptions> idp) : IStartupTask
 {
@@ -35,6 +36,20 @@ internal sealed class ConsoleClientRegistration(IApplicationStore applications, 
         else if (!existing.RedirectUris.SequenceEqual([redirect], StringComparer.Ordinal))
         {
             await applications.SetClientRedirectUrisAsync(ConsoleNames.ClientId, [redirect], cancellationToken).ConfigureAwait(false);
+        }
+
+        if (await applications.FindClientAsync(ConsoleNames.CliClientId, cancellationToken).ConfigureAwait(false) is null)
+        {
+            await applications.CreateClientAsync(
+                new ClientApplication
+                {
+                    ClientId = ConsoleNames.CliClientId,
+                    Name = "Ema admin CLI",
+                    RedirectUris = [ConsoleNames.CliRedirectUri],
+                    AuthenticationMethod = ClientAuthenticationMethods.None,
+                    GrantTypes = [GrantTypes.AuthorizationCode],
+                },
+                cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -6,6 +6,15 @@ public static class ConsoleNames
     /// <summary>The console's client id at the IdP (a public client: code + PKCE, redeemed in-process).</summary>
     public const string ClientId = "ema-admin-console";
 
+    /// <summary>
+    /// The <c>ema admin</c> CLI's client id at the IdP (public: code + PKCE with a loopback redirect, RFC 8252). The admin
+    /// API accepts bearer tokens issued to this client only.
+    /// </summary>
+    public const string CliClientId = "ema-admin-cli";
+
+    /// <summary>The CLI's redirect URI (loopback: any port, RFC 8252 §7.3).</summary>
+    public const string CliRedirectUri = "http://127.0.0.1/callback";
+
     /// <summary>Authentication scheme of the console cookie.</summary>
     public const string Scheme = "EmaConsole";
 

@@ -77,6 +77,7 @@ public sealed class IdentityProviderTokens
             AuthTime = authTime,
             Amr = amr,
             Acr = acr,
+            SessionId = sessionId,
         });
 
         RefreshTokenGrant? refresh = null;

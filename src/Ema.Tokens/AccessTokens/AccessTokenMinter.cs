@@ -33,6 +33,12 @@ public sealed record AccessTokenDescriptor
 
     /// <summary><c>amr</c>, copied from the ID-JAG when present.</summary>
     public IReadOnlyList<string>? Amr { get; init; }
+
+    /// <summary>
+    /// <c>sid</c>: the IdP sign-in session the token came from (OIDC Front-Channel Logout §3), for the IdP's own tokens,
+    /// so a resource can refuse the token once that session is revoked. Not set on the authorization server's tokens.
+    /// </summary>
+    public string? SessionId { get; init; }
 }
 
 /// <summary>Issues RFC 9068 JWT access tokens (header <c>typ: at+jwt</c>) audience-bound to one resource.</summary>
@@ -70,6 +76,10 @@ public sealed class AccessTokenMinter
             JwtWriter.WriteRegisteredClaims(json, d.Issuer, d.Subject, d.Audience, s.jti, s.issuedAt, s.expiresAt);
             json.WriteString(JwtClaimNames.ClientId, d.ClientId);
             JwtWriter.WriteOptionalClaims(json, d.Scope, null, d.AuthTime, d.Acr, d.Amr, null);
+            if (d.SessionId is not null)
+            {
+                json.WriteString(JwtClaimNames.SessionId, d.SessionId);
+            }
         });
         return new MintedToken(token, jti, issuedAt, expiresAt);
     }

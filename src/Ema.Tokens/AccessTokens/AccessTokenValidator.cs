@@ -52,6 +52,9 @@ public sealed record ValidatedAccessToken
     public string? Acr { get; init; }
 
     public IReadOnlyList<string>? Amr { get; init; }
+
+    /// <summary><c>sid</c> when present (the IdP's own tokens).</summary>
+    public string? SessionId { get; init; }
 }
 
 /// <summary>Either a <see cref="ValidatedAccessToken"/> or an RFC 6750 <c>invalid_token</c> error.</summary>
@@ -168,6 +171,7 @@ public sealed class AccessTokenValidator
                 AuthTime = claims.AuthTime is { } authTime ? DateTimeOffset.FromUnixTimeSeconds(authTime) : null,
                 Acr = claims.Acr,
                 Amr = claims.Amr,
+                SessionId = claims.SessionId,
             },
             null);
     }

@@ -142,6 +142,46 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
         Assert.True(paths.GetProperty("/admin/api/v1/sessions/{sessionId}").TryGetProperty("delete", out _));
     }
 
+    [Fact]
+    public async Task AdminApiBearer_TakesTokensIssuedToTheAdminCliOnly()
+    {
+        // alice is an admin, but a token her MCP client obtained must not administer the IdP.
+        var agent = await server.SignInAsync("alice");
+        using var request = new HttpRequestMessage(HttpMethod.Get, Api + "/users");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", agent.Tokens.AccessToken);
+        using var response = await server.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("error=\"invalid_token\"", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminApiBearer_NeedsAnMfaSignIn_AndARevokedSessionEndsTheToken()
+    {
+        var cli = await server.SignInAsync("alice", "openid profile", clientId: Ema.Admin.Console.ConsoleNames.CliClientId); // password only
+        using (var passwordOnly = await BearerGetAsync(cli.Tokens.AccessToken, "/users"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, passwordOnly.StatusCode);
+        }
+
+        var sessionId = JsonDocument.Parse(Convert.FromBase64String(Pad(cli.Tokens.AccessToken.Split('.')[1]))).RootElement.GetProperty("sid").GetString()!;
+        await server.App.Services.GetRequiredService<IGrantStore>().RevokeSessionAsync(sessionId, default);
+        using var revoked = await BearerGetAsync(cli.Tokens.AccessToken, "/users");
+        Assert.Equal(HttpStatusCode.Unauthorized, revoked.StatusCode);
+    }
+
+    private async Task<HttpResponseMessage> BearerGetAsync(string token, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Api + path);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return await server.Http.SendAsync(request);
+    }
+
+    private static string Pad(string base64Url)
+    {
+        var text = base64Url.Replace('-', '+').Replace('_', '/');
+        return text + new string('=', (4 - (text.Length % 4)) % 4);
+    }
+
     private async Task<HttpResponseMessage> SendAsync(ConsoleSession session, HttpMethod method, string path, object? body)
     {
         using var request = new HttpRequestMessage(method, Api + path) { Content = body is null ? null : JsonContent.Create(body) };

@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Ema.Cli;
 using Ema.IntegrationTests.Infrastructure;
 using IdentityProvider = Ema.IntegrationTests.IdentityProvider;
+using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
 
@@ -153,6 +154,69 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         var broken = await RunAsync("audit", "verify", "--data", data);
         Assert.Equal(1, broken.Code);
         Assert.Contains($"broken at record #{denied.GetProperty("seq").GetInt64()}", broken.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminLoginAndApi_ManageARunningIdpThroughItsAdminApi_WithAReadableRefusalAndLogout()
+    {
+        // An admin of their own (a one-time code is good once: no other test may spend this user's codes).
+        var services = server.App.Services;
+        var directory = services.GetRequiredService<global::Ema.Server.Stores.IDirectoryStore>();
+        var password = global::Ema.Server.Security.SecretHasher.NewSecret()[..16];
+        server.Secrets.Add(password);
+        Assert.True(await directory.CreateUserAsync(new global::Ema.Server.Model.User("usr-cliadmin", "cliadmin", "CLI Admin", null, global::Ema.Server.Model.UserStatus.Active), services.GetRequiredService<global::Ema.Server.Security.PasswordHasher>().Hash(password), default));
+        await directory.AddRoleAsync("usr-cliadmin", "admin", default);
+        await server.EnrolTotpAsync("cliadmin", "usr-cliadmin");
+        var secret = global::Ema.Server.Security.Totp.FromBase32(server.TotpSecrets["cliadmin"]);
+
+        var notYet = await RunAsync("admin", "api", "GET", "/users");
+        Assert.Equal(ExitCodes.SignInRequired, notYet.Code);
+        Assert.Contains("run ema admin login", notYet.Err, StringComparison.Ordinal);
+
+        using (var login = Start("admin", "login", "--server", server.Issuer, "--ca", Path.Combine(server.DataDirectory, "tls", "ca.crt")))
+        {
+            string? url = null;
+            while (url is null && await login.StandardError.ReadLineAsync() is { } line)
+            {
+                url = SignInUrl().Match(line) is { Success: true } m ? m.Value : null;
+            }
+
+            Assert.NotNull(url);
+            Assert.Contains("acr_values=", url, StringComparison.Ordinal); // the second factor is asked for
+            await new PageSignInBrowser(TrustedHttp.Handler(server.Ca, new CookieContainer()), "cliadmin", password, () => global::Ema.Server.Security.Totp.Code(secret, global::Ema.Server.Security.Totp.StepAt(TimeProvider.System.GetUtcNow()))).OpenAsync(new Uri(url), default);
+            var output = await login.StandardOutput.ReadToEndAsync();
+            await login.WaitForExitAsync();
+            Assert.True(login.ExitCode == 0, output + await login.StandardError.ReadToEndAsync());
+            Assert.Contains("as cliadmin", output, StringComparison.Ordinal);
+        }
+
+        var groups = await RunAsync("admin", "api", "GET", "/groups");
+        Assert.Equal(0, groups.Code);
+        Assert.Contains("grp-engineering", groups.Out, StringComparison.Ordinal);
+
+        var created = await RunAsync("admin", "api", "post", "/groups", "--body", "{\"id\":\"grp-cli-api\",\"name\":\"Made by the CLI\"}");
+        Assert.True(created.Code == 0, created.Err);
+        Assert.Contains("Created group grp-cli-api", created.Out, StringComparison.Ordinal);
+        Assert.Contains(await directory.ListGroupsAsync(default), g => g.Id == "grp-cli-api");
+        var audit = await services.GetRequiredService<global::Ema.Server.Audit.IAuditReader>().ListAsync(new global::Ema.Server.Audit.AuditQuery { Type = global::Ema.Server.Audit.AuditEventTypes.AdminChange, Limit = 100 }, default);
+        Assert.Single(audit, e => e.Action == "group_create" && e.Resource == "grp-cli-api" && e.Subject == "usr-cliadmin");
+
+        var refused = await RunAsync("admin", "api", "POST", "/groups", "--body", "{\"id\":\"bad id\",\"name\":\"x\"}");
+        Assert.Equal(ExitCodes.Failed, refused.Code);
+        Assert.Contains("ema: A group needs", refused.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", refused.Err, StringComparison.Ordinal); // a message, not a stack trace
+
+        var badJson = await RunAsync("admin", "api", "POST", "/groups", "--body", "{not json");
+        Assert.Equal(ExitCodes.Usage, badJson.Code);
+
+        // The stored sign-in is encrypted: its access token is not in any file of the profile.
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(_profile, "admin"), "*", SearchOption.AllDirectories))
+        {
+            Assert.DoesNotContain("eyJ", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, (await RunAsync("admin", "logout")).Code);
+        Assert.Equal(ExitCodes.SignInRequired, (await RunAsync("admin", "api", "GET", "/users")).Code);
     }
 
     /// <summary><c>ema login</c> writes the profile and prints the sign-in URL; the test is the person with the browser.</summary>

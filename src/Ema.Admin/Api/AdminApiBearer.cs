@@ -1,0 +1,86 @@
+using System.Text.Encodings.Web;
+using Ema.Admin.Console;
+using Ema.Protocol;
+using Ema.Server.IdentityProvider;
+using Ema.Server.Model;
+using Ema.Server.Stores;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ema.Admin.Api;
+
+/// <summary>
+/// Bearer authentication of the admin API for the <c>ema admin</c> CLI (RFC 6750): an access token of this IdP
+/// (signature, issuer, audience = the IdP, lifetime: <see cref="IdentityProviderTokens.AccessTokenValidator"/>) issued to
+/// the registered CLI client <see cref="ConsoleNames.CliClientId"/> — never a token another client obtained for the same
+/// user, which would hand an MCP client admin power. As for the console cookie, each request re-reads the user (active),
+/// their roles, and the IdP session named by the token's <c>sid</c> (not revoked, not expired): revoking the session or
+/// the role ends the token's use at once. The token's <c>auth_time</c> and <c>amr</c> feed the same MFA and step-up
+/// rules as a console sign-in.
+/// </summary>
+internal sealed partial class AdminApiBearerHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "EmaAdminBearer";
+
+    private OAuthError? _error;
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith(HeaderValues.BearerScheme + " ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var services = Context.RequestServices;
+        var result = await services.GetRequiredService<IdentityProviderTokens>().AccessTokenValidator.ValidateAsync(header[(HeaderValues.BearerScheme.Length + 1)..].Trim(), Context.RequestAborted).ConfigureAwait(false);
+        if (!result.IsValid)
+        {
+            return Refuse(result.Error!);
+        }
+
+        var token = result.Value!;
+        if (!string.Equals(token.ClientId, ConsoleNames.CliClientId, StringComparison.Ordinal))
+        {
+            return Refuse(OAuthError.InvalidToken($"The admin API takes tokens issued to {ConsoleNames.CliClientId} only.", $"client_id={token.ClientId} jti={token.JwtId}"));
+        }
+
+        var directory = services.GetRequiredService<IDirectoryStore>();
+        var user = await directory.FindUserAsync(token.Subject, Context.RequestAborted).ConfigureAwait(false);
+        var session = token.SessionId is { } sid ? await services.GetRequiredService<IGrantStore>().FindSessionAsync(sid, Context.RequestAborted).ConfigureAwait(false) : null;
+        if (user is null || user.Status != UserStatus.Active || session is null || session.Revoked || session.UserId != user.Id
+            || session.ExpiresAt <= services.GetRequiredService<TimeProvider>().GetUtcNow())
+        {
+            return Refuse(OAuthError.InvalidToken("The sign-in this token came from has ended: sign in again.", $"jti={token.JwtId}"));
+        }
+
+        var roles = await directory.GetRolesAsync(user.Id, Context.RequestAborted).ConfigureAwait(false);
+        var principal = new ConsoleUser(user.Id, user.Username, user.DisplayName, roles, token.AuthTime ?? DateTimeOffset.MinValue, token.Amr ?? [], session.Id).ToPrincipal();
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        // RFC 6750 §3: the challenge names the error when a token was presented and refused.
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.WWWAuthenticate = _error is null
+            ? HeaderValues.BearerScheme
+            : $"{HeaderValues.BearerScheme} {BearerChallengeParameters.Error}=\"{_error.Code}\", {BearerChallengeParameters.ErrorDescription}=\"{_error.Description.Replace("\"", "'", StringComparison.Ordinal)}\"";
+        return Task.CompletedTask;
+    }
+
+    private AuthenticateResult Refuse(OAuthError error)
+    {
+        _error = error;
+        LogRefused(Logger, error.ErrorId, error.Debug ?? error.Description);
+        return AuthenticateResult.Fail(error.Description);
+    }
+
+    // The token itself is never logged: its jti is in the debug text.
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Admin API bearer token refused: {ErrorId} ({Debug})")]
+    private static partial void LogRefused(ILogger logger, string errorId, string debug);
+}

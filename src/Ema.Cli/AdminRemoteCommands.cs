@@ -1,0 +1,244 @@
+using System.CommandLine;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ema.Admin.Console;
+using Ema.Client;
+using Ema.Client.Session;
+using Ema.Client.SignIn;
+using Ema.Protocol;
+using Ema.Server.IdentityProvider;
+
+namespace Ema.Cli;
+
+/// <summary>
+/// <c>ema admin login|logout|api</c>: administration of a running IdP from anywhere, through its JSON admin API (the one
+/// the console uses), instead of the data folder. The admin signs in through the browser as the public client
+/// <see cref="ConsoleNames.CliClientId"/> with a second factor (<c>acr_values</c>, <c>max_age=0</c>); the session (its
+/// access token) is stored encrypted in <c>&lt;profile&gt;/admin</c>. The API's rules apply unchanged: admin role, MFA, a
+/// sign-in at most <c>Ema:Admin:ChangeMaxAuthAge</c> old for changes, one audit record per change naming the admin.
+/// </summary>
+internal static class AdminRemoteCommands
+{
+    private const string SettingsFile = "admin.json";
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static IEnumerable<Command> Create() => [Login(), Logout(), Api()];
+
+    private static string Folder(ParseResult parse) => Path.Combine(ClientCommands.ProfileDirectory(parse), "admin");
+
+    private static Command Login()
+    {
+        var server = new Option<string>("--server") { Required = true, Description = "The IdP's issuer URL (for example https://idp.example.com/idp)." };
+        var ca = new Option<string?>("--ca") { Description = "A CA certificate to trust besides the system roots (e.g. a local Ema's tls/ca.crt)." };
+        var command = new Command("login", "Sign in to a running IdP's admin API (browser sign-in with your second factor).") { server, ca };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var folder = Folder(parse);
+            var issuer = parse.GetValue(server)!.TrimEnd('/');
+            var caFile = parse.GetValue(ca) is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+            if (!Uri.TryCreate(issuer, UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttps && !parsed.IsLoopback))
+            {
+                return ClientCommands.Fail($"'{issuer}' is not an https URL.", ExitCodes.Usage);
+            }
+
+            if (caFile is not null && !File.Exists(caFile))
+            {
+                return ClientCommands.Fail($"No CA certificate at {caFile}.", ExitCodes.Usage);
+            }
+
+            Directory.CreateDirectory(folder);
+            var store = new EnterpriseSessionStore(folder);
+            store.Delete(); // a session of another IdP is never presented to this one
+            using var client = new EmaClient(Options(issuer), Handler(caFile), store, new SystemBrowser(Console.Error));
+            try
+            {
+                // A fresh sign-in with the second factor: the API takes nothing less for changes.
+                var session = await client.SignInAsync(new StepUpRequest(0, AuthenticationContextClasses.MultiFactor), cancellationToken);
+                PrivateFile.WriteAllText(Path.Combine(folder, SettingsFile), new JsonObject { ["server"] = issuer, ["ca"] = caFile }.ToJsonString());
+                Console.Out.WriteLine($"Signed in to the admin API of {issuer} as {session.Username ?? session.Subject}; changes are accepted for the next minutes (Ema:Admin:ChangeMaxAuthAge), then run ema admin login again.");
+                return ExitCodes.Ok;
+            }
+            catch (Exception ex) when (ClientCommands.IsExpected(ex))
+            {
+                return ClientCommands.Fail(ex.Message, ex is EmaSignInRequiredException ? ExitCodes.SignInRequired : ExitCodes.Unavailable);
+            }
+        });
+        return command;
+    }
+
+    private static Command Logout()
+    {
+        var command = new Command("logout", "Forget the admin API sign-in on this machine.");
+        command.SetAction(parse =>
+        {
+            var folder = Folder(parse);
+            var removed = new EnterpriseSessionStore(folder).Delete();
+            File.Delete(Path.Combine(folder, SettingsFile));
+            Console.Out.WriteLine(removed ? "Signed out of the admin API." : "Not signed in to the admin API.");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Api()
+    {
+        var method = new Argument<string>("method") { Description = "GET, POST, PUT or DELETE." };
+        var path = new Argument<string>("path") { Description = "Path under /admin/api/v1, for example /users or /groups/grp-research/members." };
+        var body = new Option<string?>("--body") { Description = "JSON request body, or @file to read it from a file (- for standard input)." };
+        var command = new Command("api", "Call the admin API of the IdP you signed in to with ema admin login (its OpenAPI document: /admin/api/openapi/v1.json).") { method, path, body };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var verb = parse.GetValue(method)!.ToUpperInvariant();
+            if (verb is not ("GET" or "POST" or "PUT" or "DELETE"))
+            {
+                return ClientCommands.Fail($"'{verb}' is not GET, POST, PUT or DELETE.", ExitCodes.Usage);
+            }
+
+            var relative = parse.GetValue(path)!;
+            if (!relative.StartsWith('/') || relative.StartsWith("//", StringComparison.Ordinal) || relative.Contains("..", StringComparison.Ordinal) || relative.Contains('#', StringComparison.Ordinal))
+            {
+                return ClientCommands.Fail($"'{relative}' is not a path under /admin/api/v1 (it starts with /).", ExitCodes.Usage);
+            }
+
+            string? content;
+            try
+            {
+                content = ReadBody(parse.GetValue(body));
+                if (content is not null)
+                {
+                    using var _ = JsonDocument.Parse(content);
+                }
+            }
+            catch (Exception ex) when (ex is JsonException or IOException or UnauthorizedAccessException)
+            {
+                return ClientCommands.Fail($"The body is not readable JSON: {ex.Message}", ExitCodes.Usage);
+            }
+
+            var folder = Folder(parse);
+            var settings = ReadSettings(folder);
+            var (status, session) = new EnterpriseSessionStore(folder).Load();
+            if (settings is null || session?.AccessToken is not { } token || session.AccessTokenExpiresAt <= TimeProvider.System.GetUtcNow())
+            {
+                return ClientCommands.Fail(status == SessionLoadStatus.Unreadable
+                    ? "The stored admin sign-in cannot be read on this machine: run ema admin login --server <issuer>."
+                    : "Not signed in to an admin API (or the sign-in expired): run ema admin login --server <issuer>.", ExitCodes.SignInRequired);
+            }
+
+            var origin = new Uri(settings.Value.Server).GetLeftPart(UriPartial.Authority);
+            using var http = OutboundHttp.CreateForAdminApi(settings.Value.Ca);
+            using var request = new HttpRequestMessage(new HttpMethod(verb), origin + "/admin/api/v1" + relative);
+            request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, token);
+            if (content is not null)
+            {
+                request.Content = new StringContent(content, Encoding.UTF8, MediaTypes.Json);
+            }
+
+            try
+            {
+                using var response = await http.SendAsync(request, cancellationToken);
+                var text = await response.Content.ReadAsStringAsync(cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    Console.Out.WriteLine(Pretty(text));
+                    return ExitCodes.Ok;
+                }
+
+                return Explain(response.StatusCode, text);
+            }
+            catch (HttpRequestException ex)
+            {
+                return ClientCommands.Fail($"The admin API at {origin} is unreachable: {ex.Message}", ExitCodes.Unavailable);
+            }
+        });
+        return command;
+    }
+
+    private static int Explain(HttpStatusCode status, string text)
+    {
+        string? title = null, detail = null;
+        var errors = new List<string>();
+        try
+        {
+            using var problem = JsonDocument.Parse(text);
+            if (problem.RootElement.ValueKind == JsonValueKind.Object)
+            {
+                title = problem.RootElement.TryGetProperty("title", out var t) ? t.GetString() : null;
+                detail = problem.RootElement.TryGetProperty("detail", out var d) ? d.GetString() : null;
+                if (problem.RootElement.TryGetProperty("errors", out var list) && list.ValueKind == JsonValueKind.Array)
+                {
+                    errors.AddRange(list.EnumerateArray().Select(e => $"policy:{e.GetProperty("line").GetInt32()}: {e.GetProperty("message").GetString()}"));
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // not a problem document: the status says enough
+        }
+
+        foreach (var error in errors)
+        {
+            Console.Error.WriteLine(error);
+        }
+
+        return status switch
+        {
+            HttpStatusCode.Unauthorized => ClientCommands.Fail("The admin API refused the sign-in (expired, revoked or not an admin CLI sign-in): run ema admin login again.", ExitCodes.SignInRequired),
+            HttpStatusCode.Forbidden when title == "step_up_required" => ClientCommands.Fail("Changes need a recent sign-in with your second factor: run ema admin login again, then retry.", ExitCodes.SignInRequired),
+            HttpStatusCode.Forbidden => ClientCommands.Fail(detail ?? "Forbidden: the admin API needs the admin role and a sign-in with a second factor.", ExitCodes.Blocked),
+            HttpStatusCode.NotFound => ClientCommands.Fail("No such admin API path (see /admin/api/openapi/v1.json).", ExitCodes.Usage),
+            _ => ClientCommands.Fail(detail ?? $"The admin API answered {(int)status}.", ExitCodes.Failed),
+        };
+    }
+
+    private static string? ReadBody(string? body) => body switch
+    {
+        null => null,
+        "@-" => Console.In.ReadToEnd(),
+        _ when body.StartsWith('@') => File.ReadAllText(body[1..]),
+        _ => body,
+    };
+
+    private static string Pretty(string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            return JsonSerializer.Serialize(document.RootElement, Indented);
+        }
+        catch (JsonException)
+        {
+            return json;
+        }
+    }
+
+    private static (string Server, string? Ca)? ReadSettings(string folder)
+    {
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, SettingsFile)));
+            return node?["server"]?.GetValue<string>() is { } server ? (server, node["ca"]?.GetValue<string>()) : null;
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static EmaClientOptions Options(string issuer) => new()
+    {
+        IdentityProvider = issuer,
+        IdentityProviderClient = new ClientCredentials(ConsoleNames.CliClientId, null, ClientAuthenticationMethods.None),
+        SignInScope = "openid profile",
+        UseCatalog = false,
+    };
+
+    private static SocketsHttpHandler Handler(string? caFile)
+    {
+        var handler = OutboundHttp.Handler(caFile, null);
+        handler.AllowAutoRedirect = false; // a redirected request would re-send the bearer token elsewhere
+        return handler;
+    }
+}
