@@ -263,41 +263,44 @@ internal static class AdminCommands
         }, ct));
         users.Subcommands.Add(list);
 
+        // Every change below goes through AdminOperations, as the console's: same checks, one audit record naming --by.
         var username = new Option<string>("--username") { Required = true };
         var name = new Option<string?>("--name");
         var email = new Option<string?>("--email");
+        var department = new Option<string?>("--department") { Description = "Department (for policy conditions)." };
         var group = new Option<string[]>("--group") { Description = "Group id to join (repeatable).", AllowMultipleArgumentsPerToken = true };
-        var add = new Command("add", "Add a user; a random password is generated and printed once.") { username, name, email, group };
+        var add = new Command("add", "Add a user; a random first password is generated and printed once.") { username, name, email, department, group, By };
         add.SetAction((p, ct) => Run(p, async (s, o) =>
         {
-            var directory = s.GetRequiredService<IDirectoryStore>();
-            var password = SecretHasher.NewSecret()[..16];
-            var user = new User(SecretHasher.NewId("usr_", 9), p.GetValue(username)!, p.GetValue(name) ?? p.GetValue(username)!, p.GetValue(email), UserStatus.Active);
-            if (!await directory.CreateUserAsync(user, s.GetRequiredService<PasswordHasher>().Hash(password), ct).ConfigureAwait(false))
+            var login = p.GetValue(username)!;
+            var created = await Change(s, o, p, (ops, by) => ops.CreateUserAsync(by, login, p.GetValue(name) ?? login, p.GetValue(email), p.GetValue(department), ct)).ConfigureAwait(false);
+            foreach (var g in created == 0 ? p.GetValue(group) ?? [] : [])
             {
-                return Fail($"A user named '{user.Username}' already exists.");
-            }
-
-            foreach (var g in p.GetValue(group) ?? [])
-            {
-                if (!await directory.AddGroupMemberAsync(g, user.Id, ct).ConfigureAwait(false))
+                if (await Change(s, o, p, (ops, by) => ops.AddGroupMemberAsync(by, g, login, ct)).ConfigureAwait(false) != 0)
                 {
-                    return Fail($"Group '{g}' does not exist (the user was created without it).");
+                    return 1; // the user exists; the refusal said which group was not joined
                 }
             }
 
-            o.WriteLine($"Created user {user.Id} ({user.Username}). Initial password (shown once): {password}");
-            return 0;
+            return created;
         }, ct));
         users.Subcommands.Add(add);
 
-        var id = new Argument<string>("user-id");
-        var disable = new Command("disable", "Disable a user (sign-in and token exchange are refused).") { id };
+        var userArgument = new Argument<string>("user") { Description = "Username (or user id)." };
+        var disable = new Command("disable", "Disable a user (sign-in and token exchange are refused).") { userArgument, By };
         disable.SetAction((p, ct) => Run(p, async (s, o) =>
-            await s.GetRequiredService<IDirectoryStore>().SetUserStatusAsync(p.GetValue(id)!, UserStatus.Disabled, ct).ConfigureAwait(false)
-                ? Ok(o, "Disabled.")
-                : Fail($"No user with id '{p.GetValue(id)}'."), ct));
+        {
+            var login = await UsernameAsync(s, p.GetValue(userArgument)!, ct).ConfigureAwait(false);
+            return await Change(s, o, p, (ops, by) => ops.SetUserStatusAsync(by, login, UserStatus.Disabled, ct)).ConfigureAwait(false);
+        }, ct));
         users.Subcommands.Add(disable);
+        var enable = new Command("enable", "Enable a disabled user again.") { userArgument, By };
+        enable.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var login = await UsernameAsync(s, p.GetValue(userArgument)!, ct).ConfigureAwait(false);
+            return await Change(s, o, p, (ops, by) => ops.SetUserStatusAsync(by, login, UserStatus.Active, ct)).ConfigureAwait(false);
+        }, ct));
+        users.Subcommands.Add(enable);
 
         // Through AdminOperations, as the console does: same checks, same one audit record (naming --by).
         var who = new Argument<string>("username");
@@ -334,20 +337,19 @@ internal static class AdminCommands
 
         var id = new Option<string>("--id") { Required = true };
         var name = new Option<string>("--name") { Required = true };
-        var add = new Command("add", "Add a group.") { id, name };
-        add.SetAction((p, ct) => Run(p, async (s, o) =>
-            await s.GetRequiredService<IDirectoryStore>().CreateGroupAsync(new Group(p.GetValue(id)!, p.GetValue(name)!), ct).ConfigureAwait(false)
-                ? Ok(o, $"Created group {p.GetValue(id)}.")
-                : Fail("A group with that id or name already exists."), ct));
+        var description = new Option<string?>("--description");
+        var add = new Command("add", "Add a group.") { id, name, description, By };
+        add.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.CreateGroupAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(description), ct)), ct));
         groups.Subcommands.Add(add);
 
         var group = new Argument<string>("group-id");
-        var user = new Argument<string>("user-id");
-        var member = new Command("add-member", "Add a user to a group.") { group, user };
+        var user = new Argument<string>("user") { Description = "Username (or user id)." };
+        var member = new Command("add-member", "Add a user to a group.") { group, user, By };
         member.SetAction((p, ct) => Run(p, async (s, o) =>
-            await s.GetRequiredService<IDirectoryStore>().AddGroupMemberAsync(p.GetValue(group)!, p.GetValue(user)!, ct).ConfigureAwait(false)
-                ? Ok(o, "Added.")
-                : Fail("Unknown group or user, or already a member."), ct));
+        {
+            var login = await UsernameAsync(s, p.GetValue(user)!, ct).ConfigureAwait(false);
+            return await Change(s, o, p, (ops, by) => ops.AddGroupMemberAsync(by, p.GetValue(group)!, login, ct)).ConfigureAwait(false);
+        }, ct));
         groups.Subcommands.Add(member);
 
         var memberName = new Argument<string>("username");
@@ -377,46 +379,17 @@ internal static class AdminCommands
         var redirect = new Option<string[]>("--redirect-uri") { AllowMultipleArgumentsPerToken = true };
         var auth = new Option<string>("--auth") { DefaultValueFactory = _ => ClientAuthenticationMethods.ClientSecretBasic, Description = "client_secret_basic, client_secret_post or none." };
         var exchange = new Option<bool>("--token-exchange") { Description = "Allow token exchange (ID-JAG issuance)." };
-        var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange };
-        add.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            var method = p.GetValue(auth)!;
-            if (method is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.None))
-            {
-                return Fail("--auth must be client_secret_basic, client_secret_post or none.");
-            }
-
-            var secret = method == ClientAuthenticationMethods.None ? null : SecretHasher.NewSecret();
-            var client = new ClientApplication
-            {
-                ClientId = p.GetValue(id)!,
-                Name = p.GetValue(name)!,
-                RedirectUris = p.GetValue(redirect) ?? [],
-                AuthenticationMethod = method,
-                SecretHash = secret is null ? null : SecretHasher.Hash(secret),
-                GrantTypes = p.GetValue(exchange) ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange] : [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
-                TokenExchangeAllowed = p.GetValue(exchange),
-            };
-            if (!await s.GetRequiredService<IApplicationStore>().CreateClientAsync(client, ct).ConfigureAwait(false))
-            {
-                return Fail($"A client '{client.ClientId}' already exists.");
-            }
-
-            o.WriteLine($"Created client {client.ClientId}.");
-            if (secret is not null)
-            {
-                o.WriteLine($"Client secret (shown once, store it now): {secret}");
-            }
-
-            return 0;
-        }, ct));
+        var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange, By };
+        add.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.CreateClientAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth)!, p.GetValue(exchange), ct)), ct));
         clients.Subcommands.Add(add);
 
         var clientId = new Argument<string>("client-id");
-        var disable = new Command("disable", "Disable a client.") { clientId };
-        disable.SetAction((p, ct) => Run(p, async (s, o) =>
-            await s.GetRequiredService<IApplicationStore>().SetClientEnabledAsync(p.GetValue(clientId)!, false, ct).ConfigureAwait(false) ? Ok(o, "Disabled.") : Fail("No such client."), ct));
+        var disable = new Command("disable", "Disable a client.") { clientId, By };
+        disable.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.SetClientEnabledAsync(by, p.GetValue(clientId)!, enabled: false, ct)), ct));
         clients.Subcommands.Add(disable);
+        var enable = new Command("enable", "Enable a disabled client again.") { clientId, By };
+        enable.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.SetClientEnabledAsync(by, p.GetValue(clientId)!, enabled: true, ct)), ct));
+        clients.Subcommands.Add(enable);
 
         var rotate = new Command("rotate-secret", "Replace a confidential client's secret; the new one is printed once and the old one stops working.") { clientId, By };
         rotate.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.RotateClientSecretAsync(by, p.GetValue(clientId)!, ct)), ct));
@@ -454,30 +427,8 @@ internal static class AdminCommands
         var resource = new Option<string>("--resource") { Required = true, Description = "The MCP server's RFC 9728 resource identifier." };
         var issuer = new Option<string>("--issuer") { Required = true, Description = "Issuer of its authorization server." };
         var scope = new Option<string[]>("--scope") { AllowMultipleArgumentsPerToken = true, Description = "name or name:low|medium|high (repeatable)." };
-        var add = new Command("add", "Add a resource.") { id, name, resource, issuer, scope };
-        add.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            if (!Uri.TryCreate(p.GetValue(resource), UriKind.Absolute, out _) || !Uri.TryCreate(p.GetValue(issuer), UriKind.Absolute, out _))
-            {
-                return Fail("--resource and --issuer must be absolute URLs.");
-            }
-
-            var scopes = new List<ResourceScope>();
-            foreach (var text in p.GetValue(scope) ?? [])
-            {
-                var parts = text.Split(':');
-                if (parts.Length > 2 || (parts.Length == 2 && !Enum.TryParse<ScopeRisk>(parts[1], true, out _)))
-                {
-                    return Fail($"Scope '{text}' must be name or name:low|medium|high.");
-                }
-
-                scopes.Add(new ResourceScope(parts[0], parts.Length == 2 ? Enum.Parse<ScopeRisk>(parts[1], true) : ScopeRisk.Low));
-            }
-
-            var created = await s.GetRequiredService<IApplicationStore>().CreateResourceAsync(
-                new ResourceApplication { Id = p.GetValue(id)!, DisplayName = p.GetValue(name)!, Resource = p.GetValue(resource)!, AuthorizationServerIssuer = p.GetValue(issuer)!, Scopes = scopes }, ct).ConfigureAwait(false);
-            return created ? Ok(o, $"Created resource {p.GetValue(id)}.") : Fail("A resource with that id or identifier already exists.");
-        }, ct));
+        var add = new Command("add", "Add a resource.") { id, name, resource, issuer, scope, By };
+        add.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.CreateResourceAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(resource)!, p.GetValue(issuer)!, string.Join('\n', p.GetValue(scope) ?? []), ct)), ct));
         resources.Subcommands.Add(add);
         return resources;
     }
@@ -564,6 +515,10 @@ internal static class AdminCommands
 
         return 0;
     }
+
+    /// <summary>The username of <paramref name="user"/> when it is a user id; otherwise <paramref name="user"/> itself.</summary>
+    private static async Task<string> UsernameAsync(IServiceProvider services, string user, CancellationToken cancellationToken) =>
+        (await services.GetRequiredService<IDirectoryStore>().FindUserAsync(user, cancellationToken).ConfigureAwait(false))?.Username ?? user;
 
     private static Task<int> Change(IServiceProvider services, TextWriter output, ParseResult parse, Func<AdminOperations, ConsoleUser, Task<AdminResult>> change) =>
         ChangeAsync(services, output, parse.GetValue(By)!, change);

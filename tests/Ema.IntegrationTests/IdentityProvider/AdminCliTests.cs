@@ -37,10 +37,10 @@ public sealed class AdminCliTests : IDisposable
     [Fact]
     public async Task AdminCli_ChangesGoThroughTheConsoleOperations_AndAreAuditedWithWhoMadeThem()
     {
-        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "users", "add", "--username", "zed")).Code);
-        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add", "--id", "grp-ops", "--name", "ops")).Code);
-        var userId = (await EmaAsync("admin", "--data", _data, "users", "list")).Out.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
-        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add-member", "grp-ops", userId)).Code);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "users", "add", "--username", "zed", "--by", "ops-team")).Code);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add", "--id", "grp-ops", "--name", "ops", "--by", "ops-team")).Code);
+        var userId = (await EmaAsync("admin", "--data", _data, "users", "list")).Out.Split('\n').Single(l => l.Contains(" zed ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[0];
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add-member", "grp-ops", userId, "--by", "ops-team")).Code); // a user id works as well as a username
 
         var give = await EmaAsync("admin", "--data", _data, "users", "role", "add", "zed", "admin", "--by", "ops-team");
         Assert.True(give.Code == 0, give.Err);
@@ -51,14 +51,17 @@ public sealed class AdminCliTests : IDisposable
         Assert.Contains("zed does not have the role admin", again.Err, StringComparison.Ordinal); // a readable refusal, nothing changed
         Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "remove-member", "grp-ops", "zed", "--by", "ops-team")).Code);
 
-        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "clients", "add", "--id", "bot", "--name", "Bot")).Code);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "clients", "add", "--id", "bot", "--name", "Bot", "--by", "ops-team")).Code);
+        var disabled = await EmaAsync("admin", "--data", _data, "users", "disable", "zed", "--by", "ops-team");
+        Assert.True(disabled.Code == 0, disabled.Err);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "users", "enable", "zed", "--by", "ops-team")).Code);
         var rotated = await EmaAsync("admin", "--data", _data, "clients", "rotate-secret", "bot", "--by", "ops-team");
         Assert.Equal(0, rotated.Code);
         var secret = rotated.Out.Split("store it now): ")[1].Trim();
         Assert.Equal(43, secret.Length);
 
         var export = (await EmaAsync("audit", "export", "--data", _data)).Out;
-        foreach (var action in new[] { "role_add", "role_remove", "group_member_remove", "client_secret_rotate" })
+        foreach (var action in new[] { "user_create", "group_create", "group_member_add", "client_create", "user_status", "role_add", "role_remove", "group_member_remove", "client_secret_rotate" })
         {
             Assert.Contains(export.Split('\n'), line => line.Contains($"\"action\":\"{action}\"", StringComparison.Ordinal) && line.Contains("\"subject\":\"cli:ops-team\"", StringComparison.Ordinal));
         }
@@ -91,7 +94,8 @@ public sealed class AdminCliTests : IDisposable
         Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "groups", "add", "--id", "grp-sales", "--name", "sales")).Code);
         var user = await EmaAsync("admin", "--data", _data, "users", "add", "--username", "sam", "--name", "Sam Sales", "--group", "grp-sales");
         Assert.Equal(0, user.Code);
-        Assert.Contains("Initial password (shown once)", user.Out, StringComparison.Ordinal);
+        Assert.Contains("first password", user.Out, StringComparison.Ordinal);
+        Assert.Contains("Secret (shown once, store it now): ", user.Out, StringComparison.Ordinal);
         Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "clients", "add", "--id", "agent", "--name", "Agent", "--token-exchange")).Code);
         Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "resources", "add", "--id", "res-crm", "--name", "CRM", "--resource", "https://crm.example/mcp", "--issuer", "https://as.crm.example", "--scope", "crm.read", "--scope", "crm.write:high")).Code);
 
