@@ -32,6 +32,8 @@ public sealed partial class AdminOperations(
     IGrantStore grants,
     IPolicyStore policies,
     IMfaStore mfa,
+    IEntitlementStore entitlements,
+    IKeyProtector keyProtector,
     IAuditSink audit,
     PasswordHasher passwords,
     SigningKeyManager keys,
@@ -112,6 +114,24 @@ public sealed partial class AdminOperations(
 
         await AuditAsync(by, "mfa_reset", $"removed the authenticator of {user.Username} and ended their sessions", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{user.Username}'s authenticator is removed and their sessions are ended; their next sign-in that needs MFA sets up a new one.");
+    }
+
+    /// <summary>
+    /// Enrols a new authenticator for a user who cannot enrol themselves (for example an administrator, who is never
+    /// offered self-enrolment); the secret is returned once. An existing authenticator is replaced.
+    /// </summary>
+    public async Task<AdminResult> EnrolMfaAsync(ConsoleUser by, string username, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var user = await directory.FindUserByUsernameAsync(username ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (user is null)
+        {
+            return AdminResult.Refused($"There is no user '{username}'.");
+        }
+
+        var secret = await mfa.EnrolNewAsync(keyProtector, user.Id, cancellationToken).ConfigureAwait(false);
+        await AuditAsync(by, "mfa_enrol", $"enrolled a new authenticator for {user.Username}", user.Id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Enrolled an authenticator for {user.Username}. Add its secret to their authenticator app now: it is not shown again.", secret);
     }
 
     public async Task<AdminResult> AddRoleAsync(ConsoleUser by, string username, string role, CancellationToken cancellationToken)
@@ -281,6 +301,59 @@ public sealed partial class AdminOperations(
 
         await AuditAsync(by, enabled ? "client_enable" : "client_disable", $"{(enabled ? "enabled" : "disabled")} client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{clientId} is {(enabled ? "enabled" : "disabled")}.");
+    }
+
+    /// <summary>Sets the client's id at a resource's authorization server (the <c>client_id</c> its ID-JAGs carry).</summary>
+    public async Task<AdminResult> MapClientIdAsync(ConsoleUser by, string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        clientIdAtResource = (clientIdAtResource ?? string.Empty).Trim();
+        if (await applications.FindClientAsync(clientId ?? string.Empty, cancellationToken).ConfigureAwait(false) is null
+            || await applications.FindResourceAsync(resourceId ?? string.Empty, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return AdminResult.Refused($"Unknown client '{clientId}' or resource '{resourceId}'.");
+        }
+
+        if (!IsText(clientIdAtResource, required: true) || clientIdAtResource.Any(char.IsControl))
+        {
+            return AdminResult.Refused("The client id at the resource must be non-empty text (at most 200 characters).");
+        }
+
+        await applications.SetClientIdAtResourceAsync(clientId!, resourceId!, clientIdAtResource, cancellationToken).ConfigureAwait(false);
+        await AuditAsync(by, "client_map", $"{clientId} is {clientIdAtResource} at {resourceId}", resourceId, cancellationToken, clientId: clientId).ConfigureAwait(false);
+        return AdminResult.Done($"{clientId} is {clientIdAtResource} at {resourceId}.");
+    }
+
+    /// <summary>Entitles a group or a user (exactly one) to use a client with a resource and some of its scopes.</summary>
+    public async Task<AdminResult> CreateEntitlementAsync(ConsoleUser by, string? groupId, string? userId, string clientId, string resourceId, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        ArgumentNullException.ThrowIfNull(scopes);
+        if ((groupId is null) == (userId is null))
+        {
+            return AdminResult.Refused("Give exactly one of a group and a user.");
+        }
+
+        var target = await applications.FindResourceAsync(resourceId ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (target is null || await applications.FindClientAsync(clientId ?? string.Empty, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return AdminResult.Refused("Unknown client or resource.");
+        }
+
+        var unknown = scopes.Where(x => target.Scopes.All(d => d.Name != x)).ToList();
+        if (unknown.Count > 0 || scopes.Count == 0)
+        {
+            return AdminResult.Refused(scopes.Count == 0 ? "Name at least one scope." : $"Resource {target.Id} does not define: {string.Join(' ', unknown)}.");
+        }
+
+        var entitlement = new Entitlement(SecretHasher.NewId("ent_", 9), groupId is null ? EntitlementSubjectType.User : EntitlementSubjectType.Group, groupId ?? userId!, clientId!, target.Id, scopes);
+        if (!await entitlements.CreateAsync(entitlement, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused("Could not create the entitlement (an unknown group or user?).");
+        }
+
+        await AuditAsync(by, "entitlement_create", $"entitled {entitlement.SubjectType.ToString().ToLowerInvariant()} {entitlement.SubjectId} to {target.Id} via {clientId}: {string.Join(' ', scopes)}", target.Id, cancellationToken, clientId: clientId).ConfigureAwait(false);
+        return AdminResult.Done($"Created entitlement {entitlement.Id}.");
     }
 
     /// <summary>Scopes as lines of <c>name</c> or <c>name:risk</c> (risk low, medium or high).</summary>

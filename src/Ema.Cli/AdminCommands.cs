@@ -235,19 +235,19 @@ internal static class AdminCommands
     {
         var users = new Command("users", "Directory users.");
         var mfaUser = new Option<string>("--user") { Required = true, Description = "Username." };
-        var enroll = new Command("mfa-enroll", "Enroll (or re-enroll) a TOTP authenticator (RFC 6238); prints the secret once.") { mfaUser };
+        var enroll = new Command("mfa-enroll", "Enroll (or re-enroll) a TOTP authenticator (RFC 6238); prints the secret once.") { mfaUser, By };
         enroll.SetAction((p, ct) => Run(p, async (s, o) =>
         {
-            var user = await s.GetRequiredService<IDirectoryStore>().FindUserByUsernameAsync(p.GetValue(mfaUser)!, ct).ConfigureAwait(false);
-            if (user is null)
+            var login = await UsernameAsync(s, p.GetValue(mfaUser)!, ct).ConfigureAwait(false);
+            var result = await s.GetRequiredService<AdminOperations>().EnrolMfaAsync(CliUser(p.GetValue(By)!), login, ct).ConfigureAwait(false);
+            if (!result.Succeeded || result.OneTimeSecret is not { } base32)
             {
-                return Fail("no such user.");
+                return Fail(result.Message);
             }
 
-            var base32 = await s.GetRequiredService<IMfaStore>().EnrolNewAsync(s.GetRequiredService<IKeyProtector>(), user.Id, ct).ConfigureAwait(false);
-            o.WriteLine($"Enrolled {user.Username}. Add this to the authenticator app now (it is not shown again):");
+            o.WriteLine($"Enrolled {login}. Add this to the authenticator app now (it is not shown again):");
             o.WriteLine($"  secret: {base32}");
-            o.WriteLine($"  {Totp.OtpAuthUri(user.Username, base32)}");
+            o.WriteLine($"  {Totp.OtpAuthUri(login, base32)}");
             return 0;
         }, ct));
         users.Subcommands.Add(enroll);
@@ -397,12 +397,8 @@ internal static class AdminCommands
 
         var resource = new Argument<string>("resource-id");
         var remoteId = new Argument<string>("client-id-at-resource");
-        var map = new Command("map", "Set the client's id at a resource's authorization server (the ID-JAG client_id).") { clientId, resource, remoteId };
-        map.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            await s.GetRequiredService<IApplicationStore>().SetClientIdAtResourceAsync(p.GetValue(clientId)!, p.GetValue(resource)!, p.GetValue(remoteId)!, ct).ConfigureAwait(false);
-            return Ok(o, "Mapped.");
-        }, ct));
+        var map = new Command("map", "Set the client's id at a resource's authorization server (the ID-JAG client_id).") { clientId, resource, remoteId, By };
+        map.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.MapClientIdAsync(by, p.GetValue(clientId)!, p.GetValue(resource)!, p.GetValue(remoteId)!, ct)), ct));
         clients.Subcommands.Add(map);
         return clients;
     }
@@ -453,36 +449,8 @@ internal static class AdminCommands
         var client = new Option<string>("--client") { Required = true };
         var resource = new Option<string>("--resource") { Required = true, Description = "Resource id." };
         var scopes = new Option<string[]>("--scope") { Required = true, AllowMultipleArgumentsPerToken = true };
-        var add = new Command("add", "Entitle a group or user.") { group, user, client, resource, scopes };
-        add.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            if ((p.GetValue(group) is null) == (p.GetValue(user) is null))
-            {
-                return Fail("Give exactly one of --group and --user.");
-            }
-
-            var applications = s.GetRequiredService<IApplicationStore>();
-            var target = await applications.FindResourceAsync(p.GetValue(resource)!, ct).ConfigureAwait(false);
-            if (target is null || await applications.FindClientAsync(p.GetValue(client)!, ct).ConfigureAwait(false) is null)
-            {
-                return Fail("Unknown client or resource.");
-            }
-
-            var unknown = (p.GetValue(scopes) ?? []).Where(x => target.Scopes.All(d => d.Name != x)).ToList();
-            if (unknown.Count > 0)
-            {
-                return Fail($"Resource {target.Id} does not define: {string.Join(' ', unknown)}.");
-            }
-
-            var entitlement = new Entitlement(
-                SecretHasher.NewId("ent_", 9),
-                p.GetValue(group) is null ? EntitlementSubjectType.User : EntitlementSubjectType.Group,
-                p.GetValue(group) ?? p.GetValue(user)!,
-                p.GetValue(client)!,
-                target.Id,
-                p.GetValue(scopes) ?? []);
-            return await s.GetRequiredService<IEntitlementStore>().CreateAsync(entitlement, ct).ConfigureAwait(false) ? Ok(o, $"Created entitlement {entitlement.Id}.") : Fail("Could not create the entitlement.");
-        }, ct));
+        var add = new Command("add", "Entitle a group or user.") { group, user, client, resource, scopes, By };
+        add.SetAction((p, ct) => Run(p, (s, o) => Change(s, o, p, (ops, by) => ops.CreateEntitlementAsync(by, p.GetValue(group), p.GetValue(user), p.GetValue(client)!, p.GetValue(resource)!, p.GetValue(scopes) ?? [], ct)), ct));
         entitlements.Subcommands.Add(add);
         return entitlements;
     }
@@ -496,7 +464,7 @@ internal static class AdminCommands
     /// </summary>
     internal static async Task<int> ChangeAsync(IServiceProvider services, TextWriter output, string by, Func<AdminOperations, ConsoleUser, Task<AdminResult>> change, string? errorSource = null)
     {
-        var result = await change(services.GetRequiredService<AdminOperations>(), new ConsoleUser("cli:" + by, by, by, [], TimeProvider.System.GetUtcNow(), [], null)).ConfigureAwait(false);
+        var result = await change(services.GetRequiredService<AdminOperations>(), CliUser(by)).ConfigureAwait(false);
         foreach (var error in result.PolicyErrors ?? [])
         {
             Console.Error.WriteLine($"{errorSource ?? "policy"}:{error.Line}: {error.Message}");
@@ -515,6 +483,9 @@ internal static class AdminCommands
 
         return 0;
     }
+
+    // Changes from a shell on the data folder: the audit names "cli:" and who --by says (the OS user by default).
+    private static ConsoleUser CliUser(string by) => new("cli:" + by, by, by, [], TimeProvider.System.GetUtcNow(), [], null);
 
     /// <summary>The username of <paramref name="user"/> when it is a user id; otherwise <paramref name="user"/> itself.</summary>
     private static async Task<string> UsernameAsync(IServiceProvider services, string user, CancellationToken cancellationToken) =>

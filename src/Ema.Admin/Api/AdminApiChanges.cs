@@ -28,6 +28,12 @@ public sealed record CreateClientRequest(string ClientId, string Name, IReadOnly
 /// <summary>New resource application; <see cref="Scopes"/> one per line: <c>name [risk]</c>.</summary>
 public sealed record CreateResourceRequest(string Id, string DisplayName, string Resource, string AuthorizationServer, string Scopes);
 
+/// <summary>The client's id at a resource's authorization server (the <c>client_id</c> its ID-JAGs carry).</summary>
+public sealed record ClientMappingRequest(string ClientIdAtResource);
+
+/// <summary>An entitlement: exactly one of <see cref="GroupId"/> and <see cref="UserId"/>.</summary>
+public sealed record CreateEntitlementRequest(string? GroupId, string? UserId, string ClientId, string ResourceId, IReadOnlyList<string>? Scopes);
+
 /// <summary>A whole policy document (YAML) to put in force.</summary>
 public sealed record ImportPolicyRequest(string Yaml, string? Comment);
 
@@ -68,6 +74,9 @@ internal static class AdminApiChanges
         changes.MapDelete("/users/{username}/roles/{role}", (string username, string role, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.RemoveRoleAsync(by, username, role, ct))).WithName("RemoveUserRole");
 
+        changes.MapPost("/users/{username}/mfa-enroll", (string username, AdminOperations o, HttpContext c, CancellationToken ct) =>
+            RunAsync(c, by => o.EnrolMfaAsync(by, username, ct))).WithName("EnrolUserMfa");
+
         changes.MapPost("/groups", (CreateGroupRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.CreateGroupAsync(by, r.Id, r.Name, r.Description, ct))).WithName("CreateGroup");
         changes.MapPost("/groups/{groupId}/members", (string groupId, UsernameRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
@@ -83,6 +92,11 @@ internal static class AdminApiChanges
             RunAsync(c, by => o.SetClientEnabledAsync(by, clientId, enabled: false, ct))).WithName("DisableClient");
         changes.MapPost("/clients/{clientId}/enable", (string clientId, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.SetClientEnabledAsync(by, clientId, enabled: true, ct))).WithName("EnableClient");
+
+        changes.MapPut("/clients/{clientId}/mappings/{resourceId}", (string clientId, string resourceId, ClientMappingRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
+            RunAsync(c, by => o.MapClientIdAsync(by, clientId, resourceId, r.ClientIdAtResource, ct))).WithName("MapClientId");
+        changes.MapPost("/entitlements", (CreateEntitlementRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
+            RunAsync(c, by => o.CreateEntitlementAsync(by, r.GroupId, r.UserId, r.ClientId, r.ResourceId, r.Scopes ?? [], ct))).WithName("CreateEntitlement");
 
         changes.MapPost("/resources", (CreateResourceRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.CreateResourceAsync(by, r.Id, r.DisplayName, r.Resource, r.AuthorizationServer, r.Scopes, ct))).WithName("CreateResource");

@@ -143,6 +143,23 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
     }
 
     [Fact]
+    public async Task AdminApi_Entitlements_AreCheckedAgainstTheResourcesScopes_AndAudited()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        using (var refused = await SendAsync(alice, HttpMethod.Post, "/entitlements", new { groupId = "grp-engineering", clientId = "ema-agent", resourceId = "res-wiki", scopes = new[] { "wiki.nuke" } }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("does not define: wiki.nuke", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var wikiScope = (await server.App.Services.GetRequiredService<IApplicationStore>().FindResourceAsync("res-wiki", default))!.Scopes[0].Name;
+        var created = await ChangeAsync(alice, HttpMethod.Post, "/entitlements", new { userId = "usr-bob", clientId = "ema-agent", resourceId = "res-wiki", scopes = new[] { wikiScope } });
+        var id = created.GetProperty("message").GetString()!.Split(' ')[^1].TrimEnd('.');
+        Assert.Contains(id, await alice.Http.GetStringAsync(Api + "/entitlements"), StringComparison.Ordinal);
+        Assert.Single(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "entitlement_create" && e.Subject == "usr-alice" && e.Resource == "res-wiki");
+    }
+
+    [Fact]
     public async Task AdminApiBearer_TakesTokensIssuedToTheAdminCliOnly()
     {
         // alice is an admin, but a token her MCP client obtained must not administer the IdP.

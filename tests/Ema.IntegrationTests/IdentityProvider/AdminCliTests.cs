@@ -104,7 +104,12 @@ public sealed class AdminCliTests : IDisposable
         Assert.Contains("does not define: crm.delete", undefined.Err, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", undefined.Err, StringComparison.Ordinal);
 
-        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "entitlements", "add", "--group", "grp-sales", "--client", "agent", "--resource", "res-crm", "--scope", "crm.read")).Code);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "entitlements", "add", "--group", "grp-sales", "--client", "agent", "--resource", "res-crm", "--scope", "crm.read", "--by", "ops-team")).Code);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "clients", "map", "agent", "res-crm", "crm-agent-7", "--by", "ops-team")).Code);
+        var export = (await EmaAsync("audit", "export", "--data", _data)).Out.Split('\n');
+        Assert.Single(export, l => l.Contains("\"action\":\"entitlement_create\"", StringComparison.Ordinal) && l.Contains("\"subject\":\"cli:ops-team\"", StringComparison.Ordinal));
+        Assert.Single(export, l => l.Contains("\"action\":\"client_map\"", StringComparison.Ordinal) && l.Contains("crm-agent-7", StringComparison.Ordinal));
+        Assert.DoesNotContain(export, l => l.Contains("crm.delete", StringComparison.Ordinal)); // the refused entitlement left no record
         var list = await EmaAsync("admin", "--data", _data, "entitlements", "list");
         Assert.Contains("grp-sales", list.Out, StringComparison.Ordinal);
         Assert.Contains("crm.read", list.Out, StringComparison.Ordinal);
