@@ -54,7 +54,14 @@ public static class AdminConsoleServiceCollectionExtensions
             cookie.Events.OnRedirectToLogin = ctx => RedirectOrStatus(ctx, StatusCodes.Status401Unauthorized);
             cookie.Events.OnRedirectToAccessDenied = ctx => RedirectOrStatus(ctx, StatusCodes.Status403Forbidden);
         });
-        services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, AdminApiBearerHandler>(AdminApiBearerHandler.SchemeName, null);
+        services.AddAuthentication().AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, AdminApiBearerHandler>(AdminApiBearerHandler.SchemeName, null)
+            .AddPolicyScheme(AdminApiBearerHandler.ApiSchemeName, "Ema admin API", api =>
+            {
+                // Exactly one identity per request: a bearer token when the request carries an Authorization header,
+                // else the console cookie. Authenticating with both would merge two users into one principal — the
+                // roles of one, the second factor of the other (a password-only token plus an MFA cookie).
+                api.ForwardDefaultSelector = http => http.Request.Headers.Authorization.Count > 0 ? AdminApiBearerHandler.SchemeName : ConsoleNames.Scheme;
+            });
         services.AddOptions<CookieAuthenticationOptions>(ConsoleNames.Scheme).Configure<IOptions<Ema.Server.Options.IdentityProviderOptions>>((cookie, idp) =>
         {
             // Decided by the issuer, not by the request: behind a TLS-terminating proxy the cookie must still be Secure.
@@ -70,7 +77,7 @@ public static class AdminConsoleServiceCollectionExtensions
 
             // The API has no page filter to step up with: it needs the admin role and an MFA sign-in outright — by the
             // console cookie or by a bearer token of the ema admin CLI.
-            authorization.AddPolicy(ConsoleNames.AdminApiPolicy, p => p.AddAuthenticationSchemes(ConsoleNames.Scheme, AdminApiBearerHandler.SchemeName).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole).RequireClaim(ConsoleNames.Claims.Amr, ConsoleNames.MfaMethod));
+            authorization.AddPolicy(ConsoleNames.AdminApiPolicy, p => p.AddAuthenticationSchemes(AdminApiBearerHandler.ApiSchemeName).RequireClaim(ConsoleNames.Claims.Role, admin.Value.AdminRole).RequireClaim(ConsoleNames.Claims.Amr, ConsoleNames.MfaMethod));
         });
 
         services.AddRazorPages(pages =>

@@ -71,7 +71,8 @@ internal static class AdminRemoteCommands
 
     private static Command Logout()
     {
-        var command = new Command("logout", "Forget the admin API sign-in on this machine.");
+        // Local only: the token stays valid at the IdP until it expires or its session is revoked (console: Sessions).
+        var command = new Command("logout", "Forget the admin API sign-in on this machine (revoke the session in the console to end it at the IdP).");
         command.SetAction(parse =>
         {
             var folder = Folder(parse);
@@ -98,7 +99,7 @@ internal static class AdminRemoteCommands
             }
 
             var relative = parse.GetValue(path)!;
-            if (!relative.StartsWith('/') || relative.StartsWith("//", StringComparison.Ordinal) || relative.Contains("..", StringComparison.Ordinal) || relative.Contains('#', StringComparison.Ordinal))
+            if (!relative.StartsWith('/') || relative.Contains('#', StringComparison.Ordinal))
             {
                 return ClientCommands.Fail($"'{relative}' is not a path under /admin/api/v1 (it starts with /).", ExitCodes.Usage);
             }
@@ -127,9 +128,22 @@ internal static class AdminRemoteCommands
                     : "Not signed in to an admin API (or the sign-in expired): run ema admin login --server <issuer>.", ExitCodes.SignInRequired);
             }
 
+            if (!string.Equals(session.Issuer, settings.Value.Server, StringComparison.Ordinal))
+            {
+                return ClientCommands.Fail("The stored admin sign-in is for another IdP: run ema admin login --server <issuer>.", ExitCodes.SignInRequired);
+            }
+
+            // The token goes to this IdP's admin API only: the URL is checked after parsing, so neither another host
+            // nor an (encoded) dot segment can take it elsewhere.
             var origin = new Uri(settings.Value.Server).GetLeftPart(UriPartial.Authority);
+            if (!Uri.TryCreate(origin + "/admin/api/v1" + relative, UriKind.Absolute, out var target)
+                || target.GetLeftPart(UriPartial.Authority) != origin || !target.AbsolutePath.StartsWith("/admin/api/v1/", StringComparison.Ordinal))
+            {
+                return ClientCommands.Fail($"'{relative}' is not a path under /admin/api/v1.", ExitCodes.Usage);
+            }
+
             using var http = OutboundHttp.CreateForAdminApi(settings.Value.Ca);
-            using var request = new HttpRequestMessage(new HttpMethod(verb), origin + "/admin/api/v1" + relative);
+            using var request = new HttpRequestMessage(new HttpMethod(verb), target);
             request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, token);
             if (content is not null)
             {
@@ -151,6 +165,10 @@ internal static class AdminRemoteCommands
             catch (HttpRequestException ex)
             {
                 return ClientCommands.Fail($"The admin API at {origin} is unreachable: {ex.Message}", ExitCodes.Unavailable);
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return ClientCommands.Fail($"The admin API at {origin} did not answer within a minute.", ExitCodes.Unavailable);
             }
         });
         return command;

@@ -26,6 +26,16 @@ internal sealed partial class AdminApiBearerHandler(IOptionsMonitor<Authenticati
 {
     public const string SchemeName = "EmaAdminBearer";
 
+    /// <summary>The admin API's scheme: forwards to this one or to the console cookie, never both (see the registration).</summary>
+    public const string ApiSchemeName = "EmaAdminApi";
+
+    /// <summary>
+    /// How long after its sign-in a CLI token may be issued: the CLI asks for <c>max_age=0</c>, so its code is redeemed
+    /// seconds after the user authenticated. A token minted later came from a silent sign-in on a standing IdP session —
+    /// any local program can name the public client — and is refused.
+    /// </summary>
+    public static readonly TimeSpan MaxSignInToIssue = TimeSpan.FromMinutes(5);
+
     private OAuthError? _error;
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
@@ -49,6 +59,18 @@ internal sealed partial class AdminApiBearerHandler(IOptionsMonitor<Authenticati
             return Refuse(OAuthError.InvalidToken($"The admin API takes tokens issued to {ConsoleNames.CliClientId} only.", $"client_id={token.ClientId} jti={token.JwtId}"));
         }
 
+        if (token.AuthTime is not { } authTime || token.IssuedAt - authTime > MaxSignInToIssue)
+        {
+            return Refuse(OAuthError.InvalidToken("The admin API takes tokens of a fresh sign-in only: run ema admin login.", $"jti={token.JwtId}"));
+        }
+
+        // Disabling the CLI client (for example during an incident) ends its tokens at once, not at their expiry.
+        var cli = await services.GetRequiredService<IApplicationStore>().FindClientAsync(ConsoleNames.CliClientId, Context.RequestAborted).ConfigureAwait(false);
+        if (cli is null || !cli.Enabled)
+        {
+            return Refuse(OAuthError.InvalidToken($"The client {ConsoleNames.CliClientId} is disabled.", $"jti={token.JwtId}"));
+        }
+
         var directory = services.GetRequiredService<IDirectoryStore>();
         var user = await directory.FindUserAsync(token.Subject, Context.RequestAborted).ConfigureAwait(false);
         var session = token.SessionId is { } sid ? await services.GetRequiredService<IGrantStore>().FindSessionAsync(sid, Context.RequestAborted).ConfigureAwait(false) : null;
@@ -59,7 +81,7 @@ internal sealed partial class AdminApiBearerHandler(IOptionsMonitor<Authenticati
         }
 
         var roles = await directory.GetRolesAsync(user.Id, Context.RequestAborted).ConfigureAwait(false);
-        var principal = new ConsoleUser(user.Id, user.Username, user.DisplayName, roles, token.AuthTime ?? DateTimeOffset.MinValue, token.Amr ?? [], session.Id).ToPrincipal();
+        var principal = new ConsoleUser(user.Id, user.Username, user.DisplayName, roles, authTime, token.Amr ?? [], session.Id).ToPrincipal();
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 

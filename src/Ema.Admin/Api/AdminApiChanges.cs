@@ -25,7 +25,7 @@ public sealed record RoleRequest(string Role);
 /// <summary>New client application.</summary>
 public sealed record CreateClientRequest(string ClientId, string Name, IReadOnlyList<string>? RedirectUris, string? AuthenticationMethod, bool TokenExchange);
 
-/// <summary>New resource application; <see cref="Scopes"/> one per line: <c>name [risk]</c>.</summary>
+/// <summary>New resource application; <see cref="Scopes"/> one per line: <c>name</c> or <c>name:low|medium|high</c>.</summary>
 public sealed record CreateResourceRequest(string Id, string DisplayName, string Resource, string AuthorizationServer, string Scopes);
 
 /// <summary>The client's id at a resource's authorization server (the <c>client_id</c> its ID-JAGs carry).</summary>

@@ -38,7 +38,16 @@ internal sealed class ConsoleClientRegistration(IApplicationStore applications, 
             await applications.SetClientRedirectUrisAsync(ConsoleNames.ClientId, [redirect], cancellationToken).ConfigureAwait(false);
         }
 
-        if (await applications.FindClientAsync(ConsoleNames.CliClientId, cancellationToken).ConfigureAwait(false) is null)
+        var cli = await applications.FindClientAsync(ConsoleNames.CliClientId, cancellationToken).ConfigureAwait(false);
+        if (cli is not null && (!cli.IsPublic || cli.TokenExchangeAllowed || !cli.GrantTypes.SequenceEqual([GrantTypes.AuthorizationCode], StringComparer.Ordinal)
+            || !cli.RedirectUris.SequenceEqual([ConsoleNames.CliRedirectUri], StringComparer.Ordinal)))
+        {
+            // Its tokens administer the IdP: a same-named client registered with a secret, refresh tokens, token exchange
+            // or other redirect URIs must not inherit that.
+            throw new InvalidOperationException($"A client '{ConsoleNames.CliClientId}' exists with settings other than Ema's admin CLI (public, authorization code only, redirect {ConsoleNames.CliRedirectUri}); its tokens would administer this IdP. Rename that client's registration in the database, then start again.");
+        }
+
+        if (cli is null)
         {
             await applications.CreateClientAsync(
                 new ClientApplication

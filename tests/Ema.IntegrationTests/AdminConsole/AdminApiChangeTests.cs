@@ -4,6 +4,7 @@ using System.Text.Json;
 using Ema.Server.Audit;
 using Ema.Server.Policy;
 using Ema.Server.Stores;
+using Ema.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Ema.IntegrationTests.AdminConsole;
@@ -184,6 +185,93 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
         await server.App.Services.GetRequiredService<IGrantStore>().RevokeSessionAsync(sessionId, default);
         using var revoked = await BearerGetAsync(cli.Tokens.AccessToken, "/users");
         Assert.Equal(HttpStatusCode.Unauthorized, revoked.StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminApi_CookieAndBearerTogether_AreNeverMergedIntoOneUser()
+    {
+        // alice's console cookie has the admin role and a fresh second factor; bob's CLI token has neither. Merged, they
+        // would pass both checks; the API takes the bearer alone when one is sent.
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var bob = await server.SignInAsync("bob", "openid profile", clientId: Ema.Admin.Console.ConsoleNames.CliClientId);
+        using var request = new HttpRequestMessage(HttpMethod.Post, Api + "/users/bob/roles") { Content = JsonContent.Create(new { role = "admin" }) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bob.Tokens.AccessToken);
+        using var response = await alice.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.DoesNotContain("admin", await server.App.Services.GetRequiredService<IDirectoryStore>().GetRolesAsync("usr-bob", default));
+        Assert.DoesNotContain(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "role_add" && e.Resource == "usr-bob");
+
+        // The cookie alone still works: the refusal came from taking one identity, not from breaking the console's.
+        using var own = await alice.Http.GetAsync(Api + "/groups");
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminApiBearer_DisabledCliClient_EndsItsTokensAtOnce()
+    {
+        var cli = await server.SignInAsync("alice", "openid profile", clientId: Ema.Admin.Console.ConsoleNames.CliClientId);
+        using (var before = await BearerGetAsync(cli.Tokens.AccessToken, "/users"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, before.StatusCode); // authenticated (a password-only sign-in: no MFA)
+        }
+
+        var applications = server.App.Services.GetRequiredService<IApplicationStore>();
+        await applications.SetClientEnabledAsync(Ema.Admin.Console.ConsoleNames.CliClientId, false, default);
+        try
+        {
+            using var after = await BearerGetAsync(cli.Tokens.AccessToken, "/users");
+            Assert.Equal(HttpStatusCode.Unauthorized, after.StatusCode);
+        }
+        finally
+        {
+            await applications.SetClientEnabledAsync(Ema.Admin.Console.ConsoleNames.CliClientId, true, default);
+        }
+    }
+
+    [Fact]
+    public async Task AdminApiBearer_TokenOfASilentSignIn_IsRefused_OnlyAFreshSignInCounts()
+    {
+        // Any local program can name the public CLI client; on a standing IdP session /authorize answers without asking
+        // anything. Such a token's sign-in is older than its issue time, and the API refuses it.
+        var jar = new System.Net.CookieContainer();
+        var fresh = await server.SignInAsync("alice", "openid profile", jar, Ema.Admin.Console.ConsoleNames.CliClientId);
+        using (var accepted = await BearerGetAsync(fresh.Tokens.AccessToken, "/users"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, accepted.StatusCode); // authenticated; no MFA in this sign-in
+        }
+
+        server.Clock.Advance(TimeSpan.FromMinutes(6));
+        var silent = await server.SignInAsync("alice", "openid profile", jar, Ema.Admin.Console.ConsoleNames.CliClientId);
+        using var refused = await BearerGetAsync(silent.Tokens.AccessToken, "/users");
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Contains("fresh sign-in", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CliClientRegistration_RefusesToStartWhenASameNamedClientHasOtherSettings()
+    {
+        var folder = Directory.CreateTempSubdirectory("ema-cli-registration-").FullName;
+        try
+        {
+            var services = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(folder, "ema.db")).BuildServiceProvider();
+            await using (services)
+            {
+                foreach (var task in services.GetServices<Ema.Server.IStartupTask>().OrderBy(t => t.Order))
+                {
+                    await task.RunAsync(default);
+                }
+
+                var applications = services.GetRequiredService<IApplicationStore>();
+                await applications.CreateClientAsync(new Ema.Server.Model.ClientApplication { ClientId = Ema.Admin.Console.ConsoleNames.CliClientId, Name = "look-alike", AuthenticationMethod = "client_secret_basic", SecretHash = Ema.Server.Security.SecretHasher.Hash("x"), RedirectUris = ["https://attacker.example/cb"], GrantTypes = ["authorization_code", "refresh_token"] }, default);
+                var registration = new Ema.Admin.Console.ConsoleClientRegistration(applications, Microsoft.Extensions.Options.Options.Create(new Ema.Server.Options.IdentityProviderOptions { Issuer = "https://idp.example/idp" }));
+                var error = await Assert.ThrowsAsync<InvalidOperationException>(() => registration.RunAsync(default));
+                Assert.Contains("would administer this IdP", error.Message, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     private async Task<HttpResponseMessage> BearerGetAsync(string token, string path)

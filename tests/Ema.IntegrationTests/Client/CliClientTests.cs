@@ -209,6 +209,11 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         var badJson = await RunAsync("admin", "api", "POST", "/groups", "--body", "{not json");
         Assert.Equal(ExitCodes.Usage, badJson.Code);
 
+        // The token goes to the admin API only: encoded dot segments cannot walk it to another path of the host.
+        var escape = await RunAsync("admin", "api", "GET", "/%2e%2e/%2e%2e/%2e%2e/idp/userinfo");
+        Assert.Equal(ExitCodes.Usage, escape.Code);
+        Assert.Contains("not a path under /admin/api/v1", escape.Err, StringComparison.Ordinal);
+
         // The stored sign-in is encrypted: its access token is not in any file of the profile.
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_profile, "admin"), "*", SearchOption.AllDirectories))
         {
