@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Ema.Admin;
 using Ema.Admin.Console;
+using Ema.Server.Audit;
 using Ema.Protocol;
 using Ema.Server;
 using Ema.Server.AspNetCore;
@@ -54,10 +55,10 @@ internal static class AdminCommands
         }, ct));
         var tenantId = new Option<string>("--id") { Required = true };
         var tenantName = new Option<string>("--name") { Required = true };
-        var tenantAdd = new Command("add", "Add a tenant.") { tenantId, tenantName };
+        var tenantAdd = new Command("add", "Add a tenant.") { tenantId, tenantName, By };
         tenantAdd.SetAction((p, ct) => Run(p, async (s, o) =>
             await s.GetRequiredService<IAuthorizationServerStore>().CreateTenantAsync(new Tenant(p.GetValue(tenantId)!, p.GetValue(tenantName)!), ct).ConfigureAwait(false)
-                ? Ok(o, $"Created tenant {p.GetValue(tenantId)}.")
+                ? await AuditedAsync(s, o, p, "as_tenant_create", $"created tenant {p.GetValue(tenantId)}", p.GetValue(tenantId)!, $"Created tenant {p.GetValue(tenantId)}.", ct).ConfigureAwait(false)
                 : Fail("A tenant with that id or name already exists."), ct));
         tenants.Subcommands.Add(tenantList);
         tenants.Subcommands.Add(tenantAdd);
@@ -83,7 +84,7 @@ internal static class AdminCommands
         var algs = new Option<string[]>("--alg") { AllowMultipleArgumentsPerToken = true, Description = "Accepted algorithms (default ES256 RS256 PS256)." };
         var clientIds = new Option<string[]>("--client") { AllowMultipleArgumentsPerToken = true, Description = "Only these clients may redeem this issuer's ID-JAGs." };
         var noJit = new Option<bool>("--no-jit") { Description = "Do not create accounts on first use." };
-        var issuerAdd = new Command("add", "Trust an IdP.") { issuer, tenant, metadata, jwksUrl, jwksFile, algs, clientIds, noJit };
+        var issuerAdd = new Command("add", "Trust an IdP.") { issuer, tenant, metadata, jwksUrl, jwksFile, algs, clientIds, noJit, By };
         issuerAdd.SetAction((p, ct) => Run(p, async (s, o) =>
         {
             var locations = new[] { p.GetValue(metadata), p.GetValue(jwksUrl), p.GetValue(jwksFile) }.Count(v => v is not null);
@@ -128,7 +129,10 @@ internal static class AdminCommands
                     AllowedAlgorithms = allowed, AllowedClientIds = p.GetValue(clientIds) is { Length: > 0 } c ? c : null, JitProvisioning = !p.GetValue(noJit),
                 },
                 ct).ConfigureAwait(false);
-            return created ? Ok(o, $"Trusting {p.GetValue(issuer)} for tenant {p.GetValue(tenant)}.") : Fail("That issuer is already trusted, or the tenant does not exist.");
+            var keySource = p.GetValue(metadata) is { } m ? "metadata " + m : p.GetValue(jwksUrl) is { } j ? "jwks " + j : "inline JWKS";
+            return created
+                ? await AuditedAsync(s, o, p, "as_issuer_trust", $"trusted {p.GetValue(issuer)} for tenant {p.GetValue(tenant)} ({keySource}; algs {string.Join(',', allowed)}; jit {(p.GetValue(noJit) ? "off" : "on")})", p.GetValue(issuer)!, $"Trusting {p.GetValue(issuer)} for tenant {p.GetValue(tenant)}.", ct).ConfigureAwait(false)
+                : Fail("That issuer is already trusted, or the tenant does not exist.");
         }, ct));
         issuers.Subcommands.Add(issuerList);
         issuers.Subcommands.Add(issuerAdd);
@@ -147,7 +151,7 @@ internal static class AdminCommands
         }, ct));
         var clientId = new Option<string>("--id") { Required = true };
         var clientName = new Option<string>("--name") { Required = true };
-        var clientAdd = new Command("add", "Add a client; its secret is printed once.") { clientId, clientName };
+        var clientAdd = new Command("add", "Add a client; its secret is printed once.") { clientId, clientName, By };
         clientAdd.SetAction((p, ct) => Run(p, async (s, o) =>
         {
             var secret = SecretHasher.NewSecret();
@@ -158,9 +162,9 @@ internal static class AdminCommands
                 return Fail($"A client '{p.GetValue(clientId)}' already exists.");
             }
 
-            o.WriteLine($"Created client {p.GetValue(clientId)}.");
+            var audited = await AuditedAsync(s, o, p, "as_client_create", $"created authorization-server client {p.GetValue(clientId)}", p.GetValue(clientId)!, $"Created client {p.GetValue(clientId)}.", ct).ConfigureAwait(false);
             o.WriteLine($"Client secret (shown once, store it now): {secret}");
-            return 0;
+            return audited;
         }, ct));
         clients.Subcommands.Add(clientList);
         clients.Subcommands.Add(clientAdd);
@@ -181,7 +185,7 @@ internal static class AdminCommands
         var resourceName = new Option<string>("--name") { Required = true };
         var resource = new Option<string>("--resource") { Required = true };
         var scope = new Option<string[]>("--scope") { AllowMultipleArgumentsPerToken = true };
-        var resourceAdd = new Command("add", "Add a resource.") { resourceId, resourceName, resource, scope };
+        var resourceAdd = new Command("add", "Add a resource.") { resourceId, resourceName, resource, scope, By };
         resourceAdd.SetAction((p, ct) => Run(p, async (s, o) =>
         {
             if (!Uri.TryCreate(p.GetValue(resource), UriKind.Absolute, out var uri) || !string.IsNullOrEmpty(uri.Fragment))
@@ -191,7 +195,9 @@ internal static class AdminCommands
 
             var created = await s.GetRequiredService<IAuthorizationServerStore>().CreateResourceAsync(
                 new ProtectedResource { Id = p.GetValue(resourceId)!, Name = p.GetValue(resourceName)!, Resource = p.GetValue(resource)!, Scopes = [.. (p.GetValue(scope) ?? []).Select(x => new ResourceScope(x))] }, ct).ConfigureAwait(false);
-            return created ? Ok(o, $"Created resource {p.GetValue(resourceId)}.") : Fail("A resource with that id or identifier already exists.");
+            return created
+                ? await AuditedAsync(s, o, p, "as_resource_create", $"created authorization-server resource {p.GetValue(resourceId)} ({p.GetValue(resource)})", p.GetValue(resourceId)!, $"Created resource {p.GetValue(resourceId)}.", ct).ConfigureAwait(false)
+                : Fail("A resource with that id or identifier already exists.");
         }, ct));
         resources.Subcommands.Add(resourceList);
         resources.Subcommands.Add(resourceAdd);
@@ -482,6 +488,20 @@ internal static class AdminCommands
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// The authorization server's settings have no console: their changes are audited here, one record each naming --by
+    /// (the same record shape as the console's changes).
+    /// </summary>
+    private static async Task<int> AuditedAsync(IServiceProvider services, TextWriter output, ParseResult parse, string action, string reason, string target, string message, CancellationToken cancellationToken)
+    {
+        var by = CliUser(parse.GetValue(By)!);
+        var now = TimeProvider.System.GetUtcNow();
+        await services.GetRequiredService<IAuditSink>().WriteAsync(
+            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason },
+            cancellationToken).ConfigureAwait(false);
+        return Ok(output, message);
     }
 
     // Changes from a shell on the data folder: the audit names "cli:" and who --by says (the OS user by default).

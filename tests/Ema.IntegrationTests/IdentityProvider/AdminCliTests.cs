@@ -149,6 +149,16 @@ public sealed class AdminCliTests : IDisposable
         Assert.Contains("Client secret (shown once", client.Out, StringComparison.Ordinal);
         Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "resources", "add", "--id", "r1", "--name", "Tickets", "--resource", "https://mcp.acme.example/mcp", "--scope", "tickets.read")).Code);
         Assert.Contains("https://mcp.acme.example/mcp", (await EmaAsync("admin", "--data", _data, "as", "resources", "list")).Out, StringComparison.Ordinal);
+
+        // Each change of the authorization server's settings is one audit record; the refused ones left none.
+        var export = (await EmaAsync("audit", "export", "--data", _data)).Out.Split('\n');
+        foreach (var (action, target) in new[] { ("as_tenant_create", "t-acme"), ("as_issuer_trust", "https://idp.acme.example"), ("as_resource_create", "r1") })
+        {
+            Assert.Single(export, l => l.Contains($"\"action\":\"{action}\"", StringComparison.Ordinal) && l.Contains($"\"resource\":\"{target}\"", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(1, export.Count(l => l.Contains("\"action\":\"as_issuer_trust\"", StringComparison.Ordinal)));
+        Assert.Equal(0, (await EmaAsync("audit", "verify", "--data", _data)).Code);
     }
 
     public void Dispose()
