@@ -58,6 +58,7 @@ public sealed class AuthorizationEndpointService
     {
         _mfa = mfa;
         _keyProtector = keyProtector;
+        _enrollmentProtector = keyProtector?.ForPurpose(EnrollmentTokenPurpose);
         ArgumentNullException.ThrowIfNull(options);
         _applications = applications;
         _directory = directory;
@@ -72,6 +73,13 @@ public sealed class AuthorizationEndpointService
     /// <summary>Handles <c>/authorize</c> with the query parameters and the current session (if any).</summary>
     private readonly IMfaStore? _mfa;
     private readonly IKeyProtector? _keyProtector;
+
+    // Enrolment tokens travel through the user's browser: protected under a purpose of their own, never readable as a
+    // stored secret (TOTP secrets and signing keys use the base purpose) and the other way round.
+    private readonly IKeyProtector? _enrollmentProtector;
+
+    /// <summary>The Data Protection purpose of MFA enrolment tokens.</summary>
+    public const string EnrollmentTokenPurpose = "Ema.MfaEnrollment.v1";
 
     /// <summary>Whether the request's <c>acr_values</c> ask for multi-factor authentication.</summary>
     public static bool AsksForMfa(string? acrValues) =>
@@ -257,19 +265,19 @@ public sealed class AuthorizationEndpointService
     {
         var expires = (_time.GetUtcNow() + _options.MfaEnrollmentLifetime).ToUnixTimeSeconds();
         var plain = System.Text.Encoding.UTF8.GetBytes(string.Join('\n', "v1", userId, pendingId, secretBase32, expires.ToString(CultureInfo.InvariantCulture)));
-        return Convert.ToBase64String(_keyProtector!.Protect(plain));
+        return Convert.ToBase64String(_enrollmentProtector!.Protect(plain));
     }
 
     private (string UserId, string PendingId, string SecretBase32, DateTimeOffset ExpiresAt)? ReadEnrollment(string? token)
     {
-        if (string.IsNullOrEmpty(token) || _keyProtector is null || token.Length > 2048)
+        if (string.IsNullOrEmpty(token) || _enrollmentProtector is null || token.Length > 2048)
         {
             return null;
         }
 
         try
         {
-            var parts = System.Text.Encoding.UTF8.GetString(_keyProtector.Unprotect(Convert.FromBase64String(token))).Split('\n');
+            var parts = System.Text.Encoding.UTF8.GetString(_enrollmentProtector.Unprotect(Convert.FromBase64String(token))).Split('\n');
             return parts is ["v1", var user, var pending, var secret, var expires] && long.TryParse(expires, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
                 ? (user, pending, secret, DateTimeOffset.FromUnixTimeSeconds(seconds))
                 : null;

@@ -10,6 +10,12 @@ public interface IKeyProtector
     byte[] Protect(byte[] plaintext);
 
     byte[] Unprotect(byte[] protectedData);
+
+    /// <summary>
+    /// A protector for another kind of data under the same keys: what one purpose protects, another cannot read, so a
+    /// value handed to users (an enrolment token) can never be taken for a stored secret, or the other way round.
+    /// </summary>
+    IKeyProtector ForPurpose(string purpose);
 }
 
 /// <summary>

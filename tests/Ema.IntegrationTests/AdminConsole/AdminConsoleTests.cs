@@ -86,6 +86,31 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task MfaEnrollmentToken_IsProtectedUnderAPurposeOfItsOwn_NeverReadableAsAStoredSecret()
+    {
+        var password = await server.CreateUserAsync("flora");
+        using var console = ConsoleSession.Anonymous(server, server.Clock);
+        await console.GetAsync("/admin");
+        await console.PostAsync(console.Url.GetLeftPart(UriPartial.Path), new()
+        {
+            ["request"] = ConsoleSession.Input(console.Html, "request"),
+            ["__af"] = ConsoleSession.Input(console.Html, "__af"),
+            ["username"] = "flora",
+            ["password"] = password,
+        });
+        server.Secrets.Add(console.SecretOnPage().Replace(" ", string.Empty, StringComparison.Ordinal));
+        var token = Convert.FromBase64String(ConsoleSession.Input(console.Html, "enrollment"));
+
+        // The browser-held token does not open under the purpose of stored secrets (TOTP secrets, signing keys) …
+        var keys = server.App.Services.GetRequiredService<IKeyProtector>();
+        Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => keys.Unprotect(token));
+
+        // … and a stored secret's ciphertext does not open as an enrolment token.
+        var stored = keys.Protect([1, 2, 3]);
+        Assert.ThrowsAny<System.Security.Cryptography.CryptographicException>(() => keys.ForPurpose(Ema.Server.IdentityProvider.AuthorizationEndpointService.EnrollmentTokenPurpose).Unprotect(stored));
+    }
+
+    [Fact]
     public async Task MfaSelfEnrollment_WrongCodeEnrollsNothing_AndTheSetUpIsBoundToItsSignInRequest()
     {
         var password = await server.CreateUserAsync("erin");
