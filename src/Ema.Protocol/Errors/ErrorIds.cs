@@ -135,6 +135,7 @@ public static class ErrorIds
     public static readonly ErrorDescriptor DeviceAccessDenied = new("EMA3210", ErrorCodes.AccessDenied, BadRequest, "The user declined the sign-in on the other device.");
     public static readonly ErrorDescriptor DeviceCodeInvalid = new("EMA3211", ErrorCodes.InvalidGrant, BadRequest, "The device code is unknown, already used, or was issued to another client.");
     public static readonly ErrorDescriptor DeviceAuthorizationsExhausted = new("EMA3212", ErrorCodes.TemporarilyUnavailable, BadRequest, "Too many device sign-ins are pending; try again in a few minutes.");
+    public static readonly ErrorDescriptor ClientDisconnected = new("EMA3213", ErrorCodes.InvalidGrant, BadRequest, "The user disconnected this client after approving the sign-in; sign in again.");
 
     // ----- Authorization endpoint (RFC 6749 §4.1.2.1; RFC 7636 §4.4.1; OIDC Core §3.1.2.6) -----
     public static readonly ErrorDescriptor AuthorizeClientUnknown = new("EMA3301", ErrorCodes.InvalidRequest, BadRequest, "The client is unknown or disabled.");

@@ -22,6 +22,9 @@ public sealed record DeviceAuthorization
     /// <summary>Set when the user approved on the verification page: the session the tokens are issued in.</summary>
     public IdpSession? ApprovedSession { get; init; }
 
+    /// <summary>When the user approved (a disconnection after it cancels the approval).</summary>
+    public DateTimeOffset? ApprovedAt { get; init; }
+
     public bool Denied { get; init; }
 
     /// <summary>The last poll, for <c>slow_down</c> (RFC 8628 §3.5).</summary>
@@ -105,7 +108,7 @@ public sealed class DeviceAuthorizationService(TimeProvider time)
     }
 
     /// <summary>Records the user's approval (once, while the code is live, even if the device polled meanwhile).</summary>
-    public bool Approve(DeviceAuthorization authorization, IdpSession session) => Decide(authorization.DeviceCodeHash, a => a with { ApprovedSession = session });
+    public bool Approve(DeviceAuthorization authorization, IdpSession session) => Decide(authorization.DeviceCodeHash, a => a with { ApprovedSession = session, ApprovedAt = time.GetUtcNow() });
 
     /// <summary>Records the user's refusal: the device's next poll gets <c>access_denied</c>.</summary>
     public bool Deny(DeviceAuthorization authorization) => Decide(authorization.DeviceCodeHash, a => a with { Denied = true });

@@ -78,6 +78,9 @@ public sealed record AuthorizationCodeGrant
 
     public string? Acr { get; init; }
 
+    /// <summary>When the code was issued (compared with a later disconnection of the client).</summary>
+    public DateTimeOffset IssuedAt { get; init; }
+
     public required DateTimeOffset ExpiresAt { get; init; }
 }
 

@@ -8,7 +8,7 @@ namespace Ema.Storage.Stores;
 public sealed class SqliteGrantStore : IGrantStore
 {
     private const string SessionColumns = "id AS Id, handle_hash AS HandleHash, user_id AS UserId, auth_time AS AuthTime, amr AS Amr, acr AS Acr, expires_at AS ExpiresAt, revoked AS Revoked";
-    private const string CodeColumns = "code_hash AS CodeHash, client_id AS ClientId, redirect_uri AS RedirectUri, user_id AS UserId, session_id AS SessionId, scope AS Scope, nonce AS Nonce, code_challenge AS CodeChallenge, auth_time AS AuthTime, amr AS Amr, acr AS Acr, expires_at AS ExpiresAt";
+    private const string CodeColumns = "code_hash AS CodeHash, client_id AS ClientId, redirect_uri AS RedirectUri, user_id AS UserId, session_id AS SessionId, scope AS Scope, nonce AS Nonce, code_challenge AS CodeChallenge, auth_time AS AuthTime, amr AS Amr, acr AS Acr, expires_at AS ExpiresAt, issued_at AS IssuedAt";
     private const string RefreshColumns = "token_hash AS TokenHash, family_id AS FamilyId, client_id AS ClientId, user_id AS UserId, session_id AS SessionId, scope AS Scope, auth_time AS AuthTime, amr AS Amr, acr AS Acr, expires_at AS ExpiresAt, consumed_at AS ConsumedAt";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
@@ -29,9 +29,9 @@ public sealed class SqliteGrantStore : IGrantStore
         public PendingAuthorization ToModel() => new() { Id = Id, ClientId = ClientId, RedirectUri = RedirectUri, Scope = Scope, State = State, Nonce = Nonce, CodeChallenge = CodeChallenge, MaxAge = (int?)MaxAge, ExpiresAt = Db.Time(ExpiresAt), AcrValues = AcrValues };
     }
 
-    private sealed record CodeRow(string CodeHash, string ClientId, string RedirectUri, string UserId, string SessionId, string Scope, string? Nonce, string CodeChallenge, long AuthTime, string Amr, string? Acr, long ExpiresAt)
+    private sealed record CodeRow(string CodeHash, string ClientId, string RedirectUri, string UserId, string SessionId, string Scope, string? Nonce, string CodeChallenge, long AuthTime, string Amr, string? Acr, long ExpiresAt, long IssuedAt)
     {
-        public AuthorizationCodeGrant ToModel() => new() { CodeHash = CodeHash, ClientId = ClientId, RedirectUri = RedirectUri, UserId = UserId, SessionId = SessionId, Scope = Scope, Nonce = Nonce, CodeChallenge = CodeChallenge, AuthTime = Db.Time(AuthTime), Amr = Db.List(Amr), Acr = Acr, ExpiresAt = Db.Time(ExpiresAt) };
+        public AuthorizationCodeGrant ToModel() => new() { IssuedAt = Db.Time(IssuedAt), CodeHash = CodeHash, ClientId = ClientId, RedirectUri = RedirectUri, UserId = UserId, SessionId = SessionId, Scope = Scope, Nonce = Nonce, CodeChallenge = CodeChallenge, AuthTime = Db.Time(AuthTime), Amr = Db.List(Amr), Acr = Acr, ExpiresAt = Db.Time(ExpiresAt) };
     }
 
     private sealed record RefreshRow(string TokenHash, string FamilyId, string ClientId, string UserId, string SessionId, string Scope, long AuthTime, string Amr, string? Acr, long ExpiresAt, long? ConsumedAt)
@@ -93,8 +93,8 @@ public sealed class SqliteGrantStore : IGrantStore
         ArgumentNullException.ThrowIfNull(code);
         return _db.RunAsync(
             c => c.ExecuteAsync(
-                "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, user_id, session_id, scope, nonce, code_challenge, auth_time, amr, acr, expires_at) VALUES (@CodeHash, @ClientId, @RedirectUri, @UserId, @SessionId, @Scope, @Nonce, @CodeChallenge, @authTime, @amr, @Acr, @expiresAt)",
-                new { code.CodeHash, code.ClientId, code.RedirectUri, code.UserId, code.SessionId, code.Scope, code.Nonce, code.CodeChallenge, authTime = Db.Ms(code.AuthTime), amr = Db.List(code.Amr), code.Acr, expiresAt = Db.Ms(code.ExpiresAt) }),
+                "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, user_id, session_id, scope, nonce, code_challenge, auth_time, amr, acr, expires_at, issued_at) VALUES (@CodeHash, @ClientId, @RedirectUri, @UserId, @SessionId, @Scope, @Nonce, @CodeChallenge, @authTime, @amr, @Acr, @expiresAt, @issuedAt)",
+                new { code.CodeHash, code.ClientId, code.RedirectUri, code.UserId, code.SessionId, code.Scope, code.Nonce, code.CodeChallenge, authTime = Db.Ms(code.AuthTime), amr = Db.List(code.Amr), code.Acr, expiresAt = Db.Ms(code.ExpiresAt), issuedAt = Db.Ms(code.IssuedAt) }),
             cancellationToken);
     }
 

@@ -430,6 +430,56 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task MyConnections_Disconnect_VoidsACodeIssuedBeforeIt_AndTheNextSignInReconnects()
+    {
+        var password = await server.CreateUserAsync("gus");
+        var agent = (DemoSeed.AgentClientId, server.Demo.ClientSecret);
+        var jar = new CookieContainer();
+        var (code, redirect, verifier) = await CodeAsync("gus", password, jar);
+
+        // The code was approved, then the user disconnected the client before it was redeemed.
+        var operations = server.App.Services.GetRequiredService<Ema.Admin.AdminOperations>();
+        Assert.True((await operations.DisconnectClientAsync(new ConsoleUser("usr-gus", "gus", "GUS", [], server.Clock.GetUtcNow(), [], null), DemoSeed.AgentClientId, default)).Succeeded);
+        using (var voided = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.AuthorizationCode, ["code"] = code, ["redirect_uri"] = redirect, ["code_verifier"] = verifier }, agent))
+        {
+            await IdentityProvider.SignInTests.AssertErrorAsync(voided, HttpStatusCode.BadRequest, ErrorIds.ClientDisconnected);
+        }
+
+        server.Clock.Advance(TimeSpan.FromSeconds(1));
+        (code, redirect, verifier) = await CodeAsync("gus", password, jar);
+        using var reconnected = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.AuthorizationCode, ["code"] = code, ["redirect_uri"] = redirect, ["code_verifier"] = verifier }, agent);
+        var body = await reconnected.Content.ReadAsStringAsync();
+        Assert.True(reconnected.StatusCode == HttpStatusCode.OK, body);
+        using var tokens = JsonDocument.Parse(body);
+        server.Remember(tokens.RootElement.GetProperty("id_token").GetString(), tokens.RootElement.GetProperty("access_token").GetString(), tokens.RootElement.TryGetProperty("refresh_token", out var r) ? r.GetString() : null);
+    }
+
+    // A code for the demo agent through the real sign-in page (the page is skipped while the IdP session in the jar lives).
+    private async Task<(string Code, string RedirectUri, string Verifier)> CodeAsync(string username, string password, CookieContainer jar)
+    {
+        using var browser = TrustedHttp.Client(server.Ca, jar);
+        var verifier = EmaServerFixture.Base64Url(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var challenge = EmaServerFixture.Base64Url(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
+        var redirect = $"http://127.0.0.1:{40000 + System.Security.Cryptography.RandomNumberGenerator.GetInt32(20000)}/callback";
+        var response = await browser.GetAsync($"{server.Issuer}/authorize?response_type=code&client_id={DemoSeed.AgentClientId}&redirect_uri={Uri.EscapeDataString(redirect)}&scope=openid%20offline_access&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256");
+        var location = response.Headers.Location!.ToString();
+        if (location.StartsWith('/'))
+        {
+            var page = await browser.GetStringAsync(server.BaseUrl + location);
+            var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["request"] = EmaServerFixture.HiddenInput(page, "request"),
+                ["__af"] = EmaServerFixture.HiddenInput(page, "__af"),
+                ["username"] = username,
+                ["password"] = password,
+            }));
+            location = posted.Headers.Location!.ToString();
+        }
+
+        return (System.Web.HttpUtility.ParseQueryString(new Uri(location).Query)["code"]!, redirect, verifier);
+    }
+
+    [Fact]
     public async Task MyConnections_ShowsServersPerClient_AndDisconnectStopsTheClient()
     {
         var bob = await server.SignInAsync("bob"); // the agent signs bob in (offline_access: a standing connection)

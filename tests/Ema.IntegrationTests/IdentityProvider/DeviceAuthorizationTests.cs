@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ema.Cli;
 using Ema.IntegrationTests.Infrastructure;
 using Ema.Protocol;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ema.IntegrationTests.IdentityProvider;
 
@@ -38,6 +39,23 @@ public sealed class DeviceAuthorizationTests(EmaServerFixture server)
         Assert.NotNull(issued.IdToken);
         Assert.NotNull(issued.RefreshToken);
         Assert.Equal("invalid_grant", await ErrorAsync(await PollAsync(device.DeviceCode))); // used once
+    }
+
+    [Fact]
+    public async Task DeviceFlow_DisconnectAfterApproval_VoidsTheApproval()
+    {
+        // A user of its own: the disconnection must not touch the other tests' connections.
+        var services = server.App.Services;
+        var password = Ema.Server.Security.SecretHasher.NewSecret()[..16];
+        server.Secrets.Add(password);
+        Assert.True(await services.GetRequiredService<Ema.Server.Stores.IDirectoryStore>().CreateUserAsync(new Ema.Server.Model.User("usr-dora", "dora", "Dora", null, Ema.Server.Model.UserStatus.Active), services.GetRequiredService<Ema.Server.Security.PasswordHasher>().Hash(password), default));
+
+        var device = await StartAsync();
+        Assert.Equal(HttpStatusCode.OK, (await ApproveAsync(device.VerificationUriComplete!, "dora", password)).StatusCode);
+        await services.GetRequiredService<Ema.Server.Stores.IGrantStore>().DisconnectClientAsync("usr-dora", DemoSeed.AgentClientId, TimeProvider.System.GetUtcNow(), default);
+
+        await Task.Delay(TimeSpan.FromSeconds(DeviceAuthorizationServiceInterval)); // poll no faster than told
+        await SignInTests.AssertErrorAsync(await PollAsync(device.DeviceCode), HttpStatusCode.BadRequest, ErrorIds.ClientDisconnected);
     }
 
     [Fact]

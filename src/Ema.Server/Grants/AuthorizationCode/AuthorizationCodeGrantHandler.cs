@@ -84,6 +84,12 @@ public sealed class AuthorizationCodeGrantHandler : IGrantHandler
             return GrantResult.Fail(OAuthError.From(ErrorIds.UserDisabled), audit);
         }
 
+        // "My connections": a code issued before the user disconnected this client is void, as every grant it held then.
+        if (await _grants.FindDisconnectionAsync(user.Id, grant.ClientId, cancellationToken).ConfigureAwait(false) is { } disconnected && grant.IssuedAt <= disconnected)
+        {
+            return GrantResult.Fail(OAuthError.From(ErrorIds.ClientDisconnected), audit);
+        }
+
         var allowRefresh = context.Client.Client.GrantTypes.Contains(GrantTypes.RefreshToken, StringComparer.Ordinal);
         var (response, idToken, refresh) = _tokens.IssueSignInTokens(user, grant.ClientId, grant.Scope, grant.SessionId, grant.AuthTime, grant.Amr, grant.Acr, grant.Nonce, allowRefresh, null, _time);
         if (refresh is not null)

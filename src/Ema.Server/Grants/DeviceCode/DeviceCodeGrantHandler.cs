@@ -40,6 +40,12 @@ public sealed class DeviceCodeGrantHandler(DeviceAuthorizationService devices, I
             return GrantResult.Fail(OAuthError.From(ErrorIds.UserDisabled), new() { Subject = session.UserId });
         }
 
+        // "My connections": a disconnection after the approval cancels it, as it ends every grant the client held before.
+        if (await grants.FindDisconnectionAsync(user.Id, approved.ClientId, cancellationToken).ConfigureAwait(false) is { } disconnected && approved.ApprovedAt <= disconnected)
+        {
+            return GrantResult.Fail(OAuthError.From(ErrorIds.ClientDisconnected), new() { Subject = user.Id, SessionId = session.Id });
+        }
+
         var allowRefresh = context.Client.Client.GrantTypes.Contains(GrantTypes.RefreshToken, StringComparer.Ordinal);
         var (response, idToken, refresh) = tokens.IssueSignInTokens(user, approved.ClientId, approved.Scope, session.Id, session.AuthTime, session.Amr, session.Acr, null, allowRefresh, null, time);
         if (refresh is not null)
