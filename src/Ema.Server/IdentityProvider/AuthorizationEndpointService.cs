@@ -449,7 +449,7 @@ public sealed class AuthorizationEndpointService
                 AuthTime = session.AuthTime,
                 Amr = session.Amr,
                 Acr = session.Acr,
-                IssuedAt = _time.GetUtcNow(),
+                IssuedAt = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds()), // as stored
                 ExpiresAt = _time.GetUtcNow() + _options.AuthorizationCodeLifetime,
             },
             cancellationToken).ConfigureAwait(false);

@@ -52,7 +52,7 @@ public sealed class DeviceAuthorizationTests(EmaServerFixture server)
 
         var device = await StartAsync();
         Assert.Equal(HttpStatusCode.OK, (await ApproveAsync(device.VerificationUriComplete!, "dora", password)).StatusCode);
-        await services.GetRequiredService<Ema.Server.Stores.IGrantStore>().DisconnectClientAsync("usr-dora", DemoSeed.AgentClientId, TimeProvider.System.GetUtcNow(), default);
+        await services.GetRequiredService<Ema.Server.Stores.IGrantStore>().DisconnectClientAsync("usr-dora", DemoSeed.AgentClientId, services.GetRequiredService<TimeProvider>().GetUtcNow(), default); // the IdP's clock, which other tests move
 
         await Task.Delay(TimeSpan.FromSeconds(DeviceAuthorizationServiceInterval)); // poll no faster than told
         await SignInTests.AssertErrorAsync(await PollAsync(device.DeviceCode), HttpStatusCode.BadRequest, ErrorIds.ClientDisconnected);
