@@ -1,3 +1,4 @@
+using Ema.Protocol;
 using Ema.Server.Audit;
 using Ema.Server.IdentityProvider;
 using Ema.Server.Model;
@@ -30,8 +31,17 @@ public sealed record PolicyVersionView(long Version, string Sha256, DateTimeOffs
 /// <summary>Where the policy in force comes from (ManagedAccessPolicy: file &gt; newest stored version &gt; entitlements v1).</summary>
 public sealed record PolicySource(string Kind, PolicyVersion? Version, string? File);
 
-/// <summary>A client the user is connected to and what it can reach for them.</summary>
-public sealed record ConnectionView(string ClientId, string ClientName, DateTimeOffset Since, string GrantedScope, IReadOnlyList<EntitledResource> Servers);
+/// <summary>A client the user is signed in to, with the servers and scopes the policy in force gives it.</summary>
+/// <param name="ClientId">The client's id.</param>
+/// <param name="ClientName">Its display name.</param>
+/// <param name="Since">Its first sign-in of the standing connection (or the last sign-in, without one).</param>
+/// <param name="GrantedScope">The sign-in scopes.</param>
+/// <param name="Servers">The MCP servers and scopes it may reach for the user.</param>
+/// <param name="Until">
+/// For a client without a standing connection (it signed the user in without a refresh token): when that sign-in's ID
+/// token stops yielding access. Null for a standing connection (refresh tokens).
+/// </param>
+public sealed record ConnectionView(string ClientId, string ClientName, DateTimeOffset Since, string GrantedScope, IReadOnlyList<EntitledResource> Servers, DateTimeOffset? Until = null);
 
 /// <summary>The read side shared by the console pages and the JSON admin API.</summary>
 public sealed class AdminQueries(
@@ -43,7 +53,8 @@ public sealed class AdminQueries(
     IAccessPolicy accessPolicy,
     IMfaStore mfa,
     SigningKeyManager keys,
-    IOptions<IdentityProviderOptions> idp)
+    IOptions<IdentityProviderOptions> idp,
+    TimeProvider time)
 {
     /// <summary>Counts for the overview: one query each, whatever the size of the directory.</summary>
     public async Task<(int Users, int Groups, int Clients, int Resources, int Sessions)> CountAsync(CancellationToken cancellationToken) =>
@@ -168,6 +179,26 @@ public sealed class AdminQueries(
 
             var servers = client.TokenExchangeAllowed ? await accessPolicy.ListEntitledAsync(user, groups, roles, client, cancellationToken).ConfigureAwait(false) : [];
             views.Add(new(client.ClientId, client.Name, byClient.Min(c => c.AuthTime), string.Join(' ', byClient.SelectMany(c => c.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Distinct(StringComparer.Ordinal)), servers));
+        }
+
+        // Clients that signed the user in without a refresh token hold no standing connection, but their ID token yields
+        // ID-JAGs until it expires: found in the audit trail (the sign-ins of the last ID-token lifetime), unless the
+        // user disconnected the client since.
+        var now = time.GetUtcNow();
+        var lifetime = idp.Value.IdTokenLifetime;
+        var signIns = await audit.ListAsync(new AuditQuery { Subject = user.Id, Type = AuditEventTypes.TokenRequest, Outcome = AuditOutcomes.Granted, Since = now - lifetime, Limit = 500 }, cancellationToken).ConfigureAwait(false);
+        foreach (var latest in signIns.Where(e => e.Action is GrantTypes.AuthorizationCode or GrantTypes.DeviceCode && e.ClientId is not null)
+                     .GroupBy(e => e.ClientId!, StringComparer.Ordinal).Select(g => g.MaxBy(e => e.Time)!))
+        {
+            if (views.Any(v => v.ClientId == latest.ClientId) || latest.ClientId == Console.ConsoleNames.ClientId || latest.ClientId == Console.ConsoleNames.CliClientId
+                || await grants.FindDisconnectionAsync(user.Id, latest.ClientId!, cancellationToken).ConfigureAwait(false) is { } cut && cut >= latest.Time
+                || await applications.FindClientAsync(latest.ClientId!, cancellationToken).ConfigureAwait(false) is not { } client)
+            {
+                continue;
+            }
+
+            var servers = client.TokenExchangeAllowed ? await accessPolicy.ListEntitledAsync(user, groups, roles, client, cancellationToken).ConfigureAwait(false) : [];
+            views.Add(new(client.ClientId, client.Name, latest.Time, latest.Scope ?? string.Empty, servers, latest.Time + lifetime));
         }
 
         return views;

@@ -454,14 +454,38 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         server.Remember(tokens.RootElement.GetProperty("id_token").GetString(), tokens.RootElement.GetProperty("access_token").GetString(), tokens.RootElement.TryGetProperty("refresh_token", out var r) ? r.GetString() : null);
     }
 
+    [Fact]
+    public async Task MyConnections_ListsAClientSignedInWithoutARefreshToken_UntilItsIdTokenExpires_AndDisconnectEndsIt()
+    {
+        var password = await server.CreateUserAsync("hal");
+        var agent = (DemoSeed.AgentClientId, server.Demo.ClientSecret);
+        var (code, redirect, verifier) = await CodeAsync("hal", password, new CookieContainer(), scope: "openid");
+        using (var signedIn = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.AuthorizationCode, ["code"] = code, ["redirect_uri"] = redirect, ["code_verifier"] = verifier }, agent))
+        {
+            using var tokens = JsonDocument.Parse(await signedIn.Content.ReadAsStringAsync());
+            Assert.False(tokens.RootElement.TryGetProperty("refresh_token", out _)); // no standing connection
+            server.Remember(tokens.RootElement.GetProperty("id_token").GetString(), tokens.RootElement.GetProperty("access_token").GetString());
+        }
+
+        using var console = await ConsoleSession.SignInAsync(server, "hal", "/my/connections", server.Clock, password);
+        Assert.Contains("connection-ema-agent", console.Html, StringComparison.Ordinal);
+        Assert.Contains("without a standing connection", console.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("connection-ema-admin-console", console.Html, StringComparison.Ordinal); // the console's own sign-in is not a connection
+
+        server.Clock.Advance(TimeSpan.FromSeconds(1));
+        await console.SubmitAsync("/my/connections", "Disconnect", new() { ["clientId"] = DemoSeed.AgentClientId });
+        Assert.Contains("is disconnected", console.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("connection-ema-agent", console.Html, StringComparison.Ordinal);
+    }
+
     // A code for the demo agent through the real sign-in page (the page is skipped while the IdP session in the jar lives).
-    private async Task<(string Code, string RedirectUri, string Verifier)> CodeAsync(string username, string password, CookieContainer jar)
+    private async Task<(string Code, string RedirectUri, string Verifier)> CodeAsync(string username, string password, CookieContainer jar, string scope = "openid offline_access")
     {
         using var browser = TrustedHttp.Client(server.Ca, jar);
         var verifier = EmaServerFixture.Base64Url(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         var challenge = EmaServerFixture.Base64Url(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
         var redirect = $"http://127.0.0.1:{40000 + System.Security.Cryptography.RandomNumberGenerator.GetInt32(20000)}/callback";
-        var response = await browser.GetAsync($"{server.Issuer}/authorize?response_type=code&client_id={DemoSeed.AgentClientId}&redirect_uri={Uri.EscapeDataString(redirect)}&scope=openid%20offline_access&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256");
+        var response = await browser.GetAsync($"{server.Issuer}/authorize?response_type=code&client_id={DemoSeed.AgentClientId}&redirect_uri={Uri.EscapeDataString(redirect)}&scope={Uri.EscapeDataString(scope)}&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256");
         var location = response.Headers.Location!.ToString();
         if (location.StartsWith('/'))
         {
