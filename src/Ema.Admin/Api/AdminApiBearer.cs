@@ -21,7 +21,7 @@ namespace Ema.Admin.Api;
 /// the role ends the token's use at once. The token's <c>auth_time</c> and <c>amr</c> feed the same MFA and step-up
 /// rules as a console sign-in.
 /// </summary>
-internal sealed partial class AdminApiBearerHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+internal sealed class AdminApiBearerHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "EmaAdminBearer";
@@ -98,11 +98,7 @@ internal sealed partial class AdminApiBearerHandler(IOptionsMonitor<Authenticati
     private AuthenticateResult Refuse(OAuthError error)
     {
         _error = error;
-        LogRefused(Logger, error.ErrorId, error.Debug ?? error.Description);
+        Log.AdminBearerRefused(Logger, error.ErrorId, error.Debug ?? error.Description);
         return AuthenticateResult.Fail(error.Description);
     }
-
-    // The token itself is never logged: its jti is in the debug text.
-    [LoggerMessage(EventId = 6003, Level = LogLevel.Warning, Message = "Admin API bearer token refused: {ErrorId} ({Debug})")]
-    private static partial void LogRefused(ILogger logger, string errorId, string debug);
 }

@@ -166,7 +166,7 @@ internal static partial class ConsoleSignIn
             : default;
         if (validated.Value is not { } token || !token.Audiences.Contains(ConsoleNames.ClientId, StringComparer.Ordinal))
         {
-            LogSignInRefused(logger, result.AuditId, result.Error?.ErrorId ?? "id_token");
+            Log.ConsoleSignInRefused(logger, result.AuditId, result.Error?.ErrorId ?? "id_token");
             await ConsolePages.MessageAsync(ctx, "Sign-in failed", result.Error?.Description ?? "The identity provider's answer could not be verified.", StatusCodes.Status400BadRequest, "/admin").ConfigureAwait(false);
             return;
         }
@@ -183,7 +183,7 @@ internal static partial class ConsoleSignIn
         var principal = new ConsoleUser(user.Id, user.Username, user.DisplayName, roles, token.AuthTime ?? time.GetUtcNow(), token.Amr, token.SessionId).ToPrincipal();
         var lifetime = services.GetRequiredService<IOptions<AdminConsoleOptions>>().Value.SessionLifetime;
         await ctx.SignInAsync(ConsoleNames.Scheme, principal, new AuthenticationProperties { IsPersistent = false, ExpiresUtc = time.GetUtcNow() + lifetime, AllowRefresh = false }).ConfigureAwait(false);
-        LogSignedIn(logger, user.Id, string.Join(' ', token.Amr), token.JwtId);
+        Log.ConsoleSignedIn(logger, user.Id, string.Join(' ', token.Amr), token.JwtId);
         ConsoleSecurityHeaders.Apply(ctx.Response);
         ctx.Response.Redirect(IsLocalPath(saved[2]) ? saved[2] : "/admin");
     }
@@ -240,10 +240,4 @@ internal static partial class ConsoleSignIn
     }
 
     private static string Pair(string name, string value) => Uri.EscapeDataString(name) + "=" + Uri.EscapeDataString(value);
-
-    [LoggerMessage(EventId = 6001, Level = LogLevel.Information, Message = "Console sign-in for user {UserId} ({Amr}), ID token jti {TokenId}")]
-    private static partial void LogSignedIn(ILogger logger, string userId, string amr, string tokenId);
-
-    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "Console sign-in refused: {ErrorId} (audit {AuditId})")]
-    private static partial void LogSignInRefused(ILogger logger, string auditId, string errorId);
 }
