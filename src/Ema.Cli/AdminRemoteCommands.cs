@@ -24,6 +24,7 @@ internal static class AdminRemoteCommands
 {
     private const string SettingsFile = "admin.json";
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
     public static IEnumerable<Command> Create() => [Login(), Logout(), Api()];
 
@@ -118,60 +119,92 @@ internal static class AdminRemoteCommands
                 return ClientCommands.Fail($"The body is not readable JSON: {ex.Message}", ExitCodes.Usage);
             }
 
-            var folder = Folder(parse);
-            var settings = ReadSettings(folder);
-            var (status, session) = new EnterpriseSessionStore(folder).Load();
-            if (settings is null || session?.AccessToken is not { } token || session.AccessTokenExpiresAt <= TimeProvider.System.GetUtcNow())
-            {
-                return ClientCommands.Fail(status == SessionLoadStatus.Unreadable
-                    ? "The stored admin sign-in cannot be read on this machine: run ema admin login --server <issuer>."
-                    : "Not signed in to an admin API (or the sign-in expired): run ema admin login --server <issuer>.", ExitCodes.SignInRequired);
-            }
-
-            if (!string.Equals(session.Issuer, settings.Value.Server, StringComparison.Ordinal))
-            {
-                return ClientCommands.Fail("The stored admin sign-in is for another IdP: run ema admin login --server <issuer>.", ExitCodes.SignInRequired);
-            }
-
-            // The token goes to this IdP's admin API only: the URL is checked after parsing, so neither another host
-            // nor an (encoded) dot segment can take it elsewhere.
-            var origin = new Uri(settings.Value.Server).GetLeftPart(UriPartial.Authority);
-            if (!Uri.TryCreate(origin + "/admin/api/v1" + relative, UriKind.Absolute, out var target)
-                || target.GetLeftPart(UriPartial.Authority) != origin || !target.AbsolutePath.StartsWith("/admin/api/v1/", StringComparison.Ordinal))
-            {
-                return ClientCommands.Fail($"'{relative}' is not a path under /admin/api/v1.", ExitCodes.Usage);
-            }
-
-            using var http = OutboundHttp.CreateForAdminApi(settings.Value.Ca);
-            using var request = new HttpRequestMessage(new HttpMethod(verb), target);
-            request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, token);
-            if (content is not null)
-            {
-                request.Content = new StringContent(content, Encoding.UTF8, MediaTypes.Json);
-            }
-
-            try
-            {
-                using var response = await http.SendAsync(request, cancellationToken);
-                var text = await response.Content.ReadAsStringAsync(cancellationToken);
-                if (response.IsSuccessStatusCode)
-                {
-                    Console.Out.WriteLine(Pretty(text));
-                    return ExitCodes.Ok;
-                }
-
-                return Explain(response.StatusCode, text);
-            }
-            catch (HttpRequestException ex)
-            {
-                return ClientCommands.Fail($"The admin API at {origin} is unreachable: {ex.Message}", ExitCodes.Unavailable);
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                return ClientCommands.Fail($"The admin API at {origin} did not answer within a minute.", ExitCodes.Unavailable);
-            }
+            return await CallAsync(parse, verb, relative, content, PrintJson, cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>
+    /// One call of the admin API with the stored sign-in: the token goes to that IdP's <c>/admin/api/v1</c> only (the URL
+    /// is checked after parsing, so neither another host nor an encoded dot segment can take it elsewhere); a success is
+    /// handed to <paramref name="print"/>, a refusal explained in one line with its exit code.
+    /// </summary>
+    internal static async Task<int> CallAsync(ParseResult parse, string verb, string relative, string? content, Action<JsonElement> print, CancellationToken cancellationToken)
+    {
+        var folder = Folder(parse);
+        var settings = ReadSettings(folder);
+        var (status, session) = new EnterpriseSessionStore(folder).Load();
+        if (settings is null || session?.AccessToken is not { } token || session.AccessTokenExpiresAt <= TimeProvider.System.GetUtcNow())
+        {
+            return ClientCommands.Fail(status == SessionLoadStatus.Unreadable
+                ? "The stored admin sign-in cannot be read on this machine: run ema admin login --server <issuer>."
+                : "Not signed in to an admin API (or the sign-in expired): run ema admin login --server <issuer>.", ExitCodes.SignInRequired);
+        }
+
+        if (!string.Equals(session.Issuer, settings.Value.Server, StringComparison.Ordinal))
+        {
+            return ClientCommands.Fail("The stored admin sign-in is for another IdP: run ema admin login --server <issuer>.", ExitCodes.SignInRequired);
+        }
+
+        var origin = new Uri(settings.Value.Server).GetLeftPart(UriPartial.Authority);
+        if (!Uri.TryCreate(origin + "/admin/api/v1" + relative, UriKind.Absolute, out var target)
+            || target.GetLeftPart(UriPartial.Authority) != origin || !target.AbsolutePath.StartsWith("/admin/api/v1/", StringComparison.Ordinal))
+        {
+            return ClientCommands.Fail($"'{relative}' is not a path under /admin/api/v1.", ExitCodes.Usage);
+        }
+
+        using var http = OutboundHttp.CreateForAdminApi(settings.Value.Ca);
+        using var request = new HttpRequestMessage(new HttpMethod(verb), target);
+        request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, token);
+        if (content is not null)
+        {
+            request.Content = new StringContent(content, Encoding.UTF8, MediaTypes.Json);
+        }
+
+        try
+        {
+            using var response = await http.SendAsync(request, cancellationToken);
+            var text = await response.Content.ReadAsStringAsync(cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                return Explain(response.StatusCode, text);
+            }
+
+            using var document = JsonDocument.Parse(text.Length == 0 ? "null" : text);
+            print(document.RootElement);
+            return ExitCodes.Ok;
+        }
+        catch (HttpRequestException ex)
+        {
+            return ClientCommands.Fail($"The admin API at {origin} is unreachable: {ex.Message}", ExitCodes.Unavailable);
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return ClientCommands.Fail($"The admin API at {origin} did not answer within a minute.", ExitCodes.Unavailable);
+        }
+        catch (JsonException)
+        {
+            return ClientCommands.Fail($"The admin API at {origin} answered something other than JSON.", ExitCodes.Unavailable);
+        }
+    }
+
+    /// <summary>A named <c>ema admin</c> change with <c>--remote</c>: the API's change, printed as the local one is.</summary>
+    internal static Task<int> ChangeAsync(ParseResult parse, string verb, string relative, object? body, CancellationToken cancellationToken) =>
+        CallAsync(parse, verb, relative, body is null ? null : JsonSerializer.Serialize(body, Web), PrintChange, cancellationToken);
+
+    /// <summary>A named <c>ema admin</c> listing with <c>--remote</c>: the API's JSON.</summary>
+    internal static Task<int> ListAsync(ParseResult parse, string relative, CancellationToken cancellationToken) =>
+        CallAsync(parse, "GET", relative, null, PrintJson, cancellationToken);
+
+    private static void PrintJson(JsonElement json) => Console.Out.WriteLine(JsonSerializer.Serialize(json, Indented));
+
+    private static void PrintChange(JsonElement json)
+    {
+        Console.Out.WriteLine(json.TryGetProperty("message", out var message) ? message.GetString() : json.ToString());
+        if (json.TryGetProperty("oneTimeSecret", out var secret) && secret.ValueKind == JsonValueKind.String)
+        {
+            Console.Out.WriteLine($"Secret (shown once, store it now): {secret.GetString()}");
+        }
     }
 
     private static int Explain(HttpStatusCode status, string text)
@@ -218,19 +251,6 @@ internal static class AdminRemoteCommands
         _ when body.StartsWith('@') => File.ReadAllText(body[1..]),
         _ => body,
     };
-
-    private static string Pretty(string json)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(json);
-            return JsonSerializer.Serialize(document.RootElement, Indented);
-        }
-        catch (JsonException)
-        {
-            return json;
-        }
-    }
 
     private static (string Server, string? Ca)? ReadSettings(string folder)
     {

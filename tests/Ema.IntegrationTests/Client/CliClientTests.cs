@@ -214,6 +214,21 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.Equal(ExitCodes.Usage, escape.Code);
         Assert.Contains("not a path under /admin/api/v1", escape.Err, StringComparison.Ordinal);
 
+        // The named commands take --remote: the same change through the API, printed as on the data folder.
+        var remoteGroup = await RunAsync("admin", "groups", "add", "--id", "grp-remote", "--name", "Remote", "--remote");
+        Assert.True(remoteGroup.Code == 0, remoteGroup.Err);
+        var remoteUser = await RunAsync("admin", "users", "add", "--username", "rita", "--group", "grp-remote", "--remote");
+        Assert.True(remoteUser.Code == 0, remoteUser.Err);
+        server.Secrets.Add(remoteUser.Out.Split("store it now): ")[1].Trim());
+        var rita = await directory.FindUserByUsernameAsync("rita", default);
+        Assert.Contains("grp-remote", await directory.GetGroupIdsAsync(rita!.Id, default));
+        var remoteList = await RunAsync("admin", "users", "list", "--remote");
+        Assert.Equal(0, remoteList.Code);
+        Assert.Contains("\"rita\"", remoteList.Out, StringComparison.Ordinal);
+        var changes = await services.GetRequiredService<global::Ema.Server.Audit.IAuditReader>().ListAsync(new global::Ema.Server.Audit.AuditQuery { Type = global::Ema.Server.Audit.AuditEventTypes.AdminChange, Limit = 200 }, default);
+        Assert.Contains(changes, e => e.Action == "user_create" && e.Resource == rita.Id && e.Subject == "usr-cliadmin"); // the signed-in admin, not --by
+        Assert.Contains(changes, e => e.Action == "group_member_add" && e.Resource == rita.Id && e.Subject == "usr-cliadmin");
+
         // The stored sign-in is encrypted: its access token is not in any file of the profile.
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_profile, "admin"), "*", SearchOption.AllDirectories))
         {
