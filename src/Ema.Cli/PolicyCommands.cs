@@ -89,11 +89,12 @@ internal static class PolicyCommands
             return decision.Allowed ? 0 : 3;
         }, ct));
 
-        var by = new Option<string>("--by") { Required = true, Description = "Who makes the change (recorded with the version and in the audit trail)." };
+        var by = new Option<string>("--by") { Description = "Who makes the change (recorded with the version and in the audit trail; default: the OS user).", DefaultValueFactory = _ => Environment.UserName };
+        var remote = new Option<bool>("--remote") { Description = "Through the admin API of the IdP you signed in to with ema admin login (you are recorded, not --by), instead of the data folder." };
         var comment = new Option<string?>("--comment") { Description = "Why." };
         var importFile = new Argument<string>("file") { Description = "The YAML policy file." };
-        var import = new Command("import", "Validate a policy file and make it the policy in force, as a new version (nothing is applied if it has errors).") { importFile, by, comment };
-        import.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        var import = new Command("import", "Validate a policy file and make it the policy in force, as a new version (nothing is applied if it has errors).") { importFile, by, comment, remote };
+        import.SetAction(async (p, ct) =>
         {
             var path = p.GetValue(importFile)!;
             if (!File.Exists(path))
@@ -103,8 +104,10 @@ internal static class PolicyCommands
             }
 
             var yaml = await File.ReadAllTextAsync(path, ct);
-            return await AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.ImportPolicyAsync(who, yaml, p.GetValue(comment), ct), errorSource: path);
-        }, ct));
+            return p.GetValue(remote)
+                ? await AdminRemoteCommands.ChangeAsync(p, "PUT", "/policy", new { yaml, comment = p.GetValue(comment) }, ct)
+                : await AdminCommands.RunWithStorage(p.GetValue(data), (s, o) => AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.ImportPolicyAsync(who, yaml, p.GetValue(comment), ct), errorSource: path), ct);
+        });
 
         var exportVersion = new Option<long?>("--version") { Description = "A version (default: the one in force)." };
         var export = new Command("export", "Print a policy version's YAML.") { exportVersion };
@@ -122,8 +125,8 @@ internal static class PolicyCommands
             return 0;
         }, ct));
 
-        var history = new Command("history", "Every policy version: who, when, why.");
-        history.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        var history = new Command("history", "Every policy version: who, when, why.") { remote };
+        history.SetAction((p, ct) => p.GetValue(remote) ? AdminRemoteCommands.ListAsync(p, "/policy/versions", ct) : AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
         {
             var versions = await s.GetRequiredService<IPolicyStore>().ListAsync(ct);
             foreach (var v in versions)
@@ -135,11 +138,10 @@ internal static class PolicyCommands
         }, ct));
 
         var to = new Option<long>("--to") { Required = true, Description = "The version to restore." };
-        var rollback = new Command("rollback", "Put an older version back in force (as a new version: the history only grows).") { to, by };
-        rollback.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
-        {
-            return await AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.RollbackPolicyAsync(who, p.GetValue(to), ct));
-        }, ct));
+        var rollback = new Command("rollback", "Put an older version back in force (as a new version: the history only grows).") { to, by, remote };
+        rollback.SetAction((p, ct) => p.GetValue(remote)
+            ? AdminRemoteCommands.ChangeAsync(p, "POST", "/policy/rollback", new { version = p.GetValue(to) }, ct)
+            : AdminCommands.RunWithStorage(p.GetValue(data), (s, o) => AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.RollbackPolicyAsync(who, p.GetValue(to), ct)), ct));
 
         policy.Subcommands.Add(validate);
         policy.Subcommands.Add(simulate);

@@ -229,6 +229,17 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.Contains(changes, e => e.Action == "user_create" && e.Resource == rita.Id && e.Subject == "usr-cliadmin"); // the signed-in admin, not --by
         Assert.Contains(changes, e => e.Action == "group_member_add" && e.Resource == rita.Id && e.Subject == "usr-cliadmin");
 
+        // A policy through the API: refused with its line, nothing applied (a valid one would change the shared IdP).
+        var policies = services.GetRequiredService<global::Ema.Server.Policy.IPolicyStore>();
+        var versionsBefore = (await policies.ListAsync(default)).Count;
+        var badPolicy = Path.Combine(_profile, "bad-policy.yaml");
+        await File.WriteAllTextAsync(badPolicy, "version: 1\ndefault: deny\nrules:\n  - id: a\n    effect: permit\n");
+        var refusedPolicy = await RunAsync("admin", "policy", "import", badPolicy, "--remote");
+        Assert.Equal(ExitCodes.Failed, refusedPolicy.Code);
+        Assert.Contains("policy:5: ", refusedPolicy.Err, StringComparison.Ordinal);
+        Assert.Equal(versionsBefore, (await policies.ListAsync(default)).Count);
+        Assert.Equal(0, (await RunAsync("admin", "policy", "history", "--remote")).Code);
+
         // The stored sign-in is encrypted: its access token is not in any file of the profile.
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_profile, "admin"), "*", SearchOption.AllDirectories))
         {
