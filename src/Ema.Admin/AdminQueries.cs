@@ -115,10 +115,21 @@ public sealed class AdminQueries(
         return new(r.Id, r.DisplayName, r.Resource, r.AuthorizationServerIssuer, r.Enabled, [.. r.Scopes.Select(s => new ScopeView(s.Name, s.Risk.ToString().ToLowerInvariant(), s.Description))]);
     }
 
-    public async Task<IReadOnlyList<SessionView>> ListSessionsAsync(CancellationToken cancellationToken)
+    /// <summary>Live sessions, newest first; with <paramref name="username"/>, that user's only (none for an unknown user).</summary>
+    public async Task<IReadOnlyList<SessionView>> ListSessionsAsync(CancellationToken cancellationToken, string? username = null)
     {
+        string? userId = null;
+        if (!string.IsNullOrWhiteSpace(username))
+        {
+            userId = (await directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false))?.Id;
+            if (userId is null)
+            {
+                return [];
+            }
+        }
+
         var names = (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(u => u.Id, u => u.Username, StringComparer.Ordinal);
-        return [.. (await grants.ListSessionsAsync(null, cancellationToken).ConfigureAwait(false)).Select(s => new SessionView(s.Id, s.UserId, names.TryGetValue(s.UserId, out var n) ? n : s.UserId, s.AuthTime, s.Acr, s.Amr, s.ExpiresAt))];
+        return [.. (await grants.ListSessionsAsync(userId, cancellationToken).ConfigureAwait(false)).Select(s => new SessionView(s.Id, s.UserId, names.TryGetValue(s.UserId, out var n) ? n : s.UserId, s.AuthTime, s.Acr, s.Amr, s.ExpiresAt))];
     }
 
     public IReadOnlyList<SigningKeyView> ListSigningKeys() =>
@@ -186,13 +197,21 @@ public sealed class AdminQueries(
         // user disconnected the client since.
         var now = time.GetUtcNow();
         var lifetime = idp.Value.IdTokenLifetime;
-        var signIns = await audit.ListAsync(new AuditQuery { Subject = user.Id, Type = AuditEventTypes.TokenRequest, Outcome = AuditOutcomes.Granted, Since = now - lifetime, Limit = 500 }, cancellationToken).ConfigureAwait(false);
-        foreach (var latest in signIns.Where(e => e.Action is GrantTypes.AuthorizationCode or GrantTypes.DeviceCode && e.ClientId is not null)
+        var signIns = new List<AuditEvent>();
+        foreach (var action in (string[])[GrantTypes.AuthorizationCode, GrantTypes.DeviceCode])
+        {
+            signIns.AddRange(await audit.ListAsync(new AuditQuery { Subject = user.Id, Type = AuditEventTypes.TokenRequest, Action = action, Outcome = AuditOutcomes.Granted, Since = now - lifetime, Limit = 1000 }, cancellationToken).ConfigureAwait(false));
+        }
+
+        foreach (var latest in signIns.Where(e => e.ClientId is not null && (e.Scope ?? string.Empty).Split(' ').Contains(OidcScopes.OpenId, StringComparer.Ordinal))
                      .GroupBy(e => e.ClientId!, StringComparer.Ordinal).Select(g => g.MaxBy(e => e.Time)!))
         {
+            // Only what still works: not the console's own clients, not a client disabled or disconnected since, not a
+            // sign-in whose session has ended (token exchange refuses its ID token).
             if (views.Any(v => v.ClientId == latest.ClientId) || latest.ClientId == Console.ConsoleNames.ClientId || latest.ClientId == Console.ConsoleNames.CliClientId
-                || await grants.FindDisconnectionAsync(user.Id, latest.ClientId!, cancellationToken).ConfigureAwait(false) is { } cut && cut >= latest.Time
-                || await applications.FindClientAsync(latest.ClientId!, cancellationToken).ConfigureAwait(false) is not { } client)
+                || await grants.FindDisconnectionAsync(user.Id, latest.ClientId!, cancellationToken).ConfigureAwait(false) is { } cut && latest.Time < cut
+                || await applications.FindClientAsync(latest.ClientId!, cancellationToken).ConfigureAwait(false) is not { Enabled: true } client
+                || latest.SessionId is null || await grants.FindSessionAsync(latest.SessionId, cancellationToken).ConfigureAwait(false) is not { Revoked: false } session || session.ExpiresAt <= now)
             {
                 continue;
             }

@@ -162,9 +162,9 @@ internal static class AdminCommands
                 return Fail($"A client '{p.GetValue(clientId)}' already exists.");
             }
 
-            var audited = await AuditedAsync(s, o, p, "as_client_create", $"created authorization-server client {p.GetValue(clientId)}", p.GetValue(clientId)!, $"Created client {p.GetValue(clientId)}.", ct).ConfigureAwait(false);
+            // The secret first: the client exists now, and a failing audit write must not leave it without one.
             o.WriteLine($"Client secret (shown once, store it now): {secret}");
-            return audited;
+            return await AuditedAsync(s, o, p, "as_client_create", $"created authorization-server client {p.GetValue(clientId)}", p.GetValue(clientId)!, $"Created client {p.GetValue(clientId)}.", ct).ConfigureAwait(false);
         }, ct));
         clients.Subcommands.Add(clientList);
         clients.Subcommands.Add(clientAdd);
@@ -210,7 +210,7 @@ internal static class AdminCommands
         var sessions = new Command("sessions", "Users' sign-in sessions at the IdP.");
         var user = new Option<string?>("--user") { Description = "Only this username's sessions." };
         var list = new Command("list", "Live sessions, newest first.") { user, Remote };
-        list.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAsync(p, "/sessions", ct) : Run(p, async (s, o) =>
+        list.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAsync(p, p.GetValue(user) is { } name ? $"/sessions?user={E(name)}" : "/sessions", ct) : Run(p, async (s, o) =>
         {
             string? userId = null;
             if (p.GetValue(user) is { } name)
@@ -523,9 +523,17 @@ internal static class AdminCommands
     {
         var by = CliUser(parse.GetValue(By)!);
         var now = TimeProvider.System.GetUtcNow();
-        await services.GetRequiredService<IAuditSink>().WriteAsync(
-            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason },
-            cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await services.GetRequiredService<IAuditSink>().WriteAsync(
+                new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (AuditUnavailableException)
+        {
+            return Fail($"{message} But its audit record could not be written: check the data folder's disk.");
+        }
+
         return Ok(output, message);
     }
 

@@ -170,8 +170,22 @@ internal static class AdminRemoteCommands
                 return Explain(response.StatusCode, text);
             }
 
-            using var document = JsonDocument.Parse(text.Length == 0 ? "null" : text);
-            print(document.RootElement);
+            JsonDocument document;
+            try
+            {
+                document = JsonDocument.Parse(text.Length == 0 ? "null" : text);
+            }
+            catch (JsonException)
+            {
+                Console.Out.WriteLine(text); // a success that is not JSON: shown as it came
+                return ExitCodes.Ok;
+            }
+
+            using (document)
+            {
+                print(document.RootElement);
+            }
+
             return ExitCodes.Ok;
         }
         catch (HttpRequestException ex)
@@ -181,10 +195,6 @@ internal static class AdminRemoteCommands
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             return ClientCommands.Fail($"The admin API at {origin} did not answer within a minute.", ExitCodes.Unavailable);
-        }
-        catch (JsonException)
-        {
-            return ClientCommands.Fail($"The admin API at {origin} answered something other than JSON.", ExitCodes.Unavailable);
         }
     }
 
@@ -200,6 +210,12 @@ internal static class AdminRemoteCommands
 
     private static void PrintChange(JsonElement json)
     {
+        if (json.ValueKind != JsonValueKind.Object)
+        {
+            PrintJson(json);
+            return;
+        }
+
         Console.Out.WriteLine(json.TryGetProperty("message", out var message) ? message.GetString() : json.ToString());
         if (json.TryGetProperty("oneTimeSecret", out var secret) && secret.ValueKind == JsonValueKind.String)
         {

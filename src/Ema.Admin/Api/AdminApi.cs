@@ -51,7 +51,7 @@ internal static class AdminApi
         api.MapGet("/clients", (AdminQueries q, CancellationToken ct) => q.ListClientsAsync(ct)).WithName("ListClients");
         api.MapGet("/resources", (AdminQueries q, CancellationToken ct) => q.ListResourcesAsync(ct)).WithName("ListResources");
         api.MapGet("/entitlements", (Ema.Server.Stores.IEntitlementStore e, CancellationToken ct) => e.ListAsync(ct)).WithName("ListEntitlements");
-        api.MapGet("/sessions", (AdminQueries q, CancellationToken ct) => q.ListSessionsAsync(ct)).WithName("ListSessions");
+        api.MapGet("/sessions", (AdminQueries q, string? user, CancellationToken ct) => q.ListSessionsAsync(ct, user)).WithName("ListSessions");
         api.MapGet("/signing-keys", (AdminQueries q) => q.ListSigningKeys()).WithName("ListSigningKeys");
         api.MapGet("/policy/versions", (AdminQueries q, CancellationToken ct) => q.ListPolicyVersionsAsync(ct)).WithName("ListPolicyVersions");
         api.MapGet("/audit", async (AdminQueries q, string? user, string? client, string? resource, string? outcome, string? type, DateTimeOffset? since, DateTimeOffset? until, int? limit, CancellationToken ct) =>

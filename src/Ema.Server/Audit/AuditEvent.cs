@@ -125,5 +125,8 @@ public sealed record AuditQuery
     /// <summary>One of <see cref="AuditEventTypes"/>.</summary>
     public string? Type { get; init; }
 
+    /// <summary>The record's action (for example a grant type).</summary>
+    public string? Action { get; init; }
+
     public int Limit { get; init; } = 100;
 }

@@ -131,7 +131,7 @@ public interface IGrantStore
     /// </summary>
     Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken);
 
-    /// <summary>When the user last disconnected the client, or null.</summary>
+    /// <summary>The cut-off of the user's last disconnection of the client (what was issued before it is void), or null.</summary>
     Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken);
 }
 

@@ -21,6 +21,13 @@ namespace Ema.Storage.Stores;
 public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
 {
     private const int BlocksPerPage = 256;
+
+    /// <summary>
+    /// How much older than a newer block's records a later-committed record can be: a record's time is taken just before
+    /// it is queued and it is committed within seconds. Searches stop at the first block that ends this much before
+    /// their window.
+    /// </summary>
+    private const long OutOfOrderMarginMs = 15 * 60 * 1000;
     private readonly SqliteDatabase _db;
     private readonly SqliteWriteQueue _writer;
     private readonly PendingBlock _pending;
@@ -70,11 +77,15 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
             var found = new List<AuditEvent>(Math.Min(limit, 1000));
             var before = long.MaxValue;
             using var page = c.CreateCommand();
-            page.CommandText = $"SELECT first_seq, key_filter, records FROM audit_blocks WHERE first_seq < $before AND ($since IS NULL OR CAST(max_time AS INTEGER) >= $since) AND ($until IS NULL OR CAST(min_time AS INTEGER) < $until) ORDER BY first_seq DESC LIMIT {BlocksPerPage}";
+            // The time window is applied here, not in SQL: blocks come newest first (commit order), so once a block ends
+            // well before `since` no older block can hold a match and the search stops — a WHERE on the times would make
+            // SQLite scan every older block to fill a page (there is no index on them).
+            page.CommandText = $"SELECT first_seq, key_filter, records, CAST(min_time AS INTEGER), CAST(max_time AS INTEGER) FROM audit_blocks WHERE first_seq < $before ORDER BY first_seq DESC LIMIT {BlocksPerPage}";
             var beforeParameter = page.Parameters.Add("$before", SqliteType.Integer);
-            page.Parameters.AddWithValue("$since", (object?)Db.Ms(query.Since) ?? DBNull.Value);
-            page.Parameters.AddWithValue("$until", (object?)Db.Ms(query.Until) ?? DBNull.Value);
-            while (found.Count < limit)
+            var since = Db.Ms(query.Since);
+            var until = Db.Ms(query.Until);
+            var exhausted = false;
+            while (found.Count < limit && !exhausted)
             {
                 beforeParameter.Value = before;
                 var blocks = 0;
@@ -85,6 +96,18 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
                     {
                         blocks++;
                         before = reader.GetInt64(0);
+                        var minTime = reader.IsDBNull(3) ? long.MinValue : reader.GetInt64(3);
+                        var maxTime = reader.IsDBNull(4) ? long.MaxValue : reader.GetInt64(4);
+                        if (since is { } from && maxTime < from - OutOfOrderMarginMs)
+                        {
+                            exhausted = true;
+                            break;
+                        }
+
+                        if ((since is { } lower && maxTime < lower) || (until is { } upper && minTime >= upper))
+                        {
+                            continue;
+                        }
 
                         // The filter column comes before the records, so a block the filter rules out is never decoded.
                         if (keys.Length > 0 && !reader.IsDBNull(1))
@@ -123,7 +146,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
 
     private static bool Matches(AuditEvent e, AuditQuery q) =>
         (q.Subject is null || e.Subject == q.Subject) && (q.ClientId is null || e.ClientId == q.ClientId) && (q.Resource is null || e.Resource == q.Resource)
-        && (q.Outcome is null || e.Outcome == q.Outcome) && (q.Type is null || e.Type == q.Type)
+        && (q.Outcome is null || e.Outcome == q.Outcome) && (q.Type is null || e.Type == q.Type) && (q.Action is null || e.Action == q.Action)
         && (q.TokenId is null || e.TokenId == q.TokenId || e.ParentTokenId == q.TokenId || e.Id == q.TokenId)
         && (q.Since is null || Db.Ms(e.Time) >= Db.Ms(q.Since.Value)) && (q.Until is null || Db.Ms(e.Time) < Db.Ms(q.Until.Value));
 

@@ -445,13 +445,21 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
             await IdentityProvider.SignInTests.AssertErrorAsync(voided, HttpStatusCode.BadRequest, ErrorIds.ClientDisconnected);
         }
 
+        // The next second's sign-in reconnects in full: its code redeems, and its ID token yields an ID-JAG (the cut-off is
+        // the end of the disconnection's second, as an ID token's `iat` counts whole seconds).
+        await server.App.Services.GetRequiredService<IDirectoryStore>().AddGroupMemberAsync("grp-engineering", "usr-gus", default);
         server.Clock.Advance(TimeSpan.FromSeconds(1));
         (code, redirect, verifier) = await CodeAsync("gus", password, jar);
         using var reconnected = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.AuthorizationCode, ["code"] = code, ["redirect_uri"] = redirect, ["code_verifier"] = verifier }, agent);
         var body = await reconnected.Content.ReadAsStringAsync();
         Assert.True(reconnected.StatusCode == HttpStatusCode.OK, body);
         using var tokens = JsonDocument.Parse(body);
-        server.Remember(tokens.RootElement.GetProperty("id_token").GetString(), tokens.RootElement.GetProperty("access_token").GetString(), tokens.RootElement.TryGetProperty("refresh_token", out var r) ? r.GetString() : null);
+        var idToken = tokens.RootElement.GetProperty("id_token").GetString()!;
+        server.Remember(idToken, tokens.RootElement.GetProperty("access_token").GetString(), tokens.RootElement.TryGetProperty("refresh_token", out var r) ? r.GetString() : null);
+        using var exchange = await server.TokenAsync(server.ExchangeForm(idToken, server.BaseUrl + "/mcp/wiki"), agent);
+        var exchanged = await exchange.Content.ReadAsStringAsync();
+        Assert.True(exchange.StatusCode == HttpStatusCode.OK, exchanged);
+        server.Remember(JsonDocument.Parse(exchanged).RootElement.GetProperty("access_token").GetString());
     }
 
     [Fact]
@@ -476,6 +484,29 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         await console.SubmitAsync("/my/connections", "Disconnect", new() { ["clientId"] = DemoSeed.AgentClientId });
         Assert.Contains("is disconnected", console.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("connection-ema-agent", console.Html, StringComparison.Ordinal);
+
+        // A sign-in whose IdP session has ended is not listed either: token exchange refuses its ID token.
+        server.Clock.Advance(TimeSpan.FromSeconds(2));
+        (code, redirect, verifier) = await CodeAsync("hal", password, new CookieContainer(), scope: "openid");
+        using (var again = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.AuthorizationCode, ["code"] = code, ["redirect_uri"] = redirect, ["code_verifier"] = verifier }, agent))
+        {
+            using var tokens = JsonDocument.Parse(await again.Content.ReadAsStringAsync());
+            var idToken = tokens.RootElement.GetProperty("id_token").GetString()!;
+            server.Remember(idToken, tokens.RootElement.GetProperty("access_token").GetString());
+            await console.GetAsync("/my/connections");
+            Assert.Contains("connection-ema-agent", console.Html, StringComparison.Ordinal);
+            var sid = JsonDocument.Parse(Convert.FromBase64String(Pad(idToken.Split('.')[1]))).RootElement.GetProperty("sid").GetString()!;
+            await server.App.Services.GetRequiredService<IGrantStore>().RevokeSessionAsync(sid, default);
+        }
+
+        await console.GetAsync("/my/connections");
+        Assert.DoesNotContain("connection-ema-agent", console.Html, StringComparison.Ordinal);
+    }
+
+    private static string Pad(string base64Url)
+    {
+        var text = base64Url.Replace('-', '+').Replace('_', '/');
+        return text + new string('=', (4 - (text.Length % 4)) % 4);
     }
 
     // A code for the demo agent through the real sign-in page (the page is skipped while the IdP session in the jar lives).

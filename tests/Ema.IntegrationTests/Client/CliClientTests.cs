@@ -229,6 +229,12 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.Contains(changes, e => e.Action == "user_create" && e.Resource == rita.Id && e.Subject == "usr-cliadmin"); // the signed-in admin, not --by
         Assert.Contains(changes, e => e.Action == "group_member_add" && e.Resource == rita.Id && e.Subject == "usr-cliadmin");
 
+        var mySessions = await RunAsync("admin", "sessions", "list", "--user", "cliadmin", "--remote");
+        Assert.Equal(0, mySessions.Code);
+        var listed = JsonDocument.Parse(mySessions.Out).RootElement.EnumerateArray().Select(e => e.GetProperty("username").GetString()).ToList();
+        Assert.NotEmpty(listed);
+        Assert.All(listed, u => Assert.Equal("cliadmin", u)); // --user is applied remotely too
+
         // A policy through the API: refused with its line, nothing applied (a valid one would change the shared IdP).
         var policies = services.GetRequiredService<global::Ema.Server.Policy.IPolicyStore>();
         var versionsBefore = (await policies.ListAsync(default)).Count;

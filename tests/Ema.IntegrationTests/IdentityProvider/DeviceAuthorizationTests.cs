@@ -52,7 +52,8 @@ public sealed class DeviceAuthorizationTests(EmaServerFixture server)
 
         var device = await StartAsync();
         Assert.Equal(HttpStatusCode.OK, (await ApproveAsync(device.VerificationUriComplete!, "dora", password)).StatusCode);
-        await services.GetRequiredService<Ema.Server.Stores.IGrantStore>().DisconnectClientAsync("usr-dora", DemoSeed.AgentClientId, services.GetRequiredService<TimeProvider>().GetUtcNow(), default); // the IdP's clock, which other tests move
+        var disconnected = await services.GetRequiredService<Ema.Admin.AdminOperations>().DisconnectClientAsync(new Ema.Admin.Console.ConsoleUser("usr-dora", "dora", "Dora", [], services.GetRequiredService<TimeProvider>().GetUtcNow(), [], null), DemoSeed.AgentClientId, default); // as "my connections" does
+        Assert.True(disconnected.Succeeded, disconnected.Message);
 
         await Task.Delay(TimeSpan.FromSeconds(DeviceAuthorizationServiceInterval)); // poll no faster than told
         await SignInTests.AssertErrorAsync(await PollAsync(device.DeviceCode), HttpStatusCode.BadRequest, ErrorIds.ClientDisconnected);
