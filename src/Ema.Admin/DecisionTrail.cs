@@ -38,7 +38,9 @@ public sealed class DecisionTrail(IAuditReader reader)
             var next = new List<AuditEvent>();
             foreach (var parent in frontier.Where(e => e.TokenId is not null))
             {
-                var children = await reader.ListAsync(new AuditQuery { TokenId = parent.TokenId, Limit = MaxRecords }, cancellationToken).ConfigureAwait(false);
+                // What redeems or uses a token comes after it: the search stops at blocks older than the parent (a minute of
+                // slack for records timed just before they were queued), instead of reading the whole log per token.
+                var children = await reader.ListAsync(new AuditQuery { TokenId = parent.TokenId, Since = parent.Time - TimeSpan.FromMinutes(1), Limit = MaxRecords }, cancellationToken).ConfigureAwait(false);
                 foreach (var child in children.Where(c => c.ParentTokenId == parent.TokenId && seen.Add(c.Id)).OrderBy(c => c.Time))
                 {
                     trail.Add(new(child, depth));
