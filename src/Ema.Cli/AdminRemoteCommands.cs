@@ -89,7 +89,7 @@ internal static class AdminRemoteCommands
     {
         var method = new Argument<string>("method") { Description = "GET, POST, PUT or DELETE." };
         var path = new Argument<string>("path") { Description = "Path under /admin/api/v1, for example /users or /groups/grp-research/members." };
-        var body = new Option<string?>("--body") { Description = "JSON request body, or @file to read it from a file (- for standard input)." };
+        var body = new Option<string?>("--body") { Description = "JSON request body, or @file to read it from a file (@- for standard input)." };
         var command = new Command("api", "Call the admin API of the IdP you signed in to with ema admin login (its OpenAPI document: /admin/api/openapi/v1.json).") { method, path, body };
         command.SetAction(async (parse, cancellationToken) =>
         {
