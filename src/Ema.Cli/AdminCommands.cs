@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Ema.Admin;
+using Ema.Admin.Api;
 using Ema.Admin.Console;
 using Ema.Server.Audit;
 using Ema.Protocol;
@@ -293,27 +294,15 @@ internal static class AdminCommands
         users.Subcommands.Add(add);
 
         var userArgument = new Argument<string>("user") { Description = "Username (or user id)." };
-        var disable = new Command("disable", "Disable a user (sign-in and token exchange are refused).") { userArgument, By, Remote };
-        disable.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ChangeAsync(p, "POST", $"/users/{E(p.GetValue(userArgument)!)}/disable", null, ct) : Run(p, async (s, o) =>
-        {
-            var login = await UsernameAsync(s, p.GetValue(userArgument)!, ct).ConfigureAwait(false);
-            return await Change(s, o, p, (ops, by) => ops.SetUserStatusAsync(by, login, UserStatus.Disabled, ct)).ConfigureAwait(false);
-        }, ct));
-        users.Subcommands.Add(disable);
-        var enable = new Command("enable", "Enable a disabled user again.") { userArgument, By, Remote };
-        enable.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ChangeAsync(p, "POST", $"/users/{E(p.GetValue(userArgument)!)}/enable", null, ct) : Run(p, async (s, o) =>
-        {
-            var login = await UsernameAsync(s, p.GetValue(userArgument)!, ct).ConfigureAwait(false);
-            return await Change(s, o, p, (ops, by) => ops.SetUserStatusAsync(by, login, UserStatus.Active, ct)).ConfigureAwait(false);
-        }, ct));
-        users.Subcommands.Add(enable);
+        users.Subcommands.Add(UserStatusCommand("disable", "Disable a user (sign-in and token exchange are refused).", userArgument, UserStatus.Disabled));
+        users.Subcommands.Add(UserStatusCommand("enable", "Enable a disabled user again.", userArgument, UserStatus.Active));
 
         // Through AdminOperations, as the console does: same checks, same one audit record (naming --by).
         var who = new Argument<string>("username");
         var roleName = new Argument<string>("role");
         var role = new Command("role", "Give or take a directory role (for example admin).");
         var roleAdd = new Command("add", "Give a role.") { who, roleName, By, Remote };
-        roleAdd.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.AddRoleAsync(by, p.GetValue(who)!, p.GetValue(roleName)!, ct), "POST", $"/users/{E(p.GetValue(who)!)}/roles", new { role = p.GetValue(roleName) }));
+        roleAdd.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.AddRoleAsync(by, p.GetValue(who)!, p.GetValue(roleName)!, ct), "POST", $"/users/{E(p.GetValue(who)!)}/roles", new RoleRequest(p.GetValue(roleName)!)));
         var roleRemove = new Command("remove", "Take a role away.") { who, roleName, By, Remote };
         roleRemove.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.RemoveRoleAsync(by, p.GetValue(who)!, p.GetValue(roleName)!, ct), "DELETE", $"/users/{E(p.GetValue(who)!)}/roles/{E(p.GetValue(roleName)!)}", null));
         role.Subcommands.Add(roleAdd);
@@ -345,13 +334,13 @@ internal static class AdminCommands
         var name = new Option<string>("--name") { Required = true };
         var description = new Option<string?>("--description");
         var add = new Command("add", "Add a group.") { id, name, description, By, Remote };
-        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateGroupAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(description), ct), "POST", "/groups", new { id = p.GetValue(id), name = p.GetValue(name), description = p.GetValue(description) }));
+        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateGroupAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(description), ct), "POST", "/groups", new CreateGroupRequest(p.GetValue(id)!, p.GetValue(name)!, p.GetValue(description))));
         groups.Subcommands.Add(add);
 
         var group = new Argument<string>("group-id");
         var user = new Argument<string>("user") { Description = "Username (or user id)." };
         var member = new Command("add-member", "Add a user to a group.") { group, user, By, Remote };
-        member.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ChangeAsync(p, "POST", $"/groups/{E(p.GetValue(group)!)}/members", new { username = p.GetValue(user) }, ct) : Run(p, async (s, o) =>
+        member.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ChangeAsync(p, "POST", $"/groups/{E(p.GetValue(group)!)}/members", new UsernameRequest(p.GetValue(user)!), ct) : Run(p, async (s, o) =>
         {
             var login = await UsernameAsync(s, p.GetValue(user)!, ct).ConfigureAwait(false);
             return await Change(s, o, p, (ops, by) => ops.AddGroupMemberAsync(by, p.GetValue(group)!, login, ct)).ConfigureAwait(false);
@@ -386,7 +375,7 @@ internal static class AdminCommands
         var auth = new Option<string>("--auth") { DefaultValueFactory = _ => ClientAuthenticationMethods.ClientSecretBasic, Description = "client_secret_basic, client_secret_post or none." };
         var exchange = new Option<bool>("--token-exchange") { Description = "Allow token exchange (ID-JAG issuance)." };
         var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange, By, Remote };
-        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth)!, p.GetValue(exchange), ct), "POST", "/clients", new { clientId = p.GetValue(id), name = p.GetValue(name), redirectUris = p.GetValue(redirect) ?? [], authenticationMethod = p.GetValue(auth), tokenExchange = p.GetValue(exchange) }));
+        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth)!, p.GetValue(exchange), ct), "POST", "/clients", new CreateClientRequest(p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth), p.GetValue(exchange))));
         clients.Subcommands.Add(add);
 
         var clientId = new Argument<string>("client-id");
@@ -404,7 +393,7 @@ internal static class AdminCommands
         var resource = new Argument<string>("resource-id");
         var remoteId = new Argument<string>("client-id-at-resource");
         var map = new Command("map", "Set the client's id at a resource's authorization server (the ID-JAG client_id).") { clientId, resource, remoteId, By, Remote };
-        map.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.MapClientIdAsync(by, p.GetValue(clientId)!, p.GetValue(resource)!, p.GetValue(remoteId)!, ct), "PUT", $"/clients/{E(p.GetValue(clientId)!)}/mappings/{E(p.GetValue(resource)!)}", new { clientIdAtResource = p.GetValue(remoteId) }));
+        map.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.MapClientIdAsync(by, p.GetValue(clientId)!, p.GetValue(resource)!, p.GetValue(remoteId)!, ct), "PUT", $"/clients/{E(p.GetValue(clientId)!)}/mappings/{E(p.GetValue(resource)!)}", new ClientMappingRequest(p.GetValue(remoteId)!)));
         clients.Subcommands.Add(map);
         return clients;
     }
@@ -430,7 +419,7 @@ internal static class AdminCommands
         var issuer = new Option<string>("--issuer") { Required = true, Description = "Issuer of its authorization server." };
         var scope = new Option<string[]>("--scope") { AllowMultipleArgumentsPerToken = true, Description = "name or name:low|medium|high (repeatable)." };
         var add = new Command("add", "Add a resource.") { id, name, resource, issuer, scope, By, Remote };
-        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateResourceAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(resource)!, p.GetValue(issuer)!, string.Join('\n', p.GetValue(scope) ?? []), ct), "POST", "/resources", new { id = p.GetValue(id), displayName = p.GetValue(name), resource = p.GetValue(resource), authorizationServer = p.GetValue(issuer), scopes = string.Join('\n', p.GetValue(scope) ?? []) }));
+        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateResourceAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(resource)!, p.GetValue(issuer)!, string.Join('\n', p.GetValue(scope) ?? []), ct), "POST", "/resources", new CreateResourceRequest(p.GetValue(id)!, p.GetValue(name)!, p.GetValue(resource)!, p.GetValue(issuer)!, string.Join('\n', p.GetValue(scope) ?? []))));
         resources.Subcommands.Add(add);
         return resources;
     }
@@ -456,7 +445,7 @@ internal static class AdminCommands
         var resource = new Option<string>("--resource") { Required = true, Description = "Resource id." };
         var scopes = new Option<string[]>("--scope") { Required = true, AllowMultipleArgumentsPerToken = true };
         var add = new Command("add", "Entitle a group or user.") { group, user, client, resource, scopes, By, Remote };
-        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateEntitlementAsync(by, p.GetValue(group), p.GetValue(user), p.GetValue(client)!, p.GetValue(resource)!, p.GetValue(scopes) ?? [], ct), "POST", "/entitlements", new { groupId = p.GetValue(group), userId = p.GetValue(user), clientId = p.GetValue(client), resourceId = p.GetValue(resource), scopes = p.GetValue(scopes) ?? [] }));
+        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateEntitlementAsync(by, p.GetValue(group), p.GetValue(user), p.GetValue(client)!, p.GetValue(resource)!, p.GetValue(scopes) ?? [], ct), "POST", "/entitlements", new CreateEntitlementRequest(p.GetValue(group), p.GetValue(user), p.GetValue(client)!, p.GetValue(resource)!, p.GetValue(scopes) ?? [])));
         entitlements.Subcommands.Add(add);
         return entitlements;
     }
@@ -471,16 +460,27 @@ internal static class AdminCommands
 
     private static async Task<int> AddUserRemotelyAsync(ParseResult parse, string username, string? name, string? email, string? department, string[] groups, CancellationToken cancellationToken)
     {
-        var created = await AdminRemoteCommands.ChangeAsync(parse, "POST", "/users", new { username, displayName = name ?? username, email, department }, cancellationToken).ConfigureAwait(false);
+        var created = await AdminRemoteCommands.ChangeAsync(parse, "POST", "/users", new CreateUserRequest(username, name ?? username, email, department), cancellationToken).ConfigureAwait(false);
         foreach (var g in created == 0 ? groups : [])
         {
-            if (await AdminRemoteCommands.ChangeAsync(parse, "POST", $"/groups/{E(g)}/members", new { username }, cancellationToken).ConfigureAwait(false) != 0)
+            if (await AdminRemoteCommands.ChangeAsync(parse, "POST", $"/groups/{E(g)}/members", new UsernameRequest(username), cancellationToken).ConfigureAwait(false) != 0)
             {
                 return 1; // the user exists; the refusal said which group was not joined
             }
         }
 
         return created;
+    }
+
+    private static Command UserStatusCommand(string name, string description, Argument<string> userArgument, UserStatus status)
+    {
+        var command = new Command(name, description) { userArgument, By, Remote };
+        command.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ChangeAsync(p, "POST", $"/users/{E(p.GetValue(userArgument)!)}/{name}", null, ct) : Run(p, async (s, o) =>
+        {
+            var login = await UsernameAsync(s, p.GetValue(userArgument)!, ct).ConfigureAwait(false);
+            return await Change(s, o, p, (ops, by) => ops.SetUserStatusAsync(by, login, status, ct)).ConfigureAwait(false);
+        }, ct));
+        return command;
     }
 
     // One path segment of an admin API URL.

@@ -105,7 +105,7 @@ internal static class PolicyCommands
 
             var yaml = await File.ReadAllTextAsync(path, ct);
             return p.GetValue(remote)
-                ? await AdminRemoteCommands.ChangeAsync(p, "PUT", "/policy", new { yaml, comment = p.GetValue(comment) }, ct)
+                ? await AdminRemoteCommands.ChangeAsync(p, "PUT", "/policy", new Ema.Admin.Api.ImportPolicyRequest(yaml, p.GetValue(comment)), ct)
                 : await AdminCommands.RunWithStorage(p.GetValue(data), (s, o) => AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.ImportPolicyAsync(who, yaml, p.GetValue(comment), ct), errorSource: path), ct);
         });
 
@@ -140,7 +140,7 @@ internal static class PolicyCommands
         var to = new Option<long>("--to") { Required = true, Description = "The version to restore." };
         var rollback = new Command("rollback", "Put an older version back in force (as a new version: the history only grows).") { to, by, remote };
         rollback.SetAction((p, ct) => p.GetValue(remote)
-            ? AdminRemoteCommands.ChangeAsync(p, "POST", "/policy/rollback", new { version = p.GetValue(to) }, ct)
+            ? AdminRemoteCommands.ChangeAsync(p, "POST", "/policy/rollback", new Ema.Admin.Api.RollbackPolicyRequest(p.GetValue(to)), ct)
             : AdminCommands.RunWithStorage(p.GetValue(data), (s, o) => AdminCommands.ChangeAsync(s, o, p.GetValue(by)!, (ops, who) => ops.RollbackPolicyAsync(who, p.GetValue(to), ct)), ct));
 
         policy.Subcommands.Add(validate);

@@ -2,7 +2,6 @@ using System.Text.Encodings.Web;
 using Ema.Admin.Console;
 using Ema.Protocol;
 using Ema.Server.IdentityProvider;
-using Ema.Server.Model;
 using Ema.Server.Stores;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
@@ -71,16 +70,11 @@ internal sealed class AdminApiBearerHandler(IOptionsMonitor<AuthenticationScheme
             return Refuse(OAuthError.InvalidToken($"The client {ConsoleNames.CliClientId} is disabled.", $"jti={token.JwtId}"));
         }
 
-        var directory = services.GetRequiredService<IDirectoryStore>();
-        var user = await directory.FindUserAsync(token.Subject, Context.RequestAborted).ConfigureAwait(false);
-        var session = token.SessionId is { } sid ? await services.GetRequiredService<IGrantStore>().FindSessionAsync(sid, Context.RequestAborted).ConfigureAwait(false) : null;
-        if (user is null || user.Status != UserStatus.Active || session is null || session.Revoked || session.UserId != user.Id
-            || session.ExpiresAt <= services.GetRequiredService<TimeProvider>().GetUtcNow())
+        if (await ConsoleSignIn.FindLiveAccountAsync(services, token.Subject, token.SessionId, Context.RequestAborted).ConfigureAwait(false) is not var (user, session, roles))
         {
             return Refuse(OAuthError.InvalidToken("The sign-in this token came from has ended: sign in again.", $"jti={token.JwtId}"));
         }
 
-        var roles = await directory.GetRolesAsync(user.Id, Context.RequestAborted).ConfigureAwait(false);
         var principal = new ConsoleUser(user.Id, user.Username, user.DisplayName, roles, authTime, token.Amr ?? [], session.Id).ToPrincipal();
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }

@@ -133,7 +133,7 @@ internal static class AdminApiChanges
         // that sign-in to be recent (the console's step-up rule). The caller signs in again (max_age=0) and retries.
         var user = ConsoleUser.From(http.User);
         var maxAge = http.RequestServices.GetRequiredService<IOptions<AdminConsoleOptions>>().Value.ChangeMaxAuthAge;
-        if (user is null || !user.UsedMfa || http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow() - user.AuthTime > maxAge)
+        if (user is null || !user.MayChange(http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), maxAge))
         {
             var detail = $"Changes need a sign-in with your second factor in the last {maxAge.TotalMinutes:0} minutes: sign in again at {ConsoleNames.LoginPath}?stepup=1 and retry.";
             return ValueTask.FromResult<object?>(TypedResults.Json(new AdminChangeProblem("step_up_required", detail, null), statusCode: StatusCodes.Status403Forbidden));

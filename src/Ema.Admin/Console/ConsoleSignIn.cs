@@ -219,24 +219,37 @@ internal static partial class ConsoleSignIn
     public static async Task ValidatePrincipalAsync(CookieValidatePrincipalContext context)
     {
         var user = ConsoleUser.From(context.Principal);
-        var services = context.HttpContext.RequestServices;
-        var grants = services.GetRequiredService<IGrantStore>();
-        var time = services.GetRequiredService<TimeProvider>();
-        var session = user?.SessionId is { } sid ? await grants.FindSessionAsync(sid, context.HttpContext.RequestAborted).ConfigureAwait(false) : null;
-        var directory = services.GetRequiredService<IDirectoryStore>();
-        var account = user is null ? null : await directory.FindUserAsync(user.Id, context.HttpContext.RequestAborted).ConfigureAwait(false);
-        if (user is null || session is null || session.Revoked || session.ExpiresAt <= time.GetUtcNow() || account is null || account.Status != UserStatus.Active)
+        var live = user is null ? null : await FindLiveAccountAsync(context.HttpContext.RequestServices, user.Id, user.SessionId, context.HttpContext.RequestAborted).ConfigureAwait(false);
+        if (user is null || live is not { } account)
         {
             context.RejectPrincipal();
             await context.HttpContext.SignOutAsync(ConsoleNames.Scheme).ConfigureAwait(false);
             return;
         }
 
-        var roles = await directory.GetRolesAsync(user.Id, context.HttpContext.RequestAborted).ConfigureAwait(false);
+        var roles = account.Roles;
         if (!roles.Order(StringComparer.Ordinal).SequenceEqual(user.Roles.Order(StringComparer.Ordinal), StringComparer.Ordinal))
         {
             context.ReplacePrincipal((user with { Roles = roles }).ToPrincipal());
         }
+    }
+
+    /// <summary>
+    /// The rule every console or admin API request is held to, whatever carries the sign-in (cookie or bearer token): the
+    /// user is active, the IdP session the sign-in came from is theirs, live and not revoked; roles are read now.
+    /// </summary>
+    internal static async Task<(User User, IdpSession Session, IReadOnlyList<string> Roles)?> FindLiveAccountAsync(IServiceProvider services, string userId, string? sessionId, CancellationToken cancellationToken)
+    {
+        var directory = services.GetRequiredService<IDirectoryStore>();
+        var user = await directory.FindUserAsync(userId, cancellationToken).ConfigureAwait(false);
+        var session = sessionId is null ? null : await services.GetRequiredService<IGrantStore>().FindSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        if (user is null || user.Status != UserStatus.Active || session is null || session.Revoked || session.UserId != user.Id
+            || session.ExpiresAt <= services.GetRequiredService<TimeProvider>().GetUtcNow())
+        {
+            return null;
+        }
+
+        return (user, session, await directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false));
     }
 
     private static string Pair(string name, string value) => Uri.EscapeDataString(name) + "=" + Uri.EscapeDataString(value);

@@ -9,6 +9,12 @@ public sealed record ConsoleUser(string Id, string Username, string Name, IReadO
     /// <summary>Whether the sign-in used a second factor.</summary>
     public bool UsedMfa => Amr.Contains(ConsoleNames.MfaMethod, StringComparer.Ordinal);
 
+    /// <summary>
+    /// The step-up rule for changes, in the console and the admin API alike: a sign-in with a second factor no older than
+    /// <paramref name="maxAge"/> (<see cref="AdminConsoleOptions.ChangeMaxAuthAge"/>).
+    /// </summary>
+    public bool MayChange(DateTimeOffset now, TimeSpan maxAge) => UsedMfa && now - AuthTime <= maxAge;
+
     public static ConsoleUser? From(ClaimsPrincipal? principal)
     {
         if (principal?.Identity?.IsAuthenticated != true || principal.FindFirst(ConsoleNames.Claims.Subject)?.Value is not { } id)

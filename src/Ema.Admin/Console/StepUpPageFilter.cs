@@ -27,9 +27,8 @@ internal sealed class StepUpPageFilter : IAsyncPageFilter
         }
 
         var isChange = HttpMethods.IsPost(http.Request.Method);
-        var age = http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow() - user.AuthTime;
         var maxAge = http.RequestServices.GetRequiredService<IOptions<AdminConsoleOptions>>().Value.ChangeMaxAuthAge;
-        if (user.UsedMfa && (!isChange || age <= maxAge))
+        if (isChange ? user.MayChange(http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), maxAge) : user.UsedMfa)
         {
             return next();
         }

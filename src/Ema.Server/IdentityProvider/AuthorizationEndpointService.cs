@@ -449,7 +449,7 @@ public sealed class AuthorizationEndpointService
                 AuthTime = session.AuthTime,
                 Amr = session.Amr,
                 Acr = session.Acr,
-                IssuedAt = DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds()), // as stored
+                IssuedAt = _time.GetUtcNow(),
                 ExpiresAt = _time.GetUtcNow() + _options.AuthorizationCodeLifetime,
             },
             cancellationToken).ConfigureAwait(false);

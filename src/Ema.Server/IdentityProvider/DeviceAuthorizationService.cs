@@ -108,11 +108,7 @@ public sealed class DeviceAuthorizationService(TimeProvider time)
     }
 
     /// <summary>Records the user's approval (once, while the code is live, even if the device polled meanwhile).</summary>
-    public bool Approve(DeviceAuthorization authorization, IdpSession session) => Decide(authorization.DeviceCodeHash, a => a with { ApprovedSession = session, ApprovedAt = WholeMilliseconds(time.GetUtcNow()) });
-
-    // As stores keep times (a disconnection's time is kept in whole milliseconds): an approval and a disconnection in
-    // the same millisecond compare as simultaneous, which voids the approval.
-    private static DateTimeOffset WholeMilliseconds(DateTimeOffset t) => DateTimeOffset.FromUnixTimeMilliseconds(t.ToUnixTimeMilliseconds());
+    public bool Approve(DeviceAuthorization authorization, IdpSession session) => Decide(authorization.DeviceCodeHash, a => a with { ApprovedSession = session, ApprovedAt = time.GetUtcNow() });
 
     /// <summary>Records the user's refusal: the device's next poll gets <c>access_denied</c>.</summary>
     public bool Deny(DeviceAuthorization authorization) => Decide(authorization.DeviceCodeHash, a => a with { Denied = true });
