@@ -59,6 +59,17 @@ public static class AuditComparison
                 Console.WriteLine($"{server.Variant,-8} {server.Ok,9:N0} exchanges ({server.Failed} failed), {server.Cpu,6:F2} s server CPU: {server.PerCpuSecond,7:N0} per CPU-second, {1e6 / server.PerCpuSecond,5:F1} µs each, {server.SwitchesPerRequest:F2} context switches each, {server.Threads} threads, group-commit writer {1e6 * server.WriterCpu / server.Ok:F1} µs each");
             }
 
+            Console.WriteLine();
+            Console.WriteLine("per exchange by thread name: CPU µs, voluntary / involuntary context switches:");
+            foreach (var name in servers.SelectMany(s => s.ThreadCpu.Keys).Distinct().OrderByDescending(n => servers[0].ThreadCpu.GetValueOrDefault(n).Cpu))
+            {
+                if (servers.Any(s => s.ThreadCpu.GetValueOrDefault(name).Cpu * 1e6 / s.Ok >= 0.05))
+                {
+                    Console.WriteLine($"  {name,-16} {string.Join("  ", servers.Select(s => s.ThreadCpu.GetValueOrDefault(name) is var t ? $"{s.Variant} {1e6 * t.Cpu / s.Ok,5:F1} µs {(double)t.Voluntary / s.Ok,5:F3}/{(double)t.Involuntary / s.Ok,5:F3}" : ""))}");
+                }
+            }
+
+            Console.WriteLine($"threads started / ended during the slices: {string.Join("  ", servers.Select(s => $"{s.Variant} {s.ThreadsStarted}/{s.ThreadsEnded}"))}");
             var durable = servers.Single(s => s.Variant == "durable");
             var discard = servers.Single(s => s.Variant == "discard");
             if (servers.SingleOrDefault(s => s.Variant == "queue") is { } queue)
@@ -112,6 +123,13 @@ public static class AuditComparison
         /// <summary>CPU of the group-commit writer thread during the slices (transactions, inserts, fsync).</summary>
         public double WriterCpu { get; private set; }
 
+        /// <summary>CPU during the slices by thread name (thread pool workers, socket engine, GC, the writer…).</summary>
+        public Dictionary<string, (double Cpu, long Voluntary, long Involuntary)> ThreadCpu { get; } = new(StringComparer.Ordinal);
+
+        public int ThreadsStarted { get; private set; }
+
+        public int ThreadsEnded { get; private set; }
+
         public static async Task<Server> StartAsync(string variant, int concurrency)
         {
             var data = Path.Combine(Path.GetTempPath(), "ema-bench-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)));
@@ -150,8 +168,26 @@ public static class AuditComparison
             var cpu = ExchangeLoad.ProcessCpu(_process.Id);
             var writer = ExchangeLoad.ThreadsCpu(_process.Id, "Ema group commi"); // thread names are cut at 15 characters
             var switches = ExchangeLoad.ContextSwitches(_process.Id).Switches;
+            var byThread = ExchangeLoad.CpuByThread(_process.Id);
             var (ok, failed, _) = await ExchangeLoad.RunClosedLoopAsync(ExchangeAsync, concurrency, duration, 2_000_000);
             var used = ExchangeLoad.ProcessCpu(_process.Id) - cpu;
+            var threadsAfter = ExchangeLoad.CpuByThread(_process.Id);
+            var accounted = 0.0;
+            foreach (var (tid, after) in threadsAfter)
+            {
+                var before = byThread.GetValueOrDefault(tid, after with { Cpu = 0, Voluntary = 0, Involuntary = 0 });
+                var delta = after.Cpu - before.Cpu;
+                var (cpuSoFar, voluntary, involuntary) = ThreadCpu.GetValueOrDefault(after.Name);
+                ThreadCpu[after.Name] = (cpuSoFar + delta, voluntary + after.Voluntary - before.Voluntary, involuntary + after.Involuntary - before.Involuntary);
+                accounted += delta;
+            }
+
+            // Threads that ended during the slice: their CPU is in the process's total but in no live thread's.
+            var ended = ThreadCpu.GetValueOrDefault("(ended threads)");
+            ThreadCpu["(ended threads)"] = ended with { Cpu = ended.Cpu + used - accounted };
+            ThreadsStarted += threadsAfter.Keys.Count(t => !byThread.ContainsKey(t));
+            ThreadsEnded += byThread.Keys.Count(t => !threadsAfter.ContainsKey(t));
+
             WriterCpu += ExchangeLoad.ThreadsCpu(_process.Id, "Ema group commi") - writer;
             var (switchesAfter, threads) = ExchangeLoad.ContextSwitches(_process.Id);
             (Ok, Failed, Cpu, Switches, Threads) = (Ok + ok, Failed + failed, Cpu + used, Switches + switchesAfter - switches, threads);

@@ -418,6 +418,47 @@ public static class ExchangeLoad
         return total;
     }
 
+    /// <summary>
+    /// Each live thread of a process so far, by thread id: its name (cut at 15 characters by the kernel), CPU seconds
+    /// (utime + stime) and voluntary and involuntary context switches.
+    /// </summary>
+    internal static Dictionary<int, ThreadStat> CpuByThread(int pid)
+    {
+        var threads = new Dictionary<int, ThreadStat>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                var cpu = (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+                long voluntary = 0, involuntary = 0;
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        voluntary = long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                    else if (line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    {
+                        involuntary = long.Parse(line.AsSpan(line.IndexOf(':') + 1).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                    }
+                }
+
+                threads[int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture)] = new ThreadStat(name, cpu, voluntary, involuntary);
+            }
+            catch (IOException)
+            {
+                // the thread ended meanwhile
+            }
+        }
+
+        return threads;
+    }
+
+    internal readonly record struct ThreadStat(string Name, double Cpu, long Voluntary, long Involuntary);
+
     /// <summary>utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, clock ticks of 1/100 s).</summary>
     internal static double ProcessCpu(int pid)
     {

@@ -230,6 +230,33 @@ public sealed class AuditChainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuditBlocks_LargeBurst_SplitBelowTheLargeObjectThreshold_ChainAndSearchIntact()
+    {
+        // 1,000 records of about 1 KB at once: the writer's batches hold hundreds of them, several blocks each.
+        var reason = new string('r', 700);
+        await Task.WhenAll(Enumerable.Range(51, 1000).Select(i => _log.WriteAsync(Event(i) with { Reason = reason }, default)));
+
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MAX(length(records)), SUM(record_count) FROM audit_blocks";
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            Assert.True(await reader.ReadAsync());
+            Assert.InRange(reader.GetInt64(0), SqliteAuditLog.MaxBlockBytes / 2, 85_000 - 1);
+            Assert.Equal(1050, reader.GetInt64(1));
+        }
+
+        var report = await _log.VerifyChainAsync(default);
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(1050, report.Records);
+        foreach (var i in new[] { 51, 500, 1050 })
+        {
+            Assert.Equal("evt-" + i, Assert.Single(await _log.ListAsync(new AuditQuery { TokenId = "jti-" + i }, default)).Id);
+        }
+    }
+
+    [Fact]
     public async Task AuditChain_UnreadableLine_IsReportedAtItsBlock()
     {
         await SqlAsync("UPDATE audit_blocks SET records = CAST(replace(CAST(records AS TEXT), '\"evt-34\"', '\"evt-34') AS BLOB) WHERE first_seq <= 34 AND last_seq >= 34");
