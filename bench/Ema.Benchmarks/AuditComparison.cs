@@ -24,7 +24,7 @@ public static class AuditComparison
         var slices = ExchangeLoad.ArgInt(args, "--slices", 10);
         var sliceSeconds = ExchangeLoad.ArgInt(args, "--slice-seconds", 3);
         var concurrency = ExchangeLoad.ArgInt(args, "--concurrency", 64);
-        string[] variants = args.Contains("--with-queue-only") ? ["durable", "discard", "queue"] : ["durable", "discard"];
+        string[] variants = ["durable", "discard", .. args.Contains("--with-queue-only") ? ["queue"] : Array.Empty<string>(), .. args.Contains("--with-yield") ? ["yield"] : Array.Empty<string>()];
         var servers = new List<Server>();
         try
         {

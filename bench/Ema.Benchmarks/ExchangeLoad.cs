@@ -38,6 +38,10 @@ public static class ExchangeLoad
             {
                 builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink>(sp => new QueueOnlyAuditSink(sp.GetRequiredService<Ema.Storage.SqliteWriteQueue>()));
             }
+            else if (variant == "yield")
+            {
+                builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink, YieldingAuditSink>();
+            }
             else if (variant == "discard")
             {
                 builder.Services.AddSingleton<Ema.Server.Audit.IAuditSink, DiscardingAuditSink>();
@@ -50,6 +54,12 @@ public static class ExchangeLoad
     private sealed class QueueOnlyAuditSink(Ema.Storage.SqliteWriteQueue queue) : Ema.Server.Audit.IAuditSink
     {
         public Task WriteAsync(Ema.Server.Audit.AuditEvent auditEvent, CancellationToken cancellationToken) => queue.WriteAsync((_, _) => Task.FromResult(true), cancellationToken);
+    }
+
+    // Nothing written and no writer: the request is suspended and resumed on the thread pool once, as a commit would.
+    private sealed class YieldingAuditSink : Ema.Server.Audit.IAuditSink
+    {
+        public async Task WriteAsync(Ema.Server.Audit.AuditEvent auditEvent, CancellationToken cancellationToken) => await Task.Yield();
     }
 
     private sealed class DiscardingAuditSink : Ema.Server.Audit.IAuditSink
