@@ -24,7 +24,9 @@ public static class AuditComparison
         var slices = ExchangeLoad.ArgInt(args, "--slices", 10);
         var sliceSeconds = ExchangeLoad.ArgInt(args, "--slice-seconds", 3);
         var concurrency = ExchangeLoad.ArgInt(args, "--concurrency", 64);
-        string[] variants = ["durable", "discard", .. args.Contains("--with-queue-only") ? ["queue"] : Array.Empty<string>(), .. args.Contains("--with-yield") ? ["yield"] : Array.Empty<string>()];
+        // --gc-compare adds both servers again with DATAS (the dynamic adaptation of Server GC, on by default) turned off.
+        string[] variants = ["durable", "discard", .. args.Contains("--with-queue-only") ? ["queue"] : Array.Empty<string>(), .. args.Contains("--with-yield") ? ["yield"] : Array.Empty<string>(),
+            .. args.Contains("--gc-compare") ? ["durable+nodatas", "discard+nodatas"] : Array.Empty<string>()];
         var servers = new List<Server>();
         try
         {
@@ -69,6 +71,7 @@ public static class AuditComparison
                 }
             }
 
+            Console.WriteLine($"resident memory at the end: {string.Join("  ", servers.Select(s => $"{s.Variant} {ExchangeLoad.ResidentMegabytes(s.ProcessId)} MB"))}");
             Console.WriteLine($"threads started / ended during the slices: {string.Join("  ", servers.Select(s => $"{s.Variant} {s.ThreadsStarted}/{s.ThreadsEnded}"))}");
             var durable = servers.Single(s => s.Variant == "durable");
             var discard = servers.Single(s => s.Variant == "discard");
@@ -79,6 +82,11 @@ public static class AuditComparison
 
             Console.WriteLine($"median of the per-slice ratios: {perSliceRatios.Order().ElementAt(perSliceRatios.Count / 2):F2}");
             Console.WriteLine($"RATIO token exchange with durable hash-chained audit ÷ without (all slices): {durable.PerCpuSecond / discard.PerCpuSecond:F2}");
+            if (servers.SingleOrDefault(s => s.Variant == "durable+nodatas") is { } durableNoDatas && servers.SingleOrDefault(s => s.Variant == "discard+nodatas") is { } discardNoDatas)
+            {
+                Console.WriteLine($"with DATAS off: ratio {durableNoDatas.PerCpuSecond / discardNoDatas.PerCpuSecond:F2}; DATAS off ÷ on, exchanges per CPU-second: durable {durableNoDatas.PerCpuSecond / durable.PerCpuSecond:F2}, discard {discardNoDatas.PerCpuSecond / discard.PerCpuSecond:F2}");
+            }
+
             return servers.Any(s => s.Failed > 0) ? 1 : 0;
         }
         finally
@@ -105,6 +113,8 @@ public static class AuditComparison
         }
 
         public string Variant { get; }
+
+        public int ProcessId => _process.Id;
 
         public long Ok { get; private set; }
 
@@ -140,7 +150,12 @@ public static class AuditComparison
             // The host runs from this assembly: give it the runtime settings of ema.runtimeconfig.json.
             start.Environment["DOTNET_gcServer"] = "1";
             start.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
-            start.Environment["EMA_BENCH_AUDIT"] = variant;
+            start.Environment["EMA_BENCH_AUDIT"] = variant.Split('+')[0];
+            if (variant.EndsWith("+nodatas", StringComparison.Ordinal))
+            {
+                start.Environment["DOTNET_GCDynamicAdaptationMode"] = "0";
+            }
+
             var process = Process.Start(start)!;
             var ca = await ExchangeLoad.WaitForCaAsync(Path.Combine(data, "tls", "ca.crt"), process);
             var http = ExchangeLoad.Client(ca, new CookieContainer(), concurrency);

@@ -467,6 +467,11 @@ public static class ExchangeLoad
         return threads;
     }
 
+    /// <summary>Resident set of a process in MB (VmRSS in /proc/PID/status).</summary>
+    internal static long ResidentMegabytes(int pid) =>
+        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+            .Select(l => long.Parse(l["VmRSS:".Length..].Replace("kB", "", StringComparison.Ordinal).Trim(), System.Globalization.CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
+
     internal readonly record struct ThreadStat(string Name, double Cpu, long Voluntary, long Involuntary);
 
     /// <summary>utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, clock ticks of 1/100 s).</summary>
