@@ -24,7 +24,7 @@ internal static class AdminRemoteCommands
 {
     private const string SettingsFile = "admin.json";
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-    private static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
+    internal static readonly JsonSerializerOptions Web = new(JsonSerializerDefaults.Web);
 
     public static IEnumerable<Command> Create() => [Login(), Logout(), Api()];
 
@@ -255,6 +255,7 @@ internal static class AdminRemoteCommands
             HttpStatusCode.Unauthorized => ClientCommands.Fail("The admin API refused the sign-in (expired, revoked or not an admin CLI sign-in): run ema admin login again.", ExitCodes.SignInRequired),
             HttpStatusCode.Forbidden when title == "step_up_required" => ClientCommands.Fail("Changes need a recent sign-in with your second factor: run ema admin login again, then retry.", ExitCodes.SignInRequired),
             HttpStatusCode.Forbidden => ClientCommands.Fail(detail ?? "Forbidden: the admin API needs the admin role and a sign-in with a second factor.", ExitCodes.Blocked),
+            HttpStatusCode.NotFound when detail is not null => ClientCommands.Fail(detail, ExitCodes.Failed), // a path that exists, naming what it did not find
             HttpStatusCode.NotFound => ClientCommands.Fail("No such admin API path (see /admin/api/openapi/v1.json).", ExitCodes.Usage),
             _ => ClientCommands.Fail(detail ?? $"The admin API answered {(int)status}.", ExitCodes.Failed),
         };

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Ema.Server.Policy;
 using Ema.Server.Stores;
 
@@ -13,11 +14,12 @@ internal static class PolicyCommands
 {
     public static Command Create(Option<string?> data)
     {
-        var policy = new Command("policy", "Policy as code: validate a policy file, simulate decisions.");
+        var policy = new Command("policy", "Policy as code: validate, import, export, roll back; simulate decisions.");
+        var remote = new Option<bool>("--remote") { Description = "Through the admin API of the IdP you signed in to with ema admin login (changes record you, not --by), instead of the data folder." };
 
         var file = new Argument<string>("file") { Description = "The YAML policy file." };
-        var validate = new Command("validate", "Check a policy file; print every error with its line.") { file };
-        validate.SetAction(p =>
+        var validate = new Command("validate", "Check a policy file; print every error with its line (--remote: with the server's parser).") { file, remote };
+        validate.SetAction(async (p, ct) =>
         {
             var path = p.GetValue(file)!;
             if (!File.Exists(path))
@@ -26,21 +28,23 @@ internal static class PolicyCommands
                 return 2;
             }
 
-            var (document, errors) = PolicyYaml.Parse(File.ReadAllText(path));
-            foreach (var error in errors)
+            var yaml = await File.ReadAllTextAsync(path, ct);
+            if (p.GetValue(remote))
             {
-                Console.Error.WriteLine($"{path}:{error.Line}: {error.Message}");
+                var outcome = 0;
+                var called = await AdminRemoteCommands.CallAsync(p, "POST", "/policy/validate", JsonSerializer.Serialize(new Ema.Admin.Api.ValidatePolicyRequest(yaml), AdminRemoteCommands.Web), json =>
+                {
+                    var errors = json.GetProperty("errors").EnumerateArray().Select(e => new PolicyError(e.GetProperty("line").GetInt32(), e.GetProperty("message").GetString() ?? string.Empty)).ToList();
+                    outcome = Report(path, json.GetProperty("valid").GetBoolean() ? json.GetProperty("rules").GetInt32() : null, errors);
+                }, ct);
+                return called == 0 ? outcome : called;
             }
 
-            if (document is not null)
-            {
-                Console.Out.WriteLine($"{path}: valid — {document.Rules.Count} rules, default deny.");
-            }
-
-            return document is null ? 1 : 0;
+            var (document, localErrors) = PolicyYaml.Parse(yaml);
+            return Report(path, document?.Rules.Count, localErrors);
         });
 
-        var policyFile = new Option<string>("--file") { Required = true, Description = "The YAML policy file to evaluate." };
+        var policyFile = new Option<string?>("--file") { Description = "A candidate YAML policy file to evaluate (default: the policy in force)." };
         var user = new Option<string>("--user") { Required = true, Description = "Username." };
         var client = new Option<string>("--client") { Required = true, Description = "Client id." };
         var resource = new Option<string>("--resource") { Required = true, Description = "Resource application id or resource identifier." };
@@ -49,48 +53,87 @@ internal static class PolicyCommands
         var authAge = new Option<int>("--auth-age-minutes") { Description = "Minutes since the sign-in.", DefaultValueFactory = _ => 1 };
         var ip = new Option<string?>("--ip") { Description = "The client's address." };
         var at = new Option<string?>("--at") { Description = "When (ISO 8601, default now)." };
-        var simulate = new Command("simulate", "What if: the decision and why, without issuing anything.") { policyFile, user, client, resource, scopes, mfa, authAge, ip, at };
-        simulate.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        var simulate = new Command("simulate", "What if: the decision and why, without issuing anything.") { policyFile, user, client, resource, scopes, mfa, authAge, ip, at, remote };
+        simulate.SetAction(async (p, ct) =>
         {
-            var (document, errors) = PolicyYaml.Parse(await File.ReadAllTextAsync(p.GetValue(policyFile)!, ct));
-            if (document is null)
+            DateTimeOffset? when = null;
+            if (p.GetValue(at) is { } text)
             {
-                Console.Error.WriteLine("ema admin policy: the file is invalid: " + string.Join("; ", errors));
-                return 1;
+                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed))
+                {
+                    Console.Error.WriteLine($"ema admin policy: --at '{text}' is not a date and time (ISO 8601, for example 2026-11-30T09:00:00Z).");
+                    return 2;
+                }
+
+                when = parsed;
             }
 
-            var applications = s.GetRequiredService<IApplicationStore>();
-            var simulator = new PolicySimulator(s.GetRequiredService<IDirectoryStore>(), applications, TimeProvider.System);
-            var result = await simulator.SimulateAsync(new RulePolicy(document, applications), new SimulationInput
+            string? yaml = null;
+            if (p.GetValue(policyFile) is { } path)
             {
-                User = p.GetValue(user)!,
-                ClientId = p.GetValue(client)!,
-                Resource = p.GetValue(resource)!,
-                Scopes = p.GetValue(scopes) ?? [],
-                Mfa = p.GetValue(mfa),
-                AuthenticationAge = TimeSpan.FromMinutes(p.GetValue(authAge)),
-                RemoteAddress = p.GetValue(ip),
-                At = p.GetValue(at) is { } text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal) : null,
+                if (!File.Exists(path))
+                {
+                    Console.Error.WriteLine($"ema admin policy: {path} does not exist.");
+                    return 2;
+                }
+
+                yaml = await File.ReadAllTextAsync(path, ct);
+            }
+
+            if (p.GetValue(remote))
+            {
+                var request = new Ema.Admin.Api.SimulationRequest(p.GetValue(user)!, p.GetValue(client)!, p.GetValue(resource)!, p.GetValue(scopes) ?? [], p.GetValue(mfa), p.GetValue(authAge), p.GetValue(ip), yaml, when);
+                var outcome = 0;
+                var called = await AdminRemoteCommands.CallAsync(p, "POST", "/policy/simulate", JsonSerializer.Serialize(request, AdminRemoteCommands.Web), json =>
+                {
+                    var decision = json.Deserialize<Ema.Admin.Api.DecisionView>(AdminRemoteCommands.Web)!;
+                    outcome = PrintDecision(Console.Out, decision.Allowed, decision.GrantedScopes, decision.Error, decision.ErrorDescription, decision.MaxAge, decision.AcrValues, decision.Explanation);
+                }, ct);
+                return called == 0 ? outcome : called;
+            }
+
+            return await AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+            {
+                var applications = s.GetRequiredService<IApplicationStore>();
+
+                // Without --file: the newest stored version, else entitlements v1 (a server's Ema:IdentityProvider:PolicyFile
+                // is not known here: --remote asks the server itself).
+                IAccessPolicy policy = new ManagedAccessPolicy(null, s.GetRequiredService<IPolicyStore>(), applications, new EntitlementAccessPolicy(s.GetRequiredService<IEntitlementStore>(), applications), TimeProvider.System);
+                if (yaml is not null)
+                {
+                    var (document, errors) = PolicyYaml.Parse(yaml);
+                    if (document is null)
+                    {
+                        Console.Error.WriteLine("ema admin policy: the file is invalid: " + string.Join("; ", errors));
+                        return 1;
+                    }
+
+                    policy = new RulePolicy(document, applications);
+                }
+
+                var simulator = new PolicySimulator(s.GetRequiredService<IDirectoryStore>(), applications, TimeProvider.System);
+                var result = await simulator.SimulateAsync(policy, new SimulationInput
+                {
+                    User = p.GetValue(user)!,
+                    ClientId = p.GetValue(client)!,
+                    Resource = p.GetValue(resource)!,
+                    Scopes = p.GetValue(scopes) ?? [],
+                    Mfa = p.GetValue(mfa),
+                    AuthenticationAge = TimeSpan.FromMinutes(p.GetValue(authAge)),
+                    RemoteAddress = p.GetValue(ip),
+                    At = when,
+                }, ct);
+                if (result.Decision is not { } decision)
+                {
+                    Console.Error.WriteLine($"ema admin policy: {result.Problem}");
+                    return 2;
+                }
+
+                return PrintDecision(o, decision.Allowed, decision.GrantedScopes, decision.Error?.Code, decision.Error?.Description, decision.Error?.MaxAge, decision.Error?.AcrValues, decision.Explanation);
             }, ct);
-            if (result.Decision is not { } decision)
-            {
-                Console.Error.WriteLine($"ema admin policy: {result.Problem}");
-                return 2;
-            }
-
-            o.WriteLine(decision.Allowed
-                ? $"ALLOW {string.Join(' ', decision.GrantedScopes)}"
-                : $"DENY {decision.Error!.Code}: {decision.Error.Description}{(decision.Error.MaxAge is { } age ? $" (max_age {age})" : string.Empty)}{(decision.Error.AcrValues is { } acr ? $" (acr_values {acr})" : string.Empty)}");
-            foreach (var line in decision.Explanation)
-            {
-                o.WriteLine("  " + line);
-            }
-
-            return decision.Allowed ? 0 : 3;
-        }, ct));
+        });
 
         var by = new Option<string>("--by") { Description = "Who makes the change (recorded with the version and in the audit trail; default: the OS user).", DefaultValueFactory = _ => Environment.UserName };
-        var remote = new Option<bool>("--remote") { Description = "Through the admin API of the IdP you signed in to with ema admin login (you are recorded, not --by), instead of the data folder." };
         var comment = new Option<string?>("--comment") { Description = "Why." };
         var importFile = new Argument<string>("file") { Description = "The YAML policy file." };
         var import = new Command("import", "Validate a policy file and make it the policy in force, as a new version (nothing is applied if it has errors).") { importFile, by, comment, remote };
@@ -110,8 +153,10 @@ internal static class PolicyCommands
         });
 
         var exportVersion = new Option<long?>("--version") { Description = "A version (default: the one in force)." };
-        var export = new Command("export", "Print a policy version's YAML.") { exportVersion };
-        export.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
+        var export = new Command("export", "Print a policy version's YAML.") { exportVersion, remote };
+        export.SetAction((p, ct) => p.GetValue(remote)
+            ? AdminRemoteCommands.CallAsync(p, "GET", p.GetValue(exportVersion) is { } remoteVersion ? $"/policy/versions/{remoteVersion}" : "/policy", null, json => Console.Out.Write(json.GetProperty("yaml").GetString()), ct)
+            : AdminCommands.RunWithStorage(p.GetValue(data), async (s, o) =>
         {
             var store = s.GetRequiredService<IPolicyStore>();
             var version = p.GetValue(exportVersion) is { } v ? await store.GetAsync(v, ct) : await store.GetCurrentAsync(ct);
@@ -150,5 +195,36 @@ internal static class PolicyCommands
         policy.Subcommands.Add(history);
         policy.Subcommands.Add(rollback);
         return policy;
+    }
+
+    // Errors as compilers print them (file:line: message), then the verdict; exit 0 valid, 1 not.
+    private static int Report(string path, int? rules, IReadOnlyList<PolicyError> errors)
+    {
+        foreach (var error in errors)
+        {
+            Console.Error.WriteLine($"{path}:{error.Line}: {error.Message}");
+        }
+
+        if (rules is { } count)
+        {
+            Console.Out.WriteLine($"{path}: valid — {count} rules, default deny.");
+        }
+
+        return rules is null ? 1 : 0;
+    }
+
+    // ALLOW with the granted scopes, or DENY with the error a token request would get (and its step-up hints); then the
+    // explanation. Exit 0 allowed, 3 denied.
+    private static int PrintDecision(TextWriter o, bool allowed, IReadOnlyList<string> granted, string? error, string? description, int? maxAge, string? acrValues, IReadOnlyList<string> explanation)
+    {
+        o.WriteLine(allowed
+            ? $"ALLOW {string.Join(' ', granted)}"
+            : $"DENY {error}: {description}{(maxAge is { } age ? $" (max_age {age})" : string.Empty)}{(acrValues is { } acr ? $" (acr_values {acr})" : string.Empty)}");
+        foreach (var line in explanation)
+        {
+            o.WriteLine("  " + line);
+        }
+
+        return allowed ? 0 : 3;
     }
 }

@@ -9,8 +9,30 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Ema.Admin.Api;
 
-/// <summary>What-if request of the admin API.</summary>
-public sealed record SimulationRequest(string User, string ClientId, string Resource, IReadOnlyList<string>? Scopes, bool Mfa, int? AuthAgeMinutes, string? RemoteAddress);
+/// <summary>
+/// What-if request of the admin API: against the policy in force, or against <see cref="Yaml"/> — a candidate policy
+/// document, checked first and never stored — at <see cref="At"/> (default now).
+/// </summary>
+public sealed record SimulationRequest(string User, string ClientId, string Resource, IReadOnlyList<string>? Scopes, bool Mfa, int? AuthAgeMinutes, string? RemoteAddress, string? Yaml = null, DateTimeOffset? At = null);
+
+/// <summary>A policy document to check without applying it.</summary>
+public sealed record ValidatePolicyRequest(string Yaml);
+
+/// <summary>The outcome of a check: <see cref="Errors"/> by line when it is not valid.</summary>
+public sealed record PolicyValidationView(bool Valid, int Rules, IReadOnlyList<PolicyError> Errors);
+
+/// <summary>A stored policy version with its document.</summary>
+public sealed record PolicyDocumentView(long Version, string Sha256, DateTimeOffset CreatedAt, string CreatedBy, string? Comment, string Yaml)
+{
+    public static PolicyDocumentView From(PolicyVersion v)
+    {
+        ArgumentNullException.ThrowIfNull(v);
+        return new(v.Version, v.Sha256, v.CreatedAt, v.CreatedBy, v.Comment, v.Yaml);
+    }
+}
+
+/// <summary>A refused what-if: unknown input, or a candidate policy with <see cref="Errors"/> by line.</summary>
+public sealed record SimulationProblem(string Title, string Detail, IReadOnlyList<PolicyError>? Errors);
 
 /// <summary>A decision as the admin API returns it.</summary>
 public sealed record DecisionView(string DecisionId, bool Allowed, IReadOnlyList<string> GrantedScopes, string? Error, string? ErrorDescription, int? MaxAge, string? AcrValues, IReadOnlyList<string> Explanation);
@@ -58,12 +80,39 @@ internal static class AdminApi
             (await q.SearchAuditAsync(user, new AuditQuery { ClientId = Blank(client), Resource = Blank(resource), Outcome = Blank(outcome), Type = Blank(type), Since = since, Until = until, Limit = Math.Clamp(limit ?? 100, 1, 5000) }, ct).ConfigureAwait(false)).Select(e => AuditRecordView.From(e)).ToList()).WithName("SearchAudit");
         api.MapGet("/audit/trail/{id}", async (DecisionTrail trail, string id, CancellationToken ct) =>
             (await trail.FollowAsync(id, ct).ConfigureAwait(false)).Select(r => AuditRecordView.From(r.Event, r.Depth)).ToList()).WithName("FollowDecision");
+        api.MapGet("/policy", async (IPolicyStore store, CancellationToken ct) => await store.GetCurrentAsync(ct).ConfigureAwait(false) is { } v
+            ? Results.Ok(PolicyDocumentView.From(v))
+            : Results.NotFound(new AdminProblem("No policy", "No policy has been imported: entitlements v1 decide."))).WithName("GetPolicy")
+            .Produces<PolicyDocumentView>().Produces<AdminProblem>(StatusCodes.Status404NotFound);
+        api.MapGet("/policy/versions/{version:long}", async (long version, IPolicyStore store, CancellationToken ct) => await store.GetAsync(version, ct).ConfigureAwait(false) is { } v
+            ? Results.Ok(PolicyDocumentView.From(v))
+            : Results.NotFound(new AdminProblem("No such version", $"There is no policy version {version}."))).WithName("GetPolicyVersion")
+            .Produces<PolicyDocumentView>().Produces<AdminProblem>(StatusCodes.Status404NotFound);
+
+        // A check, not a change: nothing is stored, so it needs neither a recent second factor nor a same-origin request.
+        api.MapPost("/policy/validate", (ValidatePolicyRequest request) =>
+        {
+            var (document, errors) = PolicyYaml.Parse(request.Yaml ?? string.Empty);
+            return new PolicyValidationView(document is not null, document?.Rules.Count ?? 0, errors);
+        }).WithName("ValidatePolicy");
         api.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy");
         AdminApiChanges.Map(api);
     }
 
-    private static async Task<Results<Ok<DecisionView>, BadRequest<AdminProblem>>> SimulateAsync(SimulationRequest request, PolicySimulator simulator, IAccessPolicy policy, CancellationToken ct)
+    private static async Task<Results<Ok<DecisionView>, BadRequest<SimulationProblem>>> SimulateAsync(SimulationRequest request, PolicySimulator simulator, IAccessPolicy inForce, IApplicationStore applications, CancellationToken ct)
     {
+        var policy = inForce;
+        if (request.Yaml is not null)
+        {
+            var (document, errors) = PolicyYaml.Parse(request.Yaml);
+            if (document is null)
+            {
+                return TypedResults.BadRequest(new SimulationProblem("Invalid policy", "The candidate policy has errors; nothing was evaluated.", errors));
+            }
+
+            policy = new RulePolicy(document, applications);
+        }
+
         var result = await simulator.SimulateAsync(policy, new SimulationInput
         {
             User = request.User ?? string.Empty,
@@ -73,10 +122,11 @@ internal static class AdminApi
             Mfa = request.Mfa,
             AuthenticationAge = TimeSpan.FromMinutes(Math.Clamp(request.AuthAgeMinutes ?? 1, 0, 60 * 24 * 30)),
             RemoteAddress = request.RemoteAddress,
+            At = request.At,
         }, ct).ConfigureAwait(false);
         return result.Decision is { } d
             ? TypedResults.Ok(ToView(d))
-            : TypedResults.BadRequest(new AdminProblem("Unknown input", result.Problem ?? "invalid request"));
+            : TypedResults.BadRequest(new SimulationProblem("Unknown input", result.Problem ?? "invalid request", null));
     }
 
     public static DecisionView ToView(AccessDecision d)

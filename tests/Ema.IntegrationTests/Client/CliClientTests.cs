@@ -246,6 +246,44 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.Equal(versionsBefore, (await policies.ListAsync(default)).Count);
         Assert.Equal(0, (await RunAsync("admin", "policy", "history", "--remote")).Code);
 
+        // Checks and what-ifs through the API change nothing: the server's parser finds the same line, a valid candidate
+        // is evaluated without being stored, and export prints what is in force (or says there is none).
+        var remoteCheck = await RunAsync("admin", "policy", "validate", badPolicy, "--remote");
+        Assert.Equal(1, remoteCheck.Code);
+        Assert.Contains("bad-policy.yaml:5: ", remoteCheck.Err, StringComparison.Ordinal);
+        var candidate = Path.Combine(_profile, "candidate-policy.yaml");
+        await File.WriteAllTextAsync(candidate, "version: 1\ndefault: deny\nrules:\n  - id: eng-tickets\n    effect: allow\n    subjects: { groups: [grp-engineering] }\n    resources: [res-tickets]\n    scopes: [tickets.read]\n");
+        var candidateCheck = await RunAsync("admin", "policy", "validate", candidate, "--remote");
+        Assert.True(candidateCheck.Code == 0, candidateCheck.Err);
+        Assert.Contains("valid — 1 rules", candidateCheck.Out, StringComparison.Ordinal);
+        var whatIf = await RunAsync("admin", "policy", "simulate", "--remote", "--file", candidate, "--user", "alice", "--client", DemoSeed.AgentClientId, "--resource", "res-tickets", "--scope", "tickets.read");
+        Assert.True(whatIf.Code == 0, whatIf.Out + whatIf.Err);
+        Assert.StartsWith("ALLOW tickets.read", whatIf.Out, StringComparison.Ordinal);
+        Assert.Contains("eng-tickets", whatIf.Out, StringComparison.Ordinal);
+        var whatIfDenied = await RunAsync("admin", "policy", "simulate", "--remote", "--file", candidate, "--user", "alice", "--client", DemoSeed.AgentClientId, "--resource", "res-ledger", "--scope", "ledger.read");
+        Assert.Equal(3, whatIfDenied.Code);
+        Assert.StartsWith("DENY ", whatIfDenied.Out, StringComparison.Ordinal);
+        var whatIfBad = await RunAsync("admin", "policy", "simulate", "--remote", "--file", badPolicy, "--user", "alice", "--client", DemoSeed.AgentClientId, "--resource", "res-tickets");
+        Assert.Equal(ExitCodes.Failed, whatIfBad.Code);
+        Assert.Contains("policy:5: ", whatIfBad.Err, StringComparison.Ordinal);
+        Assert.Equal(versionsBefore, (await policies.ListAsync(default)).Count);
+        var inForce = await policies.GetCurrentAsync(default);
+        var exported = await RunAsync("admin", "policy", "export", "--remote");
+        if (inForce is null)
+        {
+            Assert.Equal(ExitCodes.Failed, exported.Code);
+            Assert.Contains("No policy has been imported", exported.Err, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal(0, exported.Code);
+            Assert.Equal(inForce.Yaml, exported.Out);
+        }
+
+        var noSuchVersion = await RunAsync("admin", "policy", "export", "--remote", "--version", "99999");
+        Assert.Equal(ExitCodes.Failed, noSuchVersion.Code);
+        Assert.Contains("no policy version 99999", noSuchVersion.Err, StringComparison.Ordinal);
+
         // The stored sign-in is encrypted: its access token is not in any file of the profile.
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_profile, "admin"), "*", SearchOption.AllDirectories))
         {

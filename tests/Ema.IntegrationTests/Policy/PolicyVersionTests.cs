@@ -37,6 +37,14 @@ public sealed class PolicyVersionTests
         Assert.Equal(3, history.Length);
         Assert.Contains("rollback to version 1", history[2], StringComparison.Ordinal);
         Assert.Equal(await File.ReadAllTextAsync(wikiOnly), (await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "export")).Out);
+
+        // Without --file the what-if asks the policy in force (the rolled-back wiki-only version), not entitlements v1.
+        var inForce = await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "simulate", "--user", "alice", "--client", "ema-agent", "--resource", "res-tickets");
+        Assert.Equal(3, inForce.Code);
+        Assert.StartsWith("DENY ", inForce.Out, StringComparison.Ordinal);
+        var wiki = await EmaCli.RunAsync("admin", "--data", ema.Data, "policy", "simulate", "--user", "alice", "--client", "ema-agent", "--resource", "res-wiki");
+        Assert.True(wiki.Code == 0, wiki.Out + wiki.Err);
+        Assert.Contains("engineering-wiki", wiki.Out, StringComparison.Ordinal);
         var audit = await EmaCli.RunAsync("audit", "verify", "--data", ema.Data);
         Assert.True(audit.Code == 0, audit.Err); // the admin changes are in the chain too
     }
