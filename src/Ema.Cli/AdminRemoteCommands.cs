@@ -72,14 +72,24 @@ internal static class AdminRemoteCommands
 
     private static Command Logout()
     {
-        // Local only: the token stays valid at the IdP until it expires or its session is revoked (console: Sessions).
-        var command = new Command("logout", "Forget the admin API sign-in on this machine (revoke the session in the console to end it at the IdP).");
-        command.SetAction(parse =>
+        var command = new Command("logout", "Sign out of the admin API: end this sign-in's IdP session, then forget it on this machine.");
+        command.SetAction(async (parse, cancellationToken) =>
         {
             var folder = Folder(parse);
-            var removed = new EnterpriseSessionStore(folder).Delete();
+            var store = new EnterpriseSessionStore(folder);
+            var (_, session) = store.Load();
+            var ended = false;
+            if (session?.AccessToken is not null && session.AccessTokenExpiresAt > TimeProvider.System.GetUtcNow() && ReadSettings(folder) is not null)
+            {
+                // Best effort: an unreachable IdP or a refused call is explained on stderr, and the local sign-in goes anyway.
+                ended = await CallAsync(parse, "POST", "/signout", null, _ => { }, cancellationToken) == ExitCodes.Ok;
+            }
+
+            var removed = store.Delete();
             File.Delete(Path.Combine(folder, SettingsFile));
-            Console.Out.WriteLine(removed ? "Signed out of the admin API." : "Not signed in to the admin API.");
+            Console.Out.WriteLine(!removed ? "Not signed in to the admin API."
+                : ended ? "Signed out of the admin API: the IdP session is revoked and the sign-in forgotten on this machine."
+                : "Signed out of the admin API on this machine; the IdP session was not ended (see above, or revoke it in the console under Sessions).");
             return ExitCodes.Ok;
         });
         return command;

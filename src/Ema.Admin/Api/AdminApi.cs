@@ -96,6 +96,7 @@ internal static class AdminApi
             return new PolicyValidationView(document is not null, document?.Rules.Count ?? 0, errors);
         }).WithName("ValidatePolicy");
         api.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy");
+        api.MapPost("/signout", SignOutAsync).WithName("SignOut");
         AdminApiChanges.Map(api);
     }
 
@@ -127,6 +128,31 @@ internal static class AdminApi
         return result.Decision is { } d
             ? TypedResults.Ok(ToView(d))
             : TypedResults.BadRequest(new SimulationProblem("Unknown input", result.Problem ?? "invalid request", null));
+    }
+
+    /// <summary>
+    /// Ends the caller's own sign-in (<c>ema admin logout</c>): its IdP session is revoked, so this bearer token — and
+    /// every token of that session — stops working at once, and the revocation is one audit record naming the admin. It
+    /// needs no recent second factor (it only takes access away), but a same-origin request: another site must not be
+    /// able to sign an admin out.
+    /// </summary>
+    private static async Task<Results<Ok<AdminChangeView>, BadRequest<AdminChangeProblem>, JsonHttpResult<AdminChangeProblem>>> SignOutAsync(HttpContext context, AdminOperations operations, CancellationToken ct)
+    {
+        if (!AdminApiChanges.SameOriginOnly(context.Request))
+        {
+            return TypedResults.Json(new AdminChangeProblem("Cross-origin request", "Changes are accepted from this site only.", null), statusCode: StatusCodes.Status403Forbidden);
+        }
+
+        var me = ConsoleUser.From(context.User)!;
+        if (me.SessionId is not { } session)
+        {
+            return TypedResults.BadRequest(new AdminChangeProblem("Refused", "This sign-in names no IdP session.", null));
+        }
+
+        var result = await operations.RevokeSessionAsync(me, session, ct).ConfigureAwait(false);
+        return result.Succeeded
+            ? TypedResults.Ok(new AdminChangeView("Signed out: your IdP session is revoked.", null))
+            : TypedResults.BadRequest(new AdminChangeProblem("Refused", result.Message, null));
     }
 
     public static DecisionView ToView(AccessDecision d)

@@ -106,6 +106,21 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
 
         Assert.DoesNotContain(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "signing_key_rotate");
 
+        // Signing out (ending one's own session) needs no step-up, but another site must not be able to do it either.
+        var revocationsBefore = (await server.AuditAsync(AuditEventTypes.AdminChange)).Count(e => e.Action == "session_revoke");
+        using (var signOut = new HttpRequestMessage(HttpMethod.Post, Api + "/signout"))
+        {
+            signOut.Headers.Add("Origin", "https://attacker.example");
+            using var refused = await alice.Http.SendAsync(signOut);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        Assert.Equal(revocationsBefore, (await server.AuditAsync(AuditEventTypes.AdminChange)).Count(e => e.Action == "session_revoke"));
+        using (var stillSignedIn = await alice.Http.GetAsync(Api + "/groups"))
+        {
+            Assert.Equal(HttpStatusCode.OK, stillSignedIn.StatusCode);
+        }
+
         using var sameSite = new HttpRequestMessage(HttpMethod.Post, Api + "/signing-keys/rotate");
         sameSite.Headers.Add("Origin", server.BaseUrl);
         using var accepted = await alice.Http.SendAsync(sameSite);

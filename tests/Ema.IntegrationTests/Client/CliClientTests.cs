@@ -290,8 +290,18 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
             Assert.DoesNotContain("eyJ", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
         }
 
-        Assert.Equal(0, (await RunAsync("admin", "logout")).Code);
+        // Logout ends the sign-in at the IdP too: its session is revoked (one audit record naming the admin), not only forgotten here.
+        var grants = services.GetRequiredService<global::Ema.Server.Stores.IGrantStore>();
+        var liveBefore = (await grants.ListSessionsAsync("usr-cliadmin", default)).Where(s => !s.Revoked).Select(s => s.Id).ToList();
+        var logout = await RunAsync("admin", "logout");
+        Assert.True(logout.Code == 0, logout.Err);
+        Assert.Contains("the IdP session is revoked", logout.Out, StringComparison.Ordinal);
+        var liveAfter = (await grants.ListSessionsAsync("usr-cliadmin", default)).Where(s => !s.Revoked).Select(s => s.Id).ToList();
+        var ended = Assert.Single(liveBefore.Except(liveAfter));
+        var revocations = await services.GetRequiredService<global::Ema.Server.Audit.IAuditReader>().ListAsync(new global::Ema.Server.Audit.AuditQuery { Type = global::Ema.Server.Audit.AuditEventTypes.AdminChange, Limit = 500 }, default);
+        Assert.Single(revocations, e => e.Action == "session_revoke" && e.SessionId == ended && e.Subject == "usr-cliadmin");
         Assert.Equal(ExitCodes.SignInRequired, (await RunAsync("admin", "api", "GET", "/users")).Code);
+        Assert.Contains("Not signed in", (await RunAsync("admin", "logout")).Out, StringComparison.Ordinal);
     }
 
     /// <summary><c>ema login</c> writes the profile and prints the sign-in URL; the test is the person with the browser.</summary>
