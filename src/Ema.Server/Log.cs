@@ -25,4 +25,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3007, Level = LogLevel.Information, Message = "Created signing keys for {Purpose}: current {KeyId}")]
     public static partial void SigningKeysCreated(ILogger logger, string purpose, string keyId);
+
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "Revocation request of client {ClientId}: {Outcome} {ErrorId}, refresh-token family {FamilyId} (audit {AuditId})")]
+    public static partial void TokenRevocation(ILogger logger, string? clientId, string outcome, string? errorId, string? familyId, string auditId);
 }

@@ -66,6 +66,12 @@ public static class ServerServiceCollectionExtensions
             sp.GetRequiredService<Audit.IAuditSink>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>()));
+        services.TryAddSingleton(sp => new TokenRevocationService(
+            new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
+            sp.GetRequiredService<Stores.IGrantStore>(),
+            sp.GetRequiredService<Audit.IAuditSink>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenRevocationService>>()));
         services.TryAddSingleton<AuthorizationEndpointService>();
         services.AddSingleton<IStartupTask>(sp => new LoadKeysStartupTask(
             sp.GetRequiredService<SigningKeyManager>(),

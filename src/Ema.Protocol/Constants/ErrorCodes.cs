@@ -1,7 +1,7 @@
 namespace Ema.Protocol;
 
 /// <summary>OAuth error codes (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 8707 §2, RFC 8628 §3.5,
-/// OIDC Core §3.1.2.6, ID-JAG draft step-up).</summary>
+/// OIDC Core §3.1.2.6, RFC 7009 §2.2.1, ID-JAG draft step-up).</summary>
 public static class ErrorCodes
 {
     public const string InvalidRequest = "invalid_request";
@@ -24,4 +24,7 @@ public static class ErrorCodes
     public const string SlowDown = "slow_down";
     public const string ExpiredToken = "expired_token";
     public const string InvalidAuthorizationDetails = "invalid_authorization_details";
+
+    /// <summary>RFC 7009 §2.2.1: the server does not revoke this kind of token.</summary>
+    public const string UnsupportedTokenType = "unsupported_token_type";
 }

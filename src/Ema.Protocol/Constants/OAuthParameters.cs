@@ -36,6 +36,10 @@ public static class OAuthParameters
     public const string DeviceCode = "device_code";
     public const string UserCode = "user_code";
 
+    /// <summary>RFC 7009 §2.1: the token to revoke, and what kind the client thinks it is.</summary>
+    public const string Token = "token";
+    public const string TokenTypeHint = "token_type_hint";
+
     /// <summary>RFC 9207 §2: the issuer in an authorization response.</summary>
     public const string Issuer = "iss";
 

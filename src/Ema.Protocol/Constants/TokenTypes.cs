@@ -14,6 +14,10 @@ public static class TokenTypes
     /// <summary><c>token_type</c> of a token-exchange response whose token is not an access token (RFC 8693 §2.2.1).</summary>
     public const string NotApplicable = "N_A";
 
+    /// <summary>RFC 7009 §2.1 (OAuth Token Type Hints registry): values of <c>token_type_hint</c>.</summary>
+    public const string RefreshTokenHint = "refresh_token";
+    public const string AccessTokenHint = "access_token";
+
     /// <summary><c>token_type</c> of an access-token response (RFC 6750).</summary>
     public const string Bearer = "Bearer";
 }

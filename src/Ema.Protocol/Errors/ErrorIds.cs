@@ -151,6 +151,10 @@ public static class ErrorIds
     public static readonly ErrorDescriptor AccountNotProvisioned = new("EMA3401", ErrorCodes.InvalidGrant, BadRequest, "The user has no account here and this identity provider does not create accounts on first use.");
     public static readonly ErrorDescriptor ScopeBeyondGrant = new("EMA3402", ErrorCodes.InvalidScope, BadRequest, "The requested scope is not granted by the assertion.");
 
+    // ----- Token revocation at the IdP (RFC 7009 §2.2, §2.2.1) -----
+    public static readonly ErrorDescriptor RevocationTokenTypeUnsupported = new("EMA3501", ErrorCodes.UnsupportedTokenType, BadRequest, "Only refresh tokens are revoked here: access and ID tokens are short-lived and expire on their own (an administrator can end their session at once).");
+    public static readonly ErrorDescriptor RevocationTokenOfAnotherClient = new("EMA3502", ErrorCodes.UnauthorizedClient, BadRequest, "The token was issued to another client; nothing was revoked.");
+
     /// <summary>Every descriptor declared above, for documentation checks and lookups by id.</summary>
     public static IReadOnlyList<ErrorDescriptor> All { get; } = typeof(ErrorIds)
         .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)

@@ -41,8 +41,12 @@ public record AuthorizationServerMetadata
     [JsonPropertyName("code_challenge_methods_supported")]
     public IReadOnlyList<string>? CodeChallengeMethodsSupported { get; init; }
 
+    /// <summary>RFC 7009 §2; RFC 8414 §2.</summary>
     [JsonPropertyName("revocation_endpoint")]
     public string? RevocationEndpoint { get; init; }
+
+    [JsonPropertyName("revocation_endpoint_auth_methods_supported")]
+    public IReadOnlyList<string>? RevocationEndpointAuthMethodsSupported { get; init; }
 
     [JsonPropertyName("introspection_endpoint")]
     public string? IntrospectionEndpoint { get; init; }

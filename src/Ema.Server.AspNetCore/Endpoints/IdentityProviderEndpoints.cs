@@ -49,6 +49,7 @@ public static class IdentityProviderEndpoints
         });
 
         endpoints.MapPost(prefix + "/token", (HttpContext ctx) => TokenAsync(ctx));
+        endpoints.MapPost(prefix + RevocationPath, (HttpContext ctx) => RevokeAsync(ctx));
         endpoints.MapGet(prefix + "/authorize", (HttpContext ctx) => AuthorizeAsync(ctx, prefix, cookieName));
         endpoints.MapGet(prefix + "/signin", (HttpContext ctx) => SignInPageAsync(ctx, prefix));
         endpoints.MapPost(prefix + "/signin", (HttpContext ctx) => SignInAsync(ctx, prefix, cookieName, secure, options));
@@ -72,6 +73,8 @@ public static class IdentityProviderEndpoints
             JwksUri = i + "/jwks",
             UserInfoEndpoint = i + "/userinfo",
             EndSessionEndpoint = i + "/endsession",
+            RevocationEndpoint = i + RevocationPath,
+            RevocationEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.None],
             DeviceAuthorizationEndpoint = i + DevicePaths.Authorization,
             ResponseTypesSupported = [ResponseTypes.Code],
             GrantTypesSupported = [.. grants.Order(StringComparer.Ordinal)],
@@ -101,6 +104,28 @@ public static class IdentityProviderEndpoints
             ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, ctx.RequestAborted).ConfigureAwait(false)
             : await service.RejectAsync(form.Error!, remote, null, null, ctx.RequestAborted).ConfigureAwait(false);
         await WriteTokenResultAsync(ctx, result).ConfigureAwait(false);
+    }
+
+    /// <summary>RFC 7009 §2: the IdP's revocation endpoint, under the issuer.</summary>
+    public const string RevocationPath = "/revoke";
+
+    // RFC 7009 §2.2: 200 with no body when the token is revoked or unknown; otherwise the token endpoint's error format.
+    private static async Task RevokeAsync(HttpContext ctx)
+    {
+        var service = ctx.RequestServices.GetRequiredService<TokenRevocationService>();
+        var remote = ctx.Connection.RemoteIpAddress?.ToString();
+        var form = await RequestBody.ReadFormAsync(ctx.Request, FormParserOptions.Default).ConfigureAwait(false);
+        var result = form.IsSuccess
+            ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, ctx.RequestAborted).ConfigureAwait(false)
+            : await service.RejectAsync(form.Error!, remote, ctx.RequestAborted).ConfigureAwait(false);
+        if (result.Error is not null)
+        {
+            await OAuthErrorWriter.WriteTokenErrorAsync(ctx, result.Error, result.BasicChallenge).ConfigureAwait(false);
+            return;
+        }
+
+        ctx.Response.StatusCode = StatusCodes.Status200OK;
+        ctx.Response.Headers.CacheControl = "no-store";
     }
 
     internal static Task WriteTokenResultAsync(HttpContext ctx, TokenEndpointResult result)

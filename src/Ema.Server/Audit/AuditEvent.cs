@@ -9,6 +9,9 @@ public static class AuditEventTypes
     public const string TokenExchange = "token_exchange";
     public const string JwtBearer = "jwt_bearer";
 
+    /// <summary>A token revocation request at the IdP (RFC 7009).</summary>
+    public const string TokenRevocation = "token_revocation";
+
     /// <summary>An MCP <c>tools/call</c> at a protected server: its parent is the access token's <c>jti</c>.</summary>
     public const string McpToolCall = "mcp_call";
     public const string AdminChange = "admin";

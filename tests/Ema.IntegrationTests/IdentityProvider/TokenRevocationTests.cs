@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Ema.Cli;
+using Ema.IntegrationTests.Infrastructure;
+using Ema.Protocol;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ema.IntegrationTests.IdentityProvider;
+
+/// <summary>RFC 7009 at the IdP, on real https and a real SQLite file: what is revoked, what is refused, what is ignored.</summary>
+[Collection(EmaServerCollection.Name)]
+public sealed class TokenRevocationTests(EmaServerFixture server)
+{
+    private (string, string) Agent => (DemoSeed.AgentClientId, server.Demo.ClientSecret);
+
+    [Fact]
+    public async Task TokenRevocation_RefreshToken_RevokesItsWholeFamily_WithOneAuditRecord()
+    {
+        var signIn = await server.SignInAsync("bob");
+        var first = signIn.Tokens.RefreshToken!;
+        using var rotated = await RefreshAsync(first, Agent);
+        Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+        var second = JsonDocument.Parse(await rotated.Content.ReadAsStringAsync()).RootElement.GetProperty("refresh_token").GetString()!;
+        server.Secrets.Add(second);
+
+        var auditBefore = await server.AuditCountAsync();
+        using var revoked = await RevokeAsync(new() { ["token"] = first, ["token_type_hint"] = "refresh_token" }, Agent);
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        Assert.Equal(string.Empty, await revoked.Content.ReadAsStringAsync());
+        Assert.Equal(auditBefore + 1, await server.AuditCountAsync());
+        var sid = Ema.Client.SignIn.JwtPayload.String(Ema.Client.SignIn.JwtPayload.Read(signIn.Tokens.IdToken!), JwtClaimNames.SessionId);
+        var records = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditReader>().ListAsync(new Ema.Server.Audit.AuditQuery { Type = Ema.Server.Audit.AuditEventTypes.TokenRevocation, Limit = 1000 }, default);
+        var record = Assert.Single(records, e => e.SessionId == sid);
+        Assert.Equal((DemoSeed.AgentClientId, "usr-bob", Ema.Server.Audit.AuditOutcomes.Succeeded), (record.ClientId, record.Subject, record.Outcome));
+
+        // The rotated successor belonged to the same grant: it is revoked too (RFC 7009 §2.1).
+        using var refused = await RefreshAsync(second, Agent);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("invalid_grant", await ErrorAsync(refused));
+
+        // Revoking again is not an error (§2.2).
+        using var again = await RevokeAsync(new() { ["token"] = second }, Agent);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenRevocation_UnknownToken_Answers200_AndRevokesNothing()
+    {
+        var signIn = await server.SignInAsync("bob");
+        var auditBefore = await server.AuditCountAsync();
+        using var unknown = await RevokeAsync(new() { ["token"] = "not-a-token-this-idp-issued" }, Agent);
+        Assert.Equal(HttpStatusCode.OK, unknown.StatusCode);
+        Assert.Equal(auditBefore + 1, await server.AuditCountAsync());
+
+        using var stillValid = await RefreshAsync(signIn.Tokens.RefreshToken!, Agent);
+        Assert.Equal(HttpStatusCode.OK, stillValid.StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenRevocation_TokenOfAnotherClient_IsRefused_AndStaysUsable()
+    {
+        var publicSignIn = await server.SignInAsync("bob", clientId: DemoSeed.PublicClientId);
+        var auditBefore = await server.AuditCountAsync();
+        using var refused = await RevokeAsync(new() { ["token"] = publicSignIn.Tokens.RefreshToken! }, Agent);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("unauthorized_client", await ErrorAsync(refused));
+        Assert.Equal(auditBefore + 1, await server.AuditCountAsync());
+
+        using var stillValid = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.RefreshToken, ["refresh_token"] = publicSignIn.Tokens.RefreshToken!, ["client_id"] = DemoSeed.PublicClientId });
+        Assert.Equal(HttpStatusCode.OK, stillValid.StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenRevocation_NeedsClientAuthentication_AndRevokesNothingWithout()
+    {
+        var signIn = await server.SignInAsync("bob");
+        var token = signIn.Tokens.RefreshToken!;
+
+        using var anonymous = await RevokeAsync(new() { ["token"] = token }, null);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal("invalid_client", await ErrorAsync(anonymous));
+
+        using var wrongSecret = await RevokeAsync(new() { ["token"] = token }, (DemoSeed.AgentClientId, "not-the-secret"));
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongSecret.StatusCode);
+        Assert.Contains(wrongSecret.Headers.WwwAuthenticate, h => h.Scheme == "Basic");
+
+        using var noToken = await RevokeAsync([], Agent);
+        Assert.Equal(HttpStatusCode.BadRequest, noToken.StatusCode);
+        Assert.Equal("invalid_request", await ErrorAsync(noToken));
+
+        using var stillValid = await RefreshAsync(token, Agent);
+        Assert.Equal(HttpStatusCode.OK, stillValid.StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenRevocation_AccessOrIdToken_IsUnsupportedTokenType()
+    {
+        var signIn = await server.SignInAsync("bob");
+        foreach (var jwt in new[] { signIn.Tokens.AccessToken, signIn.Tokens.IdToken! })
+        {
+            using var response = await RevokeAsync(new() { ["token"] = jwt, ["token_type_hint"] = "access_token" }, Agent);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("unsupported_token_type", await ErrorAsync(response));
+        }
+    }
+
+    [Fact]
+    public async Task TokenRevocation_IsAdvertisedInTheDiscoveryDocument()
+    {
+        var discovery = JsonDocument.Parse(await server.Http.GetStringAsync(server.Issuer + "/.well-known/openid-configuration")).RootElement;
+        Assert.Equal(server.Issuer + "/revoke", discovery.GetProperty("revocation_endpoint").GetString());
+        Assert.Contains("client_secret_basic", discovery.GetProperty("revocation_endpoint_auth_methods_supported").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    private Task<HttpResponseMessage> RefreshAsync(string refreshToken, (string Id, string Secret) client) =>
+        server.TokenAsync(new() { ["grant_type"] = GrantTypes.RefreshToken, ["refresh_token"] = refreshToken }, basic: client);
+
+    private Task<HttpResponseMessage> RevokeAsync(Dictionary<string, string> form, (string Id, string Secret)? client)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, server.Issuer + "/revoke") { Content = new FormUrlEncodedContent(form) };
+        if (client is { } credentials)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{Uri.EscapeDataString(credentials.Id)}:{Uri.EscapeDataString(credentials.Secret)}")));
+        }
+
+        return server.Http.SendAsync(request);
+    }
+
+    private static async Task<string?> ErrorAsync(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
+}
