@@ -191,11 +191,26 @@ internal static class ClientCommands
 
     private static Command Logout()
     {
-        var command = new Command("logout", "Forget the session on this machine.");
-        command.SetAction(parse =>
+        var command = new Command("logout", "Sign out: revoke the sign-in's refresh tokens at the IdP, then delete the session on this machine.");
+        command.SetAction(async (parse, cancellationToken) =>
         {
-            var store = new EnterpriseSessionStore(ProfileDirectory(parse));
-            Console.Out.WriteLine(store.Delete() ? "Signed out: the session on this machine is deleted." : "Not signed in.");
+            var directory = ProfileDirectory(parse);
+            var (client, _) = Open(directory, interactive: false);
+            if (client is null)
+            {
+                // No usable profile: nothing to revoke with; what is stored goes anyway.
+                Console.Out.WriteLine(new EnterpriseSessionStore(directory).Delete() ? "Signed out: the session on this machine is deleted." : "Not signed in.");
+                return ExitCodes.Ok;
+            }
+
+            using (client)
+            {
+                var result = await client.SignOutAsync(cancellationToken);
+                Console.Out.WriteLine(!result.Forgotten ? "Not signed in."
+                    : result.RevokedAtIdentityProvider ? "Signed out: the IdP revoked this sign-in's refresh tokens, and the session on this machine is deleted."
+                    : $"Signed out on this machine (the session is deleted); the IdP did not revoke its refresh tokens: {result.NotRevokedBecause}.");
+            }
+
             return ExitCodes.Ok;
         });
         return command;

@@ -132,6 +132,34 @@ public sealed class EmaClient : IDisposable
     /// <summary>Forgets the session locally; returns whether one was stored.</summary>
     public bool SignOut() => _sessions.SignOut();
 
+    /// <summary>
+    /// Signs out: revokes the session's refresh token at the IdP (RFC 7009: the whole sign-in's refresh tokens end there),
+    /// then forgets the session locally — locally even when the IdP cannot be reached or refuses, which the result says.
+    /// </summary>
+    public async Task<EmaSignOutResult> SignOutAsync(CancellationToken cancellationToken = default)
+    {
+        string? notRevoked = null;
+        var current = _sessions.Current;
+        if (current is not null)
+        {
+            try
+            {
+                notRevoked = await _signIn.RevokeAsync(current, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex)
+            {
+                notRevoked = "the IdP is unreachable: " + ex.Message;
+            }
+            catch (EmaProtocolException ex)
+            {
+                notRevoked = ex.Message;
+            }
+        }
+
+        var forgotten = _sessions.SignOut();
+        return new EmaSignOutResult(forgotten, current is not null && notRevoked is null, current is null ? null : notRevoked);
+    }
+
     /// <summary>The servers to connect to: the IdP's catalog (decision 20), then configured servers not already listed.</summary>
     public async Task<IReadOnlyList<EmaServer>> ListServersAsync(CancellationToken cancellationToken = default)
     {

@@ -186,6 +186,27 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
         return result.Value is { IdToken: not null } ok ? ToSession(idp.Issuer, session.ClientId, ok, expectedNonce: null, session) : null;
     }
 
+    /// <summary>
+    /// Revokes the session's refresh token at the IdP (RFC 7009), which ends every refresh token of its sign-in. Returns
+    /// null when it is revoked, else why not (no refresh token, no revocation endpoint, the IdP's error).
+    /// </summary>
+    public async Task<string?> RevokeAsync(EnterpriseSession session, CancellationToken cancellationToken)
+    {
+        if (session.RefreshToken is null)
+        {
+            return "the session holds no refresh token";
+        }
+
+        var idp = await discovery.DiscoverServerAsync(options.IdentityProvider, cancellationToken).ConfigureAwait(false);
+        if (idp.RevocationEndpoint is not { Length: > 0 } endpoint)
+        {
+            return "the IdP advertises no revocation endpoint";
+        }
+
+        var error = await _tokens.RevokeAsync(endpoint, session.RefreshToken, TokenTypes.RefreshTokenHint, options.IdentityProviderClient!, cancellationToken).ConfigureAwait(false);
+        return error is null ? null : $"the IdP refused: {error.Error}{(error.ErrorDescription is { } d ? " — " + d : string.Empty)}";
+    }
+
     private EnterpriseSession ToSession(string issuer, string clientId, AccessTokenResponse response, string? expectedNonce, EnterpriseSession? previous)
     {
         if (response.IdToken is null)

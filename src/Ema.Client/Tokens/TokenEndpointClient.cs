@@ -16,8 +16,54 @@ internal sealed class TokenEndpointClient(HttpClient http)
     public async Task<TokenEndpointResult<T>> PostAsync<T>(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client, JsonTypeInfo<T> responseType, CancellationToken cancellationToken)
         where T : class
     {
+        using var request = Authenticated(endpoint, parameters, client);
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (response.IsSuccessStatusCode)
+            {
+                return new(JsonSerializer.Deserialize(body, responseType) ?? throw new EmaProtocolException($"{endpoint} answered an empty body."), null, (int)response.StatusCode);
+            }
+
+            return new(null, Error(body, response), (int)response.StatusCode);
+        }
+        catch (JsonException ex)
+        {
+            throw new EmaProtocolException($"{endpoint} answered HTTP {(int)response.StatusCode} with a body that is not the JSON RFC 6749 §5 requires.", ex);
+        }
+    }
+
+    /// <summary>RFC 7009 §2.1: revokes <paramref name="token"/>; null when the server answered 200 (revoked, or unknown to it), else its error.</summary>
+    public async Task<OAuthErrorResponse?> RevokeAsync(string endpoint, string token, string tokenTypeHint, ClientCredentials client, CancellationToken cancellationToken)
+    {
+        using var request = Authenticated(endpoint, [new(OAuthParameters.Token, token), new(OAuthParameters.TokenTypeHint, tokenTypeHint)], client);
+        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.IsSuccessStatusCode)
+        {
+            return null;
+        }
+
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return Error(body, response);
+        }
+        catch (JsonException ex)
+        {
+            throw new EmaProtocolException($"{endpoint} answered HTTP {(int)response.StatusCode} with a body that is not the JSON RFC 6749 §5 requires.", ex);
+        }
+    }
+
+    private static OAuthErrorResponse Error(byte[] body, HttpResponseMessage response) =>
+        (body.Length > 0 ? JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse) : null)
+        ?? new OAuthErrorResponse { Error = ErrorCodes.ServerError, ErrorDescription = $"HTTP {(int)response.StatusCode} without an error body" };
+
+    // The client authenticates by its registered method, at the token and revocation endpoints alike.
+    private static HttpRequestMessage Authenticated(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client)
+    {
         var form = new List<KeyValuePair<string, string>>(parameters);
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint);
+        var request = new HttpRequestMessage(HttpMethod.Post, endpoint);
         switch (client.Method)
         {
             case ClientAuthenticationMethods.ClientSecretBasic:
@@ -36,21 +82,6 @@ internal sealed class TokenEndpointClient(HttpClient http)
 
         request.Content = new FormUrlEncodedContent(form);
         request.Headers.Accept.ParseAdd(MediaTypes.Json);
-        using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (response.IsSuccessStatusCode)
-            {
-                return new(JsonSerializer.Deserialize(body, responseType) ?? throw new EmaProtocolException($"{endpoint} answered an empty body."), null, (int)response.StatusCode);
-            }
-
-            var error = body.Length > 0 ? JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse) : null;
-            return new(null, error ?? new OAuthErrorResponse { Error = ErrorCodes.ServerError, ErrorDescription = $"HTTP {(int)response.StatusCode} without an error body" }, (int)response.StatusCode);
-        }
-        catch (JsonException ex)
-        {
-            throw new EmaProtocolException($"{endpoint} answered HTTP {(int)response.StatusCode} with a body that is not the JSON RFC 6749 §5 requires.", ex);
-        }
+        return request;
     }
 }

@@ -67,7 +67,15 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
 
         Assert.Equal(ExitCodes.Usage, (await RunAsync("call", "Nowhere", "x")).Code);
 
-        Assert.Equal(0, (await RunAsync("logout")).Code);
+        // Logout revokes the sign-in's refresh tokens at the IdP (RFC 7009), then deletes the local session.
+        var audit = server.App.Services.GetRequiredService<global::Ema.Server.Audit.IAuditReader>();
+        var revocation = new global::Ema.Server.Audit.AuditQuery { Type = global::Ema.Server.Audit.AuditEventTypes.TokenRevocation, Subject = "usr-alice", Limit = 1000 };
+        var revocationsBefore = (await audit.ListAsync(revocation, default)).Count(e => e.Outcome == global::Ema.Server.Audit.AuditOutcomes.Succeeded && e.ClientId == DemoSeed.AgentClientId);
+        var logout = await RunAsync("logout");
+        Assert.True(logout.Code == 0, logout.Err);
+        Assert.Contains("the IdP revoked this sign-in's refresh tokens", logout.Out, StringComparison.Ordinal);
+        Assert.Equal(revocationsBefore + 1, (await audit.ListAsync(revocation, default)).Count(e => e.Outcome == global::Ema.Server.Audit.AuditOutcomes.Succeeded && e.ClientId == DemoSeed.AgentClientId));
+        Assert.Contains("Not signed in", (await RunAsync("logout")).Out, StringComparison.Ordinal);
         var after = await RunAsync("servers");
         Assert.Equal(ExitCodes.SignInRequired, after.Code);
         Assert.Contains("Not signed in", after.Err, StringComparison.Ordinal);
