@@ -34,7 +34,17 @@ public sealed record TokenRequest
             return new(null, MissingParameter(OAuthParameters.GrantType));
         }
 
-        return new(new TokenRequest
+        return new(WithClientCredentials(form, grantType), null);
+    }
+
+    /// <summary>
+    /// The client-authentication members of a form posted to an endpoint that authenticates clients as the token
+    /// endpoint does (device authorization, RFC 8628 §3.1; revocation, RFC 7009 §2.1), under <paramref name="grantType"/>.
+    /// </summary>
+    public static TokenRequest WithClientCredentials(FormParameters form, string grantType)
+    {
+        ArgumentNullException.ThrowIfNull(form);
+        return new TokenRequest
         {
             GrantType = grantType,
             ClientId = form[OAuthParameters.ClientId],
@@ -42,7 +52,7 @@ public sealed record TokenRequest
             ClientAssertion = form[OAuthParameters.ClientAssertion],
             ClientAssertionType = form[OAuthParameters.ClientAssertionType],
             Parameters = form,
-        }, null);
+        };
     }
 
     /// <summary>The error for a missing required parameter, naming it.</summary>

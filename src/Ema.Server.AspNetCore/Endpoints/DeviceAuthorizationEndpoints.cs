@@ -36,15 +36,7 @@ internal static class DeviceAuthorizationEndpoints
         }
 
         var parameters = form.Parameters!;
-        var request = new TokenRequest
-        {
-            GrantType = GrantTypes.DeviceCode,
-            ClientId = parameters[OAuthParameters.ClientId],
-            ClientSecret = parameters[OAuthParameters.ClientSecret],
-            ClientAssertion = parameters[OAuthParameters.ClientAssertion],
-            ClientAssertionType = parameters[OAuthParameters.ClientAssertionType],
-            Parameters = parameters,
-        };
+        var request = TokenRequest.WithClientCredentials(parameters, GrantTypes.DeviceCode);
         var authentication = await new ClientAuthenticator(ctx.RequestServices.GetRequiredService<IApplicationStore>()).AuthenticateAsync(ctx.Request.Headers.Authorization.FirstOrDefault(), request, ctx.RequestAborted).ConfigureAwait(false);
         OAuthError? error = authentication.IsSuccess ? null : authentication.Error;
         var clientId = authentication.Identity?.Client.ClientId ?? request.ClientId;

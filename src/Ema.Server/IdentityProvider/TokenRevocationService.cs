@@ -28,15 +28,7 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
         ArgumentNullException.ThrowIfNull(form);
 
         // §2.1: the client authenticates first, by its registered method (the token endpoint's rules, ADR 0003).
-        var credentials = new TokenRequest
-        {
-            GrantType = string.Empty,
-            ClientId = form[OAuthParameters.ClientId],
-            ClientSecret = form[OAuthParameters.ClientSecret],
-            ClientAssertion = form[OAuthParameters.ClientAssertion],
-            ClientAssertionType = form[OAuthParameters.ClientAssertionType],
-            Parameters = form,
-        };
+        var credentials = TokenRequest.WithClientCredentials(form, grantType: string.Empty);
         var authentication = await clients.AuthenticateAsync(authorizationHeader, credentials, cancellationToken).ConfigureAwait(false);
         if (!authentication.IsSuccess)
         {
