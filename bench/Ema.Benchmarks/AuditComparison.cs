@@ -24,15 +24,18 @@ public static class AuditComparison
         var slices = ExchangeLoad.ArgInt(args, "--slices", 10);
         var sliceSeconds = ExchangeLoad.ArgInt(args, "--slice-seconds", 3);
         var concurrency = ExchangeLoad.ArgInt(args, "--concurrency", 64);
-        // --gc-compare adds both servers again with DATAS (the dynamic adaptation of Server GC, on by default) turned off.
+        // --gc-compare adds both servers again with DATAS (the dynamic adaptation of Server GC, on by default) turned off;
+        // --compare-env NAME=VALUE adds them again with that runtime setting (an empty VALUE removes the product's own).
+        var compareEnv = ExchangeLoad.ArgString(args, "--compare-env");
         string[] variants = ["durable", "discard", .. args.Contains("--with-queue-only") ? ["queue"] : Array.Empty<string>(), .. args.Contains("--with-yield") ? ["yield"] : Array.Empty<string>(),
-            .. args.Contains("--gc-compare") ? ["durable+nodatas", "discard+nodatas"] : Array.Empty<string>()];
+            .. args.Contains("--gc-compare") ? ["durable+nodatas", "discard+nodatas"] : Array.Empty<string>(),
+            .. compareEnv is not null ? ["durable+env", "discard+env"] : Array.Empty<string>()];
         var servers = new List<Server>();
         try
         {
             foreach (var variant in variants)
             {
-                servers.Add(await Server.StartAsync(variant, concurrency));
+                servers.Add(await Server.StartAsync(variant, concurrency, compareEnv));
             }
 
             foreach (var server in servers)
@@ -82,6 +85,11 @@ public static class AuditComparison
 
             Console.WriteLine($"median of the per-slice ratios: {perSliceRatios.Order().ElementAt(perSliceRatios.Count / 2):F2}");
             Console.WriteLine($"RATIO token exchange with durable hash-chained audit ÷ without (all slices): {durable.PerCpuSecond / discard.PerCpuSecond:F2}");
+            if (servers.SingleOrDefault(s => s.Variant == "durable+env") is { } durableEnv && servers.SingleOrDefault(s => s.Variant == "discard+env") is { } discardEnv)
+            {
+                Console.WriteLine($"with {compareEnv}: ratio {durableEnv.PerCpuSecond / discardEnv.PerCpuSecond:F2}; with ÷ without, exchanges per CPU-second: durable {durableEnv.PerCpuSecond / durable.PerCpuSecond:F2}, discard {discardEnv.PerCpuSecond / discard.PerCpuSecond:F2}");
+            }
+
             if (servers.SingleOrDefault(s => s.Variant == "durable+nodatas") is { } durableNoDatas && servers.SingleOrDefault(s => s.Variant == "discard+nodatas") is { } discardNoDatas)
             {
                 Console.WriteLine($"with DATAS off: ratio {durableNoDatas.PerCpuSecond / discardNoDatas.PerCpuSecond:F2}; DATAS off ÷ on, exchanges per CPU-second: durable {durableNoDatas.PerCpuSecond / durable.PerCpuSecond:F2}, discard {discardNoDatas.PerCpuSecond / discard.PerCpuSecond:F2}");
@@ -140,7 +148,7 @@ public static class AuditComparison
 
         public int ThreadsEnded { get; private set; }
 
-        public static async Task<Server> StartAsync(string variant, int concurrency)
+        public static async Task<Server> StartAsync(string variant, int concurrency, string? compareEnv)
         {
             var data = Path.Combine(Path.GetTempPath(), "ema-bench-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)));
             var baseUrl = $"https://127.0.0.1:{ExchangeLoad.FreePort()}";
@@ -151,6 +159,18 @@ public static class AuditComparison
             start.Environment["DOTNET_gcServer"] = "1";
             start.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0";
             start.Environment["EMA_BENCH_AUDIT"] = variant.Split('+')[0];
+            if (variant.EndsWith("+env", StringComparison.Ordinal) && compareEnv?.Split('=', 2) is [var name, var value])
+            {
+                if (value.Length == 0)
+                {
+                    start.Environment.Remove(name);
+                }
+                else
+                {
+                    start.Environment[name] = value;
+                }
+            }
+
             if (variant.EndsWith("+nodatas", StringComparison.Ordinal))
             {
                 start.Environment["DOTNET_GCDynamicAdaptationMode"] = "0";
