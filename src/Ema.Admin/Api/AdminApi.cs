@@ -5,6 +5,7 @@ using Ema.Server.Stores;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
 
 namespace Ema.Admin.Api;
@@ -58,10 +59,15 @@ internal static class AdminApi
 {
     public const string DocumentName = "v1";
 
+    /// <summary>The largest request body the admin API reads.</summary>
+    public const long MaxRequestBytes = 3L * PolicyYaml.MaxLength;
+
     public static void Map(IEndpointRouteBuilder endpoints)
     {
         endpoints.MapOpenApi("/admin/api/openapi/{documentName}.json");
+        // Bodies are small JSON records; the largest is a policy document (PolicyYaml.MaxLength characters, escaped).
         var api = endpoints.MapGroup("/admin/api/v1").RequireAuthorization(ConsoleNames.AdminApiPolicy).WithTags("admin")
+            .WithMetadata(new RequestSizeLimitAttribute(MaxRequestBytes))
             .AddEndpointFilter((context, next) =>
             {
                 // Directory, session and audit data: never cached, never sniffed.

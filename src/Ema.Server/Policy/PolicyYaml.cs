@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Ema.Server.Policy;
@@ -18,16 +19,78 @@ public sealed record PolicyError(int Line, string Message)
 /// </summary>
 public static class PolicyYaml
 {
+    /// <summary>
+    /// Checks the document's shape with the event parser (no tree, no recursion) before it is loaded: the size, the
+    /// nesting depth (the tree loader recurses once per level: a deep document would overflow the stack and end the
+    /// process), and no anchors or aliases (an alias repeats a list without its size showing in the text: a small
+    /// document could expand into billions of entries). A policy needs none of these.
+    /// </summary>
+    private static PolicyError? CheckShape(string yaml)
+    {
+        if (yaml.Length > MaxLength)
+        {
+            return new PolicyError(1, $"the policy is larger than {MaxLength:N0} characters");
+        }
+
+        var parser = new Parser(new StringReader(yaml));
+        var depth = 0;
+        try
+        {
+            while (parser.MoveNext())
+            {
+                var current = parser.Current!;
+                var line = (int)current.Start.Line;
+                if (current is AnchorAlias)
+                {
+                    return new PolicyError(line, "YAML aliases (*name) are not allowed in a policy: write the list out");
+                }
+
+                if (current is NodeEvent { Anchor.IsEmpty: false })
+                {
+                    return new PolicyError(line, "YAML anchors (&name) are not allowed in a policy");
+                }
+
+                if (current is MappingStart or SequenceStart && ++depth > MaxDepth)
+                {
+                    return new PolicyError(line, $"lists and mappings are nested more than {MaxDepth} levels deep");
+                }
+
+                if (current is MappingEnd or SequenceEnd)
+                {
+                    depth--;
+                }
+            }
+        }
+        catch (YamlException ex)
+        {
+            return new PolicyError((int)ex.Start.Line, "not valid YAML: " + ex.Message.Split(": ", 2)[^1]);
+        }
+
+        return null;
+    }
+
     private static readonly string[] RuleKeys = ["id", "description", "effect", "priority", "subjects", "clients", "resources", "scopes", "when"];
     private static readonly string[] ConditionKeys = ["mfa", "maxAuthAgeMinutes", "acr", "networks", "hours", "department", "status"];
 
+    /// <summary>The largest policy document read, in characters: 1,000 rules take about 200 KB.</summary>
+    public const int MaxLength = 2 * 1024 * 1024;
+
+    /// <summary>How deep mappings and lists may nest (a policy needs 5).</summary>
+    private const int MaxDepth = 32;
+
     public static (PolicyDocument? Document, IReadOnlyList<PolicyError> Errors) Parse(string yaml)
     {
+        yaml ??= string.Empty;
+        if (CheckShape(yaml) is { } shape)
+        {
+            return (null, [shape]);
+        }
+
         var errors = new List<PolicyError>();
         var stream = new YamlStream();
         try
         {
-            stream.Load(new StringReader(yaml ?? string.Empty));
+            stream.Load(new StringReader(yaml));
         }
         catch (YamlException ex)
         {

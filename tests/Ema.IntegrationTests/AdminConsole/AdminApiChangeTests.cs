@@ -1,3 +1,4 @@
+using System.Text;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -90,6 +91,38 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
         Assert.DoesNotContain(await server.App.Services.GetRequiredService<IDirectoryStore>().ListGroupsAsync(default), g => g.Id == "grp-late");
         using var reads = await alice.Http.GetAsync(Api + "/groups");
         Assert.Equal(HttpStatusCode.OK, reads.StatusCode); // reading needs no step-up
+    }
+
+    [Fact]
+    public async Task AdminApi_PolicyChecks_RefuseHostileDocuments_AndOversizedBodies_AndTheServerStaysUp()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+
+        // A document nested 200,000 levels deep would overflow the YAML loader's stack and end the process.
+        using (var deep = await alice.Http.PostAsJsonAsync(Api + "/policy/validate", new { yaml = "version: 1\ndefault: deny\nrules: " + new string('[', 200_000) }))
+        {
+            Assert.Equal(HttpStatusCode.OK, deep.StatusCode);
+            var check = JsonDocument.Parse(await deep.Content.ReadAsStringAsync()).RootElement;
+            Assert.False(check.GetProperty("valid").GetBoolean());
+            Assert.Contains("nested", check.GetProperty("errors")[0].GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        using (var simulated = await alice.Http.PostAsJsonAsync(Api + "/policy/simulate", new { user = "bob", clientId = "ema-agent", resource = "res-tickets", yaml = "version: 1\ndefault: deny\nrules:\n  - &r { id: x, effect: allow }\n  - *r\n" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, simulated.StatusCode);
+            Assert.Contains("anchors", await simulated.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Expect: 100-continue, so the refusal arrives before the body is sent (the server closes the connection after it).
+        using (var tooLarge = new HttpRequestMessage(HttpMethod.Post, Api + "/policy/validate") { Content = new StringContent("{\"yaml\":\"" + new string('x', 7 * 1024 * 1024) + "\"}", Encoding.UTF8, "application/json") })
+        {
+            tooLarge.Headers.ExpectContinue = true;
+            using var huge = await alice.Http.SendAsync(tooLarge);
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
+        }
+
+        using var stillUp = await alice.Http.GetAsync(Api + "/groups");
+        Assert.Equal(HttpStatusCode.OK, stillUp.StatusCode);
     }
 
     [Fact]

@@ -191,6 +191,35 @@ public sealed class RulePolicyTests
         Assert.Contains(errors, e => e.Line == 12 && e.Message.Contains("used twice", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void PolicyYaml_DeeplyNestedDocument_IsRejectedBeforeLoading_WithoutOverflowingTheStack()
+    {
+        // The tree loader recurses once per level: 200,000 levels would overflow the stack and end the process.
+        var (document, errors) = PolicyYaml.Parse("version: 1\ndefault: deny\nrules: " + new string('[', 200_000));
+        Assert.Null(document);
+        Assert.Contains("nested more than 32 levels", Assert.Single(errors).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PolicyYaml_AnchorsAndAliases_AreRejected_SoASmallDocumentCannotExpand()
+    {
+        var aliasBomb = "version: 1\ndefault: deny\nrules:\n  - &r { id: x, effect: allow, subjects: { users: &u [a, a, a] } }\n" + string.Concat(Enumerable.Repeat("  - *r\n", 1000));
+        var (document, errors) = PolicyYaml.Parse(aliasBomb);
+        Assert.Null(document);
+        var error = Assert.Single(errors);
+        Assert.Equal(4, error.Line);
+        Assert.Contains("anchors", error.Message, StringComparison.Ordinal);
+        Assert.Contains("aliases", Assert.Single(PolicyYaml.Parse("version: 1\ndefault: deny\nrules: *nothing\n").Errors).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PolicyYaml_LargerThanTheLimit_IsRejected()
+    {
+        var (document, errors) = PolicyYaml.Parse("version: 1\ndefault: deny\nrules: []\n# " + new string('x', PolicyYaml.MaxLength));
+        Assert.Null(document);
+        Assert.Contains("larger than", Assert.Single(errors).Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("version: 1\nrules: []\n", "default: deny")]
     [InlineData("version: 2\ndefault: deny\nrules: []\n", "version: 1")]
