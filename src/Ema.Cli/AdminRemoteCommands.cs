@@ -79,7 +79,8 @@ internal static class AdminRemoteCommands
             var store = new EnterpriseSessionStore(folder);
             var (_, session) = store.Load();
             var ended = false;
-            if (session?.AccessToken is not null && session.AccessTokenExpiresAt > TimeProvider.System.GetUtcNow() && ReadSettings(folder) is not null)
+            var live = session?.AccessToken is not null && session.AccessTokenExpiresAt > TimeProvider.System.GetUtcNow() && ReadSettings(folder) is not null;
+            if (live)
             {
                 // Best effort: an unreachable IdP or a refused call is explained on stderr, and the local sign-in goes anyway.
                 ended = await CallAsync(parse, "POST", "/signout", null, _ => { }, cancellationToken) == ExitCodes.Ok;
@@ -89,7 +90,8 @@ internal static class AdminRemoteCommands
             File.Delete(Path.Combine(folder, SettingsFile));
             Console.Out.WriteLine(!removed ? "Not signed in to the admin API."
                 : ended ? "Signed out of the admin API: the IdP session is revoked and the sign-in forgotten on this machine."
-                : "Signed out of the admin API on this machine; the IdP session was not ended (see above, or revoke it in the console under Sessions).");
+                : live ? "Signed out of the admin API on this machine; the IdP session was not ended (see above): revoke it in the console under Sessions."
+                : "Signed out of the admin API on this machine; its token had expired, so the IdP could not be asked to end the session: revoke it in the console under Sessions.");
             return ExitCodes.Ok;
         });
         return command;

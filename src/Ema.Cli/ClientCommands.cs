@@ -208,7 +208,7 @@ internal static class ClientCommands
                 var result = await client.SignOutAsync(cancellationToken);
                 Console.Out.WriteLine(!result.Forgotten ? "Not signed in."
                     : result.RevokedAtIdentityProvider ? "Signed out: the IdP revoked this sign-in's refresh tokens, and the session on this machine is deleted."
-                    : $"Signed out on this machine (the session is deleted); the IdP did not revoke its refresh tokens: {result.NotRevokedBecause}.");
+                    : $"Signed out on this machine (the session is deleted); the IdP did not revoke its refresh tokens ({result.NotRevokedBecause}).");
             }
 
             return ExitCodes.Ok;

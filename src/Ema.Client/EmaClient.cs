@@ -138,26 +138,36 @@ public sealed class EmaClient : IDisposable
     /// </summary>
     public async Task<EmaSignOutResult> SignOutAsync(CancellationToken cancellationToken = default)
     {
-        string? notRevoked = null;
+        // A stored session of another IdP or client is never presented to this one (SessionManager): it is only deleted.
         var current = _sessions.Current;
-        if (current is not null)
+        var notRevoked = current is null ? "no session of this IdP and client was stored" : null;
+        var forgotten = false;
+        try
         {
-            try
+            if (current is not null)
             {
                 notRevoked = await _signIn.RevokeAsync(current, cancellationToken).ConfigureAwait(false);
             }
-            catch (HttpRequestException ex)
-            {
-                notRevoked = "the IdP is unreachable: " + ex.Message;
-            }
-            catch (EmaProtocolException ex)
-            {
-                notRevoked = ex.Message;
-            }
+        }
+        catch (HttpRequestException ex)
+        {
+            notRevoked = "the IdP is unreachable: " + ex.Message;
+        }
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            notRevoked = "the IdP did not answer in time";
+        }
+        catch (EmaProtocolException ex)
+        {
+            notRevoked = ex.Message;
+        }
+        finally
+        {
+            // Whatever happened at the IdP — even a cancellation — the session is forgotten here.
+            forgotten = _sessions.SignOut();
         }
 
-        var forgotten = _sessions.SignOut();
-        return new EmaSignOutResult(forgotten, current is not null && notRevoked is null, current is null ? null : notRevoked);
+        return new EmaSignOutResult(forgotten, notRevoked is null, notRevoked);
     }
 
     /// <summary>The servers to connect to: the IdP's catalog (decision 20), then configured servers not already listed.</summary>

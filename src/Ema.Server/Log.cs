@@ -28,4 +28,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3008, Level = LogLevel.Information, Message = "Revocation request of client {ClientId}: {Outcome} {ErrorId}, refresh-token family {FamilyId} (audit {AuditId})")]
     public static partial void TokenRevocation(ILogger logger, string? clientId, string outcome, string? errorId, string? familyId, string auditId);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "A revocation request of client {ClientId} failed in the grant store; answered 503")]
+    public static partial void TokenRevocationFailed(ILogger logger, Exception exception, string clientId);
 }

@@ -203,6 +203,12 @@ internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, Meta
             return "the IdP advertises no revocation endpoint";
         }
 
+        if (!options.IsAcceptableUrl(endpoint))
+        {
+            // The refresh token (and a confidential client's secret) go over https only, as at the token endpoint.
+            return $"the IdP's revocation endpoint {endpoint} is not https";
+        }
+
         var error = await _tokens.RevokeAsync(endpoint, session.RefreshToken, TokenTypes.RefreshTokenHint, options.IdentityProviderClient!, cancellationToken).ConfigureAwait(false);
         return error is null ? null : $"the IdP refused: {error.Error}{(error.ErrorDescription is { } d ? " — " + d : string.Empty)}";
     }

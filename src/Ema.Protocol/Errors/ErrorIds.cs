@@ -154,6 +154,7 @@ public static class ErrorIds
     // ----- Token revocation at the IdP (RFC 7009 §2.2, §2.2.1) -----
     public static readonly ErrorDescriptor RevocationTokenTypeUnsupported = new("EMA3501", ErrorCodes.UnsupportedTokenType, BadRequest, "Only refresh tokens are revoked here: access and ID tokens are short-lived and expire on their own (an administrator can end their session at once).");
     public static readonly ErrorDescriptor RevocationTokenOfAnotherClient = new("EMA3502", ErrorCodes.UnauthorizedClient, BadRequest, "The token was issued to another client; nothing was revoked.");
+    public static readonly ErrorDescriptor RevocationUnavailable = new("EMA3503", ErrorCodes.TemporarilyUnavailable, 503, "The revocation could not be completed or recorded; assume the token is still valid and retry shortly.");
 
     /// <summary>Every descriptor declared above, for documentation checks and lookups by id.</summary>
     public static IReadOnlyList<ErrorDescriptor> All { get; } = typeof(ErrorIds)

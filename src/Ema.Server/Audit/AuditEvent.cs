@@ -26,6 +26,20 @@ public static class AuditOutcomes
     public const string Failed = "failed";
 }
 
+/// <summary>Values for audit records that came from an unauthenticated request, cut to a size a record should hold.</summary>
+public static class AuditValues
+{
+    /// <summary>The longest untrusted value kept, in characters.</summary>
+    public const int MaxUntrustedLength = 256;
+
+    /// <summary>
+    /// <paramref name="value"/>, or its first <see cref="MaxUntrustedLength"/> characters and "…": a request that failed
+    /// authentication must not be able to write a record of the size of its form.
+    /// </summary>
+    public static string? Untrusted(string? value) =>
+        value is { Length: > MaxUntrustedLength } ? string.Concat(value.AsSpan(0, MaxUntrustedLength), "…") : value;
+}
+
 /// <summary>
 /// One decision, recorded once (style rule 9). Carries correlation ids (<c>jti</c>, client, subject, resource, decision
 /// id), never a token, secret or password.

@@ -138,14 +138,14 @@ public sealed class TokenEndpointService
             Id = SecretHasher.NewOrderedId("evt_", _time.GetUtcNow()),
             Time = _time.GetUtcNow(),
             Type = auditType ?? AuditEventTypes.TokenRequest,
-            Action = grantType,
+            Action = AuditValues.Untrusted(grantType),
             Outcome = AuditOutcomes.Denied,
             ErrorId = error.ErrorId,
             Reason = error.Description,
-            ClientId = clientId,
+            ClientId = AuditValues.Untrusted(clientId),
             RemoteAddress = remoteAddress,
         };
-        Log.TokenRequestDenied(_logger, grantType, clientId, error.ErrorId, auditEvent.Id, error.Debug ?? error.Description);
+        Log.TokenRequestDenied(_logger, AuditValues.Untrusted(grantType), AuditValues.Untrusted(clientId), error.ErrorId, auditEvent.Id, error.Debug ?? error.Description);
         return await TryWriteAuditAsync(auditEvent, cancellationToken).ConfigureAwait(false)
             ? new TokenEndpointResult { Error = error, AuditId = auditEvent.Id }
             : new TokenEndpointResult { Error = OAuthError.From(ErrorIds.AuditUnavailable), AuditId = auditEvent.Id };

@@ -1,6 +1,9 @@
+using System.Buffers.Text;
+using System.Text.Json;
 using Ema.Protocol;
 using Ema.Server.Audit;
 using Ema.Server.Clients;
+using Ema.Server.Model;
 using Ema.Server.Security;
 using Ema.Server.Stores;
 using Microsoft.Extensions.Logging;
@@ -16,7 +19,8 @@ public sealed record TokenRevocationResult(OAuthError? Error, bool BasicChalleng
 /// belongs to) — for example when the user signs out of the client. The client authenticates as at the token
 /// endpoint; a token it does not hold is refused (§2.1), an unknown one is answered as revoked (§2.2: the client can do
 /// nothing about it), and access and ID tokens, which are short-lived JWTs this IdP keeps no list of, are
-/// <c>unsupported_token_type</c> (§2.2.1). Each request is one durable audit record, written before the answer.
+/// <c>unsupported_token_type</c> (§2.2.1). Each request is one durable audit record, written before the answer; a
+/// revocation that cannot be completed or recorded is 503 (§2.2.1: the client retries, assuming the token still valid).
 /// </summary>
 public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantStore grants, IAuditSink audit, TimeProvider time, ILogger<TokenRevocationService> logger)
 {
@@ -38,7 +42,7 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
                 clientId = basicId;
             }
 
-            return await DecideAsync(authentication.Error, clientId, null, remoteAddress, "client authentication failed", cancellationToken, authentication.BasicAttempted && authentication.Error!.StatusCode == 401).ConfigureAwait(false);
+            return await DecideAsync(authentication.Error, AuditValues.Untrusted(clientId), null, remoteAddress, "client authentication failed", cancellationToken, authentication.BasicAttempted && authentication.Error!.StatusCode == 401).ConfigureAwait(false);
         }
 
         var client = authentication.Identity!.Client.ClientId;
@@ -48,24 +52,33 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
         }
 
         // The hint only orders the search (§2.1); refresh tokens are the one kind kept here, so it changes nothing.
-        var grant = await grants.FindRefreshTokenAsync(SecretHasher.Hash(token), cancellationToken).ConfigureAwait(false);
+        RefreshTokenGrant? grant;
+        try
+        {
+            grant = await grants.FindRefreshTokenAsync(SecretHasher.Hash(token), cancellationToken).ConfigureAwait(false);
+            if (grant is not null && string.Equals(grant.ClientId, client, StringComparison.Ordinal))
+            {
+                // Revoked before the record is written: if the record then fails, the answer is 503 and the client
+                // retries, which records it (a revocation without its record is the safe side of that failure).
+                await grants.RevokeRefreshTokenFamilyAsync(grant.FamilyId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Log.TokenRevocationFailed(logger, ex, client);
+            return await DecideAsync(OAuthError.From(ErrorIds.RevocationUnavailable), client, null, remoteAddress, "the grant store failed", cancellationToken).ConfigureAwait(false);
+        }
+
         if (grant is null)
         {
-            // A JWS compact serialization is one of this IdP's access or ID tokens (or looks like one): not revocable.
-            return token.Count(c => c == '.') == 2
+            return LooksLikeJws(token)
                 ? await DecideAsync(OAuthError.From(ErrorIds.RevocationTokenTypeUnsupported), client, null, remoteAddress, "an access or ID token", cancellationToken).ConfigureAwait(false)
                 : await DecideAsync(null, client, null, remoteAddress, "unknown token: nothing to revoke", cancellationToken).ConfigureAwait(false);
         }
 
-        if (!string.Equals(grant.ClientId, client, StringComparison.Ordinal))
-        {
-            return await DecideAsync(OAuthError.From(ErrorIds.RevocationTokenOfAnotherClient, $"client_id={client}"), client, grant, remoteAddress, "the refresh token belongs to another client", cancellationToken).ConfigureAwait(false);
-        }
-
-        // Revoked before the record is written: if the record then fails, the client is told to retry (a revocation
-        // that happened without its record is the safe side of that failure; the retry records it).
-        await grants.RevokeRefreshTokenFamilyAsync(grant.FamilyId, cancellationToken).ConfigureAwait(false);
-        return await DecideAsync(null, client, grant, remoteAddress, "refresh-token family revoked", cancellationToken).ConfigureAwait(false);
+        return string.Equals(grant.ClientId, client, StringComparison.Ordinal)
+            ? await DecideAsync(null, client, grant, remoteAddress, "refresh-token family revoked", cancellationToken).ConfigureAwait(false)
+            : await DecideAsync(OAuthError.From(ErrorIds.RevocationTokenOfAnotherClient, $"client_id={client}"), client, grant, remoteAddress, "the refresh token belongs to another client", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Refuses a request whose form could not be read, with its audit record.</summary>
@@ -75,7 +88,30 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
         return DecideAsync(error, null, null, remoteAddress, "malformed request", cancellationToken);
     }
 
-    private async Task<TokenRevocationResult> DecideAsync(OAuthError? error, string? clientId, Model.RefreshTokenGrant? grant, string? remoteAddress, string reason, CancellationToken cancellationToken, bool basicChallenge = false)
+    /// <summary>
+    /// Whether <paramref name="token"/> is shaped as a JWS compact serialization (RFC 7515 §7.1) — one of this IdP's access
+    /// or ID tokens, which are not revocable here — rather than an arbitrary string, which is just an unknown token.
+    /// </summary>
+    private static bool LooksLikeJws(string token)
+    {
+        var parts = token.Split('.');
+        if (parts.Length != 3 || parts[0].Length is 0 or > 2048)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var header = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[0]));
+            return header.RootElement.ValueKind == JsonValueKind.Object && header.RootElement.TryGetProperty(JoseHeaderNames.Algorithm, out var alg) && alg.ValueKind == JsonValueKind.String;
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException)
+        {
+            return false;
+        }
+    }
+
+    private async Task<TokenRevocationResult> DecideAsync(OAuthError? error, string? clientId, RefreshTokenGrant? grant, string? remoteAddress, string reason, CancellationToken cancellationToken, bool basicChallenge = false)
     {
         var now = time.GetUtcNow();
         var auditEvent = new AuditEvent
@@ -90,6 +126,9 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
             ClientId = clientId,
             Subject = grant?.UserId,
             SessionId = grant?.SessionId,
+
+            // The refresh-token family: the handle a decision trail and the refresh grant's records share.
+            TokenId = grant?.FamilyId,
             RemoteAddress = remoteAddress,
         };
         try
@@ -99,7 +138,7 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
         catch (AuditUnavailableException ex)
         {
             Log.AuditWriteFailed(logger, ex, auditEvent.Id);
-            return new TokenRevocationResult(OAuthError.From(ErrorIds.AuditUnavailable), false, auditEvent.Id);
+            return new TokenRevocationResult(OAuthError.From(ErrorIds.RevocationUnavailable), false, auditEvent.Id);
         }
 
         Log.TokenRevocation(logger, clientId, auditEvent.Outcome, error?.ErrorId, grant?.FamilyId, auditEvent.Id);

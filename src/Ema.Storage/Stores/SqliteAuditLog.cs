@@ -23,8 +23,8 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     private const int BlocksPerPage = 256;
 
     /// <summary>
-    /// A block is closed once its records reach this size (a batch may then write several), so each block's byte array
-    /// stays below the 85,000-byte large-object threshold: a burst of a few hundred records in one commit otherwise
+    /// A block holds at most this many bytes of records (a batch may then write several blocks; a single record larger
+    /// than this is a block of its own), so each block's byte array stays below the 85,000-byte large-object threshold: a burst of a few hundred records in one commit otherwise
     /// allocated its block on the large-object heap, whose collections are gen-2 (background) collections — 0.7–1.6 µs
     /// of CPU per token exchange at 256 connections (docs/benchmarks.md).
     /// </summary>
@@ -323,6 +323,9 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
     {
         private const string InsertSql = "INSERT INTO audit_blocks (first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records) VALUES ($first, $last, $count, $min, $max, $hash, $filter, $records)";
         private const string HeadSql = "SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1";
+
+        // What a line adds to the canonical form: a comma, the quoted 64-character hash, the newline.
+        private const int LineOverhead = 68;
         private readonly ArrayBufferWriter<byte> _canonical = new(1024);
         private readonly ArrayBufferWriter<byte> _records = new(64 * 1024);
         private readonly List<ulong> _keys = new(256);
@@ -346,20 +349,14 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
                 return StartBlockAsync(connection, transaction, e);
             }
 
-            if (_records.WrittenCount >= MaxBlockBytes)
+            var hash = Chain(e);
+            if (_count > 0 && _records.WrittenCount + _canonical.WrittenCount + LineOverhead > MaxBlockBytes)
             {
-                return WriteBlockThenAppendAsync(connection, transaction, e);
+                return WriteBlockThenAddAsync(connection, transaction, e, hash);
             }
 
-            Append(e);
+            Add(e, hash);
             return Task.CompletedTask;
-        }
-
-        // A large batch becomes several blocks in the same transaction; the chain runs on across them unchanged.
-        private async Task WriteBlockThenAppendAsync(SqliteConnection connection, SqliteTransaction transaction, AuditEvent e)
-        {
-            await FlushAsync(connection, transaction).ConfigureAwait(false);
-            Append(e);
         }
 
         private async Task StartBlockAsync(SqliteConnection connection, SqliteTransaction transaction, AuditEvent e)
@@ -370,17 +367,31 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
             Discard();
             await ReadHeadAsync(connection, transaction).ConfigureAwait(false);
             _transaction = transaction;
-            Append(e);
+            Add(e, Chain(e));
         }
 
-        private void Append(AuditEvent e)
+        // A large batch becomes several blocks in the same transaction; the chain runs on across them unchanged (the
+        // record was chained already: writing the block does not touch the sequence or the head hash).
+        private async Task WriteBlockThenAddAsync(SqliteConnection connection, SqliteTransaction transaction, AuditEvent e, string hash)
         {
-            var sequence = _sequence + 1;
+            await FlushAsync(connection, transaction).ConfigureAwait(false);
+            Add(e, hash);
+        }
+
+        // The record's canonical form (in _canonical) and hash, as the next record of the chain.
+        private string Chain(AuditEvent e)
+        {
             _canonical.ResetWrittenCount();
             _json.Reset(_canonical);
-            AuditChain.WriteCanonical(_json, sequence, _hash, e);
+            AuditChain.WriteCanonical(_json, _sequence + 1, _hash, e);
             _json.Flush();
-            var hash = AuditChain.HashCanonical(_canonical.WrittenSpan);
+            return AuditChain.HashCanonical(_canonical.WrittenSpan);
+        }
+
+        // Appends the record just chained to the block and moves the chain head on.
+        private void Add(AuditEvent e, string hash)
+        {
+            var sequence = _sequence + 1;
             AuditBlockFormat.AppendLine(_records, _canonical.WrittenSpan, hash);
 
             var time = e.Time.ToUnixTimeMilliseconds();

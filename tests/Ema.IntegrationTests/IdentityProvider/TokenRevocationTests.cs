@@ -34,6 +34,7 @@ public sealed class TokenRevocationTests(EmaServerFixture server)
         var records = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditReader>().ListAsync(new Ema.Server.Audit.AuditQuery { Type = Ema.Server.Audit.AuditEventTypes.TokenRevocation, Limit = 1000 }, default);
         var record = Assert.Single(records, e => e.SessionId == sid);
         Assert.Equal((DemoSeed.AgentClientId, "usr-bob", Ema.Server.Audit.AuditOutcomes.Succeeded), (record.ClientId, record.Subject, record.Outcome));
+        Assert.NotNull(record.TokenId); // the refresh-token family
 
         // The rotated successor belonged to the same grant: it is revoked too (RFC 7009 §2.1).
         using var refused = await RefreshAsync(second, Agent);
@@ -104,6 +105,21 @@ public sealed class TokenRevocationTests(EmaServerFixture server)
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Equal("unsupported_token_type", await ErrorAsync(response));
         }
+
+        // A string that merely has two dots is not a JWT: an unknown token (§2.2), not an unsupported type.
+        using var dotted = await RevokeAsync(new() { ["token"] = "a.b.c" }, Agent);
+        Assert.Equal(HttpStatusCode.OK, dotted.StatusCode);
+    }
+
+    [Fact]
+    public async Task TokenRevocation_UnauthenticatedValues_AreCutInTheAuditRecord()
+    {
+        var longId = new string('c', 5000);
+        using var refused = await RevokeAsync(new() { ["token"] = "x", ["client_id"] = longId }, null);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        var records = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditReader>().ListAsync(new Ema.Server.Audit.AuditQuery { Type = Ema.Server.Audit.AuditEventTypes.TokenRevocation, Limit = 50 }, default);
+        var record = Assert.Single(records, e => e.ClientId?.StartsWith("cccc", StringComparison.Ordinal) == true);
+        Assert.Equal(Ema.Server.Audit.AuditValues.MaxUntrustedLength + 1, record.ClientId!.Length);
     }
 
     [Fact]
