@@ -34,3 +34,9 @@ public static class DevicePaths
     public const string Authorization = "/device_authorization";
     public const string Verification = "/device";
 }
+
+/// <summary>RFC 7009 §2: the IdP's token revocation endpoint, relative to the IdP issuer.</summary>
+public static class RevocationPaths
+{
+    public const string Revoke = "/revoke";
+}

@@ -49,7 +49,7 @@ public static class IdentityProviderEndpoints
         });
 
         endpoints.MapPost(prefix + "/token", (HttpContext ctx) => TokenAsync(ctx));
-        endpoints.MapPost(prefix + RevocationPath, (HttpContext ctx) => RevokeAsync(ctx));
+        endpoints.MapPost(prefix + RevocationPaths.Revoke, (HttpContext ctx) => RevokeAsync(ctx));
         endpoints.MapGet(prefix + "/authorize", (HttpContext ctx) => AuthorizeAsync(ctx, prefix, cookieName));
         endpoints.MapGet(prefix + "/signin", (HttpContext ctx) => SignInPageAsync(ctx, prefix));
         endpoints.MapPost(prefix + "/signin", (HttpContext ctx) => SignInAsync(ctx, prefix, cookieName, secure, options));
@@ -73,7 +73,7 @@ public static class IdentityProviderEndpoints
             JwksUri = i + "/jwks",
             UserInfoEndpoint = i + "/userinfo",
             EndSessionEndpoint = i + "/endsession",
-            RevocationEndpoint = i + RevocationPath,
+            RevocationEndpoint = i + RevocationPaths.Revoke,
             RevocationEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.None],
             DeviceAuthorizationEndpoint = i + DevicePaths.Authorization,
             ResponseTypesSupported = [ResponseTypes.Code],
@@ -105,9 +105,6 @@ public static class IdentityProviderEndpoints
             : await service.RejectAsync(form.Error!, remote, null, null, ctx.RequestAborted).ConfigureAwait(false);
         await WriteTokenResultAsync(ctx, result).ConfigureAwait(false);
     }
-
-    /// <summary>RFC 7009 §2: the IdP's revocation endpoint, under the issuer.</summary>
-    public const string RevocationPath = "/revoke";
 
     // RFC 7009 §2.2: 200 with no body when the token is revoked or unknown; otherwise the token endpoint's error format.
     private static async Task RevokeAsync(HttpContext ctx)
