@@ -24,11 +24,10 @@ public static class AuditComparison
         var slices = ExchangeLoad.ArgInt(args, "--slices", 10);
         var sliceSeconds = ExchangeLoad.ArgInt(args, "--slice-seconds", 3);
         var concurrency = ExchangeLoad.ArgInt(args, "--concurrency", 64);
-        // --gc-compare adds both servers again with DATAS (the dynamic adaptation of Server GC, on by default) turned off;
-        // --compare-env NAME=VALUE adds them again with that runtime setting (an empty VALUE removes the product's own).
+        // --compare-env NAME=VALUE adds both servers again with that runtime setting (an empty VALUE removes the product's
+        // own), for example DOTNET_GCDynamicAdaptationMode=0 (DATAS off).
         var compareEnv = ExchangeLoad.ArgString(args, "--compare-env");
         string[] variants = ["durable", "discard", .. args.Contains("--with-queue-only") ? ["queue"] : Array.Empty<string>(), .. args.Contains("--with-yield") ? ["yield"] : Array.Empty<string>(),
-            .. args.Contains("--gc-compare") ? ["durable+nodatas", "discard+nodatas"] : Array.Empty<string>(),
             .. compareEnv is not null ? ["durable+env", "discard+env"] : Array.Empty<string>()];
         var servers = new List<Server>();
         try
@@ -61,7 +60,7 @@ public static class AuditComparison
             Console.WriteLine();
             foreach (var server in servers)
             {
-                Console.WriteLine($"{server.Variant,-8} {server.Ok,9:N0} exchanges ({server.Failed} failed), {server.Cpu,6:F2} s server CPU: {server.PerCpuSecond,7:N0} per CPU-second, {1e6 / server.PerCpuSecond,5:F1} µs each, {server.SwitchesPerRequest:F2} context switches each, {server.Threads} threads, group-commit writer {1e6 * server.WriterCpu / server.Ok:F1} µs each");
+                Console.WriteLine($"{server.Variant,-8} {server.Ok,9:N0} exchanges ({server.Failed} failed), {server.Cpu,6:F2} s server CPU: {server.PerCpuSecond,7:N0} per CPU-second, {1e6 / server.PerCpuSecond,5:F1} µs each, {server.SwitchesPerRequest:F2} context switches each, {server.Threads} threads, group-commit writer {1e6 * server.ThreadCpu.GetValueOrDefault(WriterThread).Cpu / server.Ok:F1} µs each");
             }
 
             Console.WriteLine();
@@ -90,11 +89,6 @@ public static class AuditComparison
                 Console.WriteLine($"with {compareEnv}: ratio {durableEnv.PerCpuSecond / discardEnv.PerCpuSecond:F2}; with ÷ without, exchanges per CPU-second: durable {durableEnv.PerCpuSecond / durable.PerCpuSecond:F2}, discard {discardEnv.PerCpuSecond / discard.PerCpuSecond:F2}");
             }
 
-            if (servers.SingleOrDefault(s => s.Variant == "durable+nodatas") is { } durableNoDatas && servers.SingleOrDefault(s => s.Variant == "discard+nodatas") is { } discardNoDatas)
-            {
-                Console.WriteLine($"with DATAS off: ratio {durableNoDatas.PerCpuSecond / discardNoDatas.PerCpuSecond:F2}; DATAS off ÷ on, exchanges per CPU-second: durable {durableNoDatas.PerCpuSecond / durable.PerCpuSecond:F2}, discard {discardNoDatas.PerCpuSecond / discard.PerCpuSecond:F2}");
-            }
-
             return servers.Any(s => s.Failed > 0) ? 1 : 0;
         }
         finally
@@ -105,6 +99,9 @@ public static class AuditComparison
             }
         }
     }
+
+    // The writer thread's name as /proc shows it: thread names are cut at 15 characters.
+    private const string WriterThread = "Ema group commi";
 
     private sealed class Server : IAsyncDisposable
     {
@@ -138,8 +135,6 @@ public static class AuditComparison
 
         private long Switches { get; set; }
 
-        /// <summary>CPU of the group-commit writer thread during the slices (transactions, inserts, fsync).</summary>
-        public double WriterCpu { get; private set; }
 
         /// <summary>CPU during the slices by thread name (thread pool workers, socket engine, GC, the writer…).</summary>
         public Dictionary<string, (double Cpu, long Voluntary, long Involuntary)> ThreadCpu { get; } = new(StringComparer.Ordinal);
@@ -170,12 +165,6 @@ public static class AuditComparison
                     start.Environment[name] = value;
                 }
             }
-
-            if (variant.EndsWith("+nodatas", StringComparison.Ordinal))
-            {
-                start.Environment["DOTNET_GCDynamicAdaptationMode"] = "0";
-            }
-
             var process = Process.Start(start)!;
             var ca = await ExchangeLoad.WaitForCaAsync(Path.Combine(data, "tls", "ca.crt"), process);
             var http = ExchangeLoad.Client(ca, new CookieContainer(), concurrency);
@@ -201,8 +190,6 @@ public static class AuditComparison
         public async Task<double> MeasureSliceAsync(int concurrency, TimeSpan duration)
         {
             var cpu = ExchangeLoad.ProcessCpu(_process.Id);
-            var writer = ExchangeLoad.ThreadsCpu(_process.Id, "Ema group commi"); // thread names are cut at 15 characters
-            var switches = ExchangeLoad.ContextSwitches(_process.Id).Switches;
             var byThread = ExchangeLoad.CpuByThread(_process.Id);
             var (ok, failed, _) = await ExchangeLoad.RunClosedLoopAsync(ExchangeAsync, concurrency, duration, 2_000_000);
             var used = ExchangeLoad.ProcessCpu(_process.Id) - cpu;
@@ -215,6 +202,7 @@ public static class AuditComparison
                 var (cpuSoFar, voluntary, involuntary) = ThreadCpu.GetValueOrDefault(after.Name);
                 ThreadCpu[after.Name] = (cpuSoFar + delta, voluntary + after.Voluntary - before.Voluntary, involuntary + after.Involuntary - before.Involuntary);
                 accounted += delta;
+                Switches += after.Voluntary + after.Involuntary - before.Voluntary - before.Involuntary;
             }
 
             // Threads that ended during the slice: their CPU is in the process's total but in no live thread's.
@@ -223,9 +211,7 @@ public static class AuditComparison
             ThreadsStarted += threadsAfter.Keys.Count(t => !byThread.ContainsKey(t));
             ThreadsEnded += byThread.Keys.Count(t => !threadsAfter.ContainsKey(t));
 
-            WriterCpu += ExchangeLoad.ThreadsCpu(_process.Id, "Ema group commi") - writer;
-            var (switchesAfter, threads) = ExchangeLoad.ContextSwitches(_process.Id);
-            (Ok, Failed, Cpu, Switches, Threads) = (Ok + ok, Failed + failed, Cpu + used, Switches + switchesAfter - switches, threads);
+            (Ok, Failed, Cpu, Threads) = (Ok + ok, Failed + failed, Cpu + used, threadsAfter.Count);
             return ok / used;
         }
 

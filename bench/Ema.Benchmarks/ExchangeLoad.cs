@@ -380,52 +380,8 @@ public static class ExchangeLoad
     /// <summary>Context switches of all of a process's threads so far (voluntary + involuntary, /proc/PID/task/*/status); and its thread count.</summary>
     internal static (long Switches, int Threads) ContextSwitches(int pid)
     {
-        long switches = 0;
-        var threads = 0;
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-        {
-            try
-            {
-                threads++;
-                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
-                {
-                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
-                    {
-                        switches += long.Parse(line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim(), System.Globalization.CultureInfo.InvariantCulture);
-                    }
-                }
-            }
-            catch (IOException)
-            {
-                // the thread ended meanwhile
-            }
-        }
-
-        return (switches, threads);
-    }
-
-    /// <summary>utime + stime of the process's threads whose name starts with <paramref name="threadName"/>, in seconds.</summary>
-    internal static double ThreadsCpu(int pid, string threadName)
-    {
-        double total = 0;
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-        {
-            try
-            {
-                if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith(threadName, StringComparison.Ordinal))
-                {
-                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                    total += (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
-                }
-            }
-            catch (IOException)
-            {
-                // the thread ended meanwhile
-            }
-        }
-
-        return total;
+        var threads = CpuByThread(pid);
+        return (threads.Values.Sum(t => t.Voluntary + t.Involuntary), threads.Count);
     }
 
     /// <summary>
