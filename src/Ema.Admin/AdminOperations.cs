@@ -428,6 +428,18 @@ public sealed partial class AdminOperations(
         return AdminResult.Done($"Policy version {version.Version} (a copy of version {toVersion}) is in force.");
     }
 
+    /// <summary>
+    /// Ends the caller's own sign-in (<c>ema admin logout</c>): its IdP session is revoked, so its tokens — every token of
+    /// that session — stop working at once; one audit record, as any session revocation.
+    /// </summary>
+    public Task<AdminResult> EndOwnSessionAsync(ConsoleUser by, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        return by.SessionId is { } session
+            ? RevokeSessionAsync(by, session, cancellationToken)
+            : Task.FromResult(AdminResult.Refused("This sign-in names no IdP session."));
+    }
+
     public async Task<AdminResult> RevokeSessionAsync(ConsoleUser by, string sessionId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);

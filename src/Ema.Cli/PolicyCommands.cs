@@ -86,8 +86,7 @@ internal static class PolicyCommands
                 var outcome = 0;
                 var called = await AdminRemoteCommands.CallAsync(p, "POST", "/policy/simulate", JsonSerializer.Serialize(request, AdminRemoteCommands.Web), json =>
                 {
-                    var decision = json.Deserialize<Ema.Admin.Api.DecisionView>(AdminRemoteCommands.Web)!;
-                    outcome = PrintDecision(Console.Out, decision.Allowed, decision.GrantedScopes, decision.Error, decision.ErrorDescription, decision.MaxAge, decision.AcrValues, decision.Explanation);
+                    outcome = PrintDecision(Console.Out, json.Deserialize<Ema.Admin.Api.DecisionView>(AdminRemoteCommands.Web)!);
                 }, ct);
                 return called == 0 ? outcome : called;
             }
@@ -98,7 +97,7 @@ internal static class PolicyCommands
 
                 // Without --file: the newest stored version, else entitlements v1 (a server's Ema:IdentityProvider:PolicyFile
                 // is not known here: --remote asks the server itself).
-                IAccessPolicy policy = new ManagedAccessPolicy(null, s.GetRequiredService<IPolicyStore>(), applications, new EntitlementAccessPolicy(s.GetRequiredService<IEntitlementStore>(), applications), TimeProvider.System);
+                IAccessPolicy policy = new ManagedAccessPolicy(null, s.GetRequiredService<IPolicyStore>(), applications, s.GetRequiredService<IEntitlementStore>(), TimeProvider.System);
                 if (yaml is not null)
                 {
                     var (document, errors) = PolicyYaml.Parse(yaml);
@@ -129,7 +128,7 @@ internal static class PolicyCommands
                     return 2;
                 }
 
-                return PrintDecision(o, decision.Allowed, decision.GrantedScopes, decision.Error?.Code, decision.Error?.Description, decision.Error?.MaxAge, decision.Error?.AcrValues, decision.Explanation);
+                return PrintDecision(o, Ema.Admin.Api.DecisionView.From(decision));
             }, ct);
         });
 
@@ -215,16 +214,16 @@ internal static class PolicyCommands
 
     // ALLOW with the granted scopes, or DENY with the error a token request would get (and its step-up hints); then the
     // explanation. Exit 0 allowed, 3 denied.
-    private static int PrintDecision(TextWriter o, bool allowed, IReadOnlyList<string> granted, string? error, string? description, int? maxAge, string? acrValues, IReadOnlyList<string> explanation)
+    private static int PrintDecision(TextWriter o, Ema.Admin.Api.DecisionView d)
     {
-        o.WriteLine(allowed
-            ? $"ALLOW {string.Join(' ', granted)}"
-            : $"DENY {error}: {description}{(maxAge is { } age ? $" (max_age {age})" : string.Empty)}{(acrValues is { } acr ? $" (acr_values {acr})" : string.Empty)}");
-        foreach (var line in explanation)
+        o.WriteLine(d.Allowed
+            ? $"ALLOW {string.Join(' ', d.GrantedScopes)}"
+            : $"DENY {d.Error}: {d.ErrorDescription}{(d.MaxAge is { } age ? $" (max_age {age})" : string.Empty)}{(d.AcrValues is { } acr ? $" (acr_values {acr})" : string.Empty)}");
+        foreach (var line in d.Explanation)
         {
             o.WriteLine("  " + line);
         }
 
-        return allowed ? 0 : 3;
+        return d.Allowed ? 0 : 3;
     }
 }

@@ -45,7 +45,7 @@ public static class ServerServiceCollectionExtensions
             sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.PolicyFile is { Length: > 0 } file ? PolicyYaml.Parse(File.ReadAllText(file)).Document : null,
             sp.GetService<IPolicyStore>(),
             sp.GetRequiredService<Stores.IApplicationStore>(),
-            new EntitlementAccessPolicy(sp.GetRequiredService<Stores.IEntitlementStore>(), sp.GetRequiredService<Stores.IApplicationStore>()),
+            sp.GetRequiredService<Stores.IEntitlementStore>(),
             sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton(sp => new IdentityProviderTokens(

@@ -36,7 +36,14 @@ public sealed record PolicyDocumentView(long Version, string Sha256, DateTimeOff
 public sealed record SimulationProblem(string Title, string Detail, IReadOnlyList<PolicyError>? Errors);
 
 /// <summary>A decision as the admin API returns it.</summary>
-public sealed record DecisionView(string DecisionId, bool Allowed, IReadOnlyList<string> GrantedScopes, string? Error, string? ErrorDescription, int? MaxAge, string? AcrValues, IReadOnlyList<string> Explanation);
+public sealed record DecisionView(string DecisionId, bool Allowed, IReadOnlyList<string> GrantedScopes, string? Error, string? ErrorDescription, int? MaxAge, string? AcrValues, IReadOnlyList<string> Explanation)
+{
+    public static DecisionView From(AccessDecision d)
+    {
+        ArgumentNullException.ThrowIfNull(d);
+        return new(d.DecisionId, d.Allowed, d.GrantedScopes, d.Error?.Code, d.Error?.Description, d.Error?.MaxAge, d.Error?.AcrValues, d.Explanation);
+    }
+}
 
 /// <summary>An audit record as the admin API returns it (the stored record: never a token, secret or password).</summary>
 public sealed record AuditRecordView(string Id, DateTimeOffset Time, string Type, string Outcome, string? Action, string? ErrorId, string? Reason, string? ClientId, string? Subject, string? Resource, string? Scope, string? TokenId, string? ParentTokenId, int Depth = 0)
@@ -102,7 +109,6 @@ internal static class AdminApi
             return new PolicyValidationView(document is not null, document?.Rules.Count ?? 0, errors);
         }).WithName("ValidatePolicy");
         api.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy");
-        api.MapPost("/signout", SignOutAsync).WithName("SignOut");
         AdminApiChanges.Map(api);
     }
 
@@ -132,39 +138,8 @@ internal static class AdminApi
             At = request.At,
         }, ct).ConfigureAwait(false);
         return result.Decision is { } d
-            ? TypedResults.Ok(ToView(d))
+            ? TypedResults.Ok(DecisionView.From(d))
             : TypedResults.BadRequest(new SimulationProblem("Unknown input", result.Problem ?? "invalid request", null));
-    }
-
-    /// <summary>
-    /// Ends the caller's own sign-in (<c>ema admin logout</c>): its IdP session is revoked, so this bearer token — and
-    /// every token of that session — stops working at once, and the revocation is one audit record naming the admin. It
-    /// needs no recent second factor (it only takes access away), but a same-origin request: another site must not be
-    /// able to sign an admin out.
-    /// </summary>
-    private static async Task<Results<Ok<AdminChangeView>, BadRequest<AdminChangeProblem>, JsonHttpResult<AdminChangeProblem>>> SignOutAsync(HttpContext context, AdminOperations operations, CancellationToken ct)
-    {
-        if (!AdminApiChanges.SameOriginOnly(context.Request))
-        {
-            return TypedResults.Json(new AdminChangeProblem("Cross-origin request", "Changes are accepted from this site only.", null), statusCode: StatusCodes.Status403Forbidden);
-        }
-
-        var me = ConsoleUser.From(context.User)!;
-        if (me.SessionId is not { } session)
-        {
-            return TypedResults.BadRequest(new AdminChangeProblem("Refused", "This sign-in names no IdP session.", null));
-        }
-
-        var result = await operations.RevokeSessionAsync(me, session, ct).ConfigureAwait(false);
-        return result.Succeeded
-            ? TypedResults.Ok(new AdminChangeView("Signed out: your IdP session is revoked.", null))
-            : TypedResults.BadRequest(new AdminChangeProblem("Refused", result.Message, null));
-    }
-
-    public static DecisionView ToView(AccessDecision d)
-    {
-        ArgumentNullException.ThrowIfNull(d);
-        return new(d.DecisionId, d.Allowed, d.GrantedScopes, d.Error?.Code, d.Error?.Description, d.Error?.MaxAge, d.Error?.AcrValues, d.Explanation);
     }
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

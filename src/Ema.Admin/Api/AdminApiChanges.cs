@@ -59,7 +59,13 @@ internal static class AdminApiChanges
 {
     public static void Map(RouteGroupBuilder api)
     {
-        var changes = api.MapGroup(string.Empty).AddEndpointFilter(RequireRecentMfaAndSameOrigin);
+        var sameOrigin = api.MapGroup(string.Empty).AddEndpointFilter(RefuseCrossOrigin);
+
+        // Ending one's own sign-in (ema admin logout) needs no recent second factor: it only takes access away.
+        sameOrigin.MapPost("/signout", (AdminOperations o, HttpContext c, CancellationToken ct) =>
+            RunAsync(c, by => o.EndOwnSessionAsync(by, ct))).WithName("SignOut");
+
+        var changes = sameOrigin.MapGroup(string.Empty).AddEndpointFilter(RequireRecentMfa);
 
         changes.MapPost("/users", (CreateUserRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.CreateUserAsync(by, r.Username, r.DisplayName, r.Email, r.Department, ct))).WithName("CreateUser");
@@ -121,13 +127,14 @@ internal static class AdminApiChanges
             : TypedResults.BadRequest(new AdminChangeProblem("Refused", result.Message, result.PolicyErrors));
     }
 
-    private static ValueTask<object?> RequireRecentMfaAndSameOrigin(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    private static ValueTask<object?> RefuseCrossOrigin(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        SameOriginOnly(context.HttpContext.Request)
+            ? next(context)
+            : ValueTask.FromResult<object?>(TypedResults.Json(new AdminChangeProblem("Cross-origin request", "Changes are accepted from this site only.", null), statusCode: StatusCodes.Status403Forbidden));
+
+    private static ValueTask<object?> RequireRecentMfa(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        if (!SameOriginOnly(http.Request))
-        {
-            return ValueTask.FromResult<object?>(TypedResults.Json(new AdminChangeProblem("Cross-origin request", "Changes are accepted from this site only.", null), statusCode: StatusCodes.Status403Forbidden));
-        }
 
         // The admin API policy already required the admin role and a sign-in with a second factor; a change also needs
         // that sign-in to be recent (the console's step-up rule). The caller signs in again (max_age=0) and retries.
@@ -147,7 +154,7 @@ internal static class AdminApiChanges
     /// POST or DELETE; and a browser names the page's origin on every such request (Fetch standard), which must be this
     /// site's. Requests without an <c>Origin</c> (scripts, <c>curl</c>) carry no ambient browser context to forge.
     /// </summary>
-    internal static bool SameOriginOnly(HttpRequest request)
+    private static bool SameOriginOnly(HttpRequest request)
     {
         var origin = request.Headers.Origin.ToString();
         if (string.IsNullOrEmpty(origin))

@@ -19,19 +19,9 @@ internal sealed class TokenEndpointClient(HttpClient http)
         using var request = Authenticated(endpoint, parameters, client);
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (response.IsSuccessStatusCode)
-            {
-                return new(JsonSerializer.Deserialize(body, responseType) ?? throw new EmaProtocolException($"{endpoint} answered an empty body."), null, (int)response.StatusCode);
-            }
-
-            return new(null, Error(body, response), (int)response.StatusCode);
-        }
-        catch (JsonException ex)
-        {
-            throw new EmaProtocolException($"{endpoint} answered HTTP {(int)response.StatusCode} with a body that is not the JSON RFC 6749 §5 requires.", ex);
-        }
+        return response.IsSuccessStatusCode
+            ? new(Json(endpoint, response, () => JsonSerializer.Deserialize(body, responseType)) ?? throw new EmaProtocolException($"{endpoint} answered an empty body."), null, (int)response.StatusCode)
+            : new(null, Error(endpoint, response, body), (int)response.StatusCode);
     }
 
     /// <summary>RFC 7009 §2.1: revokes <paramref name="token"/>; null when the server answered 200 (revoked, or unknown to it), else its error.</summary>
@@ -44,20 +34,25 @@ internal sealed class TokenEndpointClient(HttpClient http)
             return null;
         }
 
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        return Error(endpoint, response, await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    // RFC 6749 §5.2: the error body; an empty one stands for server_error.
+    private static OAuthErrorResponse Error(string endpoint, HttpResponseMessage response, byte[] body) =>
+        (body.Length > 0 ? Json(endpoint, response, () => JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse)) : null)
+        ?? new OAuthErrorResponse { Error = ErrorCodes.ServerError, ErrorDescription = $"HTTP {(int)response.StatusCode} without an error body" };
+
+    private static T? Json<T>(string endpoint, HttpResponseMessage response, Func<T?> parse)
+    {
         try
         {
-            return Error(body, response);
+            return parse();
         }
         catch (JsonException ex)
         {
             throw new EmaProtocolException($"{endpoint} answered HTTP {(int)response.StatusCode} with a body that is not the JSON RFC 6749 §5 requires.", ex);
         }
     }
-
-    private static OAuthErrorResponse Error(byte[] body, HttpResponseMessage response) =>
-        (body.Length > 0 ? JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse) : null)
-        ?? new OAuthErrorResponse { Error = ErrorCodes.ServerError, ErrorDescription = $"HTTP {(int)response.StatusCode} without an error body" };
 
     // The client authenticates by its registered method, at the token and revocation endpoints alike.
     private static HttpRequestMessage Authenticated(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client)

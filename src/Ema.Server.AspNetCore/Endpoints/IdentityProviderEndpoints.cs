@@ -65,6 +65,9 @@ public static class IdentityProviderEndpoints
         var tokens = ctx.RequestServices.GetRequiredService<IdentityProviderTokens>();
         var grants = ctx.RequestServices.GetRequiredKeyedService<TokenEndpointService>(EmaRoles.IdentityProvider).GrantTypes;
         var i = options.Issuer;
+
+        // The token and revocation endpoints authenticate clients alike (the same ClientAuthenticator).
+        string[] clientAuthentication = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.None];
         var metadata = new OpenIdProviderMetadata
         {
             Issuer = i,
@@ -74,13 +77,13 @@ public static class IdentityProviderEndpoints
             UserInfoEndpoint = i + "/userinfo",
             EndSessionEndpoint = i + "/endsession",
             RevocationEndpoint = i + RevocationPaths.Revoke,
-            RevocationEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.None],
+            RevocationEndpointAuthMethodsSupported = clientAuthentication,
             DeviceAuthorizationEndpoint = i + DevicePaths.Authorization,
             ResponseTypesSupported = [ResponseTypes.Code],
             GrantTypesSupported = [.. grants.Order(StringComparer.Ordinal)],
             SubjectTypesSupported = [SubjectTypes.Public],
             IdTokenSigningAlgValuesSupported = [tokens.Ring.Current.Algorithm.Name],
-            TokenEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.None],
+            TokenEndpointAuthMethodsSupported = clientAuthentication,
             CodeChallengeMethodsSupported = [CodeChallengeMethods.S256],
             ScopesSupported = [OidcScopes.OpenId, OidcScopes.Profile, OidcScopes.Email, OidcScopes.OfflineAccess],
             ClaimsSupported = [JwtClaimNames.Subject, JwtClaimNames.Issuer, JwtClaimNames.Audience, JwtClaimNames.ExpiresAt, JwtClaimNames.IssuedAt, JwtClaimNames.AuthTime, JwtClaimNames.Nonce, JwtClaimNames.AuthenticationContextClass, JwtClaimNames.AuthenticationMethods, JwtClaimNames.SessionId, JwtClaimNames.Name, JwtClaimNames.PreferredUsername, JwtClaimNames.Email],

@@ -121,6 +121,13 @@ public sealed class ClientAuthenticator
     }
 
     // RFC 6749 §2.3.1: client id and secret are form-urlencoded, joined by ':', then base64-encoded.
+    /// <summary>The client id a request claims — in the body, else in its Basic credentials — for the record of a failed authentication.</summary>
+    public static string? ClaimedClientId(string? authorizationHeader, TokenRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return request.ClientId ?? (authorizationHeader is not null && TryParseBasic(authorizationHeader, out var basicId, out _) ? basicId : null);
+    }
+
     internal static bool TryParseBasic(string header, out string? clientId, out string? secret)
     {
         clientId = secret = null;

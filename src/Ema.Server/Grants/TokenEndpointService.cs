@@ -66,13 +66,7 @@ public sealed class TokenEndpointService
         var authentication = await _clients.AuthenticateAsync(authorizationHeader, request, cancellationToken).ConfigureAwait(false);
         if (!authentication.IsSuccess)
         {
-            var clientId = request.ClientId;
-            if (clientId is null && authorizationHeader is not null && ClientAuthenticator.TryParseBasic(authorizationHeader, out var basicId, out _))
-            {
-                clientId = basicId;
-            }
-
-            var rejected = await RejectAsync(authentication.Error!, remoteAddress, clientId, request.GrantType, cancellationToken, handler.AuditType).ConfigureAwait(false);
+            var rejected = await RejectAsync(authentication.Error!, remoteAddress, ClientAuthenticator.ClaimedClientId(authorizationHeader, request), request.GrantType, cancellationToken, handler.AuditType).ConfigureAwait(false);
             return rejected with { BasicChallenge = authentication.BasicAttempted && authentication.Error!.StatusCode == 401 };
         }
 

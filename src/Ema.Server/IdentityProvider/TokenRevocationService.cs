@@ -36,13 +36,7 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
         var authentication = await clients.AuthenticateAsync(authorizationHeader, credentials, cancellationToken).ConfigureAwait(false);
         if (!authentication.IsSuccess)
         {
-            var clientId = credentials.ClientId;
-            if (clientId is null && authorizationHeader is not null && ClientAuthenticator.TryParseBasic(authorizationHeader, out var basicId, out _))
-            {
-                clientId = basicId;
-            }
-
-            return await DecideAsync(authentication.Error, AuditValues.Untrusted(clientId), null, remoteAddress, "client authentication failed", cancellationToken, authentication.BasicAttempted && authentication.Error!.StatusCode == 401).ConfigureAwait(false);
+            return await DecideAsync(authentication.Error, AuditValues.Untrusted(ClientAuthenticator.ClaimedClientId(authorizationHeader, credentials)), null, remoteAddress, "client authentication failed", cancellationToken, authentication.BasicAttempted && authentication.Error!.StatusCode == 401).ConfigureAwait(false);
         }
 
         var client = authentication.Identity!.Client.ClientId;
@@ -53,14 +47,16 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
 
         // The hint only orders the search (§2.1); refresh tokens are the one kind kept here, so it changes nothing.
         RefreshTokenGrant? grant;
+        bool own;
         try
         {
             grant = await grants.FindRefreshTokenAsync(SecretHasher.Hash(token), cancellationToken).ConfigureAwait(false);
-            if (grant is not null && string.Equals(grant.ClientId, client, StringComparison.Ordinal))
+            own = grant is not null && string.Equals(grant.ClientId, client, StringComparison.Ordinal);
+            if (own)
             {
                 // Revoked before the record is written: if the record then fails, the answer is 503 and the client
                 // retries, which records it (a revocation without its record is the safe side of that failure).
-                await grants.RevokeRefreshTokenFamilyAsync(grant.FamilyId, cancellationToken).ConfigureAwait(false);
+                await grants.RevokeRefreshTokenFamilyAsync(grant!.FamilyId, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -76,7 +72,7 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
                 : await DecideAsync(null, client, null, remoteAddress, "unknown token: nothing to revoke", cancellationToken).ConfigureAwait(false);
         }
 
-        return string.Equals(grant.ClientId, client, StringComparison.Ordinal)
+        return own
             ? await DecideAsync(null, client, grant, remoteAddress, "refresh-token family revoked", cancellationToken).ConfigureAwait(false)
             : await DecideAsync(OAuthError.From(ErrorIds.RevocationTokenOfAnotherClient, $"client_id={client}"), client, grant, remoteAddress, "the refresh token belongs to another client", cancellationToken).ConfigureAwait(false);
     }
@@ -127,7 +123,7 @@ public sealed class TokenRevocationService(ClientAuthenticator clients, IGrantSt
             Subject = grant?.UserId,
             SessionId = grant?.SessionId,
 
-            // The refresh-token family: the handle a decision trail and the refresh grant's records share.
+            // The refresh-token family revoked (the id the IdP's log names on refresh-token reuse too).
             TokenId = grant?.FamilyId,
             RemoteAddress = remoteAddress,
         };

@@ -51,6 +51,12 @@ public sealed class PolicyAdministration(IPolicyStore store)
 /// </summary>
 public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? store, IApplicationStore applications, EntitlementAccessPolicy entitlements, TimeProvider time) : IAccessPolicy
 {
+    /// <summary>The policy file when given, else the newest stored version, else entitlements v1 from the stores.</summary>
+    public ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? store, IApplicationStore applications, IEntitlementStore entitlements, TimeProvider time)
+        : this(file, store, applications, new EntitlementAccessPolicy(entitlements, applications), time)
+    {
+    }
+
     private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private (RulePolicy? Policy, long Version, DateTimeOffset ReadAt)? _stored;
