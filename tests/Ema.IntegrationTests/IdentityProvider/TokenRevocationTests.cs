@@ -112,14 +112,24 @@ public sealed class TokenRevocationTests(EmaServerFixture server)
     }
 
     [Fact]
-    public async Task TokenRevocation_UnauthenticatedValues_AreCutInTheAuditRecord()
+    public async Task AuditRecords_OfFailedClientAuthentication_CutUnauthenticatedValues_AtTheRevocationAndTokenEndpoints()
     {
-        var longId = new string('c', 5000);
-        using var refused = await RevokeAsync(new() { ["token"] = "x", ["client_id"] = longId }, null);
+        var reader = server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditReader>();
+        using var refused = await RevokeAsync(new() { ["token"] = "x", ["client_id"] = new string('c', 5000) }, null);
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
-        var records = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditReader>().ListAsync(new Ema.Server.Audit.AuditQuery { Type = Ema.Server.Audit.AuditEventTypes.TokenRevocation, Limit = 50 }, default);
-        var record = Assert.Single(records, e => e.ClientId?.StartsWith("cccc", StringComparison.Ordinal) == true);
+        var revocations = await reader.ListAsync(new Ema.Server.Audit.AuditQuery { Type = Ema.Server.Audit.AuditEventTypes.TokenRevocation, Limit = 50 }, default);
+        var record = Assert.Single(revocations, e => e.ClientId?.StartsWith("cccc", StringComparison.Ordinal) == true);
         Assert.Equal(Ema.Server.Audit.AuditValues.MaxUntrustedLength + 1, record.ClientId!.Length);
+
+        // The token endpoint: an unknown grant type and an unknown client, each as long as the form allows.
+        using var badGrant = await server.TokenAsync(new() { ["grant_type"] = new string('g', 5000), ["client_id"] = new string('d', 5000) });
+        Assert.Equal(HttpStatusCode.BadRequest, badGrant.StatusCode);
+        using var badClient = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.RefreshToken, ["refresh_token"] = "x", ["client_id"] = new string('e', 5000) });
+        Assert.Equal(HttpStatusCode.Unauthorized, badClient.StatusCode);
+        var tokenRecords = await reader.ListAsync(new Ema.Server.Audit.AuditQuery { Outcome = Ema.Server.Audit.AuditOutcomes.Denied, Limit = 200 }, default);
+        var grantRecord = Assert.Single(tokenRecords, e => e.ClientId?.StartsWith("dddd", StringComparison.Ordinal) == true);
+        Assert.Equal((257, 257), (grantRecord.ClientId!.Length, grantRecord.Action!.Length));
+        Assert.Equal(257, Assert.Single(tokenRecords, e => e.ClientId?.StartsWith("eeee", StringComparison.Ordinal) == true).ClientId!.Length);
     }
 
     [Fact]
