@@ -64,12 +64,12 @@ public static class AuditComparison
             }
 
             Console.WriteLine();
-            Console.WriteLine("per exchange by thread name: CPU µs, voluntary / involuntary context switches:");
+            Console.WriteLine("per exchange by thread name: CPU µs (of which in the kernel), voluntary / involuntary context switches:");
             foreach (var name in servers.SelectMany(s => s.ThreadCpu.Keys).Distinct().OrderByDescending(n => servers[0].ThreadCpu.GetValueOrDefault(n).Cpu))
             {
                 if (servers.Any(s => s.ThreadCpu.GetValueOrDefault(name).Cpu * 1e6 / s.Ok >= 0.05))
                 {
-                    Console.WriteLine($"  {name,-16} {string.Join("  ", servers.Select(s => s.ThreadCpu.GetValueOrDefault(name) is var t ? $"{s.Variant} {1e6 * t.Cpu / s.Ok,5:F1} µs {(double)t.Voluntary / s.Ok,5:F3}/{(double)t.Involuntary / s.Ok,5:F3}" : ""))}");
+                    Console.WriteLine($"  {name,-16} {string.Join("  ", servers.Select(s => s.ThreadCpu.GetValueOrDefault(name) is var t ? $"{s.Variant} {1e6 * t.Cpu / s.Ok,5:F1} µs ({1e6 * t.Kernel / s.Ok,4:F1} kernel) {(double)t.Voluntary / s.Ok,5:F3}/{(double)t.Involuntary / s.Ok,5:F3}" : ""))}");
                 }
             }
 
@@ -137,7 +137,7 @@ public static class AuditComparison
 
 
         /// <summary>CPU during the slices by thread name (thread pool workers, socket engine, GC, the writer…).</summary>
-        public Dictionary<string, (double Cpu, long Voluntary, long Involuntary)> ThreadCpu { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, (double Cpu, double Kernel, long Voluntary, long Involuntary)> ThreadCpu { get; } = new(StringComparer.Ordinal);
 
         public int ThreadsStarted { get; private set; }
 
@@ -197,10 +197,10 @@ public static class AuditComparison
             var accounted = 0.0;
             foreach (var (tid, after) in threadsAfter)
             {
-                var before = byThread.GetValueOrDefault(tid, after with { Cpu = 0, Voluntary = 0, Involuntary = 0 });
+                var before = byThread.GetValueOrDefault(tid, after with { Cpu = 0, Kernel = 0, Voluntary = 0, Involuntary = 0 });
                 var delta = after.Cpu - before.Cpu;
-                var (cpuSoFar, voluntary, involuntary) = ThreadCpu.GetValueOrDefault(after.Name);
-                ThreadCpu[after.Name] = (cpuSoFar + delta, voluntary + after.Voluntary - before.Voluntary, involuntary + after.Involuntary - before.Involuntary);
+                var (cpuSoFar, kernelSoFar, voluntary, involuntary) = ThreadCpu.GetValueOrDefault(after.Name);
+                ThreadCpu[after.Name] = (cpuSoFar + delta, kernelSoFar + after.Kernel - before.Kernel, voluntary + after.Voluntary - before.Voluntary, involuntary + after.Involuntary - before.Involuntary);
                 accounted += delta;
                 Switches += after.Voluntary + after.Involuntary - before.Voluntary - before.Involuntary;
             }

@@ -386,7 +386,7 @@ public static class ExchangeLoad
 
     /// <summary>
     /// Each live thread of a process so far, by thread id: its name (cut at 15 characters by the kernel), CPU seconds
-    /// (utime + stime) and voluntary and involuntary context switches.
+    /// (utime + stime), of which in the kernel (stime), and voluntary and involuntary context switches.
     /// </summary>
     internal static Dictionary<int, ThreadStat> CpuByThread(int pid)
     {
@@ -398,7 +398,8 @@ public static class ExchangeLoad
                 var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
                 var stat = File.ReadAllText(Path.Combine(task, "stat"));
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var cpu = (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+                var kernel = long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture) / 100.0;
+                var cpu = (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) / 100.0) + kernel;
                 long voluntary = 0, involuntary = 0;
                 foreach (var line in File.ReadLines(Path.Combine(task, "status")))
                 {
@@ -412,7 +413,7 @@ public static class ExchangeLoad
                     }
                 }
 
-                threads[int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture)] = new ThreadStat(name, cpu, voluntary, involuntary);
+                threads[int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture)] = new ThreadStat(name, cpu, kernel, voluntary, involuntary);
             }
             catch (IOException)
             {
@@ -428,7 +429,7 @@ public static class ExchangeLoad
         File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
             .Select(l => long.Parse(l["VmRSS:".Length..].Replace("kB", "", StringComparison.Ordinal).Trim(), System.Globalization.CultureInfo.InvariantCulture) / 1024).FirstOrDefault();
 
-    internal readonly record struct ThreadStat(string Name, double Cpu, long Voluntary, long Involuntary);
+    internal readonly record struct ThreadStat(string Name, double Cpu, double Kernel, long Voluntary, long Involuntary);
 
     /// <summary>utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15, clock ticks of 1/100 s).</summary>
     internal static double ProcessCpu(int pid)
