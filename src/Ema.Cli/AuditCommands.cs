@@ -1,91 +1,73 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Ema.Admin.Api;
 using Ema.Server.Audit;
-using Ema.Storage.Stores;
 
 namespace Ema.Cli;
 
-/// <summary>One exported audit record (JSON Lines for a SIEM): the record, its sequence number and its chain hash.</summary>
-internal sealed record ExportedAuditRecord(
-    [property: JsonPropertyName("seq")] long Sequence,
-    [property: JsonPropertyName("hash")] string? Hash,
-    [property: JsonPropertyName("id")] string Id,
-    [property: JsonPropertyName("time")] DateTimeOffset Time,
-    [property: JsonPropertyName("type")] string Type,
-    [property: JsonPropertyName("outcome")] string Outcome,
-    [property: JsonPropertyName("action")] string? Action,
-    [property: JsonPropertyName("errorId")] string? ErrorId,
-    [property: JsonPropertyName("reason")] string? Reason,
-    [property: JsonPropertyName("clientId")] string? ClientId,
-    [property: JsonPropertyName("subject")] string? Subject,
-    [property: JsonPropertyName("resource")] string? Resource,
-    [property: JsonPropertyName("audience")] string? Audience,
-    [property: JsonPropertyName("scope")] string? Scope,
-    [property: JsonPropertyName("tokenId")] string? TokenId,
-    [property: JsonPropertyName("parentTokenId")] string? ParentTokenId,
-    [property: JsonPropertyName("sessionId")] string? SessionId)
-{
-    public static ExportedAuditRecord From(long sequence, string? hash, AuditEvent e) =>
-        new(sequence, hash, e.Id, e.Time, e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId);
-}
-
-[JsonSerializable(typeof(ExportedAuditRecord))]
+[JsonSerializable(typeof(AuditExportRecord))]
+[JsonSerializable(typeof(List<AuditExportRecord>))]
 [JsonSerializable(typeof(AuditChainReport))]
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class AuditJson : JsonSerializerContext;
 
-/// <summary><c>ema audit verify|export|tail</c>: the hash-chained audit trail of the data folder.</summary>
+/// <summary>
+/// <c>ema audit verify|export|tail</c>: the hash-chained audit trail of the data folder, or with <c>--remote</c> of the
+/// running IdP signed in to with <c>ema admin login</c> (its admin API's <c>/audit/verify</c> and <c>/audit/records</c>).
+/// Both print and export alike: the export's lines are the same bytes either way.
+/// </summary>
 internal static class AuditCommands
 {
+    private const int PageSize = 1000;
     private static readonly Option<string?> Data = new("--data") { Description = "Data folder (default ~/.local/share/ema).", Recursive = true };
+    private static readonly Option<bool> Remote = new("--remote") { Description = "Read the trail of the IdP you signed in to with ema admin login, through its admin API, instead of the data folder.", Recursive = true };
     private static readonly Option<bool> Json = new("--json") { Description = "Machine-readable output." };
 
     public static Command Create()
     {
-        var audit = new Command("audit", "The tamper-evident audit trail: verify the hash chain, export JSON Lines, tail.") { Data };
+        var audit = new Command("audit", "The tamper-evident audit trail: verify the hash chain, export JSON Lines, tail.") { Data, Remote };
 
         var verify = new Command("verify", "Check the hash chain; report the first record that was changed, deleted, inserted or reordered.") { Json };
-        verify.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(Data), async (s, o) =>
+        verify.SetAction((p, ct) => WithTrailAsync(p, async trail =>
         {
-            var report = await s.GetRequiredService<SqliteAuditLog>().VerifyChainAsync(ct);
+            var report = await trail.VerifyAsync(ct);
             if (p.GetValue(Json))
             {
-                o.WriteLine(JsonSerializer.Serialize(report, AuditJson.Default.AuditChainReport));
+                Console.Out.WriteLine(JsonSerializer.Serialize(report, AuditJson.Default.AuditChainReport));
             }
             else if (report.Intact)
             {
-                o.WriteLine($"Audit trail intact: {report.Records} records. Head hash {report.HeadHash} (keep it elsewhere to detect the removal of the newest records).");
+                Console.Out.WriteLine($"Audit trail intact: {report.Records} records. Head hash {report.HeadHash} (keep it elsewhere to detect the removal of the newest records).");
             }
             else
             {
                 Console.Error.WriteLine($"ema audit: the chain is broken at record #{report.FirstBrokenSequence} ({report.FirstBrokenId}): {report.Problem}.");
             }
 
-            return report.Intact ? 0 : 1;
+            return report.Intact ? ExitCodes.Ok : ExitCodes.Failed;
         }, ct));
 
         var output = new Option<string?>("--out") { Description = "Write to this file (mode 600) instead of stdout." };
         var after = new Option<long>("--after") { Description = "Only records after this sequence number." };
         var export = new Command("export", "Write the audit trail as JSON Lines (for a SIEM).") { output, after };
-        export.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(Data), async (s, o) =>
+        export.SetAction((p, ct) => WithTrailAsync(p, async trail =>
         {
-            var log = s.GetRequiredService<SqliteAuditLog>();
             var path = p.GetValue(output);
             await using var file = path is null ? null : new StreamWriter(PrivateFile.Create(path));
-            var writer = file ?? o;
+            var writer = file ?? Console.Out;
             long last = p.GetValue(after), count = 0;
             while (true)
             {
-                var page = await log.ReadAfterAsync(last, 1000, ct);
-                foreach (var (sequence, hash, e) in page)
+                var page = await trail.AfterAsync(last, PageSize, ct);
+                foreach (var record in page)
                 {
-                    await writer.WriteLineAsync(JsonSerializer.Serialize(ExportedAuditRecord.From(sequence, hash, e), AuditJson.Default.ExportedAuditRecord));
-                    last = sequence;
+                    await writer.WriteLineAsync(JsonSerializer.Serialize(record, AuditJson.Default.AuditExportRecord));
+                    last = record.Sequence;
                     count++;
                 }
 
-                if (page.Count < 1000)
+                if (page.Count < PageSize)
                 {
                     break;
                 }
@@ -93,39 +75,33 @@ internal static class AuditCommands
 
             if (path is not null)
             {
-                o.WriteLine($"Exported {count} records to {path}.");
+                Console.Out.WriteLine($"Exported {count} records to {path}.");
             }
 
-            return 0;
+            return ExitCodes.Ok;
         }, ct));
 
         var lines = new Option<int>("--lines") { Description = "How many of the newest records to show first.", DefaultValueFactory = _ => 20 };
         var follow = new Option<bool>("--follow") { Description = "Keep printing new records as they are written (Ctrl+C to stop)." };
         var tail = new Command("tail", "Show the newest records.") { lines, follow };
-        tail.SetAction((p, ct) => AdminCommands.RunWithStorage(p.GetValue(Data), async (s, o) =>
+        tail.SetAction((p, ct) => WithTrailAsync(p, async trail =>
         {
-            var log = s.GetRequiredService<SqliteAuditLog>();
-            var total = await log.CountAsync(ct);
-            var last = (await log.ReadAfterAsync(Math.Max(0, total - p.GetValue(lines)), p.GetValue(lines), ct)) is { Count: > 0 } first ? Print(o, first) : 0L;
+            var newest = Math.Clamp(p.GetValue(lines), 1, AuditExportRecord.MaxPerAnswer);
+            var last = Print(await trail.NewestAsync(newest, ct), 0);
             while (p.GetValue(follow) && !ct.IsCancellationRequested)
             {
                 try
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                    last = Print(await trail.AfterAsync(last, PageSize, ct), last);
                 }
                 catch (OperationCanceledException)
                 {
                     break;
                 }
-
-                var page = await log.ReadAfterAsync(last, 1000, ct);
-                if (page.Count > 0)
-                {
-                    last = Print(o, page);
-                }
             }
 
-            return 0;
+            return ExitCodes.Ok;
         }, ct));
 
         audit.Subcommands.Add(verify);
@@ -134,13 +110,97 @@ internal static class AuditCommands
         return audit;
     }
 
-    private static long Print(TextWriter output, IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)> records)
+    // The data folder's trail, or the admin API's; a refused or failed API call has been explained on stderr by then.
+    private static async Task<int> WithTrailAsync(ParseResult parse, Func<ITrail, Task<int>> action, CancellationToken cancellationToken)
     {
-        foreach (var (sequence, _, e) in records)
+        if (!parse.GetValue(Remote))
         {
-            output.WriteLine($"#{sequence,-6} {e.Time:yyyy-MM-dd HH:mm:ss.fff} {e.Type,-15} {e.Outcome,-9} {e.ClientId,-12} {e.Subject,-12} {e.Resource} {e.Scope} {(e.Outcome == AuditOutcomes.Denied ? e.Reason : e.TokenId)}");
+            return await AdminCommands.RunWithStorage(parse.GetValue(Data), (services, _) => action(new LocalTrail(services.GetRequiredService<IAuditTrail>())), cancellationToken);
         }
 
-        return records[^1].Sequence;
+        try
+        {
+            return await action(new RemoteTrail(parse));
+        }
+        catch (RemoteCallFailedException failed)
+        {
+            return failed.ExitCode;
+        }
+    }
+
+    private static long Print(IReadOnlyList<AuditExportRecord> records, long last)
+    {
+        foreach (var e in records)
+        {
+            Console.Out.WriteLine($"#{e.Sequence,-6} {e.Time:yyyy-MM-dd HH:mm:ss.fff} {e.Type,-15} {e.Outcome,-9} {e.ClientId,-12} {e.Subject,-12} {e.Resource} {e.Scope} {(e.Outcome == AuditOutcomes.Denied ? e.Reason : e.TokenId)}");
+        }
+
+        return records.Count > 0 ? records[^1].Sequence : last;
+    }
+
+    private interface ITrail
+    {
+        Task<IReadOnlyList<AuditExportRecord>> AfterAsync(long afterSequence, int limit, CancellationToken cancellationToken);
+
+        Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken);
+
+        Task<AuditChainReport> VerifyAsync(CancellationToken cancellationToken);
+    }
+
+    private sealed class LocalTrail(IAuditTrail trail) : ITrail
+    {
+        public async Task<IReadOnlyList<AuditExportRecord>> AfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
+            [.. (await trail.ReadAfterAsync(afterSequence, limit, cancellationToken)).Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event))];
+
+        public async Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken) =>
+            await AfterAsync(Math.Max(0, await trail.CountAsync(cancellationToken) - count), count, cancellationToken);
+
+        public Task<AuditChainReport> VerifyAsync(CancellationToken cancellationToken) => trail.VerifyChainAsync(cancellationToken);
+    }
+
+    private sealed class RemoteTrail(ParseResult parse) : ITrail
+    {
+        public Task<IReadOnlyList<AuditExportRecord>> AfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
+            RecordsAsync(FormattableString.Invariant($"after={afterSequence}&limit={limit}"), cancellationToken);
+
+        public Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken) =>
+            RecordsAsync(FormattableString.Invariant($"newest={count}"), cancellationToken);
+
+        public async Task<AuditChainReport> VerifyAsync(CancellationToken cancellationToken) =>
+            await GetAsync("/audit/verify", json => json.Deserialize(AuditJson.Default.AuditChainReport), cancellationToken)
+            ?? throw Unexpected();
+
+        private async Task<IReadOnlyList<AuditExportRecord>> RecordsAsync(string query, CancellationToken cancellationToken) =>
+            await GetAsync("/audit/records?" + query, json => json.Deserialize(AuditJson.Default.ListAuditExportRecord), cancellationToken)
+            ?? throw Unexpected();
+
+        private async Task<T?> GetAsync<T>(string relative, Func<JsonElement, T?> read, CancellationToken cancellationToken)
+            where T : class
+        {
+            T? value = null;
+            var code = await AdminRemoteCommands.CallAsync(parse, "GET", relative, null, json =>
+            {
+                try
+                {
+                    value = read(json);
+                }
+                catch (JsonException)
+                {
+                    // not the shape asked for: reported as unexpected below
+                }
+            }, cancellationToken);
+            return code == ExitCodes.Ok ? value : throw new RemoteCallFailedException(code);
+        }
+
+        private static RemoteCallFailedException Unexpected()
+        {
+            Console.Error.WriteLine("ema: the admin API answered with something other than audit records.");
+            return new RemoteCallFailedException(ExitCodes.Unavailable);
+        }
+    }
+
+    private sealed class RemoteCallFailedException(int exitCode) : Exception("The admin API call failed.")
+    {
+        public int ExitCode { get; } = exitCode;
     }
 }

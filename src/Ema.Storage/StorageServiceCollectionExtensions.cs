@@ -39,6 +39,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<SqliteAuditLog>();
         services.TryAddSingleton<IAuditSink>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<SqliteAuditLog>());
+        services.TryAddSingleton<IAuditTrail>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.AddSingleton<Ema.Server.IStartupTask>(sp => new MigrationStartupTask(sp.GetRequiredService<SqliteDatabase>()));
         return services;
     }

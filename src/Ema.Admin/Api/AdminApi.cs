@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Ema.Admin.Console;
 using Ema.Server.Audit;
 using Ema.Server.Policy;
@@ -55,6 +56,39 @@ public sealed record AuditRecordView(string Id, DateTimeOffset Time, string Type
     }
 }
 
+/// <summary>
+/// One record of the chain as it is exported (JSON Lines for a SIEM, by <c>ema audit export</c> and the admin API's
+/// <c>/audit/records</c> alike): the stored record with its sequence number and chain hash.
+/// </summary>
+public sealed record AuditExportRecord(
+    [property: JsonPropertyName("seq")] long Sequence,
+    string? Hash,
+    string Id,
+    DateTimeOffset Time,
+    string Type,
+    string Outcome,
+    string? Action,
+    string? ErrorId,
+    string? Reason,
+    string? ClientId,
+    string? Subject,
+    string? Resource,
+    string? Audience,
+    string? Scope,
+    string? TokenId,
+    string? ParentTokenId,
+    string? SessionId)
+{
+    /// <summary>The most records one <c>/audit/records</c> answer of the admin API holds; a reader pages on with <c>after</c>.</summary>
+    public const int MaxPerAnswer = 5000;
+
+    public static AuditExportRecord From(long sequence, string? hash, AuditEvent e)
+    {
+        ArgumentNullException.ThrowIfNull(e);
+        return new(sequence, hash, e.Id, e.Time, e.Type, e.Outcome, e.Action, e.ErrorId, e.Reason, e.ClientId, e.Subject, e.Resource, e.Audience, e.Scope, e.TokenId, e.ParentTokenId, e.SessionId);
+    }
+}
+
 /// <summary>Problem of an admin API request (RFC 9457 shape).</summary>
 public sealed record AdminProblem(string Title, string Detail);
 
@@ -91,6 +125,8 @@ internal static class AdminApi
         api.MapGet("/policy/versions", (AdminQueries q, CancellationToken ct) => q.ListPolicyVersionsAsync(ct)).WithName("ListPolicyVersions");
         api.MapGet("/audit", async (AdminQueries q, string? user, string? client, string? resource, string? outcome, string? type, DateTimeOffset? since, DateTimeOffset? until, int? limit, CancellationToken ct) =>
             (await q.SearchAuditAsync(user, new AuditQuery { ClientId = Blank(client), Resource = Blank(resource), Outcome = Blank(outcome), Type = Blank(type), Since = since, Until = until, Limit = Math.Clamp(limit ?? 100, 1, 5000) }, ct).ConfigureAwait(false)).Select(e => AuditRecordView.From(e)).ToList()).WithName("SearchAudit");
+        api.MapGet("/audit/records", ReadTrailAsync).WithName("ReadAuditTrail");
+        api.MapGet("/audit/verify", (IAuditTrail trail, CancellationToken ct) => trail.VerifyChainAsync(ct)).WithName("VerifyAuditTrail");
         api.MapGet("/audit/trail/{id}", async (DecisionTrail trail, string id, CancellationToken ct) =>
             (await trail.FollowAsync(id, ct).ConfigureAwait(false)).Select(r => AuditRecordView.From(r.Event, r.Depth)).ToList()).WithName("FollowDecision");
         api.MapGet("/policy", async (IPolicyStore store, CancellationToken ct) => await store.GetCurrentAsync(ct).ConfigureAwait(false) is { } v
@@ -110,6 +146,20 @@ internal static class AdminApi
         }).WithName("ValidatePolicy");
         api.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy");
         AdminApiChanges.Map(api);
+    }
+
+    // The chain in order: after a sequence number (a SIEM feed pages on from the last record it has) or the newest N (a tail).
+    private static async Task<Results<Ok<List<AuditExportRecord>>, BadRequest<AdminProblem>>> ReadTrailAsync(IAuditTrail trail, long? after, int? limit, int? newest, CancellationToken ct)
+    {
+        if (after < 0 || limit < 1 || newest < 1 || (after is not null && newest is not null))
+        {
+            return TypedResults.BadRequest(new AdminProblem("Invalid query", "Give after (a sequence number, 0 or more) with an optional limit (1 or more), or newest (1 or more); not after and newest together."));
+        }
+
+        var count = Math.Min(newest ?? limit ?? 1000, AuditExportRecord.MaxPerAnswer);
+        var from = newest is null ? after ?? 0 : Math.Max(0, await trail.CountAsync(ct).ConfigureAwait(false) - count);
+        var page = await trail.ReadAfterAsync(from, count, ct).ConfigureAwait(false);
+        return TypedResults.Ok(page.Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event)).ToList());
     }
 
     private static async Task<Results<Ok<DecisionView>, BadRequest<SimulationProblem>>> SimulateAsync(SimulationRequest request, PolicySimulator simulator, IAccessPolicy inForce, IApplicationStore applications, CancellationToken ct)

@@ -121,6 +121,22 @@ public interface IAuditReader
     Task<IReadOnlyList<AuditEvent>> ListAsync(AuditQuery query, CancellationToken cancellationToken);
 }
 
+/// <summary>
+/// The trail as a chain, in sequence order: what a SIEM export, a tail and a verification read (<c>ema audit</c> on the
+/// data folder, and the admin API's <c>/audit/records</c> and <c>/audit/verify</c> for a running IdP).
+/// </summary>
+public interface IAuditTrail
+{
+    /// <summary>At most <paramref name="limit"/> records after <paramref name="afterSequence"/>, in order, with their hashes.</summary>
+    Task<IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)>> ReadAfterAsync(long afterSequence, int limit, CancellationToken cancellationToken);
+
+    /// <summary>How many records are stored.</summary>
+    Task<long> CountAsync(CancellationToken cancellationToken);
+
+    /// <summary>Recomputes the chain from the first record and reports the first one that breaks it.</summary>
+    Task<AuditChainReport> VerifyChainAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>Filter for <see cref="IAuditReader"/>.</summary>
 public sealed record AuditQuery
 {

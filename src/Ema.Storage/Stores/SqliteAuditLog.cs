@@ -18,7 +18,7 @@ namespace Ema.Storage.Stores;
 /// by user, client, resource or token id read each block's key filter (<see cref="AuditKeyFilter"/>) and decode only the
 /// blocks that may match; time filters use the block's time range.
 /// </remarks>
-public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAsyncDisposable
+public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsyncDisposable
 {
     private const int BlocksPerPage = 256;
 

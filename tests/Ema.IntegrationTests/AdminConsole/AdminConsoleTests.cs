@@ -422,9 +422,43 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         Assert.Contains("admin", aliceView.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
         Assert.DoesNotContain("hash", users.RootElement.GetRawText(), StringComparison.OrdinalIgnoreCase);
 
+        // The chain in order, with sequence numbers and hashes: pages after a sequence number, or the newest records.
+        var count = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditTrail>().CountAsync(default);
+        Assert.True(count >= 2, $"{count} records"); // at least alice's sign-in and its code
+        using (var page = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + $"/admin/api/v1/audit/records?after={count - 2}&limit=1")))
+        {
+            var record = Assert.Single(page.RootElement.EnumerateArray());
+            Assert.Equal(count - 1, record.GetProperty("seq").GetInt64());
+            Assert.Matches("^[0-9a-f]{64}$", record.GetProperty("hash").GetString());
+        }
+
+        using (var newest = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + "/admin/api/v1/audit/records?newest=1")))
+        {
+            Assert.True(Assert.Single(newest.RootElement.EnumerateArray()).GetProperty("seq").GetInt64() >= count);
+        }
+
+        foreach (var bad in (string[])["after=-1", "newest=0", "limit=0", "after=1&newest=2"])
+        {
+            using var refused = await alice.Http.GetAsync(server.BaseUrl + "/admin/api/v1/audit/records?" + bad);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        }
+
+        using (var verify = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + "/admin/api/v1/audit/verify")))
+        {
+            Assert.True(verify.RootElement.GetProperty("intact").GetBoolean());
+            Assert.True(verify.RootElement.GetProperty("records").GetInt64() >= count);
+        }
+
+        using (var anonymousTrail = await anonymous.Http.GetAsync(server.BaseUrl + "/admin/api/v1/audit/records"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymousTrail.StatusCode);
+        }
+
         using var openApi = JsonDocument.Parse(await anonymous.Http.GetStringAsync(server.BaseUrl + "/admin/api/openapi/v1.json"));
         var paths = openApi.RootElement.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToList();
         Assert.Contains("/admin/api/v1/audit", paths);
+        Assert.Contains("/admin/api/v1/audit/records", paths);
+        Assert.Contains("/admin/api/v1/audit/verify", paths);
         Assert.Contains("/admin/api/v1/policy/simulate", paths);
         Assert.DoesNotContain(paths, p => p.StartsWith("/idp", StringComparison.Ordinal)); // only the admin API
     }

@@ -292,6 +292,29 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.Equal(ExitCodes.Failed, noSuchVersion.Code);
         Assert.Contains("no policy version 99999", noSuchVersion.Err, StringComparison.Ordinal);
 
+        // The running IdP's audit trail through the API: verified where it is stored, and exported as the same lines the
+        // data folder's export writes (one serializer), from any sequence number on.
+        var trail = services.GetRequiredService<global::Ema.Server.Audit.IAuditTrail>();
+        var stored = await trail.ReadAfterAsync(0, 0, default);
+        var remoteVerify = await RunAsync("audit", "verify", "--remote", "--json");
+        Assert.True(remoteVerify.Code == 0, remoteVerify.Err);
+        using (var report = JsonDocument.Parse(remoteVerify.Out))
+        {
+            Assert.True(report.RootElement.GetProperty("intact").GetBoolean());
+            Assert.True(report.RootElement.GetProperty("records").GetInt64() >= stored.Count);
+        }
+
+        var from = stored[^3].Sequence - 1;
+        var remoteExport = await RunAsync("audit", "export", "--remote", "--after", from.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(remoteExport.Code == 0, remoteExport.Err);
+        var expected = stored.Skip(stored.Count - 3).Select(r => JsonSerializer.Serialize(global::Ema.Admin.Api.AuditExportRecord.From(r.Sequence, r.Hash, r.Event), AuditJson.Default.AuditExportRecord)).ToList();
+        Assert.Equal(expected, remoteExport.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(3).ToList());
+        var remoteTail = await RunAsync("audit", "tail", "--remote", "--lines", "2");
+        Assert.True(remoteTail.Code == 0, remoteTail.Err);
+        var tailLines = remoteTail.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, tailLines.Length);
+        Assert.StartsWith($"#{(await trail.CountAsync(default)).ToString(System.Globalization.CultureInfo.InvariantCulture),-6} ", tailLines[1], StringComparison.Ordinal);
+
         // The stored sign-in is encrypted: its access token is not in any file of the profile.
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_profile, "admin"), "*", SearchOption.AllDirectories))
         {
@@ -310,6 +333,9 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.Single(revocations, e => e.Action == "session_revoke" && e.SessionId == ended && e.Subject == "usr-cliadmin");
         Assert.Equal(ExitCodes.SignInRequired, (await RunAsync("admin", "api", "GET", "/users")).Code);
         Assert.Contains("Not signed in", (await RunAsync("admin", "logout")).Out, StringComparison.Ordinal);
+        var signedOut = await RunAsync("audit", "export", "--remote");
+        Assert.Equal(ExitCodes.SignInRequired, signedOut.Code);
+        Assert.Contains("run ema admin login", signedOut.Err, StringComparison.Ordinal);
     }
 
     /// <summary><c>ema login</c> writes the profile and prints the sign-in URL; the test is the person with the browser.</summary>
