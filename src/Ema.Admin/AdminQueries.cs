@@ -64,11 +64,13 @@ public sealed class AdminQueries(
          (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).Count,
          (await grants.ListSessionsAsync(null, cancellationToken).ConfigureAwait(false)).Count);
 
-    public async Task<IReadOnlyList<UserView>> ListUsersAsync(string? search, int limit, CancellationToken cancellationToken)
+    /// <summary>Users by username (ordinal), those after <paramref name="afterUsername"/> when given: a reader pages on with the last one it got.</summary>
+    public async Task<IReadOnlyList<UserView>> ListUsersAsync(string? search, int limit, CancellationToken cancellationToken, string? afterUsername = null)
     {
         var groups = (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(g => g.Id, g => g.Name, StringComparer.Ordinal);
         var users = (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false))
             .Where(u => string.IsNullOrWhiteSpace(search) || u.Username.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase) || u.DisplayName.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase))
+            .Where(u => afterUsername is null || string.CompareOrdinal(u.Username, afterUsername) > 0)
             .OrderBy(u => u.Username, StringComparer.Ordinal)
             .Take(limit);
         var memberships = (await directory.ListMembershipsAsync(cancellationToken).ConfigureAwait(false)).ToLookup(m => m.UserId, m => m.GroupId, StringComparer.Ordinal);

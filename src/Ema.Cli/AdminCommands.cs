@@ -259,7 +259,7 @@ internal static class AdminCommands
         }, ct));
         users.Subcommands.Add(enroll);
         var list = new Command("list", "List users.") { Remote };
-        list.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAsync(p, "/users", ct) : Run(p, async (s, o) =>
+        list.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAllAsync(p, "/users", "username", ct) : Run(p, async (s, o) =>
         {
             foreach (var u in await s.GetRequiredService<IDirectoryStore>().ListUsersAsync(ct).ConfigureAwait(false))
             {

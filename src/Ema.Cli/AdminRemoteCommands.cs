@@ -218,6 +218,54 @@ internal static class AdminRemoteCommands
     internal static Task<int> ListAsync(ParseResult parse, string relative, CancellationToken cancellationToken) =>
         CallAsync(parse, "GET", relative, null, PrintJson, cancellationToken);
 
+    /// <summary>
+    /// A named <c>ema admin</c> listing that the API answers page by page (<c>after</c> = the <paramref name="cursor"/> of
+    /// the last item received): every page, printed as one JSON array. Stops at an empty page, or at a page that does not
+    /// move on (a server that ignores <c>after</c> must not make this loop forever).
+    /// </summary>
+    internal static async Task<int> ListAllAsync(ParseResult parse, string relative, string cursor, CancellationToken cancellationToken)
+    {
+        var all = new List<JsonElement>();
+        string? after = null;
+        while (true)
+        {
+            var page = new List<JsonElement>();
+            var code = await CallAsync(parse, "GET", after is null ? relative : $"{relative}?after={Uri.EscapeDataString(after)}", null, json =>
+            {
+                if (json.ValueKind == JsonValueKind.Array)
+                {
+                    page.AddRange(json.EnumerateArray().Select(e => e.Clone()));
+                }
+            }, cancellationToken);
+            if (code != ExitCodes.Ok)
+            {
+                return code;
+            }
+
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            var last = page[^1].ValueKind == JsonValueKind.Object && page[^1].TryGetProperty(cursor, out var c) ? c.GetString() : null;
+            if (after is not null && string.Equals(last, after, StringComparison.Ordinal))
+            {
+                break; // the same page again: this server does not page
+            }
+
+            all.AddRange(page);
+            if (last is null)
+            {
+                break; // items without the cursor: one answer is all there is
+            }
+
+            after = last;
+        }
+
+        PrintJson(JsonSerializer.SerializeToElement(all));
+        return ExitCodes.Ok;
+    }
+
     private static void PrintJson(JsonElement json) => Console.Out.WriteLine(JsonSerializer.Serialize(json, Indented));
 
     private static void PrintChange(JsonElement json)

@@ -100,6 +100,9 @@ internal static class AdminApi
 {
     public const string DocumentName = "v1";
 
+    /// <summary>The most users one <c>/users</c> answer holds.</summary>
+    public const int MaxUsersPerAnswer = 1000;
+
     /// <summary>The largest request body the admin API reads.</summary>
     public const long MaxRequestBytes = 3L * PolicyYaml.MaxLength;
 
@@ -115,7 +118,9 @@ internal static class AdminApi
                 ConsoleSecurityHeaders.Apply(context.HttpContext.Response);
                 return next(context);
             });
-        api.MapGet("/users", (AdminQueries q, string? search, CancellationToken ct) => q.ListUsersAsync(search, 1000, ct)).WithName("ListUsers");
+        // By username, at most MaxUsersPerAnswer at a time: a reader pages on with after=<the last username it got>.
+        api.MapGet("/users", (AdminQueries q, string? search, string? after, int? limit, CancellationToken ct) =>
+            q.ListUsersAsync(search, Math.Clamp(limit ?? MaxUsersPerAnswer, 1, MaxUsersPerAnswer), ct, Blank(after))).WithName("ListUsers");
         api.MapGet("/groups", (AdminQueries q, CancellationToken ct) => q.ListGroupsAsync(ct)).WithName("ListGroups");
         api.MapGet("/clients", (AdminQueries q, CancellationToken ct) => q.ListClientsAsync(ct)).WithName("ListClients");
         api.MapGet("/resources", (AdminQueries q, CancellationToken ct) => q.ListResourcesAsync(ct)).WithName("ListResources");

@@ -421,6 +421,16 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         Assert.True(aliceView.GetProperty("mfaEnrolled").GetBoolean());
         Assert.Contains("admin", aliceView.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
         Assert.DoesNotContain("hash", users.RootElement.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        // Pages by username: after the last one received.
+        using (var first = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + "/admin/api/v1/users?limit=1")))
+        {
+            var firstName = Assert.Single(first.RootElement.EnumerateArray()).GetProperty("username").GetString()!;
+            using var second = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + "/admin/api/v1/users?limit=1&after=" + Uri.EscapeDataString(firstName)));
+            var secondName = Assert.Single(second.RootElement.EnumerateArray()).GetProperty("username").GetString()!;
+            Assert.True(string.CompareOrdinal(secondName, firstName) > 0, $"{secondName} after {firstName}");
+            Assert.Equal(users.RootElement.EnumerateArray().Select(u => u.GetProperty("username").GetString()).Order(StringComparer.Ordinal).Take(2), [firstName, secondName]);
+        }
+
 
         // The chain in order, with sequence numbers and hashes: pages after a sequence number, or the newest records.
         var count = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditTrail>().CountAsync(default);

@@ -230,9 +230,22 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         server.Secrets.Add(remoteUser.Out.Split("store it now): ")[1].Trim());
         var rita = await directory.FindUserByUsernameAsync("rita", default);
         Assert.Contains("grp-remote", await directory.GetGroupIdsAsync(rita!.Id, default));
+        // More users than one answer of the API holds (1,000): the listing pages on and misses no one.
+        for (var i = 0; i < 1000; i++)
+        {
+            var bulk = $"bulk{i:D4}";
+            Assert.True(await directory.CreateUserAsync(new global::Ema.Server.Model.User("usr-" + bulk, bulk, bulk, null, global::Ema.Server.Model.UserStatus.Disabled), "not-a-password-hash", default));
+        }
+
         var remoteList = await RunAsync("admin", "users", "list", "--remote");
         Assert.Equal(0, remoteList.Code);
         Assert.Contains("\"rita\"", remoteList.Out, StringComparison.Ordinal);
+        using (var allUsers = JsonDocument.Parse(remoteList.Out))
+        {
+            var names = allUsers.RootElement.EnumerateArray().Select(u => u.GetProperty("username").GetString()).ToList();
+            Assert.Equal((await directory.ListUsersAsync(default)).Select(u => u.Username).Order(StringComparer.Ordinal), names);
+        }
+
         var changes = await services.GetRequiredService<global::Ema.Server.Audit.IAuditReader>().ListAsync(new global::Ema.Server.Audit.AuditQuery { Type = global::Ema.Server.Audit.AuditEventTypes.AdminChange, Limit = 200 }, default);
         Assert.Contains(changes, e => e.Action == "user_create" && e.Resource == rita.Id && e.Subject == "usr-cliadmin"); // the signed-in admin, not --by
         Assert.Contains(changes, e => e.Action == "group_member_add" && e.Resource == rita.Id && e.Subject == "usr-cliadmin");
