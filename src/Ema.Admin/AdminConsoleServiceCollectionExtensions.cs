@@ -37,6 +37,7 @@ public static class AdminConsoleServiceCollectionExtensions
         services.TryAddSingleton<AdminQueries>();
         services.TryAddSingleton<DecisionTrail>();
         services.TryAddSingleton<PolicySimulator>();
+        services.TryAddSingleton<Api.AuditVerificationGate>();
         services.AddSingleton<IStartupTask, ConsoleClientRegistration>();
 
         services.AddAuthentication().AddCookie(ConsoleNames.Scheme, cookie =>

@@ -220,8 +220,9 @@ internal static class AdminRemoteCommands
 
     /// <summary>
     /// A named <c>ema admin</c> listing that the API answers page by page (<c>after</c> = the <paramref name="cursor"/> of
-    /// the last item received): every page, printed as one JSON array. Stops at an empty page, or at a page that does not
-    /// move on (a server that ignores <c>after</c> must not make this loop forever).
+    /// the last item received): every page, printed as one JSON array once all have arrived. An answer that is not a
+    /// page of such items, or a page that does not move on (a server that ignores <c>after</c>), ends the command with
+    /// a one-line error and nothing printed — never a silently shortened list, never a loop.
     /// </summary>
     internal static async Task<int> ListAllAsync(ParseResult parse, string relative, string cursor, CancellationToken cancellationToken)
     {
@@ -229,12 +230,12 @@ internal static class AdminRemoteCommands
         string? after = null;
         while (true)
         {
-            var page = new List<JsonElement>();
+            List<JsonElement>? page = null;
             var code = await CallAsync(parse, "GET", after is null ? relative : $"{relative}?after={Uri.EscapeDataString(after)}", null, json =>
             {
                 if (json.ValueKind == JsonValueKind.Array)
                 {
-                    page.AddRange(json.EnumerateArray().Select(e => e.Clone()));
+                    page = [.. json.EnumerateArray().Select(e => e.Clone())];
                 }
             }, cancellationToken);
             if (code != ExitCodes.Ok)
@@ -242,28 +243,48 @@ internal static class AdminRemoteCommands
                 return code;
             }
 
+            if (page is null)
+            {
+                return ClientCommands.Fail($"The admin API answered {relative} with something other than a list.", ExitCodes.Unavailable);
+            }
+
             if (page.Count == 0)
             {
                 break;
             }
 
-            var last = page[^1].ValueKind == JsonValueKind.Object && page[^1].TryGetProperty(cursor, out var c) ? c.GetString() : null;
-            if (after is not null && string.Equals(last, after, StringComparison.Ordinal))
+            if (LastCursor(page, cursor, after) is not { } last)
             {
-                break; // the same page again: this server does not page
+                return ClientCommands.Fail($"The admin API did not page on through {relative} (after '{after}'): stopped, nothing printed.", ExitCodes.Unavailable);
             }
 
             all.AddRange(page);
-            if (last is null)
-            {
-                break; // items without the cursor: one answer is all there is
-            }
-
             after = last;
         }
 
         PrintJson(JsonSerializer.SerializeToElement(all));
         return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// The cursor of the last item of <paramref name="page"/> when every item has one (a string) and they rise strictly
+    /// (ordinal) from <paramref name="after"/> on; otherwise null: the page does not move on.
+    /// </summary>
+    internal static string? LastCursor(IReadOnlyList<JsonElement> page, string cursor, string? after)
+    {
+        var previous = after;
+        foreach (var item in page)
+        {
+            var key = item.ValueKind == JsonValueKind.Object && item.TryGetProperty(cursor, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+            if (key is null || (previous is not null && string.CompareOrdinal(key, previous) <= 0))
+            {
+                return null;
+            }
+
+            previous = key;
+        }
+
+        return previous;
     }
 
     private static void PrintJson(JsonElement json) => Console.Out.WriteLine(JsonSerializer.Serialize(json, Indented));

@@ -54,28 +54,40 @@ internal static class AuditCommands
         export.SetAction((p, ct) => WithTrailAsync(p, async trail =>
         {
             var path = p.GetValue(output);
-            await using var file = path is null ? null : new StreamWriter(PrivateFile.Create(path));
-            var writer = file ?? Console.Out;
-            long last = p.GetValue(after), count = 0;
-            while (true)
-            {
-                var page = await trail.AfterAsync(last, PageSize, ct);
-                foreach (var record in page)
-                {
-                    await writer.WriteLineAsync(JsonSerializer.Serialize(record, AuditJson.Default.AuditExportRecord));
-                    last = record.Sequence;
-                    count++;
-                }
+            var last = p.GetValue(after);
 
-                if (page.Count < PageSize)
-                {
-                    break;
-                }
+            // The first page before the file: a refused sign-in or an unreachable server leaves an earlier export intact.
+            var page = await NextPageAsync(trail, last, ct);
+            StreamWriter? file;
+            try
+            {
+                file = path is null ? null : new StreamWriter(PrivateFile.Create(path));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return ClientCommands.Fail($"Cannot write {path}: {ex.Message}", ExitCodes.Usage);
             }
 
-            if (path is not null)
+            await using (file)
             {
-                Console.Out.WriteLine($"Exported {count} records to {path}.");
+                var writer = file ?? Console.Out;
+                long count = 0;
+                while (page.Count > 0)
+                {
+                    foreach (var record in page)
+                    {
+                        await writer.WriteLineAsync(JsonSerializer.Serialize(record, AuditJson.Default.AuditExportRecord));
+                        count++;
+                    }
+
+                    last = page[^1].Sequence;
+                    page = await NextPageAsync(trail, last, ct);
+                }
+
+                if (path is not null)
+                {
+                    Console.Out.WriteLine($"Exported {count} records to {path}.");
+                }
             }
 
             return ExitCodes.Ok;
@@ -93,7 +105,7 @@ internal static class AuditCommands
                 try
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), ct);
-                    last = Print(await trail.AfterAsync(last, PageSize, ct), last);
+                    last = Print(await NextPageAsync(trail, last, ct), last);
                 }
                 catch (OperationCanceledException)
                 {
@@ -113,19 +125,48 @@ internal static class AuditCommands
     // The data folder's trail, or the admin API's; a refused or failed API call has been explained on stderr by then.
     private static async Task<int> WithTrailAsync(ParseResult parse, Func<ITrail, Task<int>> action, CancellationToken cancellationToken)
     {
-        if (!parse.GetValue(Remote))
-        {
-            return await AdminCommands.RunWithStorage(parse.GetValue(Data), (services, _) => action(new LocalTrail(services.GetRequiredService<IAuditTrail>())), cancellationToken);
-        }
-
         try
         {
-            return await action(new RemoteTrail(parse));
+            return parse.GetValue(Remote)
+                ? await action(new RemoteTrail(parse))
+                : await AdminCommands.RunWithStorage(parse.GetValue(Data), (services, _) => action(new LocalTrail(services.GetRequiredService<IAuditTrail>())), cancellationToken);
         }
-        catch (RemoteCallFailedException failed)
+        catch (TrailReadFailedException failed)
         {
             return failed.ExitCode;
         }
+    }
+
+    /// <summary>
+    /// The records after <paramref name="last"/>, in order: a page whose records do not all follow on (a server that
+    /// ignores <c>after</c>, or one that reorders) is refused rather than written, so an export never loops or repeats.
+    /// </summary>
+    private static async Task<IReadOnlyList<AuditExportRecord>> NextPageAsync(ITrail trail, long last, CancellationToken cancellationToken)
+    {
+        var page = await trail.AfterAsync(last, PageSize, cancellationToken);
+        if (!FollowsOn(page, last))
+        {
+            Console.Error.WriteLine($"ema: the audit trail did not page on after record #{last}: stopped (nothing of that page was written).");
+            throw new TrailReadFailedException(ExitCodes.Failed);
+        }
+
+        return page;
+    }
+
+    /// <summary>Whether every record of <paramref name="page"/> is there and follows the one before it, the first after <paramref name="last"/>.</summary>
+    internal static bool FollowsOn(IReadOnlyList<AuditExportRecord?> page, long last)
+    {
+        foreach (var record in page)
+        {
+            if (record is null || record.Sequence <= last)
+            {
+                return false;
+            }
+
+            last = record.Sequence;
+        }
+
+        return true;
     }
 
     private static long Print(IReadOnlyList<AuditExportRecord> records, long last)
@@ -153,7 +194,7 @@ internal static class AuditCommands
             [.. (await trail.ReadAfterAsync(afterSequence, limit, cancellationToken)).Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event))];
 
         public async Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken) =>
-            await AfterAsync(Math.Max(0, await trail.CountAsync(cancellationToken) - count), count, cancellationToken);
+            await AfterAsync(Math.Max(0, await trail.LastSequenceAsync(cancellationToken) - count), count, cancellationToken);
 
         public Task<AuditChainReport> VerifyAsync(CancellationToken cancellationToken) => trail.VerifyChainAsync(cancellationToken);
     }
@@ -189,17 +230,18 @@ internal static class AuditCommands
                     // not the shape asked for: reported as unexpected below
                 }
             }, cancellationToken);
-            return code == ExitCodes.Ok ? value : throw new RemoteCallFailedException(code);
+            return code == ExitCodes.Ok ? value : throw new TrailReadFailedException(code);
         }
 
-        private static RemoteCallFailedException Unexpected()
+        private static TrailReadFailedException Unexpected()
         {
             Console.Error.WriteLine("ema: the admin API answered with something other than audit records.");
-            return new RemoteCallFailedException(ExitCodes.Unavailable);
+            return new TrailReadFailedException(ExitCodes.Unavailable);
         }
     }
 
-    private sealed class RemoteCallFailedException(int exitCode) : Exception("The admin API call failed.")
+    // Reading the trail failed and the reason is on stderr already: the command ends with this exit code.
+    private sealed class TrailReadFailedException(int exitCode) : Exception("Reading the audit trail failed.")
     {
         public int ExitCode { get; } = exitCode;
     }

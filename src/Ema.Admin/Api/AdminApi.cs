@@ -119,8 +119,7 @@ internal static class AdminApi
                 return next(context);
             });
         // By username, at most MaxUsersPerAnswer at a time: a reader pages on with after=<the last username it got>.
-        api.MapGet("/users", (AdminQueries q, string? search, string? after, int? limit, CancellationToken ct) =>
-            q.ListUsersAsync(search, Math.Clamp(limit ?? MaxUsersPerAnswer, 1, MaxUsersPerAnswer), ct, Blank(after))).WithName("ListUsers");
+        api.MapGet("/users", ListUsersAsync).WithName("ListUsers");
         api.MapGet("/groups", (AdminQueries q, CancellationToken ct) => q.ListGroupsAsync(ct)).WithName("ListGroups");
         api.MapGet("/clients", (AdminQueries q, CancellationToken ct) => q.ListClientsAsync(ct)).WithName("ListClients");
         api.MapGet("/resources", (AdminQueries q, CancellationToken ct) => q.ListResourcesAsync(ct)).WithName("ListResources");
@@ -131,7 +130,7 @@ internal static class AdminApi
         api.MapGet("/audit", async (AdminQueries q, string? user, string? client, string? resource, string? outcome, string? type, DateTimeOffset? since, DateTimeOffset? until, int? limit, CancellationToken ct) =>
             (await q.SearchAuditAsync(user, new AuditQuery { ClientId = Blank(client), Resource = Blank(resource), Outcome = Blank(outcome), Type = Blank(type), Since = since, Until = until, Limit = Math.Clamp(limit ?? 100, 1, 5000) }, ct).ConfigureAwait(false)).Select(e => AuditRecordView.From(e)).ToList()).WithName("SearchAudit");
         api.MapGet("/audit/records", ReadTrailAsync).WithName("ReadAuditTrail");
-        api.MapGet("/audit/verify", (IAuditTrail trail, CancellationToken ct) => trail.VerifyChainAsync(ct)).WithName("VerifyAuditTrail");
+        api.MapGet("/audit/verify", VerifyTrailAsync).WithName("VerifyAuditTrail");
         api.MapGet("/audit/trail/{id}", async (DecisionTrail trail, string id, CancellationToken ct) =>
             (await trail.FollowAsync(id, ct).ConfigureAwait(false)).Select(r => AuditRecordView.From(r.Event, r.Depth)).ToList()).WithName("FollowDecision");
         api.MapGet("/policy", async (IPolicyStore store, CancellationToken ct) => await store.GetCurrentAsync(ct).ConfigureAwait(false) is { } v
@@ -153,19 +152,37 @@ internal static class AdminApi
         AdminApiChanges.Map(api);
     }
 
+    // By username (ordinal), after the last one a reader received; the cursor is compared as given (never trimmed), so
+    // no username is skipped or listed twice.
+    private static async Task<Results<Ok<IReadOnlyList<UserView>>, BadRequest<AdminProblem>>> ListUsersAsync(AdminQueries q, string? search, string? after, int? limit, CancellationToken ct)
+    {
+        if (limit < 1)
+        {
+            return TypedResults.BadRequest(new AdminProblem("Invalid query", "limit is 1 or more."));
+        }
+
+        return TypedResults.Ok(await q.ListUsersAsync(search, Math.Min(limit ?? MaxUsersPerAnswer, MaxUsersPerAnswer), ct, string.IsNullOrEmpty(after) ? null : after).ConfigureAwait(false));
+    }
+
     // The chain in order: after a sequence number (a SIEM feed pages on from the last record it has) or the newest N (a tail).
     private static async Task<Results<Ok<List<AuditExportRecord>>, BadRequest<AdminProblem>>> ReadTrailAsync(IAuditTrail trail, long? after, int? limit, int? newest, CancellationToken ct)
     {
-        if (after < 0 || limit < 1 || newest < 1 || (after is not null && newest is not null))
+        if (after < 0 || limit < 1 || newest < 1 || (newest is not null && (after is not null || limit is not null)))
         {
-            return TypedResults.BadRequest(new AdminProblem("Invalid query", "Give after (a sequence number, 0 or more) with an optional limit (1 or more), or newest (1 or more); not after and newest together."));
+            return TypedResults.BadRequest(new AdminProblem("Invalid query", "Give after (a sequence number, 0 or more) with an optional limit (1 or more), or newest (1 or more) alone."));
         }
 
         var count = Math.Min(newest ?? limit ?? 1000, AuditExportRecord.MaxPerAnswer);
-        var from = newest is null ? after ?? 0 : Math.Max(0, await trail.CountAsync(ct).ConfigureAwait(false) - count);
+        var from = newest is null ? after ?? 0 : Math.Max(0, await trail.LastSequenceAsync(ct).ConfigureAwait(false) - count);
         var page = await trail.ReadAfterAsync(from, count, ct).ConfigureAwait(false);
         return TypedResults.Ok(page.Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event)).ToList());
     }
+
+    // One at a time (AuditVerificationGate): a second admin asking meanwhile gets 429 rather than a second full read.
+    private static async Task<Results<Ok<AuditChainReport>, JsonHttpResult<AdminProblem>>> VerifyTrailAsync(AuditVerificationGate gate, IAuditTrail trail, CancellationToken ct) =>
+        await gate.TryVerifyAsync(trail, ct).ConfigureAwait(false) is { } report
+            ? TypedResults.Ok(report)
+            : TypedResults.Json(new AdminProblem("Busy", "A verification of the audit trail is already running; ask again when it has finished."), statusCode: StatusCodes.Status429TooManyRequests);
 
     private static async Task<Results<Ok<DecisionView>, BadRequest<SimulationProblem>>> SimulateAsync(SimulationRequest request, PolicySimulator simulator, IAccessPolicy inForce, IApplicationStore applications, CancellationToken ct)
     {

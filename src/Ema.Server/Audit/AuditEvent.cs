@@ -130,8 +130,8 @@ public interface IAuditTrail
     /// <summary>At most <paramref name="limit"/> records after <paramref name="afterSequence"/>, in order, with their hashes.</summary>
     Task<IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)>> ReadAfterAsync(long afterSequence, int limit, CancellationToken cancellationToken);
 
-    /// <summary>How many records are stored.</summary>
-    Task<long> CountAsync(CancellationToken cancellationToken);
+    /// <summary>The sequence number of the newest record (0 when there is none); not a count: records migrated from before the chain may leave gaps.</summary>
+    Task<long> LastSequenceAsync(CancellationToken cancellationToken);
 
     /// <summary>Recomputes the chain from the first record and reports the first one that breaks it.</summary>
     Task<AuditChainReport> VerifyChainAsync(CancellationToken cancellationToken);

@@ -278,6 +278,10 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
     public Task<long> CountAsync(CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(SUM(record_count), 0) FROM audit_blocks"), cancellationToken);
 
+    /// <inheritdoc/>
+    public Task<long> LastSequenceAsync(CancellationToken cancellationToken) =>
+        _db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT COALESCE(MAX(last_seq), 0) FROM audit_blocks"), cancellationToken);
+
     // Every record from the block holding afterSequence + 1 on, in order, streamed (never the whole log in memory); null
     // stands for a line that does not parse.
     private static async IAsyncEnumerable<AuditRecord?> ReadFromAsync(SqliteConnection connection, long afterSequence, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)

@@ -421,6 +421,11 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         Assert.True(aliceView.GetProperty("mfaEnrolled").GetBoolean());
         Assert.Contains("admin", aliceView.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
         Assert.DoesNotContain("hash", users.RootElement.GetRawText(), StringComparison.OrdinalIgnoreCase);
+        using (var noUsers = await alice.Http.GetAsync(server.BaseUrl + "/admin/api/v1/users?limit=0"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, noUsers.StatusCode);
+        }
+
         // Pages by username: after the last one received.
         using (var first = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + "/admin/api/v1/users?limit=1")))
         {
@@ -433,7 +438,7 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
 
 
         // The chain in order, with sequence numbers and hashes: pages after a sequence number, or the newest records.
-        var count = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditTrail>().CountAsync(default);
+        var count = await server.App.Services.GetRequiredService<Ema.Server.Audit.IAuditTrail>().LastSequenceAsync(default);
         Assert.True(count >= 2, $"{count} records"); // at least alice's sign-in and its code
         using (var page = JsonDocument.Parse(await alice.Http.GetStringAsync(server.BaseUrl + $"/admin/api/v1/audit/records?after={count - 2}&limit=1")))
         {
@@ -447,7 +452,7 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
             Assert.True(Assert.Single(newest.RootElement.EnumerateArray()).GetProperty("seq").GetInt64() >= count);
         }
 
-        foreach (var bad in (string[])["after=-1", "newest=0", "limit=0", "after=1&newest=2"])
+        foreach (var bad in (string[])["after=-1", "newest=0", "limit=0", "after=1&newest=2", "newest=1&limit=2"])
         {
             using var refused = await alice.Http.GetAsync(server.BaseUrl + "/admin/api/v1/audit/records?" + bad);
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
@@ -459,9 +464,14 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
             Assert.True(verify.RootElement.GetProperty("records").GetInt64() >= count);
         }
 
-        using (var anonymousTrail = await anonymous.Http.GetAsync(server.BaseUrl + "/admin/api/v1/audit/records"))
+        // Admins with an MFA sign-in only: anonymous 401, a user without the admin role 403.
+        using var bob = await ConsoleSession.SignInAsync(server, "bob", "/my/connections", server.Clock);
+        foreach (var path in (string[])["/admin/api/v1/audit/records", "/admin/api/v1/audit/verify"])
         {
+            using var anonymousTrail = await anonymous.Http.GetAsync(server.BaseUrl + path);
             Assert.Equal(HttpStatusCode.Unauthorized, anonymousTrail.StatusCode);
+            using var bobsTrail = await bob.Http.GetAsync(server.BaseUrl + path);
+            Assert.Equal(HttpStatusCode.Forbidden, bobsTrail.StatusCode);
         }
 
         using var openApi = JsonDocument.Parse(await anonymous.Http.GetStringAsync(server.BaseUrl + "/admin/api/openapi/v1.json"));

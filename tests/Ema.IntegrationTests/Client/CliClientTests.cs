@@ -308,7 +308,25 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         // The running IdP's audit trail through the API: verified where it is stored, and exported as the same lines the
         // data folder's export writes (one serializer), from any sequence number on.
         var trail = services.GetRequiredService<global::Ema.Server.Audit.IAuditTrail>();
+
+        // More records than one page of the export (1,000): the whole trail comes out once, in order, nothing repeated.
+        var sink = services.GetRequiredService<global::Ema.Server.Audit.IAuditSink>();
+        await Task.WhenAll(Enumerable.Range(0, 1001).Select(i => sink.WriteAsync(new global::Ema.Server.Audit.AuditEvent
+        {
+            Id = $"aud_bulk{i:D4}",
+            Time = TimeProvider.System.GetUtcNow(),
+            Type = global::Ema.Server.Audit.AuditEventTypes.SignIn,
+            Outcome = global::Ema.Server.Audit.AuditOutcomes.Denied,
+            Reason = "bulk record for the export paging test",
+        }, default)));
         var stored = await trail.ReadAfterAsync(0, 0, default);
+        var wholeExport = await RunAsync("audit", "export", "--remote");
+        Assert.True(wholeExport.Code == 0, wholeExport.Err);
+        var exportedSequences = wholeExport.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt64()).ToList();
+        Assert.True(exportedSequences.Count > 1000, $"{exportedSequences.Count} records");
+        Assert.Equal(stored.Select(r => r.Sequence), exportedSequences.Take(stored.Count));
+        Assert.Equal(exportedSequences.Order(), exportedSequences);
+        Assert.Equal(exportedSequences.Count, exportedSequences.Distinct().Count());
         var remoteVerify = await RunAsync("audit", "verify", "--remote", "--json");
         Assert.True(remoteVerify.Code == 0, remoteVerify.Err);
         using (var report = JsonDocument.Parse(remoteVerify.Out))
@@ -326,7 +344,7 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.True(remoteTail.Code == 0, remoteTail.Err);
         var tailLines = remoteTail.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(2, tailLines.Length);
-        Assert.StartsWith($"#{(await trail.CountAsync(default)).ToString(System.Globalization.CultureInfo.InvariantCulture),-6} ", tailLines[1], StringComparison.Ordinal);
+        Assert.StartsWith($"#{(await trail.LastSequenceAsync(default)).ToString(System.Globalization.CultureInfo.InvariantCulture),-6} ", tailLines[1], StringComparison.Ordinal);
 
         // The stored sign-in is encrypted: its access token is not in any file of the profile.
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_profile, "admin"), "*", SearchOption.AllDirectories))
@@ -346,9 +364,12 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         Assert.Single(revocations, e => e.Action == "session_revoke" && e.SessionId == ended && e.Subject == "usr-cliadmin");
         Assert.Equal(ExitCodes.SignInRequired, (await RunAsync("admin", "api", "GET", "/users")).Code);
         Assert.Contains("Not signed in", (await RunAsync("admin", "logout")).Out, StringComparison.Ordinal);
-        var signedOut = await RunAsync("audit", "export", "--remote");
+        var earlierExport = Path.Combine(_profile, "earlier-export.jsonl");
+        await File.WriteAllTextAsync(earlierExport, "{\"seq\":1}\n");
+        var signedOut = await RunAsync("audit", "export", "--remote", "--out", earlierExport);
         Assert.Equal(ExitCodes.SignInRequired, signedOut.Code);
         Assert.Contains("run ema admin login", signedOut.Err, StringComparison.Ordinal);
+        Assert.Equal("{\"seq\":1}\n", await File.ReadAllTextAsync(earlierExport)); // a refused export leaves the last one intact
     }
 
     /// <summary><c>ema login</c> writes the profile and prints the sign-in URL; the test is the person with the browser.</summary>
