@@ -99,7 +99,13 @@ internal static class AuditCommands
         tail.SetAction((p, ct) => WithTrailAsync(p, async trail =>
         {
             var newest = Math.Clamp(p.GetValue(lines), 1, AuditExportRecord.MaxPerAnswer);
-            var last = Print(await trail.NewestAsync(newest, ct), 0);
+            var first = await trail.NewestAsync(newest, ct);
+            if (!FollowsOn(first, 0))
+            {
+                return ClientCommands.Fail("The newest audit records came out of order or incomplete: stopped.", ExitCodes.Failed);
+            }
+
+            var last = Print(first, 0);
             while (p.GetValue(follow) && !ct.IsCancellationRequested)
             {
                 try
@@ -146,7 +152,7 @@ internal static class AuditCommands
         var page = await trail.AfterAsync(last, PageSize, cancellationToken);
         if (!FollowsOn(page, last))
         {
-            Console.Error.WriteLine($"ema: the audit trail did not page on after record #{last}: stopped (nothing of that page was written).");
+            Console.Error.WriteLine($"ema: The audit trail did not page on after record #{last}: stopped (nothing of that page was written).");
             throw new TrailReadFailedException(ExitCodes.Failed);
         }
 
@@ -235,7 +241,7 @@ internal static class AuditCommands
 
         private static TrailReadFailedException Unexpected()
         {
-            Console.Error.WriteLine("ema: the admin API answered with something other than audit records.");
+            Console.Error.WriteLine("ema: The admin API answered with something other than audit records.");
             return new TrailReadFailedException(ExitCodes.Unavailable);
         }
     }
