@@ -141,7 +141,7 @@ internal static class AdminRemoteCommands
     /// is checked after parsing, so neither another host nor an encoded dot segment can take it elsewhere); a success is
     /// handed to <paramref name="print"/>, a refusal explained in one line with its exit code.
     /// </summary>
-    internal static async Task<int> CallAsync(ParseResult parse, string verb, string relative, string? content, Action<JsonElement> print, CancellationToken cancellationToken)
+    internal static async Task<int> CallAsync(ParseResult parse, string verb, string relative, string? content, Action<JsonElement> print, CancellationToken cancellationToken, TimeSpan? timeout = null)
     {
         var folder = Folder(parse);
         var settings = ReadSettings(folder);
@@ -165,7 +165,7 @@ internal static class AdminRemoteCommands
             return ClientCommands.Fail($"'{relative}' is not a path under /admin/api/v1.", ExitCodes.Usage);
         }
 
-        using var http = OutboundHttp.CreateForAdminApi(settings.Value.Ca);
+        using var http = OutboundHttp.CreateForAdminApi(settings.Value.Ca, timeout);
         using var request = new HttpRequestMessage(new HttpMethod(verb), target);
         request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, token);
         if (content is not null)
@@ -206,7 +206,7 @@ internal static class AdminRemoteCommands
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return ClientCommands.Fail($"The admin API at {origin} did not answer within a minute.", ExitCodes.Unavailable);
+            return ClientCommands.Fail($"The admin API at {origin} did not answer within {http.Timeout.TotalMinutes:0.#} minute(s).", ExitCodes.Unavailable);
         }
     }
 

@@ -20,6 +20,7 @@ internal sealed partial class AuditJson : JsonSerializerContext;
 internal static class AuditCommands
 {
     private const int PageSize = 1000;
+    private static readonly TimeSpan VerifyTimeout = TimeSpan.FromMinutes(30);
     private static readonly Option<string?> Data = new("--data") { Description = "Data folder (default ~/.local/share/ema).", Recursive = true };
     private static readonly Option<bool> Remote = new("--remote") { Description = "Read the trail of the IdP you signed in to with ema admin login, through its admin API, instead of the data folder.", Recursive = true };
     private static readonly Option<bool> Json = new("--json") { Description = "Machine-readable output." };
@@ -213,15 +214,16 @@ internal static class AuditCommands
         public Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken) =>
             RecordsAsync(FormattableString.Invariant($"newest={count}"), cancellationToken);
 
+        // The server reads the whole trail for this answer: a large one takes longer than the API's usual minute.
         public async Task<AuditChainReport> VerifyAsync(CancellationToken cancellationToken) =>
-            await GetAsync("/audit/verify", json => json.Deserialize(AuditJson.Default.AuditChainReport), cancellationToken)
+            await GetAsync("/audit/verify", json => json.Deserialize(AuditJson.Default.AuditChainReport), cancellationToken, VerifyTimeout)
             ?? throw Unexpected();
 
         private async Task<IReadOnlyList<AuditExportRecord>> RecordsAsync(string query, CancellationToken cancellationToken) =>
             await GetAsync("/audit/records?" + query, json => json.Deserialize(AuditJson.Default.ListAuditExportRecord), cancellationToken)
             ?? throw Unexpected();
 
-        private async Task<T?> GetAsync<T>(string relative, Func<JsonElement, T?> read, CancellationToken cancellationToken)
+        private async Task<T?> GetAsync<T>(string relative, Func<JsonElement, T?> read, CancellationToken cancellationToken, TimeSpan? timeout = null)
             where T : class
         {
             T? value = null;
@@ -235,7 +237,7 @@ internal static class AuditCommands
                 {
                     // not the shape asked for: reported as unexpected below
                 }
-            }, cancellationToken);
+            }, cancellationToken, timeout);
             return code == ExitCodes.Ok ? value : throw new TrailReadFailedException(code);
         }
 

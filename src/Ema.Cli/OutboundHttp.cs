@@ -31,12 +31,12 @@ internal static class OutboundHttp
     }
 
     /// <summary>The admin CLI's client for the admin API: no redirects, which would re-send its bearer token elsewhere.</summary>
-    public static HttpClient CreateForAdminApi(string? caPath)
+    public static HttpClient CreateForAdminApi(string? caPath, TimeSpan? timeout = null)
     {
         var handler = Handler(caPath, null);
         handler.AllowAutoRedirect = false;
 #pragma warning disable RS0030
-        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
+        return new HttpClient(handler) { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
 #pragma warning restore RS0030
     }
 
