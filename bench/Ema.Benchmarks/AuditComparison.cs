@@ -14,7 +14,8 @@ namespace Ema.Benchmarks;
 /// alike. Each server's CPU is counted only during its own slices.
 /// </summary>
 /// <remarks>
-/// Options: <c>--slices N</c> (default 10), <c>--slice-seconds S</c> (default 3), <c>--concurrency C</c> (64). Bounded:
+/// Options: <c>--slices N</c> (default 10), <c>--slice-seconds S</c> (default 3), <c>--concurrency C</c> (64),
+/// <c>--warmup-seconds W</c> (12, per server). Bounded:
 /// every slice stops at its time or at 2,000,000 requests.
 /// </remarks>
 public static class AuditComparison
@@ -24,6 +25,7 @@ public static class AuditComparison
         var slices = ExchangeLoad.ArgInt(args, "--slices", 10);
         var sliceSeconds = ExchangeLoad.ArgInt(args, "--slice-seconds", 3);
         var concurrency = ExchangeLoad.ArgInt(args, "--concurrency", 64);
+        var warmupSeconds = ExchangeLoad.ArgInt(args, "--warmup-seconds", 12);
         // --compare-env NAME=VALUE adds both servers again with that runtime setting (an empty VALUE removes the product's
         // own), for example DOTNET_GCDynamicAdaptationMode=0 (DATAS off).
         var compareEnv = ExchangeLoad.ArgString(args, "--compare-env");
@@ -39,8 +41,8 @@ public static class AuditComparison
 
             foreach (var server in servers)
             {
-                // Warm-up (JIT, connection pool, SQLite pages), bounded.
-                await ExchangeLoad.RunClosedLoopAsync(server.ExchangeAsync, concurrency, TimeSpan.FromSeconds(4), 50_000);
+                // Warm-up (JIT — tiered compilation was still busy in the slices after 4 s —, connection pool, SQLite pages), bounded.
+                await ExchangeLoad.RunClosedLoopAsync(server.ExchangeAsync, concurrency, TimeSpan.FromSeconds(warmupSeconds), 400_000);
             }
 
             var perSliceRatios = new List<double>();
