@@ -211,7 +211,7 @@ public sealed class AdminQueries(
             // Only what still works: not the console's own clients, not a client disabled or disconnected since, not a
             // sign-in whose session has ended (token exchange refuses its ID token).
             if (views.Any(v => v.ClientId == latest.ClientId) || latest.ClientId == Console.ConsoleNames.ClientId || latest.ClientId == Console.ConsoleNames.CliClientId
-                || await grants.FindDisconnectionAsync(user.Id, latest.ClientId!, cancellationToken).ConfigureAwait(false) is { } cut && latest.Time < cut
+                || await grants.IsVoidedByDisconnectionAsync(user.Id, latest.ClientId!, latest.Time, cancellationToken).ConfigureAwait(false)
                 || await applications.FindClientAsync(latest.ClientId!, cancellationToken).ConfigureAwait(false) is not { Enabled: true } client
                 || latest.SessionId is null || await grants.FindSessionAsync(latest.SessionId, cancellationToken).ConfigureAwait(false) is not { Revoked: false } session || session.ExpiresAt <= now)
             {

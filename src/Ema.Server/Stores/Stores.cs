@@ -135,6 +135,21 @@ public interface IGrantStore
     Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken);
 }
 
+/// <summary>The "my connections" rule, in one place for every grant it voids.</summary>
+public static class GrantStoreExtensions
+{
+    /// <summary>
+    /// Whether what was issued to <paramref name="clientId"/> for the user at <paramref name="issuedAt"/> — a code, a
+    /// device approval, an ID token, a sign-in — is void because the user disconnected the client since (strictly
+    /// before the cut-off, which <c>AdminOperations.DisconnectClientAsync</c> sets to the start of the next second).
+    /// </summary>
+    public static async Task<bool> IsVoidedByDisconnectionAsync(this IGrantStore grants, string userId, string clientId, DateTimeOffset issuedAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(grants);
+        return await grants.FindDisconnectionAsync(userId, clientId, cancellationToken).ConfigureAwait(false) is { } cut && issuedAt < cut;
+    }
+}
+
 /// <summary>A client's standing connection for a user: a live refresh-token family.</summary>
 public sealed record ClientConnection(string ClientId, string FamilyId, string Scope, DateTimeOffset AuthTime, DateTimeOffset ExpiresAt);
 

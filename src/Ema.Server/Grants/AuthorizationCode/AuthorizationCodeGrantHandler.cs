@@ -85,7 +85,7 @@ public sealed class AuthorizationCodeGrantHandler : IGrantHandler
         }
 
         // "My connections": a code issued before the user disconnected this client is void, as every grant it held then.
-        if (await _grants.FindDisconnectionAsync(user.Id, grant.ClientId, cancellationToken).ConfigureAwait(false) is { } disconnected && grant.IssuedAt < disconnected)
+        if (await _grants.IsVoidedByDisconnectionAsync(user.Id, grant.ClientId, grant.IssuedAt, cancellationToken).ConfigureAwait(false))
         {
             return GrantResult.Fail(OAuthError.From(ErrorIds.ClientDisconnected), audit);
         }

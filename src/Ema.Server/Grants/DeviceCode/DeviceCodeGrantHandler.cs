@@ -41,7 +41,7 @@ public sealed class DeviceCodeGrantHandler(DeviceAuthorizationService devices, I
         }
 
         // "My connections": a disconnection after the approval cancels it, as it ends every grant the client held before.
-        if (await grants.FindDisconnectionAsync(user.Id, approved.ClientId, cancellationToken).ConfigureAwait(false) is { } disconnected && approved.ApprovedAt < disconnected)
+        if (approved.ApprovedAt is { } approvedAt && await grants.IsVoidedByDisconnectionAsync(user.Id, approved.ClientId, approvedAt, cancellationToken).ConfigureAwait(false))
         {
             return GrantResult.Fail(OAuthError.From(ErrorIds.ClientDisconnected), new() { Subject = user.Id, SessionId = session.Id });
         }

@@ -223,7 +223,7 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
                 }
 
                 // Self-service disconnection ("my connections"): ID tokens the client held before it no longer yield grants.
-                if (await _grants.FindDisconnectionAsync(idToken.Subject, client.ClientId, cancellationToken).ConfigureAwait(false) is { } disconnected && idToken.IssuedAt < disconnected)
+                if (await _grants.IsVoidedByDisconnectionAsync(idToken.Subject, client.ClientId, idToken.IssuedAt, cancellationToken).ConfigureAwait(false))
                 {
                     return new(idToken.Subject, idToken.JwtId, idToken.SessionId, null, OAuthError.From(ErrorIds.SubjectTokenInvalid, "the user disconnected this client"));
                 }
