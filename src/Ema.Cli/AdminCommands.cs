@@ -30,7 +30,7 @@ internal static class AdminCommands
         admin.Subcommands.Add(Resources());
         admin.Subcommands.Add(Entitlements());
         admin.Subcommands.Add(AuthorizationServer());
-        admin.Subcommands.Add(PolicyCommands.Create(Data));
+        admin.Subcommands.Add(PolicyCommands.Create(Data, Remote));
         admin.Subcommands.Add(Sessions());
         foreach (var remote in AdminRemoteCommands.Create())
         {

@@ -198,12 +198,15 @@ internal static class AuditCommands
     private sealed class LocalTrail(IAuditTrail trail) : ITrail
     {
         public async Task<IReadOnlyList<AuditExportRecord>> AfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
-            [.. (await trail.ReadAfterAsync(afterSequence, limit, cancellationToken)).Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event))];
+            Export(await trail.ReadAfterAsync(afterSequence, limit, cancellationToken));
 
         public async Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken) =>
-            await AfterAsync(Math.Max(0, await trail.LastSequenceAsync(cancellationToken) - count), count, cancellationToken);
+            Export(await trail.ReadNewestAsync(count, cancellationToken));
 
         public Task<AuditChainReport> VerifyAsync(CancellationToken cancellationToken) => trail.VerifyChainAsync(cancellationToken);
+
+        private static AuditExportRecord[] Export(IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)> records) =>
+            [.. records.Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event))];
     }
 
     private sealed class RemoteTrail(ParseResult parse) : ITrail

@@ -12,10 +12,9 @@ namespace Ema.Cli;
 /// </summary>
 internal static class PolicyCommands
 {
-    public static Command Create(Option<string?> data)
+    public static Command Create(Option<string?> data, Option<bool> remote)
     {
         var policy = new Command("policy", "Policy as code: validate, import, export, roll back; simulate decisions.");
-        var remote = new Option<bool>("--remote") { Description = "Through the admin API of the IdP you signed in to with ema admin login (changes record you, not --by), instead of the data folder." };
 
         var file = new Argument<string>("file") { Description = "The YAML policy file." };
         var validate = new Command("validate", "Check a policy file; print every error with its line (--remote: with the server's parser).") { file, remote };

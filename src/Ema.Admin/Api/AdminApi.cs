@@ -173,8 +173,9 @@ internal static class AdminApi
         }
 
         var count = Math.Min(newest ?? limit ?? 1000, AuditExportRecord.MaxPerAnswer);
-        var from = newest is null ? after ?? 0 : Math.Max(0, await trail.LastSequenceAsync(ct).ConfigureAwait(false) - count);
-        var page = await trail.ReadAfterAsync(from, count, ct).ConfigureAwait(false);
+        var page = newest is null
+            ? await trail.ReadAfterAsync(after ?? 0, count, ct).ConfigureAwait(false)
+            : await trail.ReadNewestAsync(count, ct).ConfigureAwait(false);
         return TypedResults.Ok(page.Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event)).ToList());
     }
 

@@ -137,6 +137,18 @@ public interface IAuditTrail
     Task<AuditChainReport> VerifyChainAsync(CancellationToken cancellationToken);
 }
 
+/// <summary>Reads of <see cref="IAuditTrail"/> built on its members.</summary>
+public static class AuditTrailExtensions
+{
+    /// <summary>The newest <paramref name="count"/> records, in order (a tail): counted back from the last sequence number.</summary>
+    public static async Task<IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)>> ReadNewestAsync(this IAuditTrail trail, int count, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(trail);
+        var last = await trail.LastSequenceAsync(cancellationToken).ConfigureAwait(false);
+        return await trail.ReadAfterAsync(Math.Max(0, last - count), count, cancellationToken).ConfigureAwait(false);
+    }
+}
+
 /// <summary>Filter for <see cref="IAuditReader"/>.</summary>
 public sealed record AuditQuery
 {
