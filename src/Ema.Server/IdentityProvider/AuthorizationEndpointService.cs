@@ -53,6 +53,7 @@ public sealed class AuthorizationEndpointService
     private readonly IdentityProviderOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<AuthorizationEndpointService> _logger;
+    private readonly UnknownUsernameAttempts _unknownUsernames = new();
 
     public AuthorizationEndpointService(IApplicationStore applications, IDirectoryStore directory, IGrantStore grants, IAuditSink audit, PasswordHasher passwords, IOptions<IdentityProviderOptions> options, TimeProvider time, ILogger<AuthorizationEndpointService> logger, IMfaStore? mfa = null, IKeyProtector? keyProtector = null)
     {
@@ -308,31 +309,38 @@ public sealed class AuthorizationEndpointService
         var user = await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false);
         if (user is null)
         {
-            // Same work and answer as a wrong password, so the response does not reveal which usernames exist.
+            // Same work and answers as a real user's wrong password — lockout included —, so nothing here reveals which
+            // usernames exist.
+            var phantom = _unknownUsernames.Begin(username, now, failures => LockoutAfter(failures, now));
+            if (phantom.Refused)
+            {
+                await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "unknown user; locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                return new(null, null, TooManyAttempts(phantom.LockedUntil!.Value, now));
+            }
+
             PasswordHasher.Verify(password, _passwords.DummyHash);
             await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "unknown user", remoteAddress, null, cancellationToken).ConfigureAwait(false);
             return new(null, null, "The username or password is incorrect.");
         }
 
-        var credentials = await _directory.GetCredentialsAsync(user.Id, cancellationToken).ConfigureAwait(false);
-        if (credentials?.LockedUntil is { } locked && locked > now)
+        // Counted before the password is checked, so parallel guesses cannot outrun the lockout (see the store's contract).
+        var attempt = await _directory.BeginSignInAttemptAsync(user.Id, now, failures => LockoutAfter(failures, now), cancellationToken).ConfigureAwait(false);
+        if (attempt is { Refused: true })
         {
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            var minutes = Math.Max(1, (int)Math.Ceiling((locked - now).TotalMinutes));
-            return new(null, null, $"Too many failed attempts. Try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}.");
+            return new(null, null, TooManyAttempts(attempt.LockedUntil!.Value, now));
         }
 
-        if (credentials is null || !PasswordHasher.Verify(password, credentials.PasswordHash))
+        if (!PasswordHasher.Verify(password, attempt?.PasswordHash ?? _passwords.DummyHash) || attempt?.PasswordHash is null)
         {
-            var lockUntil = LockoutAfter((credentials?.FailedAttempts ?? 0) + 1, now);
-
-            await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
-            await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, lockUntil is null ? "wrong password" : "wrong password; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, attempt?.LockedUntil is null ? "wrong password" : "wrong password; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
             return new(null, null, "The username or password is incorrect.");
         }
 
         if (user.Status != UserStatus.Active)
         {
+            // The password was right: this attempt was no guess, whatever else stops the sign-in.
+            await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "account disabled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
             return new(null, null, "Your account is disabled. Contact your administrator.");
         }
@@ -350,12 +358,14 @@ public sealed class AuthorizationEndpointService
                 var secret = Totp.NewSecret();
                 var base32 = Totp.Base32(secret);
                 System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
+                await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, enrolment offered", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, "Your organization asks for a second factor. Set up an authenticator app to continue.", new MfaEnrollment(base32, Totp.OtpAuthUri(user.Username, base32), NewEnrollmentToken(user.Id, pendingId!, base32)));
             }
 
             if (enrolled is null || _keyProtector is null)
             {
+                await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, none enrolled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, "Your organization asks for a second factor here, and your account has no authenticator yet: an administrator sets it up for you.");
             }
@@ -363,10 +373,10 @@ public sealed class AuthorizationEndpointService
             var step = Totp.Verify(_keyProtector.Unprotect(enrolled!.Value.ProtectedSecret), oneTimeCode, now, enrolled.Value.LastStep);
             if (step is null || !await _mfa!.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false))
             {
-                // The same back-off as passwords: with the password known, guessing codes must stay hopeless.
-                var lockUntil = LockoutAfter(credentials.FailedAttempts + 1, now);
-                await _directory.RecordSignInFailureAsync(user.Id, lockUntil, cancellationToken).ConfigureAwait(false);
-                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, oneTimeCode is null ? "one-time code missing" : "wrong or reused one-time code", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                // The same back-off as passwords: with the password known, guessing codes must stay hopeless. The attempt
+                // was counted before the password was checked and is not taken back.
+                var reason = oneTimeCode is null ? "one-time code missing" : "wrong or reused one-time code";
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, attempt.LockedUntil is null ? reason : reason + "; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, oneTimeCode is null ? "Enter the one-time code from your authenticator app." : "The one-time code is incorrect or was already used.");
             }
 
@@ -375,6 +385,12 @@ public sealed class AuthorizationEndpointService
 
         var (session, handle) = await StartSessionAsync(user, clientId, mfa, mfa ? "password and one-time code" : "password", remoteAddress, cancellationToken).ConfigureAwait(false);
         return new(session, handle, null);
+    }
+
+    private static string TooManyAttempts(DateTimeOffset lockedUntil, DateTimeOffset now)
+    {
+        var minutes = Math.Max(1, (int)Math.Ceiling((lockedUntil - now).TotalMinutes));
+        return $"Too many failed attempts. Try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}.";
     }
 
     /// <summary>Lockout after the <paramref name="failures"/>th failure: none below the threshold, then doubling up to the maximum.</summary>
@@ -392,7 +408,7 @@ public sealed class AuthorizationEndpointService
     private async Task<(IdpSession Session, string Handle)> StartSessionAsync(User user, string clientId, bool mfa, string reason, string? remoteAddress, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        await _directory.RecordSignInSuccessAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
         var handle = SecretHasher.NewSecret();
         var session = new IdpSession
         {

@@ -22,6 +22,12 @@ public sealed record User(string Id, string Username, string DisplayName, string
 /// <summary>A user's password hash and sign-in throttling state.</summary>
 public sealed record UserCredentials(string UserId, string PasswordHash, int FailedAttempts, DateTimeOffset? LockedUntil);
 
+/// <summary>One sign-in attempt, counted before its password is checked (<c>IDirectoryStore.BeginSignInAttemptAsync</c>).</summary>
+/// <param name="Refused">The account is locked: the password must not be checked at all.</param>
+/// <param name="PasswordHash">The hash to check the password against; null when refused or when there is none.</param>
+/// <param name="LockedUntil">When refused, the end of the lock; otherwise the end of the lock this attempt started (it reached the threshold), or null.</param>
+public sealed record SignInAttempt(bool Refused, string? PasswordHash, DateTimeOffset? LockedUntil);
+
 /// <summary>A directory group.</summary>
 public sealed record Group(string Id, string Name, string? Description = null);
 

@@ -18,10 +18,17 @@ public interface IDirectoryStore
 
     Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken);
 
-    /// <summary>Records a failed sign-in and, when given, a lockout end.</summary>
-    Task RecordSignInFailureAsync(string userId, DateTimeOffset? lockedUntil, CancellationToken cancellationToken);
+    /// <summary>
+    /// Counts one sign-in attempt before its password is checked, atomically: refused while the user is locked out;
+    /// otherwise the count of failures goes up by one and, when <paramref name="lockoutAfter"/> gives an end for the new
+    /// count, the lock starts now. Counting first is what keeps parallel guesses from all passing the lock check before
+    /// any of them is recorded: at most the threshold's number of passwords is ever checked per lock. A right password
+    /// takes the count back with <see cref="ClearSignInFailuresAsync"/>. Null when the user has no credentials.
+    /// </summary>
+    Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken);
 
-    Task RecordSignInSuccessAsync(string userId, CancellationToken cancellationToken);
+    /// <summary>The password was right: forgets the failures counted so far and ends any lock.</summary>
+    Task ClearSignInFailuresAsync(string userId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken);
 

@@ -51,10 +51,33 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
 
     private sealed record CredentialRow(string Hash, long Failed, long? Locked);
 
-    public Task RecordSignInFailureAsync(string userId, DateTimeOffset? lockedUntil, CancellationToken cancellationToken) =>
-        _db.RunAsync(c => c.ExecuteAsync("UPDATE users SET failed_attempts = failed_attempts + 1, locked_until = COALESCE(@locked, locked_until) WHERE id = @userId", new { userId, locked = Db.Ms(lockedUntil) }), cancellationToken);
+    public Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lockoutAfter);
 
-    public Task RecordSignInSuccessAsync(string userId, CancellationToken cancellationToken) =>
+        // One IMMEDIATE transaction: the read, the decision and the count are one step for every concurrent attempt.
+        return _db.TransactAsync<SignInAttempt?>(
+            async (c, t) =>
+            {
+                var row = await c.QuerySingleOrDefaultAsync<CredentialRow>("SELECT password_hash AS Hash, failed_attempts AS Failed, locked_until AS Locked FROM users WHERE id = @userId", new { userId }, t).ConfigureAwait(false);
+                if (row is null)
+                {
+                    return null;
+                }
+
+                if (Db.Time(row.Locked) is { } locked && locked > now)
+                {
+                    return new SignInAttempt(Refused: true, null, locked);
+                }
+
+                var lockUntil = lockoutAfter((int)Math.Min(row.Failed + 1, int.MaxValue));
+                await c.ExecuteAsync("UPDATE users SET failed_attempts = failed_attempts + 1, locked_until = COALESCE(@locked, locked_until) WHERE id = @userId", new { userId, locked = Db.Ms(lockUntil) }, t).ConfigureAwait(false);
+                return new SignInAttempt(Refused: false, row.Hash, lockUntil);
+            },
+            cancellationToken);
+    }
+
+    public Task ClearSignInFailuresAsync(string userId, CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.ExecuteAsync("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = @userId", new { userId }), cancellationToken);
 
     public async Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) =>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Ema.Cli;
 using Ema.IntegrationTests.Infrastructure;
 using Ema.Protocol;
+using Ema.Server.Audit;
 using Ema.Server.Model;
 using Ema.Server.Security;
 using Ema.Server.Stores;
@@ -136,6 +137,109 @@ public sealed class SignInTests(EmaServerFixture server)
         var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, "dave", "dave-correct-horse"));
         Assert.Contains("Too many failed attempts", await posted.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Null(posted.Headers.Location);
+    }
+
+    [Fact]
+    public async Task SignIn_LockoutIsAtomic_ParallelGuessesCheckNoMorePasswordsThanTheThreshold()
+    {
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        var hasher = server.App.Services.GetRequiredService<PasswordHasher>();
+        await directory.CreateUserAsync(new User("usr-erin", "erin", "Erin Doe", null, UserStatus.Active), hasher.Hash("erin-correct-horse"), default);
+
+        // Twenty guesses on twenty sign-in pages, posted at once: before the attempt was counted ahead of the password
+        // check, each read "not locked" and checked its password, so all twenty were tried.
+        // The thread pool is given a thread per guess up front: with only its two starting threads on this machine,
+        // the guesses would be checked two at a time and the race would hardly ever show.
+        const int Guesses = 20;
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        ThreadPool.SetMinThreads(Math.Max(workers, Guesses * 2), io);
+        HttpResponseMessage[] answers;
+        try
+        {
+            var pages = await Task.WhenAll(Enumerable.Range(0, Guesses).Select(_ => OpenSignInPageAsync()));
+            answers = await Task.WhenAll(pages.Select((p, i) => p.Browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p.Page, "erin", "wrong-" + i))));
+        }
+        finally
+        {
+            ThreadPool.SetMinThreads(workers, io);
+        }
+
+        var html = await Task.WhenAll(answers.Select(a => a.Content.ReadAsStringAsync()));
+
+        Assert.Equal(3, html.Count(h => h.Contains("The username or password is incorrect.", StringComparison.Ordinal))); // LockoutThreshold is 3 in the test host
+        Assert.Equal(Guesses - 3, html.Count(h => h.Contains("Too many failed attempts", StringComparison.Ordinal)));
+        var credentials = await directory.GetCredentialsAsync("usr-erin", default);
+        Assert.Equal(3, credentials!.FailedAttempts);
+        Assert.True(credentials.LockedUntil > server.App.Services.GetRequiredService<TimeProvider>().GetUtcNow());
+        var trail = await server.App.Services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Subject = "usr-erin", Limit = 100 }, default);
+        Assert.Equal(3, trail.Count(r => r.Reason!.StartsWith("wrong password", StringComparison.Ordinal)));
+        Assert.Equal(Guesses - 3, trail.Count(r => r.Reason == "locked out"));
+    }
+
+    [Fact]
+    public async Task SignIn_RightPassword_ClearsTheFailuresCountedBefore()
+    {
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        var hasher = server.App.Services.GetRequiredService<PasswordHasher>();
+        await directory.CreateUserAsync(new User("usr-fay", "fay", "Fay Doe", null, UserStatus.Active), hasher.Hash("fay-correct-horse"), default);
+
+        for (var i = 0; i < 2; i++)
+        {
+            var (b, _, p) = await OpenSignInPageAsync();
+            await b.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p, "fay", "wrong-" + i));
+        }
+
+        Assert.Equal(2, (await directory.GetCredentialsAsync("usr-fay", default))!.FailedAttempts);
+        var (browser, _, page) = await OpenSignInPageAsync();
+        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, "fay", "fay-correct-horse"));
+        Assert.Equal(HttpStatusCode.Redirect, posted.StatusCode);
+        var after = await directory.GetCredentialsAsync("usr-fay", default);
+        Assert.Equal(0, after!.FailedAttempts);
+        Assert.Null(after.LockedUntil);
+    }
+
+    [Fact]
+    public async Task SignIn_UnknownUsername_LocksOutLikeARealUser_SoTheLockoutRevealsNoUsername()
+    {
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        var hasher = server.App.Services.GetRequiredService<PasswordHasher>();
+        await directory.CreateUserAsync(new User("usr-gus", "gus", "Gus Doe", null, UserStatus.Active), hasher.Hash("gus-correct-horse"), default);
+
+        async Task<string[]> FourWrongAsync(string username)
+        {
+            var answers = new string[4];
+            for (var i = 0; i < answers.Length; i++)
+            {
+                var (b, _, p) = await OpenSignInPageAsync();
+                var posted = await b.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p, username, "wrong-" + i));
+                answers[i] = Message(await posted.Content.ReadAsStringAsync());
+            }
+
+            return answers;
+        }
+
+        var real = await FourWrongAsync("gus");
+        var unknown = await FourWrongAsync("nobody-by-this-name");
+        Assert.Equal(real, unknown);
+        Assert.StartsWith("Too many failed attempts", real[3], StringComparison.Ordinal);
+
+        // Case and spaces are one name, as in the directory.
+        var (browser, _, page) = await OpenSignInPageAsync();
+        var again = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, " NOBODY-by-this-name ", "wrong"));
+        Assert.Contains("Too many failed attempts", await again.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        static string Message(string html)
+        {
+            foreach (var known in new[] { "The username or password is incorrect.", "Too many failed attempts. Try again in" })
+            {
+                if (html.Contains(known, StringComparison.Ordinal))
+                {
+                    return known;
+                }
+            }
+
+            return "(no error message)";
+        }
     }
 
     [Fact]

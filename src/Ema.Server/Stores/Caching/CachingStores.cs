@@ -129,9 +129,9 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken) => inner.GetCredentialsAsync(userId, cancellationToken);
 
-    public Task RecordSignInFailureAsync(string userId, DateTimeOffset? lockedUntil, CancellationToken cancellationToken) => inner.RecordSignInFailureAsync(userId, lockedUntil, cancellationToken);
+    public Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken) => inner.BeginSignInAttemptAsync(userId, now, lockoutAfter, cancellationToken);
 
-    public Task RecordSignInSuccessAsync(string userId, CancellationToken cancellationToken) => inner.RecordSignInSuccessAsync(userId, cancellationToken);
+    public Task ClearSignInFailuresAsync(string userId, CancellationToken cancellationToken) => inner.ClearSignInFailuresAsync(userId, cancellationToken);
 
     public Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) => inner.ListGroupsAsync(cancellationToken);
 

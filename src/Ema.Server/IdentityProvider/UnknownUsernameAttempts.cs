@@ -1,0 +1,81 @@
+using Ema.Server.Model;
+
+namespace Ema.Server.IdentityProvider;
+
+/// <summary>
+/// Failed sign-ins for usernames that are not in the directory, counted like a real user's (the same threshold, the
+/// same back-off, the same "too many failed attempts" answer), so that the lockout message does not tell which
+/// usernames exist. Kept in memory, per IdP instance: nothing about a name that is not a user is worth storing.
+/// </summary>
+/// <remarks>
+/// Bounded: at <see cref="Capacity"/> names, the ones not locked right now are forgotten first; when every tracked name
+/// is locked, a new name is not tracked (its attempts are answered as wrong passwords). Only a flood of that many
+/// distinct names in one lock period shows the difference, and the flood itself is in the audit trail.
+/// </remarks>
+public sealed class UnknownUsernameAttempts
+{
+    /// <summary>How many names are tracked at most.</summary>
+    public const int Capacity = 50_000;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (int Failures, DateTimeOffset? LockedUntil)> _names = new(StringComparer.Ordinal);
+
+    /// <summary>The same contract as <c>IDirectoryStore.BeginSignInAttemptAsync</c>, for a name with no user.</summary>
+    public SignInAttempt Begin(string username, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        ArgumentNullException.ThrowIfNull(lockoutAfter);
+
+        // The directory's own normalization (trimmed, upper-case invariant), so "Bob " and "bob" are one name here too.
+        var key = username.Trim().ToUpperInvariant();
+        lock (_lock)
+        {
+            _names.TryGetValue(key, out var entry);
+            if (entry.LockedUntil is { } locked && locked > now)
+            {
+                return new SignInAttempt(Refused: true, null, locked);
+            }
+
+            if (entry.Failures == 0 && _names.Count >= Capacity && !MakeRoom(now))
+            {
+                return new SignInAttempt(Refused: false, null, null);
+            }
+
+            var failures = entry.Failures == int.MaxValue ? int.MaxValue : entry.Failures + 1;
+            var lockUntil = lockoutAfter(failures);
+            _names[key] = (failures, lockUntil ?? entry.LockedUntil);
+            return new SignInAttempt(Refused: false, null, lockUntil);
+        }
+    }
+
+    /// <summary>How many names are tracked now (for tests and diagnostics).</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _names.Count;
+            }
+        }
+    }
+
+    private bool MakeRoom(DateTimeOffset now)
+    {
+        List<string>? unlocked = null;
+        foreach (var (name, entry) in _names)
+        {
+            if (entry.LockedUntil is not { } locked || locked <= now)
+            {
+                (unlocked ??= []).Add(name);
+            }
+        }
+
+        foreach (var name in unlocked ?? [])
+        {
+            _names.Remove(name);
+        }
+
+        return _names.Count < Capacity;
+    }
+}
