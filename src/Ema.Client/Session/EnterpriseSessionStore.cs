@@ -26,6 +26,7 @@ public sealed class EnterpriseSessionStore
 {
     private const string Purpose = "Ema.Client.EnterpriseSession.v1";
     private readonly string _file;
+    private readonly string _lockFile;
     private readonly IDataProtector _protector;
 
     /// <param name="directory">The profile folder, e.g. <c>~/.config/ema</c>.</param>
@@ -37,6 +38,7 @@ public sealed class EnterpriseSessionStore
         var keys = Path.Combine(directory, "keys");
         CreatePrivateDirectory(keys);
         _file = Path.Combine(directory, "session.bin");
+        _lockFile = Path.Combine(directory, "session.lock");
         _protector = DataProtectionProvider.Create(new DirectoryInfo(keys), b => b.SetApplicationName("ema-client")).CreateProtector(Purpose);
     }
 
@@ -84,6 +86,39 @@ public sealed class EnterpriseSessionStore
         }
 
         File.Move(temp, _file, overwrite: true);
+    }
+
+    /// <summary>
+    /// Takes the profile's renewal lock, held until the result is disposed: one process at a time renews the session, so
+    /// two <c>ema</c> processes on one profile (say, a long-running <c>ema bridge</c> and an <c>ema call</c>) never both
+    /// present the same refresh token — the IdP rotates it and takes a second use for a stolen token's replay, revoking
+    /// the whole family (RFC 9700 §4.14.2). An OS file lock, so a process that dies releases it; waited for in 50 ms
+    /// steps for at most <paramref name="attempts"/> steps, then <see cref="IOException"/>.
+    /// </summary>
+    public async Task<IDisposable> LockForRenewalAsync(CancellationToken cancellationToken, int attempts = 1_200)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                // FileShare.None is an exclusive flock(2) on Unix and a sharing violation on Windows: either way, one holder.
+                return new FileStream(_lockFile, options);
+            }
+            catch (IOException) when (attempt < attempts)
+            {
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                throw new IOException("Another ema process has been renewing the sign-in for too long (the lock " + _lockFile + " is held); try again.", ex);
+            }
+        }
     }
 
     /// <summary>Signs out locally: the session file is deleted.</summary>

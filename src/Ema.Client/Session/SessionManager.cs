@@ -72,7 +72,7 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
     public async Task<EnterpriseSession> GetValidAsync(bool forceRenewal, CancellationToken cancellationToken)
     {
         var current = Current ?? throw new EmaSignInRequiredException();
-        if (!forceRenewal && current.IdTokenExpiresAt - options.RenewBeforeExpiry > time.GetUtcNow())
+        if (!forceRenewal && IsFresh(current))
         {
             return current;
         }
@@ -81,12 +81,37 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
         try
         {
             // Another caller may have renewed while this one waited.
-            if (!ReferenceEquals(_session, current) && _session is { } renewed && renewed.IdTokenExpiresAt - options.RenewBeforeExpiry > time.GetUtcNow())
+            if (!ReferenceEquals(_session, current) && _session is { } renewed && IsFresh(renewed))
             {
                 return renewed;
             }
 
-            var refreshed = await signIn.RefreshAsync(current, cancellationToken).ConfigureAwait(false);
+            using var renewalLock = store is null ? null : await store.LockForRenewalAsync(cancellationToken).ConfigureAwait(false);
+            var latest = current;
+            if (store is not null)
+            {
+                // Another process on this profile may have renewed meanwhile — spending the refresh token this one holds —
+                // or signed out. Its session, if any, is the one to use or renew.
+                var (_, onDisk) = store.Load();
+                if (onDisk is null || onDisk.Issuer != options.IdentityProvider || onDisk.ClientId != options.IdentityProviderClient?.ClientId)
+                {
+                    _session = null;
+                    throw new EmaSignInRequiredException("You signed out, or signed in elsewhere, in another ema process: run ema login.");
+                }
+
+                if (onDisk.IdToken != current.IdToken)
+                {
+                    _session = onDisk;
+                    if (IsFresh(onDisk))
+                    {
+                        return onDisk;
+                    }
+
+                    latest = onDisk;
+                }
+            }
+
+            var refreshed = await signIn.RefreshAsync(latest, cancellationToken).ConfigureAwait(false);
             if (refreshed is null)
             {
                 throw new EmaSignInRequiredException("Your sign-in has expired and could not be renewed: run ema login.");
@@ -100,6 +125,8 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
             _gate.Release();
         }
     }
+
+    private bool IsFresh(EnterpriseSession session) => session.IdTokenExpiresAt - options.RenewBeforeExpiry > time.GetUtcNow();
 
     /// <summary>Signs in again as the IdP demands; one step-up at a time, shared by every waiting caller.</summary>
     public async Task<EnterpriseSession> StepUpAsync(EnterpriseSession stale, StepUpRequest request, CancellationToken cancellationToken)

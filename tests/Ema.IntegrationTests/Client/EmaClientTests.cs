@@ -199,6 +199,99 @@ public sealed class EmaClientTests(EmaServerFixture server)
         }
     }
 
+    [Fact]
+    public async Task SessionRenewal_TwoProcessesOnOneProfile_RenewOnce_AndNeverReuseTheRotatedRefreshToken()
+    {
+        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
+        try
+        {
+            // Two clients on one profile folder, as an `ema bridge` and an `ema call` would be: each its own store object
+            // and its own clock, the same files.
+            var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+            var network = new RefreshCountingHandler(TrustedHttp.Handler(server.Ca));
+            using var bridge = await ClientHarness.SignedInAsync(server, "alice", network: network, store: new EnterpriseSessionStore(profile), time: clock);
+            using var call = new EmaClient(ClientHarness.Options(server), network, new EnterpriseSessionStore(profile), time: clock);
+            var signedIn = bridge.Session!;
+            Assert.Equal(signedIn.IdToken, call.Session!.IdToken);
+
+            // Both see the ID token about to expire (inside the 60 s renewal margin) and renew at the same moment. The
+            // IdP stamps `exp` in whole seconds of the real clock: two real seconds later its new token is fresh on this one.
+            await Task.Delay(TimeSpan.FromSeconds(2.1));
+            clock.Advance(signedIn.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
+            var wiki = ClientHarness.Server(server, "wiki", "wiki.read");
+            var tokens = await Task.WhenAll(Task.Run(() => bridge.GetAccessTokenAsync(wiki)), Task.Run(() => call.GetAccessTokenAsync(wiki)));
+
+            Assert.Equal(1, network.Refreshes); // one renewal; the other process took its result from the file
+            Assert.NotEqual(signedIn.IdToken, bridge.Session!.IdToken);
+            Assert.Equal(bridge.Session!.IdToken, call.Session!.IdToken);
+
+            // The family is intact (a reused refresh token would have revoked it): the next renewal still works.
+            await Task.Delay(TimeSpan.FromSeconds(2.1));
+            clock.Advance(bridge.Session!.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
+            var later = await call.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read"));
+            Assert.Equal(2, network.Refreshes);
+            server.Remember([.. tokens, later, bridge.Session!.IdToken, bridge.Session.RefreshToken, call.Session!.IdToken, call.Session.RefreshToken]);
+
+            // Signing out in one process ends the session for the other at its next renewal, instead of renewing it.
+            Assert.True(call.SignOut());
+            clock.Advance(bridge.Session!.IdTokenExpiresAt - clock.GetUtcNow());
+            var signedOut = await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.search")));
+            Assert.Contains("another ema process", signedOut.Message, StringComparison.Ordinal);
+            Assert.Equal(2, network.Refreshes);
+        }
+        finally
+        {
+            if (Directory.Exists(profile))
+            {
+                Directory.Delete(profile, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SessionRenewalLock_IsExclusive_AndReleasedOnDispose()
+    {
+        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
+        try
+        {
+            var first = new EnterpriseSessionStore(profile);
+            var second = new EnterpriseSessionStore(profile);
+            using (await first.LockForRenewalAsync(default))
+            {
+                var refused = await Assert.ThrowsAsync<IOException>(() => second.LockForRenewalAsync(default, attempts: 3));
+                Assert.Contains("Another ema process", refused.Message, StringComparison.Ordinal);
+            }
+
+            using var again = await second.LockForRenewalAsync(default, attempts: 1);
+            Assert.NotNull(again);
+        }
+        finally
+        {
+            if (Directory.Exists(profile))
+            {
+                Directory.Delete(profile, recursive: true);
+            }
+        }
+    }
+
+    /// <summary>Counts refresh-token grants sent to the IdP (the form is read, then sent on unchanged).</summary>
+    private sealed class RefreshCountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        private int _refreshes;
+
+        public int Refreshes => Volatile.Read(ref _refreshes);
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Content is FormUrlEncodedContent form && (await form.ReadAsStringAsync(cancellationToken)).Contains("grant_type=refresh_token", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _refreshes);
+            }
+
+            return await base.SendAsync(request, cancellationToken);
+        }
+    }
+
     private static IEnumerable<EmaRefusal> FindRefusal(Exception? ex)
     {
         for (; ex is not null; ex = ex.InnerException)
