@@ -55,6 +55,9 @@ public sealed class AuthorizationEndpointService
     private readonly ILogger<AuthorizationEndpointService> _logger;
     private readonly UnknownUsernameAttempts _unknownUsernames = new();
 
+    /// <summary>Longer names are answered as unknown without a lookup (the console allows 64 characters).</summary>
+    public const int MaxUsernameLength = 256;
+
     public AuthorizationEndpointService(IApplicationStore applications, IDirectoryStore directory, IGrantStore grants, IAuditSink audit, PasswordHasher passwords, IOptions<IdentityProviderOptions> options, TimeProvider time, ILogger<AuthorizationEndpointService> logger, IMfaStore? mfa = null, IKeyProtector? keyProtector = null)
     {
         _mfa = mfa;
@@ -306,13 +309,13 @@ public sealed class AuthorizationEndpointService
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
         var now = _time.GetUtcNow();
-        var user = await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false);
+        var user = username.Length > MaxUsernameLength ? null : await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false);
         if (user is null)
         {
             // Same work and answers as a real user's wrong password — lockout included —, so nothing here reveals which
-            // usernames exist.
-            var phantom = _unknownUsernames.Begin(username, now, failures => LockoutAfter(failures, now));
-            if (phantom.Refused)
+            // usernames exist. (No user has a name this long: it is not worth remembering either.)
+            var phantom = username.Length > MaxUsernameLength ? null : _unknownUsernames.Begin(username, now, failures => LockoutAfter(failures, now));
+            if (phantom is { Refused: true })
             {
                 await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "unknown user; locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, TooManyAttempts(phantom.LockedUntil!.Value, now));
@@ -337,10 +340,11 @@ public sealed class AuthorizationEndpointService
             return new(null, null, "The username or password is incorrect.");
         }
 
+        // The password was right: this attempt was no guess, whatever else stops the sign-in. Not cancellable: a browser
+        // that goes away now must not leave a right password counted as a failure.
+        await _directory.ClearSignInFailuresAsync(user.Id, attempt.Count, CancellationToken.None).ConfigureAwait(false);
         if (user.Status != UserStatus.Active)
         {
-            // The password was right: this attempt was no guess, whatever else stops the sign-in.
-            await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "account disabled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
             return new(null, null, "Your account is disabled. Contact your administrator.");
         }
@@ -358,28 +362,41 @@ public sealed class AuthorizationEndpointService
                 var secret = Totp.NewSecret();
                 var base32 = Totp.Base32(secret);
                 System.Security.Cryptography.CryptographicOperations.ZeroMemory(secret);
-                await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, enrolment offered", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, "Your organization asks for a second factor. Set up an authenticator app to continue.", new MfaEnrollment(base32, Totp.OtpAuthUri(user.Username, base32), NewEnrollmentToken(user.Id, pendingId!, base32)));
             }
 
             if (enrolled is null || _keyProtector is null)
             {
-                await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
                 await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "mfa required, none enrolled", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, "Your organization asks for a second factor here, and your account has no authenticator yet: an administrator sets it up for you.");
             }
 
-            var step = Totp.Verify(_keyProtector.Unprotect(enrolled!.Value.ProtectedSecret), oneTimeCode, now, enrolled.Value.LastStep);
-            if (step is null || !await _mfa!.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false))
+            if (oneTimeCode is null)
             {
-                // The same back-off as passwords: with the password known, guessing codes must stay hopeless. The attempt
-                // was counted before the password was checked and is not taken back.
-                var reason = oneTimeCode is null ? "one-time code missing" : "wrong or reused one-time code";
-                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, attempt.LockedUntil is null ? reason : reason + "; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-                return new(null, null, oneTimeCode is null ? "Enter the one-time code from your authenticator app." : "The one-time code is incorrect or was already used.");
+                // Nothing guessed: the page asks for the code.
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "one-time code missing", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                return new(null, null, "Enter the one-time code from your authenticator app.");
             }
 
+            // Codes have a count and a lock of their own, with the same back-off as passwords: whoever holds the password
+            // must not guess codes for ever, and a password-only sign-in (no code asked) must not reset their count. Counted
+            // before the code is checked, as passwords are; only a right code clears it.
+            var codeAttempt = await _mfa!.BeginCodeAttemptAsync(user.Id, now, failures => LockoutAfter(failures, now), cancellationToken).ConfigureAwait(false);
+            if (codeAttempt is null or { Refused: true })
+            {
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "one-time codes locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                return new(null, null, codeAttempt is { LockedUntil: { } codesLocked } ? TooManyAttempts(codesLocked, now) : "The one-time code is incorrect or was already used.");
+            }
+
+            var step = Totp.Verify(_keyProtector.Unprotect(enrolled!.Value.ProtectedSecret), oneTimeCode, now, enrolled.Value.LastStep);
+            if (step is null || !await _mfa.TryUseStepAsync(user.Id, step.Value, cancellationToken).ConfigureAwait(false))
+            {
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, codeAttempt.LockedUntil is null ? "wrong or reused one-time code" : "wrong or reused one-time code; locked", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                return new(null, null, "The one-time code is incorrect or was already used.");
+            }
+
+            await _mfa.ClearCodeFailuresAsync(user.Id, codeAttempt.Count, CancellationToken.None).ConfigureAwait(false);
             mfa = true;
         }
 
@@ -408,7 +425,6 @@ public sealed class AuthorizationEndpointService
     private async Task<(IdpSession Session, string Handle)> StartSessionAsync(User user, string clientId, bool mfa, string reason, string? remoteAddress, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        await _directory.ClearSignInFailuresAsync(user.Id, cancellationToken).ConfigureAwait(false);
         var handle = SecretHasher.NewSecret();
         var session = new IdpSession
         {

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Ema.Server.Model;
 
 namespace Ema.Server.IdentityProvider;
@@ -8,7 +10,8 @@ namespace Ema.Server.IdentityProvider;
 /// usernames exist. Kept in memory, per IdP instance: nothing about a name that is not a user is worth storing.
 /// </summary>
 /// <remarks>
-/// Bounded: at <see cref="Capacity"/> names, the ones not locked right now are forgotten first; when every tracked name
+/// Names are kept as an HMAC under a key of this instance, never in clear (people type passwords into the username
+/// field), and so take 32 bytes each whatever their length. Bounded: at <see cref="Capacity"/> names, the ones not locked right now are forgotten first; when every tracked name
 /// is locked, a new name is not tracked (its attempts are answered as wrong passwords). Only a flood of that many
 /// distinct names in one lock period shows the difference, and the flood itself is in the audit trail.
 /// </remarks>
@@ -19,6 +22,7 @@ public sealed class UnknownUsernameAttempts
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (int Failures, DateTimeOffset? LockedUntil)> _names = new(StringComparer.Ordinal);
+    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
 
     /// <summary>The same contract as <c>IDirectoryStore.BeginSignInAttemptAsync</c>, for a name with no user.</summary>
     public SignInAttempt Begin(string username, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter)
@@ -27,24 +31,24 @@ public sealed class UnknownUsernameAttempts
         ArgumentNullException.ThrowIfNull(lockoutAfter);
 
         // The directory's own normalization (trimmed, upper-case invariant), so "Bob " and "bob" are one name here too.
-        var key = username.Trim().ToUpperInvariant();
+        var key = Convert.ToBase64String(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(username.Trim().ToUpperInvariant())));
         lock (_lock)
         {
             _names.TryGetValue(key, out var entry);
             if (entry.LockedUntil is { } locked && locked > now)
             {
-                return new SignInAttempt(Refused: true, null, locked);
+                return new SignInAttempt(Refused: true, entry.Failures, locked);
             }
 
             if (entry.Failures == 0 && _names.Count >= Capacity && !MakeRoom(now))
             {
-                return new SignInAttempt(Refused: false, null, null);
+                return new SignInAttempt(Refused: false, 0, null);
             }
 
             var failures = entry.Failures == int.MaxValue ? int.MaxValue : entry.Failures + 1;
             var lockUntil = lockoutAfter(failures);
             _names[key] = (failures, lockUntil ?? entry.LockedUntil);
-            return new SignInAttempt(Refused: false, null, lockUntil);
+            return new SignInAttempt(Refused: false, failures, lockUntil);
         }
     }
 

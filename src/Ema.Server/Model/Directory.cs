@@ -22,11 +22,12 @@ public sealed record User(string Id, string Username, string DisplayName, string
 /// <summary>A user's password hash and sign-in throttling state.</summary>
 public sealed record UserCredentials(string UserId, string PasswordHash, int FailedAttempts, DateTimeOffset? LockedUntil);
 
-/// <summary>One sign-in attempt, counted before its password is checked (<c>IDirectoryStore.BeginSignInAttemptAsync</c>).</summary>
-/// <param name="Refused">The account is locked: the password must not be checked at all.</param>
-/// <param name="PasswordHash">The hash to check the password against; null when refused or when there is none.</param>
+/// <summary>One password or one-time-code attempt, counted before it is checked (<c>IDirectoryStore.BeginSignInAttemptAsync</c>, <c>IMfaStore.BeginCodeAttemptAsync</c>).</summary>
+/// <param name="Refused">Locked out: the password or code must not be checked at all.</param>
+/// <param name="Count">The count of failures this attempt set (itself included); what a right answer clears, if nothing counted since.</param>
 /// <param name="LockedUntil">When refused, the end of the lock; otherwise the end of the lock this attempt started (it reached the threshold), or null.</param>
-public sealed record SignInAttempt(bool Refused, string? PasswordHash, DateTimeOffset? LockedUntil);
+/// <param name="PasswordHash">For a password attempt, the hash to check it against; null when refused or when there is none.</param>
+public sealed record SignInAttempt(bool Refused, int Count, DateTimeOffset? LockedUntil, string? PasswordHash = null);
 
 /// <summary>A directory group.</summary>
 public sealed record Group(string Id, string Name, string? Description = null);

@@ -135,6 +135,16 @@ public interface IMfaStore
     /// <summary>Records <paramref name="step"/> as used, atomically; false when it (or a later one) was used already.</summary>
     Task<bool> TryUseStepAsync(string userId, long step, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Counts one one-time-code attempt before the code is checked, atomically — the same contract as
+    /// <c>IDirectoryStore.BeginSignInAttemptAsync</c>, with a count and lock of the authenticator's own. Null when the
+    /// user has no authenticator.
+    /// </summary>
+    Task<Model.SignInAttempt?> BeginCodeAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken);
+
+    /// <summary>A right code: as <c>IDirectoryStore.ClearSignInFailuresAsync</c>, for the authenticator's count.</summary>
+    Task ClearCodeFailuresAsync(string userId, int count, CancellationToken cancellationToken);
+
     /// <summary>Removes the user's authenticator (lost device); false when there was none.</summary>
     Task<bool> DeleteTotpAsync(string userId, CancellationToken cancellationToken);
 }

@@ -27,8 +27,12 @@ public interface IDirectoryStore
     /// </summary>
     Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken);
 
-    /// <summary>The password was right: forgets the failures counted so far and ends any lock.</summary>
-    Task ClearSignInFailuresAsync(string userId, CancellationToken cancellationToken);
+    /// <summary>
+    /// The password of the attempt that set the count to <paramref name="count"/> was right: when nothing was counted
+    /// since, forgets the failures and ends any lock; otherwise (guesses ran alongside) takes back that one attempt only
+    /// and keeps their lock.
+    /// </summary>
+    Task ClearSignInFailuresAsync(string userId, int count, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken);
 

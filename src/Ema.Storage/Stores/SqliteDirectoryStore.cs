@@ -10,11 +10,13 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     private const string UserColumns = "id AS Id, username AS Username, display_name AS DisplayName, email AS Email, status AS Status, department AS Department";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
+    private readonly AttemptCounter _passwordAttempts;
 
     public SqliteDirectoryStore(SqliteDatabase db, TimeProvider time)
     {
         _db = db;
         _time = time;
+        _passwordAttempts = new AttemptCounter(db, "users", "id", hashColumn: "password_hash");
     }
 
     private sealed record UserRow(string Id, string Username, string DisplayName, string? Email, string Status, string? Department)
@@ -51,34 +53,11 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
 
     private sealed record CredentialRow(string Hash, long Failed, long? Locked);
 
-    public Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(lockoutAfter);
+    public Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken) =>
+        _passwordAttempts.BeginAsync(userId, now, lockoutAfter, cancellationToken);
 
-        // One IMMEDIATE transaction: the read, the decision and the count are one step for every concurrent attempt.
-        return _db.TransactAsync<SignInAttempt?>(
-            async (c, t) =>
-            {
-                var row = await c.QuerySingleOrDefaultAsync<CredentialRow>("SELECT password_hash AS Hash, failed_attempts AS Failed, locked_until AS Locked FROM users WHERE id = @userId", new { userId }, t).ConfigureAwait(false);
-                if (row is null)
-                {
-                    return null;
-                }
-
-                if (Db.Time(row.Locked) is { } locked && locked > now)
-                {
-                    return new SignInAttempt(Refused: true, null, locked);
-                }
-
-                var lockUntil = lockoutAfter((int)Math.Min(row.Failed + 1, int.MaxValue));
-                await c.ExecuteAsync("UPDATE users SET failed_attempts = failed_attempts + 1, locked_until = COALESCE(@locked, locked_until) WHERE id = @userId", new { userId, locked = Db.Ms(lockUntil) }, t).ConfigureAwait(false);
-                return new SignInAttempt(Refused: false, row.Hash, lockUntil);
-            },
-            cancellationToken);
-    }
-
-    public Task ClearSignInFailuresAsync(string userId, CancellationToken cancellationToken) =>
-        _db.RunAsync(c => c.ExecuteAsync("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = @userId", new { userId }), cancellationToken);
+    public Task ClearSignInFailuresAsync(string userId, int count, CancellationToken cancellationToken) =>
+        _passwordAttempts.ClearAsync(userId, count, cancellationToken);
 
     public async Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<Group>("SELECT id AS Id, name AS Name, description AS Description FROM groups ORDER BY name"), cancellationToken).ConfigureAwait(false)];

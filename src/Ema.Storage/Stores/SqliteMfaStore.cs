@@ -8,6 +8,14 @@ public sealed class SqliteMfaStore(SqliteDatabase db, TimeProvider time) : IMfaS
 {
     private sealed record Row(byte[] ProtectedSecret, long LastStep);
 
+    private readonly AttemptCounter _codeAttempts = new(db, "user_totp", "user_id");
+
+    public Task<Ema.Server.Model.SignInAttempt?> BeginCodeAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken) =>
+        _codeAttempts.BeginAsync(userId, now, lockoutAfter, cancellationToken);
+
+    public Task ClearCodeFailuresAsync(string userId, int count, CancellationToken cancellationToken) =>
+        _codeAttempts.ClearAsync(userId, count, cancellationToken);
+
     public async Task<(byte[] ProtectedSecret, long LastStep)?> FindTotpAsync(string userId, CancellationToken cancellationToken) =>
         await db.RunAsync(c => c.QuerySingleOrDefaultAsync<Row>("SELECT protected_secret AS ProtectedSecret, last_step AS LastStep FROM user_totp WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false) is { } row
             ? (row.ProtectedSecret, row.LastStep)
@@ -16,7 +24,7 @@ public sealed class SqliteMfaStore(SqliteDatabase db, TimeProvider time) : IMfaS
     public Task SetTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken) =>
         db.RunAsync(
             c => c.ExecuteAsync(
-                "INSERT INTO user_totp (user_id, protected_secret, enrolled_at, last_step) VALUES (@userId, @protectedSecret, @now, 0) ON CONFLICT (user_id) DO UPDATE SET protected_secret = excluded.protected_secret, enrolled_at = excluded.enrolled_at, last_step = 0",
+                "INSERT INTO user_totp (user_id, protected_secret, enrolled_at, last_step) VALUES (@userId, @protectedSecret, @now, 0) ON CONFLICT (user_id) DO UPDATE SET protected_secret = excluded.protected_secret, enrolled_at = excluded.enrolled_at, last_step = 0, failed_attempts = 0, locked_until = NULL",
                 new { userId, protectedSecret, now = Db.Ms(time.GetUtcNow()) }),
             cancellationToken);
 

@@ -42,6 +42,14 @@ public sealed class ConsoleServerFixture : EmaServerFixture
         return password;
     }
 
+    /// <summary>The authenticator's count of wrong codes and its lock, as stored.</summary>
+    public async Task<(long Failures, DateTimeOffset? LockedUntil)> CodeLockAsync(string userId)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(DataDirectory, "ema.db")}");
+        var row = await Dapper.SqlMapper.QuerySingleAsync<(long Failed, long? Locked)>(connection, "SELECT failed_attempts, locked_until FROM user_totp WHERE user_id = @userId", new { userId });
+        return (row.Failed, row.Locked is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null);
+    }
+
     public async Task<IReadOnlyList<AuditEvent>> AuditAsync(string? type = null) =>
         await App.Services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Type = type, Limit = 1000 }, default);
 }
@@ -147,27 +155,63 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     {
         var password = await server.CreateUserAsync("kim", admin: true);
         await server.EnrolTotpAsync("kim", "usr-kim");
-        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
-        var right = ConsoleSession.Anonymous(server, server.Clock).CodeNow(server.TotpSecrets["kim"]);
-        var wrong = right == "000000" ? "111111" : "000000";
-
-        async Task GuessAsync()
-        {
-            using var guess = ConsoleSession.Anonymous(server, server.Clock);
-            await guess.GetAsync("/admin");
-            await guess.PostAsync(guess.Url.GetLeftPart(UriPartial.Path), new() { ["request"] = ConsoleSession.Input(guess.Html, "request"), ["__af"] = ConsoleSession.Input(guess.Html, "__af"), ["username"] = "kim", ["password"] = password, ["otp"] = wrong });
-        }
-
+        var wrong = WrongCode("kim");
         for (var i = 0; i < 3; i++)
         {
-            await GuessAsync(); // LockoutThreshold is 3 in the test host
+            await GuessCodeAsync("kim", password, wrong); // LockoutThreshold is 3 in the test host
         }
 
-        var first = (await directory.GetCredentialsAsync("usr-kim", default))!.LockedUntil!.Value - server.Clock.GetUtcNow();
+        var first = (await server.CodeLockAsync("usr-kim")).LockedUntil!.Value - server.Clock.GetUtcNow();
         server.Clock.Advance(first + TimeSpan.FromSeconds(1));
-        await GuessAsync();
-        var second = (await directory.GetCredentialsAsync("usr-kim", default))!.LockedUntil!.Value - server.Clock.GetUtcNow();
+        await GuessCodeAsync("kim", password, wrong);
+        var second = (await server.CodeLockAsync("usr-kim")).LockedUntil!.Value - server.Clock.GetUtcNow();
         Assert.True(second >= first * 2 - TimeSpan.FromSeconds(1), $"{first} then {second}"); // doubles, like passwords
+    }
+
+    [Fact]
+    public async Task OneTimeCodes_HaveACountOfTheirOwn_APasswordOnlySignInDoesNotResetIt()
+    {
+        var password = await server.CreateUserAsync("lee", admin: true);
+        await server.EnrolTotpAsync("lee", "usr-lee");
+        var wrong = WrongCode("lee");
+        await GuessCodeAsync("lee", password, wrong);
+        await GuessCodeAsync("lee", password, wrong);
+        Assert.Equal(2, (await server.CodeLockAsync("usr-lee")).Failures);
+
+        // A sign-in that asks for no code (self-service) succeeds with the password alone and leaves the code count be:
+        // otherwise whoever holds the password could guess codes for ever, two at a time.
+        using (var self = await ConsoleSession.SignInAsync(server, "lee", "/my/connections", server.Clock, password))
+        {
+            Assert.Equal("/my/connections", self.Url.AbsolutePath);
+        }
+
+        Assert.Equal(2, (await server.CodeLockAsync("usr-lee")).Failures);
+        Assert.Equal(0, (await server.App.Services.GetRequiredService<IDirectoryStore>().GetCredentialsAsync("usr-lee", default))!.FailedAttempts);
+
+        var locking = await GuessCodeAsync("lee", password, wrong);
+        Assert.Contains("incorrect or was already used", locking, StringComparison.Ordinal);
+        Assert.NotNull((await server.CodeLockAsync("usr-lee")).LockedUntil);
+
+        // Locked: even the right code is not checked.
+        server.Clock.Advance(TimeSpan.FromSeconds(31));
+        var refused = await GuessCodeAsync("lee", password, ConsoleSession.Anonymous(server, server.Clock).CodeNow(server.TotpSecrets["lee"]));
+        Assert.Contains("Too many failed attempts", refused, StringComparison.Ordinal);
+        Assert.Equal(3, (await server.CodeLockAsync("usr-lee")).Failures);
+    }
+
+    private string WrongCode(string username)
+    {
+        var right = ConsoleSession.Anonymous(server, server.Clock).CodeNow(server.TotpSecrets[username]);
+        return right == "000000" ? "111111" : "000000";
+    }
+
+    /// <summary>The console's sign-in (MFA asked for) with the right password and <paramref name="code"/>; the page it answers with.</summary>
+    private async Task<string> GuessCodeAsync(string username, string password, string code)
+    {
+        using var guess = ConsoleSession.Anonymous(server, server.Clock);
+        await guess.GetAsync("/admin");
+        await guess.PostAsync(guess.Url.GetLeftPart(UriPartial.Path), new() { ["request"] = ConsoleSession.Input(guess.Html, "request"), ["__af"] = ConsoleSession.Input(guess.Html, "__af"), ["username"] = username, ["password"] = password, ["otp"] = code });
+        return guess.Html;
     }
 
     [Fact]

@@ -76,7 +76,7 @@ internal sealed partial class ConsoleSession : IDisposable
             });
         }
 
-        Assert.False(Url.AbsolutePath.StartsWith("/idp/", StringComparison.Ordinal), $"still at the IdP: {Url} {Html}");
+        Assert.False(Url.AbsolutePath.StartsWith("/idp/", StringComparison.Ordinal), $"still at the IdP: {Url} {Html} {string.Join("\n", _server.Logs.Lines.Where(l => l.Contains("xception")))}");
     }
 
     /// <summary>The current code of a base32 secret, by this session's clock.</summary>

@@ -199,6 +199,29 @@ public sealed class SignInTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task SignIn_RightPassword_DoesNotClearGuessesCountedAlongsideIt()
+    {
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        var hasher = server.App.Services.GetRequiredService<PasswordHasher>();
+        await directory.CreateUserAsync(new User("usr-hal", "hal", "Hal Doe", null, UserStatus.Active), hasher.Hash("hal-correct-horse"), default);
+        var now = server.App.Services.GetRequiredService<TimeProvider>().GetUtcNow();
+        DateTimeOffset? LockAtThree(int failures) => failures >= 3 ? now.AddMinutes(1) : null;
+
+        // The user's attempt is counted, and while its password is checked two guesses are counted and lock the account.
+        var users = await directory.BeginSignInAttemptAsync("usr-hal", now, LockAtThree, default);
+        await directory.BeginSignInAttemptAsync("usr-hal", now, LockAtThree, default);
+        var third = await directory.BeginSignInAttemptAsync("usr-hal", now, LockAtThree, default);
+        Assert.NotNull(third!.LockedUntil);
+
+        // The right password takes back its own attempt only: the guesses stay counted and their lock stays.
+        await directory.ClearSignInFailuresAsync("usr-hal", users!.Count, default);
+        var after = await directory.GetCredentialsAsync("usr-hal", default);
+        Assert.Equal(2, after!.FailedAttempts);
+        Assert.Equal(third.LockedUntil!.Value.ToUnixTimeMilliseconds(), after.LockedUntil!.Value.ToUnixTimeMilliseconds()); // stored in milliseconds
+        Assert.True((await directory.BeginSignInAttemptAsync("usr-hal", now, LockAtThree, default))!.Refused);
+    }
+
+    [Fact]
     public async Task SignIn_UnknownUsername_LocksOutLikeARealUser_SoTheLockoutRevealsNoUsername()
     {
         var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
@@ -222,6 +245,12 @@ public sealed class SignInTests(EmaServerFixture server)
         var unknown = await FourWrongAsync("nobody-by-this-name");
         Assert.Equal(real, unknown);
         Assert.StartsWith("Too many failed attempts", real[3], StringComparison.Ordinal);
+
+        // A name longer than any user's is answered the same way and not remembered.
+        var (longBrowser, _, longPage) = await OpenSignInPageAsync();
+        var longName = await longBrowser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(longPage, new string('x', 100_000), "wrong"));
+        Assert.Equal(HttpStatusCode.OK, longName.StatusCode);
+        Assert.Contains("The username or password is incorrect.", await longName.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         // Case and spaces are one name, as in the directory.
         var (browser, _, page) = await OpenSignInPageAsync();

@@ -131,7 +131,7 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken) => inner.BeginSignInAttemptAsync(userId, now, lockoutAfter, cancellationToken);
 
-    public Task ClearSignInFailuresAsync(string userId, CancellationToken cancellationToken) => inner.ClearSignInFailuresAsync(userId, cancellationToken);
+    public Task ClearSignInFailuresAsync(string userId, int count, CancellationToken cancellationToken) => inner.ClearSignInFailuresAsync(userId, count, cancellationToken);
 
     public Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) => inner.ListGroupsAsync(cancellationToken);
 

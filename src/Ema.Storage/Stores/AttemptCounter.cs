@@ -1,0 +1,50 @@
+using Dapper;
+using Ema.Server.Model;
+
+namespace Ema.Storage.Stores;
+
+/// <summary>
+/// The lockout counter of a row — a user's passwords, an authenticator's codes: an attempt is counted, and the lock
+/// started when the count reaches the threshold, in one IMMEDIATE transaction before the secret is checked; a right
+/// answer clears the count only if nothing was counted since. The table and column names are the callers' constants.
+/// </summary>
+internal sealed class AttemptCounter(SqliteDatabase db, string table, string keyColumn, string? hashColumn = null)
+{
+    private sealed record Row(string? Hash, long Failed, long? Locked);
+
+    public Task<SignInAttempt?> BeginAsync(string key, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lockoutAfter);
+        // '' rather than NULL where there is no hash: a bare NULL column has no type Dapper could match to the record.
+        var select = $"SELECT {hashColumn ?? "''"} AS Hash, failed_attempts AS Failed, locked_until AS Locked FROM {table} WHERE {keyColumn} = @key";
+        var update = $"UPDATE {table} SET failed_attempts = @count, locked_until = COALESCE(@locked, locked_until) WHERE {keyColumn} = @key";
+        return db.TransactAsync<SignInAttempt?>(
+            async (c, t) =>
+            {
+                var row = await c.QuerySingleOrDefaultAsync<Row>(select, new { key }, t).ConfigureAwait(false);
+                if (row is null)
+                {
+                    return null;
+                }
+
+                if (Db.Time(row.Locked) is { } locked && locked > now)
+                {
+                    return new SignInAttempt(Refused: true, (int)Math.Min(row.Failed, int.MaxValue), locked);
+                }
+
+                var count = (int)Math.Min(row.Failed + 1, int.MaxValue);
+                var lockUntil = lockoutAfter(count);
+                await c.ExecuteAsync(update, new { key, count, locked = Db.Ms(lockUntil) }, t).ConfigureAwait(false);
+                return new SignInAttempt(Refused: false, count, lockUntil, string.IsNullOrEmpty(row.Hash) ? null : row.Hash);
+            },
+            cancellationToken);
+    }
+
+    // One statement: SQLite evaluates every SET expression on the row as it was, so the test and both writes are atomic.
+    public Task ClearAsync(string key, int count, CancellationToken cancellationToken) =>
+        db.RunAsync(
+            c => c.ExecuteAsync(
+                $"UPDATE {table} SET failed_attempts = CASE WHEN failed_attempts = @count THEN 0 ELSE MAX(failed_attempts - 1, 0) END, locked_until = CASE WHEN failed_attempts = @count THEN NULL ELSE locked_until END WHERE {keyColumn} = @key",
+                new { key, count }),
+            cancellationToken);
+}
