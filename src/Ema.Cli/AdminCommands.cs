@@ -553,12 +553,14 @@ internal static class AdminCommands
     /// <summary>Opens the data folder's database (migrated), runs <paramref name="action"/>, closes it.</summary>
     internal static async Task<int> RunWithStorage(string? dataDirectory, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
     {
-        var settings = new EmaHostOptions { DataDirectory = dataDirectory ?? string.Empty };
+        // The data folder from --data; key encryption as the service has it, from the environment (Ema__KeyEncryption…).
+        var settings = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();
+        settings.DataDirectory = dataDirectory ?? string.Empty;
         var services = new ServiceCollection()
             .AddLogging()
             .AddSingleton(new PasswordHasher())
             .AddEmaSqliteStorage(Path.Combine(settings.ResolveDataDirectory(), "ema.db"))
-            .AddEmaAspNetCore(Path.Combine(settings.ResolveDataDirectory(), "dataprotection-keys")) // the key ring that encrypts keys and TOTP secrets
+            .AddEmaAspNetCore(Path.Combine(settings.ResolveDataDirectory(), "dataprotection-keys"), settings.LoadKeyEncryptionCertificate()) // the key ring that encrypts keys and TOTP secrets
             .AddSingleton<SigningKeyManager>()
             .AddSingleton<AdminOperations>() // the console's change layer (options at their defaults)
             .BuildServiceProvider();

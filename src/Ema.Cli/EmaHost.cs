@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using Ema.Admin;
 using Ema.Server;
 using Ema.Server.AspNetCore;
@@ -26,6 +27,41 @@ public sealed class EmaHostOptions
 
     /// <summary>Seed: <c>demo</c> creates the demo organization on start (idempotent).</summary>
     public string Seed { get; set; } = string.Empty;
+
+    /// <summary>
+    /// A PKCS#12 file (RSA, with its private key) that encrypts the Data Protection key ring at rest — and so, through it,
+    /// the signing keys and TOTP secrets. Keep it outside the data folder (a mounted secret); empty: the key ring is
+    /// stored in clear on Linux and the data folder is the trust boundary.
+    /// </summary>
+    public string KeyEncryptionCertificatePath { get; set; } = string.Empty;
+
+    /// <summary>The PKCS#12 file's password (from the environment: <c>Ema__KeyEncryptionCertificatePassword</c>).</summary>
+    public string? KeyEncryptionCertificatePassword { get; set; }
+
+    /// <summary>The key-encryption certificate, or null when none is configured; a readable error when it cannot be used.</summary>
+    public X509Certificate2? LoadKeyEncryptionCertificate()
+    {
+        if (string.IsNullOrWhiteSpace(KeyEncryptionCertificatePath))
+        {
+            return null;
+        }
+
+        try
+        {
+            var certificate = X509CertificateLoader.LoadPkcs12FromFile(KeyEncryptionCertificatePath, KeyEncryptionCertificatePassword);
+            if (!certificate.HasPrivateKey || certificate.GetRSAPrivateKey() is null)
+            {
+                certificate.Dispose();
+                throw new InvalidOperationException($"Ema:KeyEncryptionCertificatePath ({KeyEncryptionCertificatePath}) must hold an RSA certificate with its private key.");
+            }
+
+            return certificate;
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Ema:KeyEncryptionCertificatePath ({KeyEncryptionCertificatePath}) cannot be read as a PKCS#12 file with that password: {ex.Message}", ex);
+        }
+    }
 
     public string ResolveDataDirectory() => string.IsNullOrWhiteSpace(DataDirectory)
         ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "ema")
@@ -74,7 +110,7 @@ public static class EmaHost
         var baseUrl = url.GetLeftPart(UriPartial.Authority);
         var roles = settings.Roles.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
         builder.Services.AddSingleton(settings);
-        builder.Services.AddEmaAspNetCore(Path.Combine(dataDirectory, "dataprotection-keys"));
+        builder.Services.AddEmaAspNetCore(Path.Combine(dataDirectory, "dataprotection-keys"), settings.LoadKeyEncryptionCertificate());
         builder.Services.AddEmaSqliteStorage(Path.Combine(dataDirectory, "ema.db"));
 
         // Request lines can carry tokens in query strings (for example id_token_hint): never log them.

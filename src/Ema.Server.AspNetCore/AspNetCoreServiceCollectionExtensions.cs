@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Ema.Server.AspNetCore.Hosting;
 using Ema.Server.Security;
 using Microsoft.AspNetCore.DataProtection;
@@ -10,13 +11,28 @@ namespace Ema.Server.AspNetCore;
 public static class AspNetCoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Data Protection persisted in <paramref name="dataProtectionKeysDirectory"/> (it encrypts the signing keys and the
-    /// antiforgery tokens), antiforgery for the sign-in page, and the start-up task runner.
+    /// Data Protection persisted in <paramref name="dataProtectionKeysDirectory"/> (it encrypts the signing keys, TOTP
+    /// secrets and the antiforgery tokens), antiforgery for the sign-in page, and the start-up task runner. With
+    /// <paramref name="keyEncryptionCertificate"/> (an RSA certificate with its private key, kept outside the data folder)
+    /// the key ring itself is encrypted at rest; without it, on Linux, the key ring is stored in clear and the data folder
+    /// is the trust boundary.
     /// </summary>
-    public static IServiceCollection AddEmaAspNetCore(this IServiceCollection services, string dataProtectionKeysDirectory)
+    public static IServiceCollection AddEmaAspNetCore(this IServiceCollection services, string dataProtectionKeysDirectory, X509Certificate2? keyEncryptionCertificate = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddDataProtection().SetApplicationName("Ema").PersistKeysToFileSystem(new DirectoryInfo(dataProtectionKeysDirectory));
+        var dataProtection = services.AddDataProtection().SetApplicationName("Ema").PersistKeysToFileSystem(new DirectoryInfo(dataProtectionKeysDirectory));
+        if (keyEncryptionCertificate is not null)
+        {
+            if (!keyEncryptionCertificate.HasPrivateKey || keyEncryptionCertificate.GetRSAPublicKey() is null)
+            {
+                throw new InvalidOperationException("The key-encryption certificate must be an RSA certificate with its private key (a PKCS#12 file).");
+            }
+
+            // Decrypting needs the certificate too: named here, it is not looked up in a certificate store (none on Linux).
+            dataProtection.ProtectKeysWithCertificate(keyEncryptionCertificate).UnprotectKeysWithAnyCertificate(keyEncryptionCertificate);
+            services.AddSingleton<IStartupTask>(sp => new KeyRingEncryptionCheck(dataProtectionKeysDirectory, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<KeyRingEncryptionCheck>>()));
+        }
+
         services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "ema-af";

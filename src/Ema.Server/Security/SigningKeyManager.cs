@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Ema.Server.Stores;
 using Ema.Tokens.Keys;
 using Microsoft.Extensions.Logging;
@@ -66,7 +67,7 @@ public sealed class SigningKeyManager
             {
                 ring = new SigningKeyRing(
                     stored.Select(k => new SigningKeyEntry(
-                        SigningKey.ImportPkcs8(_protector.Unprotect(k.ProtectedPrivateKey), k.Algorithm),
+                        SigningKey.ImportPkcs8(Unprotect(k.ProtectedPrivateKey, purpose), k.Algorithm),
                         Enum.Parse<SigningKeyStatus>(k.Status),
                         k.CreatedAt,
                         k.RetiredAt)),
@@ -84,6 +85,19 @@ public sealed class SigningKeyManager
         finally
         {
             _lock.Release();
+        }
+    }
+
+    private byte[] Unprotect(byte[] protectedKey, string purpose)
+    {
+        try
+        {
+            return _protector.Unprotect(protectedKey);
+        }
+        catch (CryptographicException ex)
+        {
+            // A start-up failure an operator must be able to act on: a stack trace of Data Protection's internals is not it.
+            throw new InvalidOperationException($"The {purpose} signing keys stored in the database cannot be decrypted with this data folder's Data Protection key ring: the key ring was replaced, or it is encrypted with a certificate that is not configured (Ema:KeyEncryptionCertificatePath). {ex.Message}", ex);
         }
     }
 
