@@ -286,10 +286,7 @@ public sealed class EmaClient : IDisposable
             session = await _sessions.GetValidAsync(forceRenewal: true, cancellationToken).ConfigureAwait(false);
         }
 
-        using var request = new HttpRequestMessage(HttpMethod.Get, Options.IdentityProvider.TrimEnd('/') + EmaEndpoints.CatalogPath);
-        request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, session.AccessToken);
-        request.Headers.Accept.ParseAdd(MediaTypes.Json);
-        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        using var response = await SendCatalogRequestAsync(session.AccessToken!, cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized && retry)
         {
             await _sessions.GetValidAsync(forceRenewal: true, cancellationToken).ConfigureAwait(false);
@@ -305,6 +302,47 @@ public sealed class EmaClient : IDisposable
             ?? throw new EmaProtocolException("The IdP's catalog is empty.");
         return [.. catalog.Servers.Select(s => new EmaServer(s.Name, s.Resource, s.AuthorizationServer, s.Scopes))];
     }
+
+    /// <summary>
+    /// GETs the catalog, trying again after transient failures — the IdP restarting, a proxy's 502/503/504, a dropped
+    /// connection — at most <see cref="CatalogAttempts"/> times in all, after 0.25 s then 1 s (or the 503's Retry-After,
+    /// RFC 9110 §10.2.3, up to 5 s). A GET is safe to repeat (RFC 9110 §9.2.2); a client starting beside a restarting IdP
+    /// should not report "no servers".
+    /// </summary>
+    private async Task<HttpResponseMessage> SendCatalogRequestAsync(string accessToken, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, Options.IdentityProvider.TrimEnd('/') + EmaEndpoints.CatalogPath);
+            request.Headers.Authorization = new AuthenticationHeaderValue(HeaderValues.BearerScheme, accessToken);
+            request.Headers.Accept.ParseAdd(MediaTypes.Json);
+            var delay = attempt == 1 ? TimeSpan.FromSeconds(0.25) : TimeSpan.FromSeconds(1);
+            try
+            {
+                var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                if (attempt >= CatalogAttempts || (int)response.StatusCode is not (502 or 503 or 504))
+                {
+                    return response;
+                }
+
+                if (response.Headers.RetryAfter?.Delta is { } retryAfter)
+                {
+                    delay = retryAfter < TimeSpan.FromSeconds(5) ? retryAfter : TimeSpan.FromSeconds(5);
+                }
+
+                response.Dispose();
+            }
+            catch (HttpRequestException) when (attempt < CatalogAttempts)
+            {
+                // The connection failed or dropped: tried again below.
+            }
+
+            await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How many times the catalog is asked for in all before a transient failure is reported.</summary>
+    public const int CatalogAttempts = 3;
 
     private static McpClientOptions ClientOptions() => new()
     {

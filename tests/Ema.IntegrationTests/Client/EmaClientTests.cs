@@ -200,6 +200,34 @@ public sealed class EmaClientTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task Catalog_TransientFailures_AreTriedAgain_AndAPersistentOneIsReported()
+    {
+        var network = new CountingHandler(TrustedHttp.Handler(server.Ca));
+        using var client = await ClientHarness.SignedInAsync(server, "alice", network: network);
+        var expected = (await client.ListServersAsync()).Select(s => s.Name).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(1, network.Count("/idp/ema/v1/catalog"));
+
+        // The IdP restarting behind a proxy: 503 (with Retry-After), then 502, then the catalog.
+        network.FailNext("/idp/ema/v1/catalog", () => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable) { Headers = { RetryAfter = new(TimeSpan.FromMilliseconds(100)) } });
+        network.FailNext("/idp/ema/v1/catalog", () => new HttpResponseMessage(HttpStatusCode.BadGateway));
+        Assert.Equal(expected, (await client.ListServersAsync()).Select(s => s.Name).Order(StringComparer.Ordinal));
+        Assert.Equal(4, network.Count("/idp/ema/v1/catalog"));
+
+        // Down for longer: reported after the third attempt, with the status; a client error is not retried at all.
+        for (var i = 0; i < EmaClient.CatalogAttempts; i++)
+        {
+            network.FailNext("/idp/ema/v1/catalog", () => new HttpResponseMessage(HttpStatusCode.ServiceUnavailable) { Headers = { RetryAfter = new(TimeSpan.FromMilliseconds(50)) } });
+        }
+
+        var down = await Assert.ThrowsAsync<EmaProtocolException>(() => client.ListServersAsync());
+        Assert.Contains("HTTP 503", down.Message, StringComparison.Ordinal);
+        Assert.Equal(4 + EmaClient.CatalogAttempts, network.Count("/idp/ema/v1/catalog"));
+        network.FailNext("/idp/ema/v1/catalog", () => new HttpResponseMessage(HttpStatusCode.Forbidden));
+        await Assert.ThrowsAsync<EmaProtocolException>(() => client.ListServersAsync());
+        Assert.Equal(5 + EmaClient.CatalogAttempts, network.Count("/idp/ema/v1/catalog"));
+    }
+
+    [Fact]
     public async Task SessionRenewal_TwoProcessesOnOneProfile_RenewOnce_AndNeverReuseTheRotatedRefreshToken()
     {
         var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));

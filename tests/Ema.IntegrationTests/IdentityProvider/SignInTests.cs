@@ -144,7 +144,7 @@ public sealed class SignInTests(EmaServerFixture server)
     {
         var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
         var hasher = server.App.Services.GetRequiredService<PasswordHasher>();
-        await directory.CreateUserAsync(new User("usr-erin", "erin", "Erin Doe", null, UserStatus.Active), hasher.Hash("erin-correct-horse"), default);
+        await directory.CreateUserAsync(new User("usr-quinn", "quinn", "Quinn Doe", null, UserStatus.Active), hasher.Hash("quinn-correct-horse"), default);
 
         // Twenty guesses on twenty sign-in pages, posted at once: before the attempt was counted ahead of the password
         // check, each read "not locked" and checked its password, so all twenty were tried.
@@ -157,7 +157,7 @@ public sealed class SignInTests(EmaServerFixture server)
         try
         {
             var pages = await Task.WhenAll(Enumerable.Range(0, Guesses).Select(_ => OpenSignInPageAsync()));
-            answers = await Task.WhenAll(pages.Select((p, i) => p.Browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p.Page, "erin", "wrong-" + i))));
+            answers = await Task.WhenAll(pages.Select((p, i) => p.Browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p.Page, "quinn", "wrong-" + i))));
         }
         finally
         {
@@ -168,11 +168,11 @@ public sealed class SignInTests(EmaServerFixture server)
 
         Assert.Equal(3, html.Count(h => h.Contains("The username or password is incorrect.", StringComparison.Ordinal))); // LockoutThreshold is 3 in the test host
         Assert.Equal(Guesses - 3, html.Count(h => h.Contains("Too many failed attempts", StringComparison.Ordinal)));
-        var credentials = await directory.GetCredentialsAsync("usr-erin", default);
+        var credentials = await directory.GetCredentialsAsync("usr-quinn", default);
         Assert.Equal(3, credentials!.FailedAttempts);
         Assert.True(credentials.LockedUntil > server.App.Services.GetRequiredService<TimeProvider>().GetUtcNow());
-        var trail = await server.App.Services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Subject = "usr-erin", Limit = 100 }, default);
-        Assert.Equal(3, trail.Count(r => r.Reason!.StartsWith("wrong password", StringComparison.Ordinal)));
+        var trail = await server.App.Services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Subject = "usr-quinn", Limit = 100 }, default);
+        Assert.Equal(3, trail.Count(r => r.Reason?.StartsWith("wrong password", StringComparison.Ordinal) == true));
         Assert.Equal(Guesses - 3, trail.Count(r => r.Reason == "locked out"));
     }
 
