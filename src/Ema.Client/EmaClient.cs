@@ -139,33 +139,33 @@ public sealed class EmaClient : IDisposable
     public async Task<EmaSignOutResult> SignOutAsync(CancellationToken cancellationToken = default)
     {
         // A stored session of another IdP or client is never presented to this one (SessionManager): it is only deleted.
-        var current = _sessions.Current;
-        var notRevoked = current is null ? "no session of this IdP and client was stored" : null;
-        var forgotten = false;
-        try
-        {
-            if (current is not null)
+        // Whatever happens at the IdP — even a cancellation — the session is forgotten here (SessionManager.SignOutAsync).
+        var (forgotten, notRevoked) = await _sessions.SignOutAsync(
+            async current =>
             {
-                notRevoked = await _signIn.RevokeAsync(current, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (HttpRequestException ex)
-        {
-            notRevoked = "the IdP is unreachable: " + ex.Message;
-        }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            notRevoked = "the IdP did not answer in time";
-        }
-        catch (EmaProtocolException ex)
-        {
-            notRevoked = ex.Message;
-        }
-        finally
-        {
-            // Whatever happened at the IdP — even a cancellation — the session is forgotten here.
-            forgotten = _sessions.SignOut();
-        }
+                if (current is null)
+                {
+                    return "no session of this IdP and client was stored";
+                }
+
+                try
+                {
+                    return await _signIn.RevokeAsync(current, cancellationToken).ConfigureAwait(false);
+                }
+                catch (HttpRequestException ex)
+                {
+                    return "the IdP is unreachable: " + ex.Message;
+                }
+                catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return "the IdP did not answer in time";
+                }
+                catch (EmaProtocolException ex)
+                {
+                    return ex.Message;
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
 
         return new EmaSignOutResult(forgotten, notRevoked is null, notRevoked);
     }
@@ -332,9 +332,10 @@ public sealed class EmaClient : IDisposable
 
                 response.Dispose();
             }
-            catch (HttpRequestException) when (attempt < CatalogAttempts)
+            catch (HttpRequestException ex) when (attempt < CatalogAttempts && ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.ResponseEnded)
             {
-                // The connection failed or dropped: tried again below.
+                // The connection was refused or dropped: tried again below. A TLS or name-resolution failure is not
+                // transient and is reported at once.
             }
 
             await Task.Delay(delay, Time, cancellationToken).ConfigureAwait(false);

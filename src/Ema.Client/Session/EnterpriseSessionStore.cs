@@ -88,14 +88,48 @@ public sealed class EnterpriseSessionStore
         File.Move(temp, _file, overwrite: true);
     }
 
+    /// <summary>How many 50 ms steps a process waits for the profile lock: two minutes, longer than an HTTP request's
+    /// 100-second default timeout, so a holder stuck in a slow renewal times out before its waiters do.</summary>
+    public const int LockAttempts = 2_400;
+
     /// <summary>
-    /// Takes the profile's renewal lock, held until the result is disposed: one process at a time renews the session, so
-    /// two <c>ema</c> processes on one profile (say, a long-running <c>ema bridge</c> and an <c>ema call</c>) never both
-    /// present the same refresh token — the IdP rotates it and takes a second use for a stolen token's replay, revoking
-    /// the whole family (RFC 9700 §4.14.2). An OS file lock, so a process that dies releases it; waited for in 50 ms
-    /// steps for at most <paramref name="attempts"/> steps, then <see cref="IOException"/>.
+    /// Takes the profile's lock, held until the result is disposed. Every write of the session — a renewal, a sign-in, a
+    /// sign-out — happens under it, so two <c>ema</c> processes on one profile (say, a long-running <c>ema bridge</c> and
+    /// an <c>ema call</c>) never both present the same refresh token — the IdP rotates it and takes a second use for a
+    /// stolen token's replay, revoking the whole family (RFC 9700 §4.14.2) — and a renewal never brings back a session
+    /// another process signed out of. An OS file lock (<c>flock</c> on Unix), so a process that dies releases it. Not
+    /// reliable on network file systems that emulate <c>flock</c> per client, nor with
+    /// <c>DOTNET_SYSTEM_IO_DISABLEFILELOCKING</c> set: keep the profile on a local disk.
     /// </summary>
-    public async Task<IDisposable> LockForRenewalAsync(CancellationToken cancellationToken, int attempts = 1_200)
+    /// <exception cref="IOException">Another process held the lock for all of <paramref name="attempts"/> steps.</exception>
+    public async Task<IDisposable> LockAsync(CancellationToken cancellationToken, int attempts = LockAttempts)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (TryLock(attempt, attempts) is { } held)
+            {
+                return held;
+            }
+
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>As <see cref="LockAsync"/>, for the synchronous entry points (a session adopted from the host).</summary>
+    public IDisposable Lock(int attempts = LockAttempts)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (TryLock(attempt, attempts) is { } held)
+            {
+                return held;
+            }
+
+            Thread.Sleep(50);
+        }
+    }
+
+    private FileStream? TryLock(int attempt, int attempts)
     {
         var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
@@ -103,21 +137,19 @@ public sealed class EnterpriseSessionStore
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
-            {
-                // FileShare.None is an exclusive flock(2) on Unix and a sharing violation on Windows: either way, one holder.
-                return new FileStream(_lockFile, options);
-            }
-            catch (IOException) when (attempt < attempts)
-            {
-                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-            }
-            catch (IOException ex)
-            {
-                throw new IOException("Another ema process has been renewing the sign-in for too long (the lock " + _lockFile + " is held); try again.", ex);
-            }
+            // FileShare.None is an exclusive flock(2) on Unix — per open file, so two opens in one process exclude each
+            // other too — and a sharing violation on Windows: either way, one holder.
+            return new FileStream(_lockFile, options);
+        }
+        catch (IOException) when (attempt < attempts)
+        {
+            return null;
+        }
+        catch (IOException ex)
+        {
+            throw new IOException("Another ema process has held the profile lock (" + _lockFile + ") for two minutes; try again.", ex);
         }
     }
 

@@ -24,7 +24,7 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
 
                 // A session belongs to one IdP and one client: after the profile changed IdP or client, the old
                 // session's tokens must never be presented to the new one.
-                if (session is not null && (session.Issuer != options.IdentityProvider || session.ClientId != options.IdentityProviderClient?.ClientId))
+                if (session is not null && !IsOurs(session))
                 {
                     session = null;
                     LoadStatus = SessionLoadStatus.None;
@@ -49,23 +49,78 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
         }
 
         var session = await signIn.SignInAsync(browser, stepUp, cancellationToken).ConfigureAwait(false);
-        Set(session);
+        using (store is null ? null : await store.LockAsync(cancellationToken).ConfigureAwait(false))
+        {
+            Keep(session);
+        }
+
         return session;
     }
 
+    /// <summary>Adopts and stores a session obtained by a sign-in, under the profile lock.</summary>
     public void Set(EnterpriseSession session)
     {
-        _session = session;
-        _loaded = true;
-        store?.Save(session);
+        using (store?.Lock())
+        {
+            Keep(session);
+        }
     }
 
+    /// <summary>Forgets the session here and on disk, under the profile lock; whether one was stored.</summary>
     public bool SignOut()
+    {
+        using (store?.Lock())
+        {
+            return Forget();
+        }
+    }
+
+    /// <summary>
+    /// Signs out under the profile lock, held from reading the session to deleting it: <paramref name="revoke"/> gets the
+    /// newest session of this IdP and client (another process may have renewed it since this one loaded it) and says why
+    /// it could not be revoked, or null; the session is forgotten whatever it answers or throws. No renewal in another
+    /// process can write the session back afterwards, since renewals take the same lock and re-read the file.
+    /// </summary>
+    public async Task<(bool Forgotten, string? NotRevoked)> SignOutAsync(Func<EnterpriseSession?, Task<string?>> revoke, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(revoke);
+        using var held = store is null ? null : await store.LockAsync(cancellationToken).ConfigureAwait(false);
+        var current = Current;
+        if (store?.Load().Session is { } onDisk && IsOurs(onDisk))
+        {
+            current = onDisk;
+        }
+
+        string? notRevoked = null;
+        var forgotten = false;
+        try
+        {
+            notRevoked = await revoke(current).ConfigureAwait(false);
+        }
+        finally
+        {
+            forgotten = Forget();
+        }
+
+        return (forgotten, notRevoked);
+    }
+
+    private void Keep(EnterpriseSession session)
+    {
+        store?.Save(session);
+        _session = session;
+        _loaded = true;
+    }
+
+    private bool Forget()
     {
         _session = null;
         _loaded = true;
         return store?.Delete() ?? false;
     }
+
+    // A session belongs to one IdP and one client (see Current).
+    private bool IsOurs(EnterpriseSession session) => session.Issuer == options.IdentityProvider && session.ClientId == options.IdentityProviderClient?.ClientId;
 
     /// <summary>A session whose ID token is valid for at least the renewal margin; <paramref name="forceRenewal"/> renews
     /// even so (the IdP rejected the current one).</summary>
@@ -86,20 +141,24 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
                 return renewed;
             }
 
-            using var renewalLock = store is null ? null : await store.LockForRenewalAsync(cancellationToken).ConfigureAwait(false);
+            using var held = store is null ? null : await store.LockAsync(cancellationToken).ConfigureAwait(false);
             var latest = current;
             if (store is not null)
             {
-                // Another process on this profile may have renewed meanwhile — spending the refresh token this one holds —
-                // or signed out. Its session, if any, is the one to use or renew.
-                var (_, onDisk) = store.Load();
-                if (onDisk is null || onDisk.Issuer != options.IdentityProvider || onDisk.ClientId != options.IdentityProviderClient?.ClientId)
+                // Another process on this profile may have renewed meanwhile — spending the refresh token this one holds —,
+                // signed out, or signed in as someone else. Its session, if it is this user's, is the one to use or renew.
+                var (status, onDisk) = store.Load();
+                if (onDisk is null || !IsOurs(onDisk) || onDisk.Subject != current.Subject)
                 {
                     _session = null;
-                    throw new EmaSignInRequiredException("You signed out, or signed in elsewhere, in another ema process: run ema login.");
+                    throw new EmaSignInRequiredException(onDisk is not null
+                        ? "Another ema process signed in on this profile as someone else, or with another IdP or client: run ema login, or start this command again."
+                        : status == SessionLoadStatus.Unreadable
+                            ? "The stored session can no longer be read (the profile's key ring changed): run ema login."
+                            : "You signed out in another ema process: run ema login.");
                 }
 
-                if (onDisk.IdToken != current.IdToken)
+                if (onDisk.IdToken != current.IdToken || onDisk.RefreshToken != current.RefreshToken)
                 {
                     _session = onDisk;
                     if (IsFresh(onDisk))
@@ -117,7 +176,7 @@ internal sealed class SessionManager(OidcSignIn signIn, EmaClientOptions options
                 throw new EmaSignInRequiredException("Your sign-in has expired and could not be renewed: run ema login.");
             }
 
-            Set(refreshed);
+            Keep(refreshed); // the lock is held already
             return refreshed;
         }
         finally

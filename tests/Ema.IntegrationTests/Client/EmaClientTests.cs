@@ -277,6 +277,80 @@ public sealed class EmaClientTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task SignOut_DuringAnotherProcessRenewal_WaitsForIt_RevokesTheRenewedSession_AndNothingWritesItBack()
+    {
+        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
+        try
+        {
+            var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+            var network = new RefreshCountingHandler(TrustedHttp.Handler(server.Ca));
+            using var bridge = await ClientHarness.SignedInAsync(server, "alice", network: network, store: new EnterpriseSessionStore(profile), time: clock);
+            using var logout = new EmaClient(ClientHarness.Options(server), TrustedHttp.Handler(server.Ca), new EnterpriseSessionStore(profile), time: clock);
+            Assert.NotNull(logout.Session);
+
+            // The bridge's renewal is held at the IdP's door (its refresh request sent, the answer not yet back) ...
+            await Task.Delay(TimeSpan.FromSeconds(2.1));
+            clock.Advance(bridge.Session!.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
+            var release = network.HoldNextRefresh();
+            var renewal = Task.Run(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.read")));
+            await network.RefreshHeld.WaitAsync(TimeSpan.FromSeconds(30));
+
+            // ... when `ema logout` runs in another process: it waits for the renewal, then revokes what it produced.
+            var signOut = Task.Run(() => logout.SignOutAsync());
+            await Task.Delay(300);
+            Assert.False(signOut.IsCompleted);
+            release.SetResult();
+            await renewal;
+            var result = await signOut;
+
+            Assert.True(result.RevokedAtIdentityProvider, result.NotRevokedBecause);
+            Assert.False(File.Exists(new EnterpriseSessionStore(profile).FilePath));
+            var renewed = bridge.Session!;
+            server.Remember(renewed.IdToken, renewed.RefreshToken, renewed.AccessToken);
+
+            // The bridge's next renewal finds the session gone instead of writing it back; the renewed refresh token is dead.
+            clock.Advance(renewed.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
+            await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read")));
+            Assert.False(File.Exists(new EnterpriseSessionStore(profile).FilePath));
+            using var stale = new EmaClient(ClientHarness.Options(server), TrustedHttp.Handler(server.Ca), time: clock);
+            stale.UseSession(renewed with { IdTokenExpiresAt = clock.GetUtcNow() });
+            await Assert.ThrowsAsync<EmaSignInRequiredException>(() => stale.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read")));
+        }
+        finally
+        {
+            if (Directory.Exists(profile))
+            {
+                Directory.Delete(profile, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SessionRenewal_AfterAnotherUserSignedInOnTheProfile_AsksForASignIn_NeverBecomesThatUser()
+    {
+        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
+        try
+        {
+            var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+            using var bridge = await ClientHarness.SignedInAsync(server, "alice", store: new EnterpriseSessionStore(profile), time: clock);
+            using var other = await ClientHarness.SignedInAsync(server, "bob", store: new EnterpriseSessionStore(profile), time: clock);
+
+            clock.Advance(bridge.Session!.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
+            var refused = await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.read")));
+            Assert.Contains("someone else", refused.Message, StringComparison.Ordinal);
+            Assert.Null(bridge.Session);
+            Assert.Equal(other.Session!.Subject, new EnterpriseSessionStore(profile).Load().Session!.Subject); // bob's session is left alone
+        }
+        finally
+        {
+            if (Directory.Exists(profile))
+            {
+                Directory.Delete(profile, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
     public async Task SessionRenewalLock_IsExclusive_AndReleasedOnDispose()
     {
         var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
@@ -284,13 +358,13 @@ public sealed class EmaClientTests(EmaServerFixture server)
         {
             var first = new EnterpriseSessionStore(profile);
             var second = new EnterpriseSessionStore(profile);
-            using (await first.LockForRenewalAsync(default))
+            using (await first.LockAsync(default))
             {
-                var refused = await Assert.ThrowsAsync<IOException>(() => second.LockForRenewalAsync(default, attempts: 3));
+                var refused = await Assert.ThrowsAsync<IOException>(() => second.LockAsync(default, attempts: 3));
                 Assert.Contains("Another ema process", refused.Message, StringComparison.Ordinal);
             }
 
-            using var again = await second.LockForRenewalAsync(default, attempts: 1);
+            using var again = await second.LockAsync(default, attempts: 1);
             Assert.NotNull(again);
         }
         finally
@@ -302,18 +376,33 @@ public sealed class EmaClientTests(EmaServerFixture server)
         }
     }
 
-    /// <summary>Counts refresh-token grants sent to the IdP (the form is read, then sent on unchanged).</summary>
+    /// <summary>Counts refresh-token grants sent to the IdP (the form is read, then sent on unchanged), and can hold the
+    /// next one's answer until released.</summary>
     private sealed class RefreshCountingHandler(HttpMessageHandler inner) : DelegatingHandler(inner)
     {
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TaskCompletionSource? _release;
         private int _refreshes;
 
         public int Refreshes => Volatile.Read(ref _refreshes);
+
+        /// <summary>Completes once a held refresh has been sent and its answer is waiting.</summary>
+        public Task RefreshHeld => _held.Task;
+
+        public TaskCompletionSource HoldNextRefresh() => _release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             if (request.Content is FormUrlEncodedContent form && (await form.ReadAsStringAsync(cancellationToken)).Contains("grant_type=refresh_token", StringComparison.Ordinal))
             {
                 Interlocked.Increment(ref _refreshes);
+                if (Interlocked.Exchange(ref _release, null) is { } release)
+                {
+                    var response = await base.SendAsync(request, cancellationToken);
+                    _held.TrySetResult();
+                    await release.Task.WaitAsync(cancellationToken);
+                    return response;
+                }
             }
 
             return await base.SendAsync(request, cancellationToken);
