@@ -49,7 +49,8 @@ public sealed class EmaHostOptions
         try
         {
             var certificate = X509CertificateLoader.LoadPkcs12FromFile(KeyEncryptionCertificatePath, KeyEncryptionCertificatePassword);
-            if (!certificate.HasPrivateKey || certificate.GetRSAPrivateKey() is null)
+            using var rsa = certificate.HasPrivateKey ? certificate.GetRSAPrivateKey() : null;
+            if (rsa is null)
             {
                 certificate.Dispose();
                 throw new InvalidOperationException($"Ema:KeyEncryptionCertificatePath ({KeyEncryptionCertificatePath}) must hold an RSA certificate with its private key.");
@@ -74,6 +75,12 @@ public static class EmaHost
     /// <summary>Builds the web application from command-line arguments and configuration.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
+        // A password on the command line is readable by every user of the machine (ps, /proc/PID/cmdline).
+        if (args.Any(a => a.Contains("KeyEncryptionCertificatePassword", StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new InvalidOperationException("Give Ema:KeyEncryptionCertificatePassword through the environment (Ema__KeyEncryptionCertificatePassword) or a configuration file readable only by the service, never on the command line: every user of the machine can read a command line.");
+        }
+
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder);
         var settings = builder.Configuration.GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();

@@ -23,15 +23,18 @@ public static class AspNetCoreServiceCollectionExtensions
         var dataProtection = services.AddDataProtection().SetApplicationName("Ema").PersistKeysToFileSystem(new DirectoryInfo(dataProtectionKeysDirectory));
         if (keyEncryptionCertificate is not null)
         {
-            if (!keyEncryptionCertificate.HasPrivateKey || keyEncryptionCertificate.GetRSAPublicKey() is null)
+            using var rsa = keyEncryptionCertificate.GetRSAPublicKey();
+            if (!keyEncryptionCertificate.HasPrivateKey || rsa is null)
             {
                 throw new InvalidOperationException("The key-encryption certificate must be an RSA certificate with its private key (a PKCS#12 file).");
             }
 
             // Decrypting needs the certificate too: named here, it is not looked up in a certificate store (none on Linux).
             dataProtection.ProtectKeysWithCertificate(keyEncryptionCertificate).UnprotectKeysWithAnyCertificate(keyEncryptionCertificate);
-            services.AddSingleton<IStartupTask>(sp => new KeyRingEncryptionCheck(dataProtectionKeysDirectory, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<KeyRingEncryptionCheck>>()));
         }
+
+        // With or without a certificate: a start without it must not meet an encrypted key ring (see the check).
+        services.AddSingleton<IStartupTask>(sp => new KeyRingEncryptionCheck(dataProtectionKeysDirectory, keyEncryptionCertificate, sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<KeyRingEncryptionCheck>>()));
 
         services.AddAntiforgery(o =>
         {

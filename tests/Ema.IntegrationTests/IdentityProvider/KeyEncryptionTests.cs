@@ -6,6 +6,7 @@ using Ema.IntegrationTests.Infrastructure;
 using Ema.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace Ema.IntegrationTests.IdentityProvider;
@@ -36,10 +37,11 @@ public sealed class KeyEncryptionTests : IDisposable
     {
         var (certificate, password) = CreateCertificate("kek.pfx");
 
-        var before = await RunAsync(["--Ema:KeyEncryptionCertificatePath=" + certificate, "--Ema:KeyEncryptionCertificatePassword=" + password]);
+        var before = await RunAsync(certificate, password);
 
         // At rest: every Data Protection key is an <encryptedSecret>, none holds its master key in clear.
-        var keys = Directory.GetFiles(Path.Combine(_data, "dataprotection-keys"), "key-*.xml");
+        var keyFolder = Path.Combine(_data, "dataprotection-keys");
+        var keys = Directory.GetFiles(keyFolder, "key-*.xml");
         Assert.NotEmpty(keys);
         foreach (var key in keys)
         {
@@ -49,38 +51,45 @@ public sealed class KeyEncryptionTests : IDisposable
         }
 
         // Restarted with the certificate: the same signing keys.
-        var after = await RunAsync(["--Ema:KeyEncryptionCertificatePath=" + certificate, "--Ema:KeyEncryptionCertificatePassword=" + password]);
-        Assert.Equal(before, after);
+        Assert.Equal(before, await RunAsync(certificate, password));
 
-        // Without it, or with another certificate, the signing keys cannot be read: the start fails with a reason.
-        var without = await Assert.ThrowsAsync<InvalidOperationException>(() => RunAsync([]));
+        // Without it, or with another certificate, the start stops before Data Protection reads the ring — which would
+        // otherwise quietly write a new key, in clear when no certificate is set, and use it from then on.
+        var without = await Assert.ThrowsAsync<InvalidOperationException>(() => RunAsync(null, null));
         Assert.Contains("Ema:KeyEncryptionCertificatePath", without.Message, StringComparison.Ordinal);
         var (other, otherPassword) = CreateCertificate("other.pfx");
-        await Assert.ThrowsAsync<InvalidOperationException>(() => RunAsync(["--Ema:KeyEncryptionCertificatePath=" + other, "--Ema:KeyEncryptionCertificatePassword=" + otherPassword]));
+        var mismatch = await Assert.ThrowsAsync<InvalidOperationException>(() => RunAsync(other, otherPassword));
+        Assert.Contains("another certificate", mismatch.Message, StringComparison.Ordinal);
+        Assert.Equal(keys.Order(StringComparer.Ordinal), Directory.GetFiles(keyFolder, "key-*.xml").Order(StringComparer.Ordinal)); // no key was added
+        Assert.Equal(before, await RunAsync(certificate, password));
 
-        // A wrong password or a missing file is refused before anything starts, with the setting named.
-        var wrong = Assert.Throws<InvalidOperationException>(() => EmaHost.Build(Args(["--Ema:KeyEncryptionCertificatePath=" + certificate, "--Ema:KeyEncryptionCertificatePassword=wrong"])));
+        // A wrong password or a missing file is refused before anything starts, with the setting named; a password on
+        // the command line (readable by every user of the machine) is refused outright.
+        var wrong = Assert.Throws<InvalidOperationException>(() => EmaHost.Build(Args(certificate), b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Ema:KeyEncryptionCertificatePassword"] = "wrong" })));
         Assert.Contains("Ema:KeyEncryptionCertificatePath", wrong.Message, StringComparison.Ordinal);
-        Assert.Throws<InvalidOperationException>(() => EmaHost.Build(Args(["--Ema:KeyEncryptionCertificatePath=" + Path.Combine(_secrets, "missing.pfx")])));
+        Assert.Throws<InvalidOperationException>(() => EmaHost.Build(Args(Path.Combine(_secrets, "missing.pfx"))));
+        var onCommandLine = Assert.Throws<InvalidOperationException>(() => EmaHost.Build([.. Args(certificate), "--Ema:KeyEncryptionCertificatePassword=" + password]));
+        Assert.Contains("environment", onCommandLine.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task KeyRing_EncryptionConfiguredLater_KeepsReadingTheOldKeys_AndWarnsThatTheyAreInClear()
     {
-        var before = await RunAsync([]);
+        var before = await RunAsync(null, null);
         var (certificate, password) = CreateCertificate("kek.pfx");
         var logs = new LogCapture();
-        var after = await RunAsync(["--Ema:KeyEncryptionCertificatePath=" + certificate, "--Ema:KeyEncryptionCertificatePassword=" + password], logs);
+        var after = await RunAsync(certificate, password, logs);
 
         Assert.Equal(before, after);
         Assert.Single(logs.Lines, l => l.Contains("[5001]", StringComparison.Ordinal) && l.StartsWith("Warning", StringComparison.Ordinal));
     }
 
-    /// <summary>Starts `ema serve` on the data folder, reads the IdP's key ids, stops.</summary>
-    private async Task<string> RunAsync(string[] extra, LogCapture? logs = null)
+    /// <summary>Starts `ema serve` on the data folder (the certificate's password as the environment would give it), reads the IdP's key ids, stops.</summary>
+    private async Task<string> RunAsync(string? certificate, string? password, LogCapture? logs = null)
     {
-        var app = EmaHost.Build(Args(extra), b =>
+        var app = EmaHost.Build(Args(certificate), b =>
         {
+            b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Ema:KeyEncryptionCertificatePassword"] = password });
             b.Logging.ClearProviders();
             if (logs is not null)
             {
@@ -102,8 +111,8 @@ public sealed class KeyEncryptionTests : IDisposable
         }
     }
 
-    private string[] Args(string[] extra) =>
-        ["--Ema:DataDirectory=" + _data, $"--Ema:Urls=https://127.0.0.1:{EmaServerFixture.FreePort()}", "--Ema:Roles=idp", .. extra];
+    private string[] Args(string? certificate) =>
+        ["--Ema:DataDirectory=" + _data, $"--Ema:Urls=https://127.0.0.1:{EmaServerFixture.FreePort()}", "--Ema:Roles=idp", .. certificate is null ? Array.Empty<string>() : ["--Ema:KeyEncryptionCertificatePath=" + certificate]];
 
     private (string Path, string Password) CreateCertificate(string name)
     {
