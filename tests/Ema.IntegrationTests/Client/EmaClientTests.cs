@@ -230,150 +230,105 @@ public sealed class EmaClientTests(EmaServerFixture server)
     [Fact]
     public async Task SessionRenewal_TwoProcessesOnOneProfile_RenewOnce_AndNeverReuseTheRotatedRefreshToken()
     {
-        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
-        try
-        {
-            // Two clients on one profile folder, as an `ema bridge` and an `ema call` would be: each its own store object
-            // and its own clock, the same files.
-            var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
-            var network = new RefreshCountingHandler(TrustedHttp.Handler(server.Ca));
-            using var bridge = await ClientHarness.SignedInAsync(server, "alice", network: network, store: new EnterpriseSessionStore(profile), time: clock);
-            using var call = new EmaClient(ClientHarness.Options(server), network, new EnterpriseSessionStore(profile), time: clock);
-            var signedIn = bridge.Session!;
-            Assert.Equal(signedIn.IdToken, call.Session!.IdToken);
+        using var folder = new TemporaryFolder("ema-profile-");
+        var (clock, network, bridge, call) = await TwoProcessesAsync(folder.Path);
+        using var disposeBridge = bridge;
+        using var disposeCall = call;
+        var signedIn = bridge.Session!;
+        Assert.Equal(signedIn.IdToken, call.Session!.IdToken);
 
-            // Both see the ID token about to expire (inside the 60 s renewal margin) and renew at the same moment. The
-            // IdP stamps `exp` in whole seconds of the real clock: two real seconds later its new token is fresh on this one.
-            await Task.Delay(TimeSpan.FromSeconds(2.1));
-            clock.Advance(signedIn.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
-            var wiki = ClientHarness.Server(server, "wiki", "wiki.read");
-            var tokens = await Task.WhenAll(Task.Run(() => bridge.GetAccessTokenAsync(wiki)), Task.Run(() => call.GetAccessTokenAsync(wiki)));
+        // Both see the ID token about to expire and renew at the same moment.
+        await AdvanceIntoRenewalAsync(clock, signedIn);
+        var wiki = ClientHarness.Server(server, "wiki", "wiki.read");
+        var tokens = await Task.WhenAll(Task.Run(() => bridge.GetAccessTokenAsync(wiki)), Task.Run(() => call.GetAccessTokenAsync(wiki)));
 
-            Assert.Equal(1, network.Refreshes); // one renewal; the other process took its result from the file
-            Assert.NotEqual(signedIn.IdToken, bridge.Session!.IdToken);
-            Assert.Equal(bridge.Session!.IdToken, call.Session!.IdToken);
+        Assert.Equal(1, network.Refreshes); // one renewal; the other process took its result from the file
+        Assert.NotEqual(signedIn.IdToken, bridge.Session!.IdToken);
+        Assert.Equal(bridge.Session!.IdToken, call.Session!.IdToken);
 
-            // The family is intact (a reused refresh token would have revoked it): the next renewal still works.
-            await Task.Delay(TimeSpan.FromSeconds(2.1));
-            clock.Advance(bridge.Session!.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
-            var later = await call.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read"));
-            Assert.Equal(2, network.Refreshes);
-            server.Remember([.. tokens, later, bridge.Session!.IdToken, bridge.Session.RefreshToken, call.Session!.IdToken, call.Session.RefreshToken]);
+        // The family is intact (a reused refresh token would have revoked it): the next renewal still works.
+        await AdvanceIntoRenewalAsync(clock, bridge.Session!);
+        var later = await call.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read"));
+        Assert.Equal(2, network.Refreshes);
+        server.Remember([.. tokens, later, bridge.Session!.IdToken, bridge.Session.RefreshToken, call.Session!.IdToken, call.Session.RefreshToken]);
 
-            // Signing out in one process ends the session for the other at its next renewal, instead of renewing it.
-            Assert.True(call.SignOut());
-            clock.Advance(bridge.Session!.IdTokenExpiresAt - clock.GetUtcNow());
-            var signedOut = await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.search")));
-            Assert.Contains("another ema process", signedOut.Message, StringComparison.Ordinal);
-            Assert.Equal(2, network.Refreshes);
-        }
-        finally
-        {
-            if (Directory.Exists(profile))
-            {
-                Directory.Delete(profile, recursive: true);
-            }
-        }
+        // Signing out in one process ends the session for the other at its next renewal, instead of renewing it.
+        Assert.True(call.SignOut());
+        clock.Advance(bridge.Session!.IdTokenExpiresAt - clock.GetUtcNow());
+        var signedOut = await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.search")));
+        Assert.Contains("another ema process", signedOut.Message, StringComparison.Ordinal);
+        Assert.Equal(2, network.Refreshes);
     }
 
     [Fact]
     public async Task SignOut_DuringAnotherProcessRenewal_WaitsForIt_RevokesTheRenewedSession_AndNothingWritesItBack()
     {
-        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
-        try
-        {
-            var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
-            var network = new RefreshCountingHandler(TrustedHttp.Handler(server.Ca));
-            using var bridge = await ClientHarness.SignedInAsync(server, "alice", network: network, store: new EnterpriseSessionStore(profile), time: clock);
-            using var logout = new EmaClient(ClientHarness.Options(server), TrustedHttp.Handler(server.Ca), new EnterpriseSessionStore(profile), time: clock);
-            Assert.NotNull(logout.Session);
+        using var folder = new TemporaryFolder("ema-profile-");
+        var profile = folder.Path;
+        var (clock, network, bridge, logout) = await TwoProcessesAsync(profile);
+        using var disposeBridge = bridge;
+        using var disposeLogout = logout;
+        Assert.NotNull(logout.Session);
 
-            // The bridge's renewal is held at the IdP's door (its refresh request sent, the answer not yet back) ...
-            await Task.Delay(TimeSpan.FromSeconds(2.1));
-            clock.Advance(bridge.Session!.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
-            var release = network.HoldNextRefresh();
-            var renewal = Task.Run(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.read")));
-            await network.RefreshHeld.WaitAsync(TimeSpan.FromSeconds(30));
+        // The bridge's renewal is held at the IdP's door (its refresh request sent, the answer not yet back) ...
+        await AdvanceIntoRenewalAsync(clock, bridge.Session!);
+        var release = network.HoldNextRefresh();
+        var renewal = Task.Run(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.read")));
+        await network.RefreshHeld.WaitAsync(TimeSpan.FromSeconds(30));
 
-            // ... when `ema logout` runs in another process: it waits for the renewal, then revokes what it produced.
-            var signOut = Task.Run(() => logout.SignOutAsync());
-            await Task.Delay(300);
-            Assert.False(signOut.IsCompleted);
-            release.SetResult();
-            await renewal;
-            var result = await signOut;
+        // ... when `ema logout` runs in another process: it waits for the renewal, then revokes what it produced.
+        var signOut = Task.Run(() => logout.SignOutAsync());
+        await Task.Delay(300);
+        Assert.False(signOut.IsCompleted);
+        release.SetResult();
+        await renewal;
+        var result = await signOut;
 
-            Assert.True(result.RevokedAtIdentityProvider, result.NotRevokedBecause);
-            Assert.False(File.Exists(new EnterpriseSessionStore(profile).FilePath));
-            var renewed = bridge.Session!;
-            server.Remember(renewed.IdToken, renewed.RefreshToken, renewed.AccessToken);
+        Assert.True(result.RevokedAtIdentityProvider, result.NotRevokedBecause);
+        Assert.False(File.Exists(new EnterpriseSessionStore(profile).FilePath));
+        var renewed = bridge.Session!;
+        server.Remember(renewed.IdToken, renewed.RefreshToken, renewed.AccessToken);
 
-            // The bridge's next renewal finds the session gone instead of writing it back; the renewed refresh token is dead.
-            clock.Advance(renewed.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
-            await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read")));
-            Assert.False(File.Exists(new EnterpriseSessionStore(profile).FilePath));
-            using var stale = new EmaClient(ClientHarness.Options(server), TrustedHttp.Handler(server.Ca), time: clock);
-            stale.UseSession(renewed with { IdTokenExpiresAt = clock.GetUtcNow() });
-            await Assert.ThrowsAsync<EmaSignInRequiredException>(() => stale.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read")));
-        }
-        finally
-        {
-            if (Directory.Exists(profile))
-            {
-                Directory.Delete(profile, recursive: true);
-            }
-        }
+        // The bridge's next renewal finds the session gone instead of writing it back; the renewed refresh token is dead.
+        clock.Advance(renewed.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
+        await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read")));
+        Assert.False(File.Exists(new EnterpriseSessionStore(profile).FilePath));
+        using var stale = new EmaClient(ClientHarness.Options(server), TrustedHttp.Handler(server.Ca), time: clock);
+        stale.UseSession(renewed with { IdTokenExpiresAt = clock.GetUtcNow() });
+        await Assert.ThrowsAsync<EmaSignInRequiredException>(() => stale.GetAccessTokenAsync(ClientHarness.Server(server, "tickets", "tickets.read")));
     }
 
     [Fact]
     public async Task SessionRenewal_AfterAnotherUserSignedInOnTheProfile_AsksForASignIn_NeverBecomesThatUser()
     {
-        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
-        try
-        {
-            var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
-            using var bridge = await ClientHarness.SignedInAsync(server, "alice", store: new EnterpriseSessionStore(profile), time: clock);
-            using var other = await ClientHarness.SignedInAsync(server, "bob", store: new EnterpriseSessionStore(profile), time: clock);
+        using var folder = new TemporaryFolder("ema-profile-");
+        var profile = folder.Path;
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        using var bridge = await ClientHarness.SignedInAsync(server, "alice", store: new EnterpriseSessionStore(profile), time: clock);
+        using var other = await ClientHarness.SignedInAsync(server, "bob", store: new EnterpriseSessionStore(profile), time: clock);
 
-            clock.Advance(bridge.Session!.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
-            var refused = await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.read")));
-            Assert.Contains("someone else", refused.Message, StringComparison.Ordinal);
-            Assert.Null(bridge.Session);
-            Assert.Equal(other.Session!.Subject, new EnterpriseSessionStore(profile).Load().Session!.Subject); // bob's session is left alone
-        }
-        finally
-        {
-            if (Directory.Exists(profile))
-            {
-                Directory.Delete(profile, recursive: true);
-            }
-        }
+        clock.Advance(bridge.Session!.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
+        var refused = await Assert.ThrowsAsync<EmaSignInRequiredException>(() => bridge.GetAccessTokenAsync(ClientHarness.Server(server, "wiki", "wiki.read")));
+        Assert.Contains("someone else", refused.Message, StringComparison.Ordinal);
+        Assert.Null(bridge.Session);
+        Assert.Equal(other.Session!.Subject, new EnterpriseSessionStore(profile).Load().Session!.Subject); // bob's session is left alone
     }
 
     [Fact]
     public async Task SessionRenewalLock_IsExclusive_AndReleasedOnDispose()
     {
-        var profile = Path.Combine(Path.GetTempPath(), "ema-profile-" + Guid.CreateVersion7().ToString("N"));
-        try
+        using var folder = new TemporaryFolder("ema-profile-");
+        var profile = folder.Path;
+        var first = new EnterpriseSessionStore(profile);
+        var second = new EnterpriseSessionStore(profile);
+        using (await first.LockAsync(default))
         {
-            var first = new EnterpriseSessionStore(profile);
-            var second = new EnterpriseSessionStore(profile);
-            using (await first.LockAsync(default))
-            {
-                var refused = await Assert.ThrowsAsync<IOException>(() => second.LockAsync(default, attempts: 3));
-                Assert.Contains("Another ema process", refused.Message, StringComparison.Ordinal);
-            }
+            var refused = await Assert.ThrowsAsync<IOException>(() => second.LockAsync(default, attempts: 3));
+            Assert.Contains("Another ema process", refused.Message, StringComparison.Ordinal);
+        }
 
-            using var again = await second.LockAsync(default, attempts: 1);
-            Assert.NotNull(again);
-        }
-        finally
-        {
-            if (Directory.Exists(profile))
-            {
-                Directory.Delete(profile, recursive: true);
-            }
-        }
+        using var again = await second.LockAsync(default, attempts: 1);
+        Assert.NotNull(again);
     }
 
     /// <summary>Counts refresh-token grants sent to the IdP (the form is read, then sent on unchanged), and can hold the
@@ -407,6 +362,29 @@ public sealed class EmaClientTests(EmaServerFixture server)
 
             return await base.SendAsync(request, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Two clients on one profile folder, as an <c>ema bridge</c> and an <c>ema call</c> would be: each its own store
+    /// object, the same files and clock; the first signed in as alice (the second loads her session from the file), both
+    /// on a network handler that counts refresh grants.
+    /// </summary>
+    private async Task<(FakeTimeProvider Clock, RefreshCountingHandler Network, EmaClient First, EmaClient Second)> TwoProcessesAsync(string profile)
+    {
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var network = new RefreshCountingHandler(TrustedHttp.Handler(server.Ca));
+        var first = await ClientHarness.SignedInAsync(server, "alice", network: network, store: new EnterpriseSessionStore(profile), time: clock);
+        return (clock, network, first, new EmaClient(ClientHarness.Options(server), network, new EnterpriseSessionStore(profile), time: clock));
+    }
+
+    /// <summary>
+    /// Moves the client's clock into the 60-second renewal margin of <paramref name="session"/>'s ID token. The IdP stamps
+    /// <c>exp</c> in whole seconds of the real clock: after two real seconds its next token is fresh on this clock.
+    /// </summary>
+    private static async Task AdvanceIntoRenewalAsync(FakeTimeProvider clock, EnterpriseSession session)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(2.1));
+        clock.Advance(session.IdTokenExpiresAt - TimeSpan.FromSeconds(59) - clock.GetUtcNow());
     }
 
     private static IEnumerable<EmaRefusal> FindRefusal(Exception? ex)
