@@ -453,7 +453,7 @@ internal static class ClientCommands
         }
     }
 
-    internal static bool IsExpected(Exception ex) => ex is EmaSignInRequiredException or EmaAccessDeniedException or EmaProtocolException or HttpRequestException or InvalidOperationException or ModelContextProtocol.McpException or IOException;
+    internal static bool IsExpected(Exception ex) => ex is EmaSignInRequiredException or EmaAccessDeniedException or EmaProtocolException or HttpRequestException or InvalidOperationException or ModelContextProtocol.McpException or IOException or UnauthorizedAccessException; // the last: a profile folder this user cannot read or write
 
     private static int CodeFor(Exception ex) => ex switch
     {
