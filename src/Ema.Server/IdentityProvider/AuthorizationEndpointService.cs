@@ -54,6 +54,7 @@ public sealed class AuthorizationEndpointService
     private readonly TimeProvider _time;
     private readonly ILogger<AuthorizationEndpointService> _logger;
     private readonly UnknownUsernameAttempts _unknownUsernames = new();
+    private readonly SignInRateLimit _signInRateLimit;
 
     /// <summary>Longer names are answered as unknown without a lookup (the console allows 64 characters).</summary>
     public const int MaxUsernameLength = 256;
@@ -72,6 +73,7 @@ public sealed class AuthorizationEndpointService
         _options = options.Value;
         _time = time;
         _logger = logger;
+        _signInRateLimit = new SignInRateLimit(time, _options.SignInAttemptsPerAddressPerMinute);
     }
 
     /// <summary>Handles <c>/authorize</c> with the query parameters and the current session (if any).</summary>
@@ -309,6 +311,14 @@ public sealed class AuthorizationEndpointService
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
         var now = _time.GetUtcNow();
+        if (!_signInRateLimit.TryAcquire(remoteAddress, out var retryAfter))
+        {
+            // Before any lookup or password check: spraying one password over many accounts from one address stops here.
+            await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "too many sign-in attempts from this address", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+            return new(null, null, $"Too many sign-in attempts from your network. Try again in {seconds} second{(seconds == 1 ? string.Empty : "s")}.");
+        }
+
         var user = username.Length > MaxUsernameLength ? null : await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false);
         if (user is null)
         {

@@ -36,6 +36,12 @@ public sealed class IdentityProviderOptions
     public int LockoutThreshold { get; set; } = 5;
 
     /// <summary>
+    /// Sign-in attempts (password checks) allowed per client address per minute, whatever the usernames: the defence
+    /// against password spraying that per-user lockout is not. 0 turns it off.
+    /// </summary>
+    public int SignInAttemptsPerAddressPerMinute { get; set; } = 60;
+
+    /// <summary>
     /// When a client asks for MFA and the user has no authenticator yet, let them enrol one on the sign-in page right
     /// after their password (RFC 6238 TOTP). Off: only an admin enrols (<c>ema admin users mfa-enroll</c>).
     /// </summary>
@@ -125,6 +131,11 @@ public sealed class IdentityProviderOptionsValidator : IValidateOptions<Identity
         if (options.LockoutThreshold < 1)
         {
             failures.Add($"{nameof(options.LockoutThreshold)} must be at least 1.");
+        }
+
+        if (options.SignInAttemptsPerAddressPerMinute < 0)
+        {
+            failures.Add($"{nameof(options.SignInAttemptsPerAddressPerMinute)} must be 0 (off) or more.");
         }
 
         if (!Ema.Tokens.Jose.JwsAlgorithm.TryGet(options.SigningAlgorithm, out _))
