@@ -30,7 +30,7 @@ public sealed class SignInRateLimit(TimeProvider time, int attemptsPerMinute)
         }
 
         var now = time.GetUtcNow();
-        var key = address ?? string.Empty;
+        var key = Partition(address);
         lock (_lock)
         {
             if (!_addresses.TryGetValue(key, out var entry) || now - entry.Start >= Window)
@@ -52,6 +52,32 @@ public sealed class SignInRateLimit(TimeProvider time, int attemptsPerMinute)
             _addresses[key] = (entry.Start, entry.Count + 1);
             return true;
         }
+    }
+
+    /// <summary>
+    /// An IPv4 address counts alone; an IPv6 address counts with its /64 — the usual size of one site's or one host's
+    /// allocation, every address of which the same client can use — and an IPv4-mapped IPv6 address as its IPv4 address.
+    /// </summary>
+    internal static string Partition(string? address)
+    {
+        if (!System.Net.IPAddress.TryParse(address, out var ip))
+        {
+            return address ?? string.Empty;
+        }
+
+        if (ip.IsIPv4MappedToIPv6)
+        {
+            return ip.MapToIPv4().ToString();
+        }
+
+        if (ip.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return ip.ToString();
+        }
+
+        var bytes = ip.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new System.Net.IPAddress(bytes) + "/64";
     }
 
     private bool MakeRoom(DateTimeOffset now)

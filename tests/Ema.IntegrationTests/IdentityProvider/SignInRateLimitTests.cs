@@ -75,6 +75,13 @@ public sealed class SignInRateLimitTests(RateLimitedServerFixture server) : ICla
         Assert.Equal(TimeSpan.FromMinutes(1), retryAfter);
         Assert.True(limit.TryAcquire("192.0.2.2", out _)); // another address has its own count
 
+        // IPv6 counts per /64 (one client can use every address in it); IPv4-mapped addresses as IPv4.
+        Assert.True(limit.TryAcquire("2001:db8:1:2::a", out _));
+        Assert.True(limit.TryAcquire("2001:db8:1:2:ffff::b", out _));
+        Assert.False(limit.TryAcquire("2001:db8:1:2:1234:5678:9abc:def0", out _));
+        Assert.True(limit.TryAcquire("2001:db8:1:3::a", out _));
+        Assert.False(limit.TryAcquire("::ffff:192.0.2.1", out _));
+
         clock.Advance(TimeSpan.FromSeconds(61));
         Assert.True(limit.TryAcquire("192.0.2.1", out _));
         Assert.True(new SignInRateLimit(clock, attemptsPerMinute: 0).TryAcquire("192.0.2.1", out _)); // 0: off
