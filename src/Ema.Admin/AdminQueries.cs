@@ -58,7 +58,7 @@ public sealed class AdminQueries(
 {
     /// <summary>Counts for the overview: one query each, whatever the size of the directory.</summary>
     public async Task<(int Users, int Groups, int Clients, int Resources, int Sessions)> CountAsync(CancellationToken cancellationToken) =>
-        ((await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false)).Count,
+        (await directory.CountUsersAsync(cancellationToken).ConfigureAwait(false),
          (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).Count,
          (await applications.ListClientsAsync(cancellationToken).ConfigureAwait(false)).Count,
          (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).Count,
@@ -68,16 +68,20 @@ public sealed class AdminQueries(
     public async Task<IReadOnlyList<UserView>> ListUsersAsync(string? search, int limit, CancellationToken cancellationToken, string? afterUsername = null)
     {
         var groups = (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(g => g.Id, g => g.Name, StringComparer.Ordinal);
-        var users = (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false))
-            .Where(u => string.IsNullOrWhiteSpace(search) || u.Username.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase) || u.DisplayName.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase))
-            .Where(u => afterUsername is null || string.CompareOrdinal(u.Username, afterUsername) > 0)
-            .OrderBy(u => u.Username, StringComparer.Ordinal)
-            .Take(limit);
-        var memberships = (await directory.ListMembershipsAsync(cancellationToken).ConfigureAwait(false)).ToLookup(m => m.UserId, m => m.GroupId, StringComparer.Ordinal);
+
+        // Without a search, a page is a range read of the store (a directory of millions pages as cheaply as one of ten);
+        // a search (the console's box: usernames and display names, any case) reads the directory.
+        var users = string.IsNullOrWhiteSpace(search)
+            ? await directory.ListUsersPageAsync(afterUsername, limit, cancellationToken).ConfigureAwait(false)
+            : [.. (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false))
+                .Where(u => u.Username.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase) || u.DisplayName.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase))
+                .Where(u => afterUsername is null || string.CompareOrdinal(u.Username, afterUsername) > 0)
+                .OrderBy(u => u.Username, StringComparer.Ordinal)
+                .Take(limit)];
         var views = new List<UserView>();
         foreach (var user in users)
         {
-            var groupIds = memberships[user.Id];
+            var groupIds = await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false);
             views.Add(new(
                 user.Id,
                 user.Username,

@@ -11,6 +11,12 @@ public interface IDirectoryStore
 
     Task<IReadOnlyList<User>> ListUsersAsync(CancellationToken cancellationToken);
 
+    /// <summary>At most <paramref name="limit"/> users by username (ordinal), those after <paramref name="afterUsername"/> when given: one page, read as a range.</summary>
+    Task<IReadOnlyList<User>> ListUsersPageAsync(string? afterUsername, int limit, CancellationToken cancellationToken);
+
+    /// <summary>How many users there are.</summary>
+    Task<int> CountUsersAsync(CancellationToken cancellationToken);
+
     /// <summary>Creates a user with a password hash; false when the username is taken.</summary>
     Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken);
 

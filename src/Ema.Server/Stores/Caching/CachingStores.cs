@@ -112,6 +112,10 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<IReadOnlyList<User>> ListUsersAsync(CancellationToken cancellationToken) => inner.ListUsersAsync(cancellationToken);
 
+    public Task<IReadOnlyList<User>> ListUsersPageAsync(string? afterUsername, int limit, CancellationToken cancellationToken) => inner.ListUsersPageAsync(afterUsername, limit, cancellationToken);
+
+    public Task<int> CountUsersAsync(CancellationToken cancellationToken) => inner.CountUsersAsync(cancellationToken);
+
     public async Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(user);
