@@ -64,7 +64,7 @@ public sealed class AdminQueries(
          (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).Count,
          (await grants.ListSessionsAsync(null, cancellationToken).ConfigureAwait(false)).Count);
 
-    /// <summary>Users by username (ordinal), those after <paramref name="afterUsername"/> when given: a reader pages on with the last one it got.</summary>
+    /// <summary>Users by username (<see cref="Api.UserOrder"/>), those after <paramref name="afterUsername"/> when given: a reader pages on with the last one it got.</summary>
     public async Task<IReadOnlyList<UserView>> ListUsersAsync(string? search, int limit, CancellationToken cancellationToken, string? afterUsername = null)
     {
         var groups = (await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false)).ToDictionary(g => g.Id, g => g.Name, StringComparer.Ordinal);
@@ -75,8 +75,8 @@ public sealed class AdminQueries(
             ? await directory.ListUsersPageAsync(afterUsername, limit, cancellationToken).ConfigureAwait(false)
             : [.. (await directory.ListUsersAsync(cancellationToken).ConfigureAwait(false))
                 .Where(u => u.Username.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase) || u.DisplayName.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase))
-                .Where(u => afterUsername is null || string.CompareOrdinal(u.Username, afterUsername) > 0)
-                .OrderBy(u => u.Username, StringComparer.Ordinal)
+                .Where(u => afterUsername is null || Api.UserOrder.Compare(u.Username, afterUsername) > 0)
+                .OrderBy(u => u.Username, Api.UserOrder.Comparer)
                 .Take(limit)];
         var views = new List<UserView>();
         foreach (var user in users)

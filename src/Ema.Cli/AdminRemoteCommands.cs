@@ -276,7 +276,7 @@ internal static class AdminRemoteCommands
         foreach (var item in page)
         {
             var key = item.ValueKind == JsonValueKind.Object && item.TryGetProperty(cursor, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-            if (key is null || (previous is not null && string.CompareOrdinal(key, previous) <= 0))
+            if (key is null || (previous is not null && Ema.Admin.Api.UserOrder.Compare(key, previous) <= 0))
             {
                 return null;
             }

@@ -33,9 +33,17 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public async Task<IReadOnlyList<User>> ListUsersAsync(CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(c => c.QueryAsync<UserRow>($"SELECT {UserColumns} FROM users ORDER BY username_normalized"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
 
-    // SQLite's BINARY collation orders UTF-8 bytes, which is the ordinal order of the usernames the directory accepts (ASCII).
+    // SQLite's BINARY collation orders UTF-8 bytes: Unicode code point order (Ema.Admin.Api.UserOrder). Two statements,
+    // not "@after IS NULL OR username > @after": only a plain comparison lets the planner seek the index to the cursor
+    // instead of walking it from the start on every page.
     public async Task<IReadOnlyList<User>> ListUsersPageAsync(string? afterUsername, int limit, CancellationToken cancellationToken) =>
-        [.. (await _db.RunAsync(c => c.QueryAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE @after IS NULL OR username > @after ORDER BY username LIMIT @limit", new { after = afterUsername, limit }), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
+        [.. (await _db.RunAsync(
+            c => c.QueryAsync<UserRow>(
+                afterUsername is null
+                    ? $"SELECT {UserColumns} FROM users ORDER BY username LIMIT @limit"
+                    : $"SELECT {UserColumns} FROM users WHERE username > @after ORDER BY username LIMIT @limit",
+                new { after = afterUsername, limit }),
+            cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
 
     public async Task<int> CountUsersAsync(CancellationToken cancellationToken) =>
         (int)await _db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users"), cancellationToken).ConfigureAwait(false);

@@ -38,6 +38,12 @@ public sealed class CliPagingTests
         Assert.Null(AdminRemoteCommands.LastCursor(Page("""[{"username":"carol"},{"name":"dan"}]"""), "username", "bob")); // an item without the cursor
         Assert.Null(AdminRemoteCommands.LastCursor(Page("""[{"username":7}]"""), "username", null)); // a cursor that is not text
         Assert.Null(AdminRemoteCommands.LastCursor(Page("""[null]"""), "username", null));
+
+        // The server sorts by Unicode code point (SQLite's BINARY collation over UTF-8), not by UTF-16 code unit: U+FF42
+        // comes before U+1F600 there, and the CLI must agree or it stops a correct listing as "out of order".
+        Assert.Equal("zzz\U0001F600", AdminRemoteCommands.LastCursor(Page("""[{"username":"zzz\uFF42"},{"username":"zzz\uD83D\uDE00"}]"""), "username", null));
+        Assert.True(UserOrder.Compare("zzz\uFF42", "zzz\U0001F600") < 0);
+        Assert.True(string.CompareOrdinal("zzz\uFF42", "zzz\U0001F600") > 0); // why UserOrder exists
     }
 
     [Fact]
