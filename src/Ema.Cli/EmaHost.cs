@@ -25,6 +25,13 @@ public sealed class EmaHostOptions
     /// <summary>Development switch for plain http on loopback (decision 22).</summary>
     public bool AllowHttpOnLoopback { get; set; }
 
+    /// <summary>
+    /// Reverse proxies whose <c>X-Forwarded-For</c> is believed, comma separated (addresses or CIDR networks). Behind a
+    /// proxy, the client's address — in the audit trail, network conditions of the policy, the sign-in limit per
+    /// address — is what the proxy forwards; from anyone else the header is ignored. Empty: no proxy is trusted.
+    /// </summary>
+    public string TrustedProxies { get; set; } = string.Empty;
+
     /// <summary>Seed: <c>demo</c> creates the demo organization on start (idempotent).</summary>
     public string Seed { get; set; } = string.Empty;
 
@@ -72,6 +79,28 @@ public sealed class EmaHostOptions
 /// <summary>The composition root of <c>ema serve</c>: configuration, TLS, storage, roles, endpoints. No logic of its own.</summary>
 public static class EmaHost
 {
+    private static List<IPNetwork> ParseTrustedProxies(string value)
+    {
+        var networks = new List<IPNetwork>();
+        foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (IPNetwork.TryParse(item, out var network))
+            {
+                networks.Add(network);
+            }
+            else if (IPAddress.TryParse(item, out var address))
+            {
+                networks.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            }
+            else
+            {
+                throw new InvalidOperationException($"Ema:TrustedProxies: '{item}' is neither an IP address nor a CIDR network.");
+            }
+        }
+
+        return networks;
+    }
+
     /// <summary>Builds the web application from command-line arguments and configuration.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -165,7 +194,29 @@ public static class EmaHost
             builder.Services.AddSingleton<IStartupTask>(sp => new DemoSeed(sp, baseUrl, dataDirectory));
         }
 
+        var trustedProxies = ParseTrustedProxies(settings.TrustedProxies);
+        if (trustedProxies.Count > 0)
+        {
+            builder.Services.Configure<Microsoft.AspNetCore.Builder.ForwardedHeadersOptions>(o =>
+            {
+                // Only the address: the last hop the trusted proxy appended (ForwardLimit 1). The scheme and host stay
+                // Ema's own (its issuers are configured, never taken from a request).
+                o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor;
+                o.KnownProxies.Clear();
+                o.KnownIPNetworks.Clear();
+                foreach (var network in trustedProxies)
+                {
+                    o.KnownIPNetworks.Add(network);
+                }
+            });
+        }
+
         var app = builder.Build();
+        if (trustedProxies.Count > 0)
+        {
+            app.UseForwardedHeaders();
+        }
+
         if (roles.Contains(EmaRoles.IdentityProvider))
         {
             app.MapEmaIdentityProvider();

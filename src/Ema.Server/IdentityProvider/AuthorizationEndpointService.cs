@@ -311,11 +311,17 @@ public sealed class AuthorizationEndpointService
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(password);
         var now = _time.GetUtcNow();
-        if (!_signInRateLimit.TryAcquire(remoteAddress, out var retryAfter))
+        var limit = _signInRateLimit.TryAcquire(remoteAddress);
+        if (!limit.Allowed)
         {
             // Before any lookup or password check: spraying one password over many accounts from one address stops here.
-            await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "too many sign-in attempts from this address", remoteAddress, null, cancellationToken).ConfigureAwait(false);
-            var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+            // One audit record per address and window: the refusals themselves are the cheapest request there is.
+            if (limit.FirstRefusal)
+            {
+                await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "too many sign-in attempts from this address; further ones this minute are refused unrecorded", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+            }
+
+            var seconds = Math.Max(1, (int)Math.Ceiling(limit.RetryAfter.TotalSeconds));
             return new(null, null, $"Too many sign-in attempts from your network. Try again in {seconds} second{(seconds == 1 ? string.Empty : "s")}.");
         }
 
@@ -353,6 +359,7 @@ public sealed class AuthorizationEndpointService
         // The password was right: this attempt was no guess, whatever else stops the sign-in. Not cancellable: a browser
         // that goes away now must not leave a right password counted as a failure.
         await _directory.ClearSignInFailuresAsync(user.Id, attempt.Count, CancellationToken.None).ConfigureAwait(false);
+        _signInRateLimit.Release(remoteAddress);
         if (user.Status != UserStatus.Active)
         {
             await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "account disabled", remoteAddress, null, cancellationToken).ConfigureAwait(false);

@@ -272,6 +272,19 @@ public sealed class SignInTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task SignIn_XForwardedFor_FromAPeerThatIsNotATrustedProxy_IsIgnored()
+    {
+        var (browser, _, page) = await OpenSignInPageAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/idp/signin") { Content = SignInForm(page, "no-such-user-xff", "wrong") };
+        request.Headers.Add("X-Forwarded-For", "203.0.113.99"); // anyone can send it: believed only from Ema:TrustedProxies
+        await browser.SendAsync(request);
+
+        var trail = await server.App.Services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Type = AuditEventTypes.SignIn, Limit = 1000 }, default);
+        Assert.DoesNotContain(trail, r => r.RemoteAddress == "203.0.113.99");
+        Assert.Contains(trail, r => r.RemoteAddress == "127.0.0.1" && r.Reason == "unknown user");
+    }
+
+    [Fact]
     public async Task SignIn_WithoutAntiforgeryToken_IsRefused()
     {
         var (browser, _, page) = await OpenSignInPageAsync();
