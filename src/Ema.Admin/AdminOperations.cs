@@ -96,6 +96,30 @@ public sealed partial class AdminOperations(
         return AdminResult.Done($"{user.Username} is now {status.ToString().ToLowerInvariant()}.");
     }
 
+    /// <summary>
+    /// Helpdesk unlock: clears the user's failed sign-ins and one-time codes and ends their locks (a user locked out by
+    /// someone guessing, or by their own typos). The back-off starts again from zero.
+    /// </summary>
+    public async Task<AdminResult> UnlockUserAsync(ConsoleUser by, string username, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var user = await directory.FindUserByUsernameAsync(username ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (user is null)
+        {
+            return AdminResult.Refused($"There is no user '{username}'.");
+        }
+
+        var passwords = await directory.UnlockAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        var codes = await mfa.UnlockCodesAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        if (!passwords && !codes)
+        {
+            return AdminResult.Refused($"{user.Username} has no failed sign-ins to clear.");
+        }
+
+        await AuditAsync(by, "user_unlock", $"cleared the failed {(passwords && codes ? "sign-ins and one-time codes" : passwords ? "sign-ins" : "one-time codes")} of {user.Username}", user.Id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{user.Username} can sign in again: failed attempts cleared.");
+    }
+
     /// <summary>Lost device: removes the user's authenticator and ends their sessions; their next MFA sign-in enrols a new one.</summary>
     public async Task<AdminResult> ResetMfaAsync(ConsoleUser by, string username, CancellationToken cancellationToken)
     {

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace Ema.Admin;
 
 /// <summary>A user as the console shows it: never a password hash or an MFA secret, only whether one is enrolled.</summary>
-public sealed record UserView(string Id, string Username, string DisplayName, string? Email, string? Department, string Status, IReadOnlyList<string> Groups, IReadOnlyList<string> Roles, bool MfaEnrolled);
+public sealed record UserView(string Id, string Username, string DisplayName, string? Email, string? Department, string Status, IReadOnlyList<string> Groups, IReadOnlyList<string> Roles, bool MfaEnrolled, DateTimeOffset? LockedUntil = null);
 
 public sealed record GroupView(string Id, string Name, string? Description, IReadOnlyList<string> Members);
 
@@ -79,9 +79,14 @@ public sealed class AdminQueries(
                 .OrderBy(u => u.Username, Api.UserOrder.Comparer)
                 .Take(limit)];
         var views = new List<UserView>();
+        var now = time.GetUtcNow();
         foreach (var user in users)
         {
             var groupIds = await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false);
+
+            // Locked out: by failed passwords or by failed one-time codes, whichever ends later.
+            var passwordLock = (await directory.GetCredentialsAsync(user.Id, cancellationToken).ConfigureAwait(false))?.LockedUntil is { } p && p > now ? p : (DateTimeOffset?)null;
+            var codeLock = await mfa.FindCodeLockAsync(user.Id, now, cancellationToken).ConfigureAwait(false);
             views.Add(new(
                 user.Id,
                 user.Username,
@@ -91,7 +96,8 @@ public sealed class AdminQueries(
                 user.Status.ToString().ToLowerInvariant(),
                 [.. groupIds.Select(id => groups.TryGetValue(id, out var name) ? name : id)],
                 await directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false),
-                await mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false) is not null));
+                await mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false) is not null,
+                passwordLock > codeLock || codeLock is null ? passwordLock : codeLock));
         }
 
         return views;

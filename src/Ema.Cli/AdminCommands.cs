@@ -309,6 +309,10 @@ internal static class AdminCommands
         role.Subcommands.Add(roleRemove);
         users.Subcommands.Add(role);
 
+        var unlock = new Command("unlock", "Helpdesk: clear the user's failed sign-ins and one-time codes and end their lockout.") { who, By, Remote };
+        unlock.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.UnlockUserAsync(by, p.GetValue(who)!, ct), "POST", $"/users/{E(p.GetValue(who)!)}/unlock", null));
+        users.Subcommands.Add(unlock);
+
         var reset = new Command("mfa-reset", "Lost device: remove the user's authenticator and end their sessions.") { who, By, Remote };
         reset.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.ResetMfaAsync(by, p.GetValue(who)!, ct), "POST", $"/users/{E(p.GetValue(who)!)}/mfa-reset", null));
         users.Subcommands.Add(reset);

@@ -73,6 +73,8 @@ internal static class AdminApiChanges
             RunAsync(c, by => o.SetUserStatusAsync(by, username, UserStatus.Disabled, ct))).WithName("DisableUser");
         changes.MapPost("/users/{username}/enable", (string username, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.SetUserStatusAsync(by, username, UserStatus.Active, ct))).WithName("EnableUser");
+        changes.MapPost("/users/{username}/unlock", (string username, AdminOperations o, HttpContext c, CancellationToken ct) =>
+            RunAsync(c, by => o.UnlockUserAsync(by, username, ct))).WithName("UnlockUser");
         changes.MapPost("/users/{username}/mfa-reset", (string username, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.ResetMfaAsync(by, username, ct))).WithName("ResetUserMfa");
         changes.MapPost("/users/{username}/roles", (string username, RoleRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>

@@ -145,6 +145,12 @@ public interface IMfaStore
     /// <summary>A right code: as <c>IDirectoryStore.ClearSignInFailuresAsync</c>, for the authenticator's count.</summary>
     Task ClearCodeFailuresAsync(string userId, int count, CancellationToken cancellationToken);
 
+    /// <summary>The end of the authenticator's lock, if it is locked at <paramref name="now"/>.</summary>
+    Task<DateTimeOffset?> FindCodeLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>An administrator's unlock of the one-time codes; false when there was nothing to clear.</summary>
+    Task<bool> UnlockCodesAsync(string userId, CancellationToken cancellationToken);
+
     /// <summary>Removes the user's authenticator (lost device); false when there was none.</summary>
     Task<bool> DeleteTotpAsync(string userId, CancellationToken cancellationToken);
 }

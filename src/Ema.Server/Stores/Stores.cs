@@ -33,6 +33,9 @@ public interface IDirectoryStore
     /// </summary>
     Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken);
 
+    /// <summary>An administrator's unlock: forgets the failures and ends any lock; false when there was nothing to clear.</summary>
+    Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken);
+
     /// <summary>
     /// The password of the attempt that set the count to <paramref name="count"/> was right: when nothing was counted
     /// since, forgets the failures and ends any lock; otherwise (guesses ran alongside) takes back that one attempt only

@@ -40,6 +40,14 @@ internal sealed class AttemptCounter(SqliteDatabase db, string table, string key
             cancellationToken);
     }
 
+    /// <summary>Clears the count and the lock whatever they are (an administrator's unlock); false when both were clear.</summary>
+    public async Task<bool> ResetAsync(string key, CancellationToken cancellationToken) =>
+        await db.RunAsync(c => c.ExecuteAsync($"UPDATE {table} SET failed_attempts = 0, locked_until = NULL WHERE {keyColumn} = @key AND (failed_attempts > 0 OR locked_until IS NOT NULL)", new { key }), cancellationToken).ConfigureAwait(false) == 1;
+
+    /// <summary>The end of the lock, if it is locked at <paramref name="now"/>.</summary>
+    public async Task<DateTimeOffset?> FindLockAsync(string key, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Db.Time(await db.RunAsync(c => c.ExecuteScalarAsync<long?>($"SELECT locked_until FROM {table} WHERE {keyColumn} = @key AND locked_until > @now", new { key, now = Db.Ms(now) }), cancellationToken).ConfigureAwait(false));
+
     // One statement: SQLite evaluates every SET expression on the row as it was, so the test and both writes are atomic.
     public Task ClearAsync(string key, int count, CancellationToken cancellationToken) =>
         db.RunAsync(

@@ -74,6 +74,9 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public Task ClearSignInFailuresAsync(string userId, int count, CancellationToken cancellationToken) =>
         _passwordAttempts.ClearAsync(userId, count, cancellationToken);
 
+    public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken) =>
+        _passwordAttempts.ResetAsync(userId, cancellationToken);
+
     public async Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<Group>("SELECT id AS Id, name AS Name, description AS Description FROM groups ORDER BY name"), cancellationToken).ConfigureAwait(false)];
 

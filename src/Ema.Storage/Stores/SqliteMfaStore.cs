@@ -16,6 +16,12 @@ public sealed class SqliteMfaStore(SqliteDatabase db, TimeProvider time) : IMfaS
     public Task ClearCodeFailuresAsync(string userId, int count, CancellationToken cancellationToken) =>
         _codeAttempts.ClearAsync(userId, count, cancellationToken);
 
+    public Task<DateTimeOffset?> FindCodeLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        _codeAttempts.FindLockAsync(userId, now, cancellationToken);
+
+    public Task<bool> UnlockCodesAsync(string userId, CancellationToken cancellationToken) =>
+        _codeAttempts.ResetAsync(userId, cancellationToken);
+
     public async Task<(byte[] ProtectedSecret, long LastStep)?> FindTotpAsync(string userId, CancellationToken cancellationToken) =>
         await db.RunAsync(c => c.QuerySingleOrDefaultAsync<Row>("SELECT protected_secret AS ProtectedSecret, last_step AS LastStep FROM user_totp WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false) is { } row
             ? (row.ProtectedSecret, row.LastStep)

@@ -199,6 +199,41 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         Assert.Equal(3, (await server.CodeLockAsync("usr-lee")).Failures);
     }
 
+    [Fact]
+    public async Task AdminConsole_Unlock_ClearsALockedOutUsersFailures_AndTheyCanSignInAgain()
+    {
+        var password = await server.CreateUserAsync("nia");
+        var directory = server.App.Services.GetRequiredService<IDirectoryStore>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var guess = ConsoleSession.Anonymous(server, server.Clock);
+            await guess.GetAsync("/my/connections");
+            await guess.PostAsync(guess.Url.GetLeftPart(UriPartial.Path), new() { ["request"] = ConsoleSession.Input(guess.Html, "request"), ["__af"] = ConsoleSession.Input(guess.Html, "__af"), ["username"] = "nia", ["password"] = "wrong-" + i });
+        }
+
+        Assert.True((await directory.GetCredentialsAsync("usr-nia", default))!.LockedUntil > server.Clock.GetUtcNow()); // LockoutThreshold is 3 in the test host
+
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await alice.GetAsync("/admin/users?search=nia");
+        Assert.Contains("locked until", alice.Html, StringComparison.Ordinal);
+        await alice.SubmitAsync("/admin/users", "Unlock", new() { ["username"] = "nia" });
+        Assert.Contains("nia can sign in again", alice.Html, StringComparison.Ordinal);
+
+        var cleared = await directory.GetCredentialsAsync("usr-nia", default);
+        Assert.Equal(0, cleared!.FailedAttempts);
+        Assert.Null(cleared.LockedUntil);
+        Assert.Single(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "user_unlock" && e.Resource == "usr-nia" && e.Subject == "usr-alice");
+        using (var nia = await ConsoleSession.SignInAsync(server, "nia", "/my/connections", server.Clock, password))
+        {
+            Assert.Equal("/my/connections", nia.Url.AbsolutePath);
+        }
+
+        // Nothing to clear: refused, and no audit record.
+        await alice.SubmitAsync("/admin/users", "Unlock", new() { ["username"] = "nia" });
+        Assert.Contains("has no failed sign-ins to clear", alice.Html, StringComparison.Ordinal);
+        Assert.Single(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "user_unlock" && e.Resource == "usr-nia");
+    }
+
     private string WrongCode(string username)
     {
         var right = ConsoleSession.Anonymous(server, server.Clock).CodeNow(server.TotpSecrets[username]);

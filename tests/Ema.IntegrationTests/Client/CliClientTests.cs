@@ -230,6 +230,17 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         server.Secrets.Add(remoteUser.Out.Split("store it now): ")[1].Trim());
         var rita = await directory.FindUserByUsernameAsync("rita", default);
         Assert.Contains("grp-remote", await directory.GetGroupIdsAsync(rita!.Id, default));
+
+        // Helpdesk: rita locked out (three counted failures), unlocked through the API.
+        for (var i = 0; i < 3; i++)
+        {
+            await directory.BeginSignInAttemptAsync(rita.Id, DateTimeOffset.UnixEpoch.AddYears(100), n => n >= 3 ? DateTimeOffset.MaxValue : null, default);
+        }
+
+        var unlocked = await RunAsync("admin", "users", "unlock", "rita", "--remote");
+        Assert.True(unlocked.Code == 0, unlocked.Err);
+        Assert.Equal(0, (await directory.GetCredentialsAsync(rita.Id, default))!.FailedAttempts);
+        Assert.Null((await directory.GetCredentialsAsync(rita.Id, default))!.LockedUntil);
         // More users than one answer of the API holds (1,000): the listing pages on and misses no one — also past names
         // on which UTF-16 and code point order disagree (the store accepts what the console's pattern would refuse).
         for (var i = 0; i < 1000; i++)

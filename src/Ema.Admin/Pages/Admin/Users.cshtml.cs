@@ -28,6 +28,12 @@ public sealed class UsersModel(AdminQueries queries, AdminOperations operations)
         await LoadAsync(null, cancellationToken);
     }
 
+    public async Task OnPostUnlockAsync(string username, CancellationToken cancellationToken)
+    {
+        Show(await operations.UnlockUserAsync(Me, username, cancellationToken));
+        await LoadAsync(null, cancellationToken);
+    }
+
     public async Task OnPostResetMfaAsync(string username, CancellationToken cancellationToken)
     {
         Show(await operations.ResetMfaAsync(Me, username, cancellationToken));

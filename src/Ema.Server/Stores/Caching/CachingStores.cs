@@ -137,6 +137,8 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task ClearSignInFailuresAsync(string userId, int count, CancellationToken cancellationToken) => inner.ClearSignInFailuresAsync(userId, count, cancellationToken);
 
+    public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken) => inner.UnlockAsync(userId, cancellationToken);
+
     public Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) => inner.ListGroupsAsync(cancellationToken);
 
     public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken) => inner.CreateGroupAsync(group, cancellationToken);
