@@ -26,7 +26,15 @@ internal sealed class KeyRingEncryptionCheck(string keysDirectory, X509Certifica
         var inClear = 0;
         foreach (var file in Directory.EnumerateFiles(keysDirectory, "key-*.xml"))
         {
-            var key = XDocument.Load(file);
+            XDocument key;
+            try
+            {
+                key = XDocument.Load(file);
+            }
+            catch (System.Xml.XmlException ex)
+            {
+                throw new InvalidOperationException($"The Data Protection key {file} is not readable XML ({ex.Message}): restore it from a backup.", ex);
+            }
 
             // An encrypted key holds <encryptedSecret>, with the certificate it was encrypted to in an <X509Certificate>
             // (XML Encryption's KeyInfo); a key in clear holds its secret in <masterKey>.

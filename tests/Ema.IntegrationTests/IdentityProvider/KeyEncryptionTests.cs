@@ -84,6 +84,18 @@ public sealed class KeyEncryptionTests : IDisposable
         Assert.Single(logs.Lines, l => l.Contains("[5001]", StringComparison.Ordinal) && l.StartsWith("Warning", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task KeyRing_ADamagedKeyFile_StopsTheStartWithItsName_NotAStackTrace()
+    {
+        await RunAsync(null, null);
+        var key = Directory.GetFiles(Path.Combine(_data, "dataprotection-keys"), "key-*.xml").First();
+        await File.WriteAllTextAsync(key, "<key");
+
+        var damaged = await Assert.ThrowsAsync<InvalidOperationException>(() => RunAsync(null, null));
+        Assert.Contains(Path.GetFileName(key), damaged.Message, StringComparison.Ordinal);
+        Assert.Contains("not readable XML", damaged.Message, StringComparison.Ordinal);
+    }
+
     /// <summary>Starts `ema serve` on the data folder (the certificate's password as the environment would give it), reads the IdP's key ids, stops.</summary>
     private async Task<string> RunAsync(string? certificate, string? password, LogCapture? logs = null)
     {
