@@ -140,7 +140,16 @@ public interface IGrantStore
     /// </summary>
     Task<bool> RotateRefreshTokenAsync(string tokenHash, RefreshTokenGrant successor, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Revokes every refresh token of the family and, in the same transaction, ends the client's part of the family's IdP
+    /// session: ID tokens issued to that client in that session before the start of this second no longer yield
+    /// ID-JAGs (<see cref="FindClientSignOutAsync"/>). A client that revokes its refresh token (RFC 7009; <c>ema logout</c>)
+    /// or whose refresh token was reused signs out there, not only of its refresh tokens.
+    /// </summary>
     Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken);
+
+    /// <summary>The cut-off of the client's sign-out from the session (what was issued to it in the session before is void), or null.</summary>
+    Task<DateTimeOffset?> FindClientSignOutAsync(string sessionId, string clientId, CancellationToken cancellationToken);
 
     /// <summary>The user's live refresh-token grants (one per family: the client's standing connection), newest first.</summary>
     Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken);

@@ -131,8 +131,24 @@ public sealed class SqliteGrantStore : IGrantStore
             },
             cancellationToken);
 
-    public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken) =>
-        _db.RunAsync(c => c.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @now), expires_at = @now WHERE family_id = @familyId", new { familyId, now = Db.Ms(_time.GetUtcNow()) }), cancellationToken);
+    public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var cut = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds()); // ID tokens' iat is in whole seconds
+        return _db.TransactAsync(
+            async (c, t) =>
+            {
+                await c.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @now), expires_at = @now WHERE family_id = @familyId", new { familyId, now = Db.Ms(now) }, t).ConfigureAwait(false);
+                return await c.ExecuteAsync(
+                    "INSERT INTO client_session_signouts (session_id, client_id, signed_out_at) SELECT DISTINCT session_id, client_id, @cut FROM refresh_tokens WHERE family_id = @familyId AND session_id IS NOT NULL ON CONFLICT (session_id, client_id) DO UPDATE SET signed_out_at = MAX(signed_out_at, excluded.signed_out_at)",
+                    new { familyId, cut = Db.Ms(cut) },
+                    t).ConfigureAwait(false);
+            },
+            cancellationToken);
+    }
+
+    public async Task<DateTimeOffset?> FindClientSignOutAsync(string sessionId, string clientId, CancellationToken cancellationToken) =>
+        Db.Time(await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<long?>("SELECT signed_out_at FROM client_session_signouts WHERE session_id = @sessionId AND client_id = @clientId", new { sessionId, clientId }), cancellationToken).ConfigureAwait(false));
 
     public async Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(

@@ -47,6 +47,38 @@ public sealed class TokenRevocationTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task TokenRevocation_SignsTheClientOutOfTheSession_ItsIdTokensNoLongerYieldIdJags_ANewSignInDoes()
+    {
+        var signIn = await server.SignInAsync("bob");
+        var wikiLike = server.BaseUrl + "/mcp/ledger";
+        using (var before = await server.TokenAsync(server.ExchangeForm(signIn.Tokens.IdToken!, wikiLike), Agent))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        }
+
+        // `ema logout`: the refresh token is revoked (RFC 7009). The ID token the client held — which someone may have
+        // copied — is refused from then on, although it has not expired.
+        await Task.Delay(TimeSpan.FromSeconds(1.1)); // the cut-off is the start of the revocation's second (iat is in seconds)
+        using (var revoked = await RevokeAsync(new() { ["token"] = signIn.Tokens.RefreshToken! }, Agent))
+        {
+            Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        }
+
+        using (var after = await server.TokenAsync(server.ExchangeForm(signIn.Tokens.IdToken!, wikiLike), Agent))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, after.StatusCode);
+            Assert.Equal("invalid_request", await ErrorAsync(after)); // the ID-JAG draft's answer for a subject token it refuses
+            Assert.Contains(server.Logs.Lines, l => l.Contains("the client signed out of this session", StringComparison.Ordinal));
+        }
+
+        // Signing in again gives ID tokens that work (issued at or after the cut-off).
+        var again = await server.SignInAsync("bob");
+        using var fresh = await server.TokenAsync(server.ExchangeForm(again.Tokens.IdToken!, wikiLike), Agent);
+        Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
+        server.Remember(await fresh.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task TokenRevocation_UnknownToken_Answers200_AndRevokesNothing()
     {
         var signIn = await server.SignInAsync("bob");

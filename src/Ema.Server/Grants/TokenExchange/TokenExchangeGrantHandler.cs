@@ -222,6 +222,13 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
                     return new(idToken.Subject, idToken.JwtId, idToken.SessionId, null, OAuthError.From(ErrorIds.SubjectTokenInvalid, "session revoked"));
                 }
 
+                // The client signed out of this session (it revoked its refresh token, RFC 7009, or one was reused): the ID
+                // tokens it held from the session no longer yield grants, whoever holds them now.
+                if (idToken.SessionId is not null && await _grants.FindClientSignOutAsync(idToken.SessionId, client.ClientId, cancellationToken).ConfigureAwait(false) is { } signedOut && idToken.IssuedAt < signedOut)
+                {
+                    return new(idToken.Subject, idToken.JwtId, idToken.SessionId, null, OAuthError.From(ErrorIds.SubjectTokenInvalid, "the client signed out of this session"));
+                }
+
                 // Self-service disconnection ("my connections"): ID tokens the client held before it no longer yield grants.
                 if (await _grants.IsVoidedByDisconnectionAsync(idToken.Subject, client.ClientId, idToken.IssuedAt, cancellationToken).ConfigureAwait(false))
                 {

@@ -183,6 +183,7 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 {
     private readonly TtlCache<string, IdpSession?> _sessions = new(time, options.Ttl, StringComparer.Ordinal);
     private readonly TtlCache<(string, string), DateTimeOffset?> _disconnections = new(time, options.Ttl);
+    private readonly TtlCache<(string, string), DateTimeOffset?> _signOuts = new(time, options.Ttl);
 
     public Task SaveSessionAsync(IdpSession session, CancellationToken cancellationToken) => inner.SaveSessionAsync(session, cancellationToken);
 
@@ -214,7 +215,16 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 
     public Task<bool> RotateRefreshTokenAsync(string tokenHash, RefreshTokenGrant successor, CancellationToken cancellationToken) => inner.RotateRefreshTokenAsync(tokenHash, successor, cancellationToken);
 
-    public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken) => inner.RevokeRefreshTokenFamilyAsync(familyId, cancellationToken);
+    // Like session revocation: at once in this process, within the TTL in other instances. The family's session and client
+    // are not known here, and revocations are rare: every cached answer goes.
+    public async Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken)
+    {
+        await inner.RevokeRefreshTokenFamilyAsync(familyId, cancellationToken).ConfigureAwait(false);
+        _signOuts.InvalidateAll();
+    }
+
+    public Task<DateTimeOffset?> FindClientSignOutAsync(string sessionId, string clientId, CancellationToken cancellationToken) =>
+        _signOuts.GetAsync((sessionId, clientId), key => inner.FindClientSignOutAsync(key.Item1, key.Item2, cancellationToken));
 
     public Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken) => inner.ListConnectionsAsync(userId, cancellationToken);
 
