@@ -142,9 +142,10 @@ public interface IGrantStore
 
     /// <summary>
     /// Revokes every refresh token of the family and, in the same transaction, ends the client's part of the family's IdP
-    /// session: ID tokens issued to that client in that session before the start of this second no longer yield
+    /// session: ID tokens issued to that client in that session before the start of the next second no longer yield
     /// ID-JAGs (<see cref="FindClientSignOutAsync"/>). A client that revokes its refresh token (RFC 7009; <c>ema logout</c>)
-    /// or whose refresh token was reused signs out there, not only of its refresh tokens.
+    /// or whose refresh token was reused signs out there, not only of its refresh tokens. A family that had ended
+    /// already signs nobody out again.
     /// </summary>
     Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken);
 

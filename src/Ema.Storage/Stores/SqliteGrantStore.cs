@@ -134,11 +134,22 @@ public sealed class SqliteGrantStore : IGrantStore
     public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        var cut = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds()); // ID tokens' iat is in whole seconds
+
+        // ID tokens carry whole seconds: the cut-off is the start of the next second, so one issued in the revocation's
+        // own second — say to a thief who won a reuse race — is void too (a sign-in within that second must renew).
+        var cut = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + 1);
         return _db.TransactAsync(
             async (c, t) =>
             {
+                // A family already ended (revoked before, or long expired) signs nobody out again: replaying its old
+                // tokens must not move the cut-off past a later sign-in in the same session.
+                var live = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM refresh_tokens WHERE family_id = @familyId AND consumed_at IS NULL AND expires_at > @now", new { familyId, now = Db.Ms(now) }, t).ConfigureAwait(false);
                 await c.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @now), expires_at = @now WHERE family_id = @familyId", new { familyId, now = Db.Ms(now) }, t).ConfigureAwait(false);
+                if (live == 0)
+                {
+                    return 0;
+                }
+
                 return await c.ExecuteAsync(
                     "INSERT INTO client_session_signouts (session_id, client_id, signed_out_at) SELECT DISTINCT session_id, client_id, @cut FROM refresh_tokens WHERE family_id = @familyId AND session_id IS NOT NULL ON CONFLICT (session_id, client_id) DO UPDATE SET signed_out_at = MAX(signed_out_at, excluded.signed_out_at)",
                     new { familyId, cut = Db.Ms(cut) },
