@@ -402,7 +402,7 @@ public sealed class AuthorizationEndpointService
             var codeAttempt = await _mfa!.BeginCodeAttemptAsync(user.Id, now, failures => LockoutAfter(failures, now), cancellationToken).ConfigureAwait(false);
             if (codeAttempt is null or { Refused: true })
             {
-                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, "one-time codes locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
+                await AuditSignInAsync(user.Id, clientId, AuditOutcomes.Failed, codeAttempt is null ? "authenticator removed during the sign-in" : "one-time codes locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);
                 return new(null, null, codeAttempt is { LockedUntil: { } codesLocked } ? TooManyAttempts(codesLocked, now) : "The one-time code is incorrect or was already used.");
             }
 
