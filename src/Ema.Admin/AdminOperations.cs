@@ -499,12 +499,7 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"There is no client '{clientId}'.");
         }
 
-        // The cut-off is the start of the next second, and what was issued before it is void: ID tokens carry their issue
-        // time in whole seconds (`iat`), so this second's are void, and a sign-in from the next second on reconnects in
-        // full (never a code that redeems and an ID token then refused for its lifetime).
-        var now = time.GetUtcNow();
-        var cut = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + 1);
-        await grants.DisconnectClientAsync(user.Id, client.ClientId, cut, cancellationToken).ConfigureAwait(false);
+        await grants.DisconnectClientAsync(user.Id, client.ClientId, GrantStoreExtensions.CutOffAfter(time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
         await AuditAsync(user, "client_disconnect", $"{user.Username} disconnected {client.ClientId}", null, cancellationToken, clientId: client.ClientId).ConfigureAwait(false);
         return AdminResult.Done($"{client.Name} is disconnected: it can no longer get new access on your behalf until you sign in to it again (access it already obtained ends when it expires, within the hour).");
     }

@@ -84,9 +84,10 @@ public sealed class AdminQueries(
         {
             var groupIds = await directory.GetGroupIdsAsync(user.Id, cancellationToken).ConfigureAwait(false);
 
-            // Locked out: by failed passwords or by failed one-time codes, whichever ends later.
-            var passwordLock = (await directory.GetCredentialsAsync(user.Id, cancellationToken).ConfigureAwait(false))?.LockedUntil is { } p && p > now ? p : (DateTimeOffset?)null;
-            var codeLock = await mfa.FindCodeLockAsync(user.Id, now, cancellationToken).ConfigureAwait(false);
+            // Locked out: by failed passwords or by failed one-time codes (only an enrolled user has those), whichever ends later.
+            var enrolled = await mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false) is not null;
+            var passwordLock = await directory.FindSignInLockAsync(user.Id, now, cancellationToken).ConfigureAwait(false);
+            var codeLock = enrolled ? await mfa.FindCodeLockAsync(user.Id, now, cancellationToken).ConfigureAwait(false) : null;
             views.Add(new(
                 user.Id,
                 user.Username,
@@ -96,7 +97,7 @@ public sealed class AdminQueries(
                 user.Status.ToString().ToLowerInvariant(),
                 [.. groupIds.Select(id => groups.TryGetValue(id, out var name) ? name : id)],
                 await directory.GetRolesAsync(user.Id, cancellationToken).ConfigureAwait(false),
-                await mfa.FindTotpAsync(user.Id, cancellationToken).ConfigureAwait(false) is not null,
+                enrolled,
                 passwordLock > codeLock || codeLock is null ? passwordLock : codeLock));
         }
 

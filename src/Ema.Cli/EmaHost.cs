@@ -45,7 +45,10 @@ public sealed class EmaHostOptions
     /// <summary>The PKCS#12 file's password (from the environment: <c>Ema__KeyEncryptionCertificatePassword</c>).</summary>
     public string? KeyEncryptionCertificatePassword { get; set; }
 
-    /// <summary>The key-encryption certificate, or null when none is configured; a readable error when it cannot be used.</summary>
+    /// <summary>
+    /// The key-encryption certificate, or null when none is configured; a readable error when the file cannot be read
+    /// (whether it is a usable key-encryption certificate, <c>AddEmaAspNetCore</c> checks).
+    /// </summary>
     public X509Certificate2? LoadKeyEncryptionCertificate()
     {
         if (string.IsNullOrWhiteSpace(KeyEncryptionCertificatePath))
@@ -55,15 +58,7 @@ public sealed class EmaHostOptions
 
         try
         {
-            var certificate = X509CertificateLoader.LoadPkcs12FromFile(KeyEncryptionCertificatePath, KeyEncryptionCertificatePassword);
-            using var rsa = certificate.HasPrivateKey ? certificate.GetRSAPrivateKey() : null;
-            if (rsa is null)
-            {
-                certificate.Dispose();
-                throw new InvalidOperationException($"Ema:KeyEncryptionCertificatePath ({KeyEncryptionCertificatePath}) must hold an RSA certificate with its private key.");
-            }
-
-            return certificate;
+            return X509CertificateLoader.LoadPkcs12FromFile(KeyEncryptionCertificatePath, KeyEncryptionCertificatePassword);
         }
         catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
         {

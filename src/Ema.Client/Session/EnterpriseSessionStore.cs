@@ -73,11 +73,7 @@ public sealed class EnterpriseSessionStore
         ArgumentNullException.ThrowIfNull(session);
         var bytes = _protector.Protect(JsonSerializer.SerializeToUtf8Bytes(session, ClientJsonContext.Default.EnterpriseSession));
         var temp = _file + "." + Convert.ToHexString(RandomNumberGenerator.GetBytes(4)) + ".tmp";
-        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            fileOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite; // 600 from the first byte
-        }
+        var fileOptions = OwnerOnly(FileMode.CreateNew, FileAccess.Write, FileShare.None); // 600 from the first byte
 
         using (var stream = new FileStream(temp, fileOptions))
         {
@@ -131,12 +127,7 @@ public sealed class EnterpriseSessionStore
 
     private FileStream? TryLock(int attempt, int attempts)
     {
-        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
+        var options = OwnerOnly(FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         try
         {
             // FileShare.None is an exclusive flock(2) on Unix — per open file, so two opens in one process exclude each
@@ -151,6 +142,18 @@ public sealed class EnterpriseSessionStore
         {
             throw new IOException("Another ema process has held the profile lock (" + _lockFile + ") for two minutes; try again.", ex);
         }
+    }
+
+    // Created readable and writable by the owner only (mode 600) where the platform has modes.
+    private static FileStreamOptions OwnerOnly(FileMode mode, FileAccess access, FileShare share)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = share };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        return options;
     }
 
     /// <summary>Signs out locally: the session file is deleted.</summary>

@@ -325,12 +325,13 @@ public sealed class AuthorizationEndpointService
             return new(null, null, $"Too many sign-in attempts from your network. Try again in {seconds} second{(seconds == 1 ? string.Empty : "s")}.");
         }
 
-        var user = username.Length > MaxUsernameLength ? null : await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false);
+        var plausible = username.Length <= MaxUsernameLength;
+        var user = plausible ? await _directory.FindUserByUsernameAsync(username.Trim(), cancellationToken).ConfigureAwait(false) : null;
         if (user is null)
         {
             // Same work and answers as a real user's wrong password — lockout included —, so nothing here reveals which
             // usernames exist. (No user has a name this long: it is not worth remembering either.)
-            var phantom = username.Length > MaxUsernameLength ? null : _unknownUsernames.Begin(username, now, failures => LockoutAfter(failures, now));
+            var phantom = plausible ? _unknownUsernames.Begin(username, now, failures => LockoutAfter(failures, now)) : null;
             if (phantom is { Refused: true })
             {
                 await AuditSignInAsync(null, clientId, AuditOutcomes.Failed, "unknown user; locked out", remoteAddress, null, cancellationToken).ConfigureAwait(false);

@@ -23,6 +23,7 @@ public sealed class UnknownUsernameAttempts
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (int Failures, DateTimeOffset? LockedUntil)> _names = new(StringComparer.Ordinal);
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+    private DateTimeOffset _fullUntil = DateTimeOffset.MinValue;
 
     /// <summary>The same contract as <c>IDirectoryStore.BeginSignInAttemptAsync</c>, for a name with no user.</summary>
     public SignInAttempt Begin(string username, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter)
@@ -30,8 +31,8 @@ public sealed class UnknownUsernameAttempts
         ArgumentNullException.ThrowIfNull(username);
         ArgumentNullException.ThrowIfNull(lockoutAfter);
 
-        // The directory's own normalization (trimmed, upper-case invariant), so "Bob " and "bob" are one name here too.
-        var key = Convert.ToBase64String(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(username.Trim().ToUpperInvariant())));
+        // The directory's own normalization, so "Bob " and "bob" are one name here too.
+        var key = Convert.ToBase64String(HMACSHA256.HashData(_key, Encoding.UTF8.GetBytes(User.NormalizeUsername(username))));
         lock (_lock)
         {
             _names.TryGetValue(key, out var entry);
@@ -40,7 +41,7 @@ public sealed class UnknownUsernameAttempts
                 return new SignInAttempt(Refused: true, entry.Failures, locked);
             }
 
-            if (entry.Failures == 0 && _names.Count >= Capacity && !MakeRoom(now))
+            if (entry.Failures == 0 && _names.Count >= Capacity && (now < _fullUntil || !MakeRoom(now)))
             {
                 return new SignInAttempt(Refused: false, 0, null);
             }
@@ -64,14 +65,21 @@ public sealed class UnknownUsernameAttempts
         }
     }
 
+    // One pass frees every name not locked now; when none is, no pass is made again before the first lock ends (each new
+    // name would otherwise scan the whole table under the lock).
     private bool MakeRoom(DateTimeOffset now)
     {
         List<string>? unlocked = null;
+        var firstUnlock = DateTimeOffset.MaxValue;
         foreach (var (name, entry) in _names)
         {
             if (entry.LockedUntil is not { } locked || locked <= now)
             {
                 (unlocked ??= []).Add(name);
+            }
+            else if (locked < firstUnlock)
+            {
+                firstUnlock = locked;
             }
         }
 
@@ -80,6 +88,12 @@ public sealed class UnknownUsernameAttempts
             _names.Remove(name);
         }
 
-        return _names.Count < Capacity;
+        if (_names.Count < Capacity)
+        {
+            return true;
+        }
+
+        _fullUntil = firstUnlock;
+        return false;
     }
 }

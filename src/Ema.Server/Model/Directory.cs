@@ -17,7 +17,15 @@ public enum UserStatus
 /// <param name="Email">Email address, or null.</param>
 /// <param name="Status">Active or disabled.</param>
 /// <param name="Department">Department, for policy conditions.</param>
-public sealed record User(string Id, string Username, string DisplayName, string? Email, UserStatus Status, string? Department = null);
+public sealed record User(string Id, string Username, string DisplayName, string? Email, UserStatus Status, string? Department = null)
+{
+    /// <summary>The form usernames are unique and looked up in: trimmed, upper-case invariant ("Bob " and "bob" are one name).</summary>
+    public static string NormalizeUsername(string username)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        return username.Trim().ToUpperInvariant();
+    }
+}
 
 /// <summary>A user's password hash and sign-in throttling state.</summary>
 public sealed record UserCredentials(string UserId, string PasswordHash, int FailedAttempts, DateTimeOffset? LockedUntil);

@@ -36,6 +36,9 @@ public interface IDirectoryStore
     /// <summary>An administrator's unlock: forgets the failures and ends any lock; false when there was nothing to clear.</summary>
     Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken);
 
+    /// <summary>The end of the user's sign-in lock, if it is locked at <paramref name="now"/> (the console's view: no password hash read).</summary>
+    Task<DateTimeOffset?> FindSignInLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>
     /// The password of the attempt that set the count to <paramref name="count"/> was right: when nothing was counted
     /// since, forgets the failures and ends any lock; otherwise (guesses ran alongside) takes back that one attempt only
@@ -165,19 +168,39 @@ public interface IGrantStore
     Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken);
 }
 
-/// <summary>The "my connections" rule, in one place for every grant it voids.</summary>
+/// <summary>
+/// The cut-offs that void what a client held — the user's disconnection ("my connections"), the client's sign-out from
+/// a session (a revoked refresh-token family) — in one place for every grant they void.
+/// </summary>
 public static class GrantStoreExtensions
 {
     /// <summary>
+    /// The cut-off of something ended at <paramref name="now"/>: the start of the next second. ID tokens carry their
+    /// issue time in whole seconds (<c>iat</c>), so those of this second are void too — even one a thief got in the same
+    /// second —, and a sign-in from the next second on is whole again (never a code that redeems and an ID token then
+    /// refused for its lifetime).
+    /// </summary>
+    public static DateTimeOffset CutOffAfter(DateTimeOffset now) => DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + 1);
+
+    /// <summary>
     /// Whether what was issued to <paramref name="clientId"/> for the user at <paramref name="issuedAt"/> — a code, a
     /// device approval, an ID token, a sign-in — is void because the user disconnected the client since (strictly
-    /// before the cut-off, which <c>AdminOperations.DisconnectClientAsync</c> sets to the start of the next second).
+    /// before the cut-off).
     /// </summary>
     public static async Task<bool> IsVoidedByDisconnectionAsync(this IGrantStore grants, string userId, string clientId, DateTimeOffset issuedAt, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(grants);
-        return await grants.FindDisconnectionAsync(userId, clientId, cancellationToken).ConfigureAwait(false) is { } cut && issuedAt < cut;
+        return Voids(await grants.FindDisconnectionAsync(userId, clientId, cancellationToken).ConfigureAwait(false), issuedAt);
     }
+
+    /// <summary>Whether an ID token issued to <paramref name="clientId"/> in the session at <paramref name="issuedAt"/> is void because the client signed out of the session since.</summary>
+    public static async Task<bool> IsVoidedByClientSignOutAsync(this IGrantStore grants, string sessionId, string clientId, DateTimeOffset issuedAt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(grants);
+        return Voids(await grants.FindClientSignOutAsync(sessionId, clientId, cancellationToken).ConfigureAwait(false), issuedAt);
+    }
+
+    private static bool Voids(DateTimeOffset? cutOff, DateTimeOffset issuedAt) => cutOff is { } cut && issuedAt < cut;
 }
 
 /// <summary>A client's standing connection for a user: a live refresh-token family.</summary>

@@ -77,6 +77,9 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken) =>
         _passwordAttempts.ResetAsync(userId, cancellationToken);
 
+    public Task<DateTimeOffset?> FindSignInLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        _passwordAttempts.FindLockAsync(userId, now, cancellationToken);
+
     public async Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<Group>("SELECT id AS Id, name AS Name, description AS Description FROM groups ORDER BY name"), cancellationToken).ConfigureAwait(false)];
 
@@ -116,5 +119,5 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
         }
     }
 
-    private static string Normalize(string username) => username.Trim().ToUpperInvariant();
+    private static string Normalize(string username) => User.NormalizeUsername(username);
 }

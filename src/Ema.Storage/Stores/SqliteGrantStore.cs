@@ -134,10 +134,7 @@ public sealed class SqliteGrantStore : IGrantStore
     public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-
-        // ID tokens carry whole seconds: the cut-off is the start of the next second, so one issued in the revocation's
-        // own second — say to a thief who won a reuse race — is void too (a sign-in within that second must renew).
-        var cut = DateTimeOffset.FromUnixTimeSeconds(now.ToUnixTimeSeconds() + 1);
+        var cut = GrantStoreExtensions.CutOffAfter(now);
         return _db.TransactAsync(
             async (c, t) =>
             {

@@ -62,8 +62,8 @@ public sealed class SignInRateLimitTests(RateLimitedServerFixture server) : ICla
         server.Clock.Advance(TimeSpan.FromMinutes(1));
         for (var i = 0; i < 8; i++)
         {
-            var (browser, _, page) = await OpenSignInPageAsync();
-            var signedIn = await browser.PostAsync(server.BaseUrl + "/idp/signin", Form(page, "spray6", "spray6-own-password"));
+            var (browser, _, page) = await server.OpenSignInPageAsync();
+            var signedIn = await browser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(page, "spray6", "spray6-own-password"));
             Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
         }
     }
@@ -146,8 +146,8 @@ public sealed class SignInRateLimitTests(RateLimitedServerFixture server) : ICla
 
     private async Task<string> SignInAsync(string username, string password, string? forwardedFor = null)
     {
-        var (browser, _, page) = await OpenSignInPageAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/idp/signin") { Content = Form(page, username, password) };
+        var (browser, _, page) = await server.OpenSignInPageAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/idp/signin") { Content = EmaServerFixture.SignInForm(page, username, password) };
         if (forwardedFor is not null)
         {
             request.Headers.Add("X-Forwarded-For", forwardedFor);
@@ -156,21 +156,4 @@ public sealed class SignInRateLimitTests(RateLimitedServerFixture server) : ICla
         var posted = await browser.SendAsync(request);
         return await posted.Content.ReadAsStringAsync();
     }
-
-    private async Task<(HttpClient Browser, CookieContainer Cookies, string Page)> OpenSignInPageAsync()
-    {
-        var cookies = new CookieContainer();
-        var browser = TrustedHttp.Client(server.Ca, cookies);
-        var authorize = await browser.GetAsync($"{server.Issuer}/authorize?response_type=code&client_id=ema-agent&redirect_uri={Uri.EscapeDataString("http://127.0.0.1:5555/callback")}&scope=openid&code_challenge={new string('a', 43)}&code_challenge_method=S256");
-        var page = await browser.GetStringAsync(server.BaseUrl + authorize.Headers.Location!.ToString());
-        return (browser, cookies, page);
-    }
-
-    private static FormUrlEncodedContent Form(string page, string username, string password) => new(new Dictionary<string, string>
-    {
-        ["request"] = EmaServerFixture.HiddenInput(page, "request"),
-        ["__af"] = EmaServerFixture.HiddenInput(page, "__af"),
-        ["username"] = username,
-        ["password"] = password,
-    });
 }

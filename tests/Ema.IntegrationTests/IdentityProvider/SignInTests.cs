@@ -110,8 +110,8 @@ public sealed class SignInTests(EmaServerFixture server)
     [Fact]
     public async Task SignIn_WrongPassword_ShowsErrorAndCreatesNoSession()
     {
-        var (browser, cookies, page) = await OpenSignInPageAsync();
-        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, "alice", "not-the-password"));
+        var (browser, cookies, page) = await server.OpenSignInPageAsync();
+        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(page, "alice", "not-the-password"));
 
         Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
         var html = await posted.Content.ReadAsStringAsync();
@@ -129,12 +129,12 @@ public sealed class SignInTests(EmaServerFixture server)
 
         for (var i = 0; i < 3; i++)
         {
-            var (b, _, p) = await OpenSignInPageAsync();
-            await b.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p, "dave", "wrong-" + i));
+            var (b, _, p) = await server.OpenSignInPageAsync();
+            await b.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(p, "dave", "wrong-" + i));
         }
 
-        var (browser, _, page) = await OpenSignInPageAsync();
-        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, "dave", "dave-correct-horse"));
+        var (browser, _, page) = await server.OpenSignInPageAsync();
+        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(page, "dave", "dave-correct-horse"));
         Assert.Contains("Too many failed attempts", await posted.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Null(posted.Headers.Location);
     }
@@ -156,8 +156,8 @@ public sealed class SignInTests(EmaServerFixture server)
         HttpResponseMessage[] answers;
         try
         {
-            var pages = await Task.WhenAll(Enumerable.Range(0, Guesses).Select(_ => OpenSignInPageAsync()));
-            answers = await Task.WhenAll(pages.Select((p, i) => p.Browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p.Page, "quinn", "wrong-" + i))));
+            var pages = await Task.WhenAll(Enumerable.Range(0, Guesses).Select(_ => server.OpenSignInPageAsync()));
+            answers = await Task.WhenAll(pages.Select((p, i) => p.Browser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(p.Page, "quinn", "wrong-" + i))));
         }
         finally
         {
@@ -185,13 +185,13 @@ public sealed class SignInTests(EmaServerFixture server)
 
         for (var i = 0; i < 2; i++)
         {
-            var (b, _, p) = await OpenSignInPageAsync();
-            await b.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p, "fay", "wrong-" + i));
+            var (b, _, p) = await server.OpenSignInPageAsync();
+            await b.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(p, "fay", "wrong-" + i));
         }
 
         Assert.Equal(2, (await directory.GetCredentialsAsync("usr-fay", default))!.FailedAttempts);
-        var (browser, _, page) = await OpenSignInPageAsync();
-        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, "fay", "fay-correct-horse"));
+        var (browser, _, page) = await server.OpenSignInPageAsync();
+        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(page, "fay", "fay-correct-horse"));
         Assert.Equal(HttpStatusCode.Redirect, posted.StatusCode);
         var after = await directory.GetCredentialsAsync("usr-fay", default);
         Assert.Equal(0, after!.FailedAttempts);
@@ -233,8 +233,8 @@ public sealed class SignInTests(EmaServerFixture server)
             var answers = new string[4];
             for (var i = 0; i < answers.Length; i++)
             {
-                var (b, _, p) = await OpenSignInPageAsync();
-                var posted = await b.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(p, username, "wrong-" + i));
+                var (b, _, p) = await server.OpenSignInPageAsync();
+                var posted = await b.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(p, username, "wrong-" + i));
                 answers[i] = Message(await posted.Content.ReadAsStringAsync());
             }
 
@@ -247,14 +247,14 @@ public sealed class SignInTests(EmaServerFixture server)
         Assert.StartsWith("Too many failed attempts", real[3], StringComparison.Ordinal);
 
         // A name longer than any user's is answered the same way and not remembered.
-        var (longBrowser, _, longPage) = await OpenSignInPageAsync();
-        var longName = await longBrowser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(longPage, new string('x', 100_000), "wrong"));
+        var (longBrowser, _, longPage) = await server.OpenSignInPageAsync();
+        var longName = await longBrowser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(longPage, new string('x', 100_000), "wrong"));
         Assert.Equal(HttpStatusCode.OK, longName.StatusCode);
         Assert.Contains("The username or password is incorrect.", await longName.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         // Case and spaces are one name, as in the directory.
-        var (browser, _, page) = await OpenSignInPageAsync();
-        var again = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, " NOBODY-by-this-name ", "wrong"));
+        var (browser, _, page) = await server.OpenSignInPageAsync();
+        var again = await browser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(page, " NOBODY-by-this-name ", "wrong"));
         Assert.Contains("Too many failed attempts", await again.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         static string Message(string html)
@@ -274,8 +274,8 @@ public sealed class SignInTests(EmaServerFixture server)
     [Fact]
     public async Task SignIn_XForwardedFor_FromAPeerThatIsNotATrustedProxy_IsIgnored()
     {
-        var (browser, _, page) = await OpenSignInPageAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/idp/signin") { Content = SignInForm(page, "no-such-user-xff", "wrong") };
+        var (browser, _, page) = await server.OpenSignInPageAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/idp/signin") { Content = EmaServerFixture.SignInForm(page, "no-such-user-xff", "wrong") };
         request.Headers.Add("X-Forwarded-For", "203.0.113.99"); // anyone can send it: believed only from Ema:TrustedProxies
         await browser.SendAsync(request);
 
@@ -287,7 +287,7 @@ public sealed class SignInTests(EmaServerFixture server)
     [Fact]
     public async Task SignIn_WithoutAntiforgeryToken_IsRefused()
     {
-        var (browser, _, page) = await OpenSignInPageAsync();
+        var (browser, _, page) = await server.OpenSignInPageAsync();
         var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", new FormUrlEncodedContent(new Dictionary<string, string>
         {
             ["request"] = EmaServerFixture.HiddenInput(page, "request"),
@@ -301,7 +301,7 @@ public sealed class SignInTests(EmaServerFixture server)
     [Fact]
     public async Task SignInPage_HasSecurityHeadersAndNoCredentialsInUrl()
     {
-        var (_, _, page) = await OpenSignInPageAsync();
+        var (_, _, page) = await server.OpenSignInPageAsync();
         Assert.Contains("method=\"post\"", page, StringComparison.Ordinal);
         Assert.Contains("type=\"password\"", page, StringComparison.Ordinal);
         var response = await server.Http.GetAsync(server.BaseUrl + "/idp/signin?request=nope");
@@ -370,23 +370,6 @@ public sealed class SignInTests(EmaServerFixture server)
         Assert.Contains("error=\"invalid_token\"", bad.Headers.WwwAuthenticate.Single().ToString(), StringComparison.Ordinal);
     }
 
-    private async Task<(HttpClient Browser, CookieContainer Cookies, string Page)> OpenSignInPageAsync()
-    {
-        var cookies = new CookieContainer();
-        var browser = TrustedHttp.Client(server.Ca, cookies);
-        var authorize = await browser.GetAsync($"{server.Issuer}/authorize?response_type=code&client_id=ema-agent&redirect_uri={Uri.EscapeDataString("http://127.0.0.1:5555/callback")}&scope=openid&code_challenge={new string('a', 43)}&code_challenge_method=S256");
-        var page = await browser.GetStringAsync(server.BaseUrl + authorize.Headers.Location!.ToString());
-        return (browser, cookies, page);
-    }
-
-    private static FormUrlEncodedContent SignInForm(string page, string username, string password) => new(new Dictionary<string, string>
-    {
-        ["request"] = EmaServerFixture.HiddenInput(page, "request"),
-        ["__af"] = EmaServerFixture.HiddenInput(page, "__af"),
-        ["username"] = username,
-        ["password"] = password,
-    });
-
     private async Task<(string Code, string Redirect, string Verifier)> CodeAsync(string username)
     {
         var cookies = new CookieContainer();
@@ -396,7 +379,7 @@ public sealed class SignInTests(EmaServerFixture server)
         const string Redirect = "http://127.0.0.1:5556/callback";
         var authorize = await browser.GetAsync($"{server.Issuer}/authorize?response_type=code&client_id=ema-agent&redirect_uri={Uri.EscapeDataString(Redirect)}&scope=openid&code_challenge={challenge}&code_challenge_method=S256");
         var page = await browser.GetStringAsync(server.BaseUrl + authorize.Headers.Location!.ToString());
-        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", SignInForm(page, username, server.Password(username)));
+        var posted = await browser.PostAsync(server.BaseUrl + "/idp/signin", EmaServerFixture.SignInForm(page, username, server.Password(username)));
         var code = System.Web.HttpUtility.ParseQueryString(posted.Headers.Location!.Query)["code"]!;
         server.Remember(code);
         return (code, Redirect, verifier);

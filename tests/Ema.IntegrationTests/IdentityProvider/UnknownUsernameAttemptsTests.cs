@@ -46,4 +46,28 @@ public sealed class UnknownUsernameAttemptsTests
         Assert.Equal(2, attempts.Count); // the locked name and the new one
         Assert.True(attempts.Begin("locked-name", Now, LockAfterThree).Refused);
     }
+
+    [Fact]
+    public void UnknownUsernames_FullOfLockedNames_NewOnesWaitForTheFirstLockToEnd_ThenAreCountedAgain()
+    {
+        var attempts = new UnknownUsernameAttempts();
+        for (var i = 0; i < UnknownUsernameAttempts.Capacity; i++)
+        {
+            var lockedUntil = Now.AddMinutes(1).AddSeconds(i % 2); // half end a second later
+            attempts.Begin("locked-" + i, Now, _ => lockedUntil);
+        }
+
+        Assert.Equal(UnknownUsernameAttempts.Capacity, attempts.Count);
+        Assert.Null(attempts.Begin("newcomer", Now, LockAfterThree).LockedUntil); // not tracked: every name is locked
+        Assert.Null(attempts.Begin("newcomer", Now, LockAfterThree).LockedUntil);
+        Assert.Null(attempts.Begin("newcomer", Now, LockAfterThree).LockedUntil);
+        Assert.Equal(UnknownUsernameAttempts.Capacity, attempts.Count);
+
+        // The first locks end: room again, and the newcomer is counted as any name.
+        var later = Now.AddMinutes(1);
+        attempts.Begin("newcomer", later, LockAfterThree);
+        Assert.True(attempts.Count < UnknownUsernameAttempts.Capacity);
+        attempts.Begin("newcomer", later, LockAfterThree);
+        Assert.NotNull(attempts.Begin("newcomer", later, f => f >= 3 ? later.AddMinutes(1) : null).LockedUntil);
+    }
 }

@@ -197,6 +197,25 @@ public partial class EmaServerFixture : IAsyncLifetime
         return new SignInOutcome(result, nonce, browser, cookies);
     }
 
+    /// <summary>A fresh browser (its own cookies) on the IdP's sign-in page for the demo agent: the page's HTML.</summary>
+    public async Task<(HttpClient Browser, CookieContainer Cookies, string Page)> OpenSignInPageAsync()
+    {
+        var cookies = new CookieContainer();
+        var browser = TrustedHttp.Client(Ca, cookies);
+        var authorize = await browser.GetAsync($"{Issuer}/authorize?response_type=code&client_id={DemoSeed.AgentClientId}&redirect_uri={Uri.EscapeDataString("http://127.0.0.1:5555/callback")}&scope=openid&code_challenge={new string('a', 43)}&code_challenge_method=S256");
+        var page = await browser.GetStringAsync(BaseUrl + authorize.Headers.Location!.ToString());
+        return (browser, cookies, page);
+    }
+
+    /// <summary>The sign-in form of <paramref name="page"/> filled in with a username and password.</summary>
+    public static FormUrlEncodedContent SignInForm(string page, string username, string password) => new(new Dictionary<string, string>
+    {
+        ["request"] = HiddenInput(page, "request"),
+        ["__af"] = HiddenInput(page, "__af"),
+        ["username"] = username,
+        ["password"] = password,
+    });
+
     /// <summary>Posts a token request to the IdP (Basic auth when given).</summary>
     public Task<HttpResponseMessage> TokenAsync(Dictionary<string, string> form, (string Id, string Secret)? basic = null, Dictionary<string, string>? extra = null)
     {

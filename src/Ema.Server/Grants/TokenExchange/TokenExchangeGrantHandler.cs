@@ -224,7 +224,7 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
 
                 // The client signed out of this session (it revoked its refresh token, RFC 7009, or one was reused): the ID
                 // tokens it held from the session no longer yield grants, whoever holds them now.
-                if (idToken.SessionId is not null && await _grants.FindClientSignOutAsync(idToken.SessionId, client.ClientId, cancellationToken).ConfigureAwait(false) is { } signedOut && idToken.IssuedAt < signedOut)
+                if (idToken.SessionId is not null && await _grants.IsVoidedByClientSignOutAsync(idToken.SessionId, client.ClientId, idToken.IssuedAt, cancellationToken).ConfigureAwait(false))
                 {
                     return new(idToken.Subject, idToken.JwtId, idToken.SessionId, null, OAuthError.From(ErrorIds.SubjectTokenInvalid, "the client signed out of this session"));
                 }

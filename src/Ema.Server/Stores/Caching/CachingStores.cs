@@ -139,6 +139,8 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken) => inner.UnlockAsync(userId, cancellationToken);
 
+    public Task<DateTimeOffset?> FindSignInLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken) => inner.FindSignInLockAsync(userId, now, cancellationToken);
+
     public Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) => inner.ListGroupsAsync(cancellationToken);
 
     public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken) => inner.CreateGroupAsync(group, cancellationToken);
