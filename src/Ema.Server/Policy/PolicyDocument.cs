@@ -17,8 +17,35 @@ public sealed record PolicySubjects(IReadOnlyList<string> Users, IReadOnlyList<s
     public bool IsEveryone => Users.Count == 0 && Groups.Count == 0 && Roles.Count == 0;
 }
 
-/// <summary>A time window in UTC: on these days, from..to (to exclusive; from &gt; to wraps midnight).</summary>
-public sealed record TimeWindow(IReadOnlyList<DayOfWeek> Days, TimeOnly From, TimeOnly To);
+/// <summary>
+/// A time window on the wall clock of <see cref="TimeZone"/> (UTC unless the policy names an IANA zone, so office hours
+/// follow daylight saving time): on these days, from..to, to exclusive. A window with from &gt; to runs past midnight,
+/// and its hours after midnight belong to the day it started on — "fri 22:00–06:00" includes Saturday 05:00, not
+/// Friday 05:00.
+/// </summary>
+public sealed record TimeWindow(IReadOnlyList<DayOfWeek> Days, TimeOnly From, TimeOnly To)
+{
+    /// <summary>The zone whose local time the window is in.</summary>
+    public TimeZoneInfo TimeZone { get; init; } = TimeZoneInfo.Utc;
+
+    /// <summary>Whether <paramref name="instant"/> falls inside the window.</summary>
+    public bool Contains(DateTimeOffset instant)
+    {
+        var local = TimeZoneInfo.ConvertTime(instant, TimeZone).DateTime;
+        var time = TimeOnly.FromDateTime(local);
+        if (From <= To)
+        {
+            return time >= From && time < To && Days.Contains(local.DayOfWeek);
+        }
+
+        // Past midnight: the part before midnight is on the listed day, the part after it on the next day.
+        return (time >= From && Days.Contains(local.DayOfWeek))
+            || (time < To && Days.Contains(local.AddDays(-1).DayOfWeek));
+    }
+
+    /// <summary>The window as an explanation shows it, e.g. "08:00–18:00 Europe/Berlin, Monday,Tuesday".</summary>
+    public string Describe() => $"{From:HH\\:mm}–{To:HH\\:mm} {(TimeZone == TimeZoneInfo.Utc ? "UTC" : TimeZone.Id)}, {string.Join(',', Days)}";
+}
 
 /// <summary>Conditions of a rule; a rule applies only when all of them hold.</summary>
 public sealed record PolicyConditions

@@ -228,7 +228,22 @@ public static class PolicyYaml
         TimeWindow? hours = null;
         if (Child(node, "hours") is YamlMappingNode window)
         {
-            CheckKeys(window, ["days", "from", "to"], errors);
+            CheckKeys(window, ["days", "from", "to", "timeZone"], errors);
+            var zone = TimeZoneInfo.Utc;
+            if (Scalar(window, "timeZone", errors) is { } zoneId)
+            {
+                // IANA ids (Europe/Berlin) from the system's time zone database; a window is local time, so a
+                // misspelt zone must stop the import rather than quietly mean UTC.
+                if (zoneId.Length > 64 || !TimeZoneInfo.TryFindSystemTimeZoneById(zoneId, out var found))
+                {
+                    errors.Add(new PolicyError(Line(window, "timeZone"), $"'{(zoneId.Length > 64 ? zoneId[..64] + "…" : zoneId)}' is not a time zone such as Europe/Berlin or America/New_York"));
+                }
+                else
+                {
+                    zone = found;
+                }
+            }
+
             var days = new List<DayOfWeek>();
             foreach (var day in List(window, "days", errors))
             {
@@ -247,7 +262,7 @@ public static class PolicyYaml
             var to = Time(window, "to", errors);
             if (from is not null && to is not null)
             {
-                hours = new TimeWindow(days.Count == 0 ? Enum.GetValues<DayOfWeek>() : days, from.Value, to.Value);
+                hours = new TimeWindow(days.Count == 0 ? Enum.GetValues<DayOfWeek>() : days, from.Value, to.Value) { TimeZone = zone };
             }
         }
 
@@ -266,7 +281,7 @@ public static class PolicyYaml
             return time;
         }
 
-        errors.Add(new PolicyError(Line(node, key, (int)node.Start.Line), $"'{key}' must be a time such as 08:00 (UTC)"));
+        errors.Add(new PolicyError(Line(node, key, (int)node.Start.Line), $"'{key}' must be a time such as 08:00"));
         return null;
     }
 

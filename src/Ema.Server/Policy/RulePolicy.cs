@@ -207,9 +207,9 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
             failed.Add($"the request comes from {request.RemoteAddress ?? "an unknown address"}, outside the allowed networks");
         }
 
-        if (when.Hours is { } hours && !InWindow(hours, request.Now.UtcDateTime))
+        if (when.Hours is { } hours && !hours.Contains(request.Now))
         {
-            failed.Add($"outside the allowed hours ({hours.From:HH\\:mm}–{hours.To:HH\\:mm} UTC, {string.Join(',', hours.Days)})");
+            failed.Add($"outside the allowed hours ({hours.Describe()})");
         }
 
         if (when.Departments.Count > 0 && !when.Departments.Contains(request.User.Department ?? string.Empty, StringComparer.OrdinalIgnoreCase))
@@ -227,13 +227,6 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
 
     private static bool RecentMfa(AuthenticationContext auth, DateTimeOffset now, TimeSpan maxAge) =>
         auth.Amr.Contains(Mfa, StringComparer.Ordinal) && auth.AuthTime is { } at && now - at <= maxAge;
-
-    private static bool InWindow(TimeWindow window, DateTime utc)
-    {
-        var time = TimeOnly.FromDateTime(utc);
-        var inTime = window.From <= window.To ? time >= window.From && time < window.To : time >= window.From || time < window.To;
-        return inTime && window.Days.Contains(utc.DayOfWeek);
-    }
 
     private static bool InNetwork(IPAddress address, IPAddress network, int prefixLength)
     {

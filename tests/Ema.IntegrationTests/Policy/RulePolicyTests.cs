@@ -124,6 +124,72 @@ public sealed class RulePolicyTests
         Assert.Equal(allowed, (await policy.EvaluateAsync(Request(now: Wednesday10.AddHours(hoursLater)), default)).Allowed);
     }
 
+    [Theory]
+    [InlineData("2026-01-14T07:30:00Z", true)] // Wednesday 08:30 in Berlin (CET, UTC+1)
+    [InlineData("2026-01-14T17:30:00Z", false)] // 18:30 CET
+    [InlineData("2026-07-15T06:30:00Z", true)] // Wednesday 08:30 in Berlin (CEST, UTC+2): the window follows daylight saving
+    [InlineData("2026-07-15T16:30:00Z", false)] // 18:30 CEST, though 16:30 UTC is inside 08:00-18:00 UTC
+    [InlineData("2026-07-15T06:00:00Z", true)] // 08:00 CEST exactly: from is inclusive
+    public async Task Condition_Hours_InTheirTimeZone_FollowTheLocalClockAndItsDaylightSaving(string instant, bool allowed)
+    {
+        var policy = Policy("""
+            - { id: berlin-office-hours, effect: allow, when: { hours: { days: [mon, tue, wed, thu, fri], from: "08:00", to: "18:00", timeZone: Europe/Berlin } } }
+            """);
+        var decision = await policy.EvaluateAsync(Request(now: DateTimeOffset.Parse(instant, System.Globalization.CultureInfo.InvariantCulture)), default);
+        Assert.Equal(allowed, decision.Allowed);
+        if (!allowed)
+        {
+            Assert.Contains(decision.Explanation, e => e.Contains("08:00–18:00 Europe/Berlin", StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [InlineData("2026-01-18T20:00:00Z", true)] // Sunday in UTC, Monday 09:00 in Auckland (NZDT, UTC+13)
+    [InlineData("2026-01-16T20:00:00Z", false)] // Friday in UTC, Saturday 09:00 in Auckland
+    public async Task Condition_Hours_InTheirTimeZone_CountTheLocalDay(string instant, bool allowed)
+    {
+        var policy = Policy("""
+            - { id: auckland-office-days, effect: allow, when: { hours: { days: [mon, tue, wed, thu, fri], from: "08:00", to: "18:00", timeZone: Pacific/Auckland } } }
+            """);
+        Assert.Equal(allowed, (await policy.EvaluateAsync(Request(now: DateTimeOffset.Parse(instant, System.Globalization.CultureInfo.InvariantCulture)), default)).Allowed);
+    }
+
+    [Theory]
+    [InlineData("2026-11-20T23:00:00Z", true)] // Friday 23:00: the night shift has started
+    [InlineData("2026-11-21T05:00:00Z", true)] // Saturday 05:00: still Friday's night shift
+    [InlineData("2026-11-21T06:00:00Z", false)] // Saturday 06:00: to is exclusive
+    [InlineData("2026-11-20T05:00:00Z", false)] // Friday 05:00 belongs to Thursday's night, which is not listed
+    [InlineData("2026-11-21T23:00:00Z", false)] // Saturday 23:00: Saturday is not listed
+    public async Task Condition_Hours_PastMidnight_BelongToTheDayTheWindowStarted(string instant, bool allowed)
+    {
+        var policy = Policy("""
+            - { id: friday-night-shift, effect: allow, when: { hours: { days: [fri], from: "22:00", to: "06:00" } } }
+            """);
+        var decision = await policy.EvaluateAsync(Request(now: DateTimeOffset.Parse(instant, System.Globalization.CultureInfo.InvariantCulture)), default);
+        Assert.Equal(allowed, decision.Allowed);
+    }
+
+    [Fact]
+    public void PolicyYaml_UnknownTimeZone_IsRejectedWithItsLine_NotTakenAsUtc()
+    {
+        var (document, errors) = PolicyYaml.Parse("""
+            version: 1
+            default: deny
+            rules:
+              - id: office
+                effect: allow
+                when:
+                  hours:
+                    from: "08:00"
+                    to: "18:00"
+                    timeZone: Europe/Atlantis
+            """);
+        Assert.Null(document);
+        var error = Assert.Single(errors);
+        Assert.Equal(10, error.Line);
+        Assert.Contains("'Europe/Atlantis' is not a time zone", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Condition_UserAttributes_DepartmentAndStatus()
     {
