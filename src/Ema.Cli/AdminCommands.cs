@@ -72,7 +72,7 @@ internal static class AdminCommands
             foreach (var i in await s.GetRequiredService<IAuthorizationServerStore>().ListTrustedIssuersAsync(ct).ConfigureAwait(false))
             {
                 var keys = i.MetadataUri is not null ? "metadata " + i.MetadataUri : i.JwksUri is not null ? "jwks " + i.JwksUri : "inline JWKS";
-                o.WriteLine($"{i.Issuer}  tenant {i.TenantId}  keys: {keys}  algs: {string.Join(',', i.AllowedAlgorithms)}  jit: {(i.JitProvisioning ? "on" : "off")}  clients: {(i.AllowedClientIds is null ? "any" : string.Join(',', i.AllowedClientIds))}");
+                o.WriteLine($"{i.Issuer}  tenant {i.TenantId}  keys: {keys}  algs: {string.Join(',', i.AllowedAlgorithms)}  jit: {(i.JitProvisioning ? "on" : "off")}  clients: {(i.AllowedClientIds is null ? "any" : string.Join(',', i.AllowedClientIds))}{(i.Enabled ? string.Empty : "  DISABLED (not trusted)")}");
             }
 
             return 0;
@@ -137,6 +137,19 @@ internal static class AdminCommands
         }, ct));
         issuers.Subcommands.Add(issuerList);
         issuers.Subcommands.Add(issuerAdd);
+        foreach (var enable in new[] { false, true })
+        {
+            // Distrust keeps the issuer's accounts (a later "enable" finds them again); access tokens already issued
+            // stay valid until they expire (AccessTokenLifetime): the AS keeps no per-token state to revoke them by.
+            var target = new Option<string>("--issuer") { Required = true };
+            var command = new Command(enable ? "enable" : "disable", enable ? "Trust an issuer's ID-JAGs again." : "Stop trusting an issuer's ID-JAGs (running servers: within Ema:AuthorizationServer:IssuerRefreshInterval, 30 s).") { target, By };
+            command.SetAction((p, ct) => Run(p, async (s, o) =>
+                await s.GetRequiredService<IAuthorizationServerStore>().SetTrustedIssuerEnabledAsync(p.GetValue(target)!, enable, ct).ConfigureAwait(false)
+                    ? await AuditedAsync(s, o, p, enable ? "as_issuer_enable" : "as_issuer_disable", $"{(enable ? "trusted again" : "stopped trusting")} {p.GetValue(target)}", p.GetValue(target)!, $"{(enable ? "Trusting" : "No longer trusting")} {p.GetValue(target)}.", ct).ConfigureAwait(false)
+                    : Fail($"'{p.GetValue(target)}' is not a registered issuer (see 'ema admin as issuers list')."), ct));
+            issuers.Subcommands.Add(command);
+        }
+
         root.Subcommands.Add(issuers);
 
         var clients = new Command("clients", "Clients of the authorization server (confidential only, decision 14).");
@@ -169,6 +182,32 @@ internal static class AdminCommands
         }, ct));
         clients.Subcommands.Add(clientList);
         clients.Subcommands.Add(clientAdd);
+        foreach (var enable in new[] { false, true })
+        {
+            var target = new Option<string>("--id") { Required = true };
+            var command = new Command(enable ? "enable" : "disable", enable ? "Let a client redeem ID-JAGs again." : "Refuse a client's requests (invalid_client; running servers: within the store cache time, 10 s).") { target, By };
+            command.SetAction((p, ct) => Run(p, async (s, o) =>
+                await s.GetRequiredService<IAuthorizationServerStore>().SetClientEnabledAsync(p.GetValue(target)!, enable, ct).ConfigureAwait(false)
+                    ? await AuditedAsync(s, o, p, enable ? "as_client_enable" : "as_client_disable", $"{(enable ? "enabled" : "disabled")} authorization-server client {p.GetValue(target)}", p.GetValue(target)!, $"{(enable ? "Enabled" : "Disabled")} client {p.GetValue(target)}.", ct).ConfigureAwait(false)
+                    : Fail($"There is no client '{p.GetValue(target)}' (see 'ema admin as clients list')."), ct));
+            clients.Subcommands.Add(command);
+        }
+
+        var rotated = new Option<string>("--id") { Required = true };
+        var rotate = new Command("rotate-secret", "Give a client a new secret, printed once; the old one stops working (running servers: within 10 s).") { rotated, By };
+        rotate.SetAction((p, ct) => Run(p, async (s, o) =>
+        {
+            var secret = SecretHasher.NewSecret();
+            if (!await s.GetRequiredService<IAuthorizationServerStore>().SetClientSecretHashAsync(p.GetValue(rotated)!, SecretHasher.Hash(secret), ct).ConfigureAwait(false))
+            {
+                return Fail($"There is no client '{p.GetValue(rotated)}' (see 'ema admin as clients list').");
+            }
+
+            // The secret first: the old one no longer works, so it must not be lost to a failing audit write.
+            o.WriteLine($"New client secret (shown once, store it now): {secret}");
+            return await AuditedAsync(s, o, p, "as_client_rotate_secret", $"rotated the secret of authorization-server client {p.GetValue(rotated)}", p.GetValue(rotated)!, $"Rotated the secret of {p.GetValue(rotated)}.", ct).ConfigureAwait(false);
+        }, ct));
+        clients.Subcommands.Add(rotate);
         root.Subcommands.Add(clients);
 
         var resources = new Command("resources", "MCP servers this authorization server issues tokens for.");
@@ -202,6 +241,13 @@ internal static class AdminCommands
         }, ct));
         resources.Subcommands.Add(resourceList);
         resources.Subcommands.Add(resourceAdd);
+        var removed = new Option<string>("--id") { Required = true };
+        var resourceRemove = new Command("remove", "Stop issuing tokens for a resource (tokens already issued stay valid until they expire).") { removed, By };
+        resourceRemove.SetAction((p, ct) => Run(p, async (s, o) =>
+            await s.GetRequiredService<IAuthorizationServerStore>().DeleteResourceAsync(p.GetValue(removed)!, ct).ConfigureAwait(false)
+                ? await AuditedAsync(s, o, p, "as_resource_remove", $"removed authorization-server resource {p.GetValue(removed)}", p.GetValue(removed)!, $"Removed resource {p.GetValue(removed)}.", ct).ConfigureAwait(false)
+                : Fail($"There is no resource '{p.GetValue(removed)}' (see 'ema admin as resources list')."), ct));
+        resources.Subcommands.Add(resourceRemove);
         root.Subcommands.Add(resources);
         return root;
     }

@@ -39,6 +39,18 @@ public sealed record TrustedIssuerRegistration
     public bool TolerateAudienceTrailingSlash { get; init; }
 
     public bool Enabled { get; init; } = true;
+
+    // Value equality, lists included (a record compares list references): the registry keeps an issuer's key source,
+    // with its JWKS cache and refetch budget, for as long as a re-read registration equals the one it was built from.
+    public bool Equals(TrustedIssuerRegistration? other) =>
+        other is not null
+        && Issuer == other.Issuer && TenantId == other.TenantId && MetadataUri == other.MetadataUri && JwksUri == other.JwksUri
+        && InlineJwks == other.InlineJwks && AllowedAlgorithms.SequenceEqual(other.AllowedAlgorithms, StringComparer.Ordinal)
+        && (AllowedClientIds is null ? other.AllowedClientIds is null : other.AllowedClientIds is not null && AllowedClientIds.SequenceEqual(other.AllowedClientIds, StringComparer.Ordinal))
+        && JitProvisioning == other.JitProvisioning && ClockSkew == other.ClockSkew && MaxAge == other.MaxAge
+        && TolerateAudienceTrailingSlash == other.TolerateAudienceTrailingSlash && Enabled == other.Enabled;
+
+    public override int GetHashCode() => HashCode.Combine(Issuer, TenantId, MetadataUri, JwksUri, InlineJwks, Enabled);
 }
 
 /// <summary>A resource (MCP server) this authorization server issues tokens for.</summary>

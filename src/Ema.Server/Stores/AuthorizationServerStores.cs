@@ -21,15 +21,29 @@ public interface IAuthorizationServerStore
 
     Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stops (or resumes) trusting an issuer's ID-JAGs; its accounts stay. False when the issuer is not registered.
+    /// </summary>
+    Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken);
+
     Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken);
 
     Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken);
 
+    /// <summary>Disables (or enables again) a client. False when there is no such client.</summary>
+    Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken);
+
+    /// <summary>Replaces a client's secret hash (rotation: the old secret stops working). False when there is no such client.</summary>
+    Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken);
 
     Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken);
+
+    /// <summary>Stops issuing tokens for a resource. False when there is no such resource.</summary>
+    Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken);
 
     Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken);
 

@@ -73,6 +73,18 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
             cancellationToken);
     }
 
+    public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken) =>
+        UpdateAsync("UPDATE as_trusted_issuers SET enabled = @enabled WHERE issuer = @issuer", new { issuer, enabled = enabled ? 1 : 0 }, cancellationToken);
+
+    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) =>
+        UpdateAsync("UPDATE as_clients SET enabled = @enabled WHERE client_id = @clientId", new { clientId, enabled = enabled ? 1 : 0 }, cancellationToken);
+
+    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) =>
+        UpdateAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId", new { clientId, secretHash }, cancellationToken);
+
+    public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken) =>
+        UpdateAsync("DELETE FROM as_resources WHERE id = @id", new { id }, cancellationToken);
+
     public async Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) =>
         (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<ClientRow>($"SELECT {ClientColumns} FROM as_clients WHERE client_id = @clientId", new { clientId }), cancellationToken).ConfigureAwait(false))?.ToModel();
 
@@ -114,6 +126,9 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
         return await FindAccountAsync(candidate.TenantId, candidate.Issuer, candidate.Subject, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("The account could not be read back after insert.");
     }
+
+    private async Task<bool> UpdateAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+        await _db.RunAsync(c => c.ExecuteAsync(sql, parameters), cancellationToken).ConfigureAwait(false) == 1;
 
     private async Task<bool> InsertAsync(string sql, object parameters, CancellationToken cancellationToken)
     {

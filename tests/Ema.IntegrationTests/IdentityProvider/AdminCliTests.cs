@@ -150,9 +150,36 @@ public sealed class AdminCliTests : IDisposable
         Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "resources", "add", "--id", "r1", "--name", "Tickets", "--resource", "https://mcp.acme.example/mcp", "--scope", "tickets.read")).Code);
         Assert.Contains("https://mcp.acme.example/mcp", (await EmaAsync("admin", "--data", _data, "as", "resources", "list")).Out, StringComparison.Ordinal);
 
+        // Taking trust back: distrust an issuer, disable and rotate a client, remove a resource; unknown names are
+        // readable errors that change nothing.
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "issuers", "disable", "--issuer", "https://idp.acme.example")).Code);
+        Assert.Contains("DISABLED (not trusted)", (await EmaAsync("admin", "--data", _data, "as", "issuers", "list")).Out, StringComparison.Ordinal);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "issuers", "enable", "--issuer", "https://idp.acme.example")).Code);
+        Assert.DoesNotContain("DISABLED", (await EmaAsync("admin", "--data", _data, "as", "issuers", "list")).Out, StringComparison.Ordinal);
+        var unknownIssuer = await EmaAsync("admin", "--data", _data, "as", "issuers", "disable", "--issuer", "https://idp.nowhere.example");
+        Assert.Equal(1, unknownIssuer.Code);
+        Assert.Contains("not a registered issuer", unknownIssuer.Err, StringComparison.Ordinal);
+
+        var rotated = await EmaAsync("admin", "--data", _data, "as", "clients", "rotate-secret", "--id", "claude");
+        Assert.Equal(0, rotated.Code);
+        var newSecret = rotated.Out.Split("store it now): ")[1].Split('\n')[0].Trim();
+        var oldSecret = client.Out.Split("store it now): ")[1].Split('\n')[0].Trim();
+        Assert.NotEqual(oldSecret, newSecret);
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "clients", "disable", "--id", "claude")).Code);
+        Assert.Contains("disabled", (await EmaAsync("admin", "--data", _data, "as", "clients", "list")).Out, StringComparison.Ordinal);
+        Assert.Equal(1, (await EmaAsync("admin", "--data", _data, "as", "clients", "rotate-secret", "--id", "nobody")).Code);
+
+        Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "resources", "remove", "--id", "r1")).Code);
+        Assert.DoesNotContain("https://mcp.acme.example/mcp", (await EmaAsync("admin", "--data", _data, "as", "resources", "list")).Out, StringComparison.Ordinal);
+        Assert.Equal(1, (await EmaAsync("admin", "--data", _data, "as", "resources", "remove", "--id", "r1")).Code);
+
         // Each change of the authorization server's settings is one audit record; the refused ones left none.
         var export = (await EmaAsync("audit", "export", "--data", _data)).Out.Split('\n');
-        foreach (var (action, target) in new[] { ("as_tenant_create", "t-acme"), ("as_issuer_trust", "https://idp.acme.example"), ("as_resource_create", "r1") })
+        foreach (var (action, target) in new[]
+        {
+            ("as_tenant_create", "t-acme"), ("as_issuer_trust", "https://idp.acme.example"), ("as_resource_create", "r1"), ("as_issuer_disable", "https://idp.acme.example"),
+            ("as_issuer_enable", "https://idp.acme.example"), ("as_client_rotate_secret", "claude"), ("as_client_disable", "claude"), ("as_resource_remove", "r1"),
+        })
         {
             Assert.Single(export, l => l.Contains($"\"action\":\"{action}\"", StringComparison.Ordinal) && l.Contains($"\"resource\":\"{target}\"", StringComparison.Ordinal));
         }

@@ -258,7 +258,23 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
 
     public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken) => inner.CreateTrustedIssuerAsync(issuer, cancellationToken);
 
+    public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken) => inner.SetTrustedIssuerEnabledAsync(issuer, enabled, cancellationToken);
+
     public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => _clients.GetAsync(clientId, id => inner.FindClientAsync(id, cancellationToken));
+
+    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken)
+    {
+        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken).ConfigureAwait(false);
+        _clients.Invalidate(clientId);
+        return changed;
+    }
+
+    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken)
+    {
+        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken).ConfigureAwait(false);
+        _clients.Invalidate(clientId);
+        return changed;
+    }
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
 
@@ -277,6 +293,13 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
         var created = await inner.CreateResourceAsync(resource, cancellationToken).ConfigureAwait(false);
         _resources.InvalidateAll();
         return created;
+    }
+
+    public async Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken)
+    {
+        var deleted = await inner.DeleteResourceAsync(id, cancellationToken).ConfigureAwait(false);
+        _resources.InvalidateAll();
+        return deleted;
     }
 
     public Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken) =>
