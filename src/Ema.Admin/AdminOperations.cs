@@ -442,10 +442,12 @@ public sealed partial class AdminOperations(
     public async Task<AdminResult> RollbackPolicyAsync(ConsoleUser by, long toVersion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
-        var version = await new PolicyAdministration(policies).RollbackAsync(toVersion, by.Username, cancellationToken).ConfigureAwait(false);
+        var (version, errors) = await new PolicyAdministration(policies).RollbackAsync(toVersion, by.Username, cancellationToken).ConfigureAwait(false);
         if (version is null)
         {
-            return AdminResult.Refused($"There is no version {toVersion}.");
+            return errors.Count == 0
+                ? AdminResult.Refused($"There is no version {toVersion}.")
+                : AdminResult.Refused($"Version {toVersion} cannot be put in force again; nothing was applied.", errors);
         }
 
         await AuditAsync(by, "policy", $"policy rolled back to version {toVersion} as version {version.Version} by {by.Username}", version.Sha256, cancellationToken).ConfigureAwait(false);

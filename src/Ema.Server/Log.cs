@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3009, Level = LogLevel.Error, Message = "A revocation request of client {ClientId} failed in the grant store; answered 503")]
     public static partial void TokenRevocationFailed(ILogger logger, Exception exception, string clientId);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Error, Message = "The policy in force (version {Version}) cannot be read: {Reason}. Every token exchange is refused until a valid version is imported or rolled back")]
+    public static partial void PolicyUnreadable(ILogger logger, long version, string reason);
 }

@@ -12,6 +12,7 @@ using Ema.Server.Policy;
 using Ema.Server.Security;
 using Ema.Tokens.Keys;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -46,7 +47,8 @@ public static class ServerServiceCollectionExtensions
             sp.GetService<IPolicyStore>(),
             sp.GetRequiredService<Stores.IApplicationStore>(),
             sp.GetRequiredService<Stores.IEntitlementStore>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<ManagedAccessPolicy>()));
         services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton(sp => new IdentityProviderTokens(
             sp.GetRequiredService<IOptions<IdentityProviderOptions>>(),

@@ -121,6 +121,7 @@ public static class ErrorIds
     public static readonly ErrorDescriptor UserDisabled = new("EMA3114", ErrorCodes.InvalidGrant, BadRequest, "The user's account is disabled.");
     public static readonly ErrorDescriptor AuditUnavailable = new("EMA3115", ErrorCodes.ServerError, 500, "The decision could not be recorded; nothing was issued.");
     public static readonly ErrorDescriptor ResourceDisabled = new("EMA3116", ErrorCodes.InvalidTarget, BadRequest, "The requested resource is disabled.");
+    public static readonly ErrorDescriptor PolicyUnreadable = new("EMA3117", ErrorCodes.InvalidGrant, BadRequest, "Your organization's policy cannot be read; access is refused until an administrator repairs it.");
 
     // ----- Authorization code and refresh token grants (RFC 6749 §4.1.3, §6; RFC 7636 §4.6) -----
     public static readonly ErrorDescriptor AuthorizationCodeInvalid = new("EMA3201", ErrorCodes.InvalidGrant, BadRequest, "The authorization code is invalid, expired or already used.");

@@ -1,7 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
+using Ema.Protocol;
 using Ema.Server.Model;
+using Ema.Server.Security;
 using Ema.Server.Stores;
+using Microsoft.Extensions.Logging;
 
 namespace Ema.Server.Policy;
 
@@ -34,11 +37,38 @@ public sealed class PolicyAdministration(IPolicyStore store)
         return document is null ? (null, errors) : (await store.AddAsync(yaml, by, comment, cancellationToken).ConfigureAwait(false), []);
     }
 
-    /// <summary>Makes an older version current again by adding a copy of it (the history is never rewritten).</summary>
-    public async Task<PolicyVersion?> RollbackAsync(long toVersion, string by, CancellationToken cancellationToken)
+    /// <summary>
+    /// Makes an older version current again by adding a copy of it (the history is never rewritten) — validated again
+    /// first, as an import is: a version stored under older rules, or altered in the database since, is refused with
+    /// its errors rather than put in force. Errors are empty and the version null when there is no such version.
+    /// </summary>
+    public async Task<(PolicyVersion? Version, IReadOnlyList<PolicyError> Errors)> RollbackAsync(long toVersion, string by, CancellationToken cancellationToken)
     {
         var old = await store.GetAsync(toVersion, cancellationToken).ConfigureAwait(false);
-        return old is null ? null : await store.AddAsync(old.Yaml, by, $"rollback to version {toVersion}", cancellationToken).ConfigureAwait(false);
+        if (old is null)
+        {
+            return (null, []);
+        }
+
+        if (ReadProblem(old) is { } problem)
+        {
+            return (null, problem);
+        }
+
+        return (await store.AddAsync(old.Yaml, by, $"rollback to version {toVersion}", cancellationToken).ConfigureAwait(false), []);
+    }
+
+    /// <summary>Why a stored version cannot be put in force — its text no longer matches its hash, or no longer parses — or null.</summary>
+    public static IReadOnlyList<PolicyError>? ReadProblem(PolicyVersion version)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Hash(version.Yaml)), Encoding.ASCII.GetBytes(version.Sha256)))
+        {
+            return [new PolicyError(0, $"version {version.Version} was altered after it was stored (its text no longer matches its SHA-256)")];
+        }
+
+        var (document, errors) = PolicyYaml.Parse(version.Yaml);
+        return document is null ? errors : null;
     }
 
     public static string Hash(string yaml) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)));
@@ -47,19 +77,21 @@ public sealed class PolicyAdministration(IPolicyStore store)
 /// <summary>
 /// The evaluation point when policies may be managed as code: the policy file if one is configured, else the newest
 /// stored version (re-read at most every few seconds, so an import or rollback takes effect without a restart), else
-/// entitlements v1.
+/// entitlements v1 — only when no version was ever stored. A stored version in force that cannot be read (its text
+/// altered, or no longer valid under a stricter parser) refuses every request: falling back to the broader entitlements
+/// would fail open.
 /// </summary>
-public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? store, IApplicationStore applications, EntitlementAccessPolicy entitlements, TimeProvider time) : IAccessPolicy
+public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? store, IApplicationStore applications, EntitlementAccessPolicy entitlements, TimeProvider time, ILogger? logger = null) : IAccessPolicy
 {
     /// <summary>The policy file when given, else the newest stored version, else entitlements v1 from the stores.</summary>
-    public ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? store, IApplicationStore applications, IEntitlementStore entitlements, TimeProvider time)
-        : this(file, store, applications, new EntitlementAccessPolicy(entitlements, applications), time)
+    public ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? store, IApplicationStore applications, IEntitlementStore entitlements, TimeProvider time, ILogger? logger = null)
+        : this(file, store, applications, new EntitlementAccessPolicy(entitlements, applications), time, logger)
     {
     }
 
     private static readonly TimeSpan RefreshEvery = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _refresh = new(1, 1);
-    private (RulePolicy? Policy, long Version, DateTimeOffset ReadAt)? _stored;
+    private (IAccessPolicy? Policy, long Version, DateTimeOffset ReadAt)? _stored;
 
     public async ValueTask<AccessDecision> EvaluateAsync(AccessRequest request, CancellationToken cancellationToken) =>
         await (await CurrentAsync(cancellationToken).ConfigureAwait(false) ?? (IAccessPolicy)entitlements).EvaluateAsync(request, cancellationToken).ConfigureAwait(false);
@@ -69,7 +101,7 @@ public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? stor
 
     private RulePolicy? _fromFile;
 
-    private async ValueTask<RulePolicy?> CurrentAsync(CancellationToken cancellationToken)
+    private async ValueTask<IAccessPolicy?> CurrentAsync(CancellationToken cancellationToken)
     {
         if (file is not null)
         {
@@ -96,12 +128,10 @@ public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? stor
             }
 
             var current = await store.GetCurrentAsync(cancellationToken).ConfigureAwait(false);
-            RulePolicy? policy = null;
+            IAccessPolicy? policy = null;
             if (current is not null)
             {
-                policy = _stored is { } previous && previous.Version == current.Version
-                    ? previous.Policy
-                    : PolicyYaml.Parse(current.Yaml).Document is { } document ? new RulePolicy(document, applications) : null; // stored versions were validated
+                policy = _stored is { } previous && previous.Version == current.Version ? previous.Policy : Read(current);
             }
 
             _stored = (policy, current?.Version ?? 0, now);
@@ -112,4 +142,39 @@ public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? stor
             _refresh.Release();
         }
     }
+
+    private IAccessPolicy Read(PolicyVersion version)
+    {
+        if (PolicyAdministration.ReadProblem(version) is not { } problem)
+        {
+            return new RulePolicy(PolicyYaml.Parse(version.Yaml).Document!, applications);
+        }
+
+        var reason = string.Join("; ", problem.Take(3).Select(e => e.Line > 0 ? $"line {e.Line}: {e.Message}" : e.Message));
+        if (logger is not null)
+        {
+            Log.PolicyUnreadable(logger, version.Version, reason);
+        }
+
+        return new UnreadablePolicy(version.Version, reason);
+    }
+}
+
+/// <summary>In force while the stored policy cannot be read: every request refused, with the reason in its explanation.</summary>
+internal sealed class UnreadablePolicy(long version, string reason) : IAccessPolicy
+{
+    public ValueTask<AccessDecision> EvaluateAsync(AccessRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var decisionId = SecretHasher.NewOrderedId("dec_", request.Now);
+        return ValueTask.FromResult(new AccessDecision
+        {
+            DecisionId = decisionId,
+            Error = OAuthError.From(ErrorIds.PolicyUnreadable, $"policy version {version}: {reason}") with { DecisionId = decisionId },
+            Explanation = [$"the policy in force (version {version}) cannot be read — {reason}; every request is refused until a valid version is imported or rolled back"],
+        });
+    }
+
+    public ValueTask<IReadOnlyList<EntitledResource>> ListEntitledAsync(User user, IReadOnlyList<string> groupIds, IReadOnlyList<string> roles, ClientApplication client, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<IReadOnlyList<EntitledResource>>([]);
 }

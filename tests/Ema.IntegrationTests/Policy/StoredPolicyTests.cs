@@ -1,0 +1,113 @@
+using Ema.Protocol;
+using Ema.Server.IdentityProvider;
+using Ema.Server.Model;
+using Ema.Server.Policy;
+using Ema.Server.Stores;
+using Ema.Storage;
+using Ema.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ema.IntegrationTests.Policy;
+
+/// <summary>
+/// A stored policy version in force that cannot be read fails closed: never a silent return to entitlements v1, which
+/// would grant what the policy was written to refuse. A real SQLite file, with entitlements that would allow.
+/// </summary>
+public sealed class StoredPolicyTests : IAsyncLifetime
+{
+    private const string DenyTicketsWithAnAnchor = "version: 1\ndefault: deny\nrules:\n  - { id: no-tickets, effect: deny, subjects: { groups: &g [grp-all] }, resources: [res-tickets] }\n";
+    private const string DenyTickets = "version: 1\ndefault: deny\nrules:\n  - { id: no-tickets, effect: deny, subjects: { groups: [grp-all] }, resources: [res-tickets] }\n";
+    private static readonly DateTimeOffset Start = new(2026, 11, 18, 10, 0, 0, TimeSpan.Zero);
+    private readonly string _folder = Directory.CreateTempSubdirectory("ema-stored-policy-").FullName;
+    private readonly FakeTimeProvider _time = new(Start);
+    private ServiceProvider _services = null!;
+
+    private IPolicyStore Store => _services.GetRequiredService<IPolicyStore>();
+
+    public async Task InitializeAsync()
+    {
+        _services = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(_folder, "ema.db")).BuildServiceProvider();
+        foreach (var task in _services.GetServices<Ema.Server.IStartupTask>().OrderBy(t => t.Order))
+        {
+            await task.RunAsync(default);
+        }
+
+        // Entitlements v1, broad: everyone in grp-all may use every scope of Tickets.
+        var applications = _services.GetRequiredService<IApplicationStore>();
+        Assert.True(await applications.CreateClientAsync(Request().Client, default));
+        Assert.True(await applications.CreateResourceAsync(Request().Resource, default));
+        Assert.True(await _services.GetRequiredService<IEntitlementStore>().CreateAsync(new Entitlement("ent-all", EntitlementSubjectType.Group, "grp-all", "ema-agent", "res-tickets", ["tickets.read", "tickets.write"]), default));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task StoredVersionThatNoLongerParses_RefusesEveryRequest_NeverFallsBackToEntitlements()
+    {
+        // Stored before the parser refused anchors (or by an older release): it no longer parses.
+        await Store.AddAsync(DenyTicketsWithAnAnchor, "admin", null, default);
+        var policy = Policy();
+        Assert.True((await Policy(withoutStore: true).EvaluateAsync(Request(), default)).Allowed); // what entitlements alone would say
+
+        var decision = await policy.EvaluateAsync(Request(), default);
+        Assert.False(decision.Allowed);
+        Assert.Equal(ErrorIds.PolicyUnreadable.Id, decision.Error!.ErrorId);
+        Assert.False(string.IsNullOrEmpty(decision.Error.DecisionId));
+        Assert.Contains(decision.Explanation, e => e.Contains("version 1", StringComparison.Ordinal) && e.Contains("line 4", StringComparison.Ordinal));
+        Assert.Empty(await policy.ListEntitledAsync(Request().User, ["grp-all"], [], Request().Client, default));
+    }
+
+    [Fact]
+    public async Task StoredVersionAlteredInTheDatabase_RefusesEveryRequest()
+    {
+        await Store.AddAsync(DenyTickets, "admin", null, default);
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")}"))
+        {
+            await connection.OpenAsync();
+            using var edit = connection.CreateCommand();
+            edit.CommandText = "UPDATE policy_versions SET yaml = replace(yaml, 'effect: deny', 'effect: allow')";
+            Assert.Equal(1, await edit.ExecuteNonQueryAsync());
+        }
+
+        var decision = await Policy().EvaluateAsync(Request(), default);
+        Assert.False(decision.Allowed);
+        Assert.Equal(ErrorIds.PolicyUnreadable.Id, decision.Error!.ErrorId);
+        Assert.Contains(decision.Explanation, e => e.Contains("altered after it was stored", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Rollback_ToAVersionThatNoLongerParses_IsRefusedWithItsErrors_AndNothingIsApplied()
+    {
+        await Store.AddAsync(DenyTicketsWithAnAnchor, "admin", null, default);
+        var valid = await new PolicyAdministration(Store).ImportAsync(DenyTickets, "admin", null, default);
+        Assert.NotNull(valid.Version);
+
+        var (rolledBack, errors) = await new PolicyAdministration(Store).RollbackAsync(1, "admin", default);
+        Assert.Null(rolledBack);
+        Assert.Contains(errors, e => e.Line == 4);
+        Assert.Equal(2, (await Store.GetCurrentAsync(default))!.Version); // still the valid one
+        Assert.False((await Policy().EvaluateAsync(Request(), default)).Allowed);
+        Assert.Equal(ErrorIds.PolicyDenied.Id, (await Policy().EvaluateAsync(Request(), default)).Error!.ErrorId);
+    }
+
+    private ManagedAccessPolicy Policy(bool withoutStore = false) =>
+        new(null, withoutStore ? null : Store, _services.GetRequiredService<IApplicationStore>(), _services.GetRequiredService<IEntitlementStore>(), _time);
+
+    private static AccessRequest Request() => new()
+    {
+        User = new User("usr-alice", "alice", "Alice", null, UserStatus.Active, "Engineering"),
+        GroupIds = ["grp-all"],
+        Roles = [],
+        Client = new ClientApplication { ClientId = "ema-agent", Name = "Ema Agent", AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic },
+        Resource = new ResourceApplication { Id = "res-tickets", DisplayName = "Tickets", Resource = "https://mcp.example/tickets", AuthorizationServerIssuer = "https://as.example", Scopes = [new("tickets.read"), new("tickets.write")] },
+        RequestedScopes = [],
+        Authentication = new AuthenticationContext(Start, ["pwd"], null),
+        Now = Start,
+    };
+}
