@@ -21,7 +21,7 @@ public sealed record PolicySubjects(IReadOnlyList<string> Users, IReadOnlyList<s
 /// A time window on the wall clock of <see cref="TimeZone"/> (UTC unless the policy names an IANA zone, so office hours
 /// follow daylight saving time): on these days, from..to, to exclusive. A window with from &gt; to runs past midnight,
 /// and its hours after midnight belong to the day it started on — "fri 22:00–06:00" includes Saturday 05:00, not
-/// Friday 05:00.
+/// Friday 05:00; from = to is a whole day from that time ("00:00"–"00:00": the listed days, all day).
 /// </summary>
 public sealed record TimeWindow(IReadOnlyList<DayOfWeek> Days, TimeOnly From, TimeOnly To)
 {
@@ -33,7 +33,7 @@ public sealed record TimeWindow(IReadOnlyList<DayOfWeek> Days, TimeOnly From, Ti
     {
         var local = TimeZoneInfo.ConvertTime(instant, TimeZone).DateTime;
         var time = TimeOnly.FromDateTime(local);
-        if (From <= To)
+        if (From < To)
         {
             return time >= From && time < To && Days.Contains(local.DayOfWeek);
         }
@@ -71,6 +71,9 @@ public sealed record PolicyConditions
     public IReadOnlyList<string> Statuses { get; init; } = [];
 
     public static PolicyConditions None { get; } = new();
+
+    /// <summary>Whether no condition is set (<c>when: {}</c> as well as no <c>when</c>).</summary>
+    public bool IsEmpty => !RequireMfa && MaxAuthAge is null && Acr.Count == 0 && Networks.Count == 0 && Hours is null && Departments.Count == 0 && Statuses.Count == 0;
 }
 
 /// <summary>One rule: who (subjects), through which clients, to which resources and scopes, under which conditions.</summary>

@@ -50,6 +50,13 @@ public static class PolicyYaml
                     return new PolicyError(line, "YAML anchors (&name) are not allowed in a policy");
                 }
 
+                // A tag changes how a node compares without changing how it reads: "!!str subjects" passed the key check
+                // yet was never found by the lookup, so a rule's subjects or conditions were silently dropped.
+                if (current is NodeEvent { Tag.IsEmpty: false })
+                {
+                    return new PolicyError(line, "YAML tags (!!str, !name) are not allowed in a policy");
+                }
+
                 if (current is MappingStart or SequenceStart && ++depth > MaxDepth)
                 {
                     return new PolicyError(line, $"lists and mappings are nested more than {MaxDepth} levels deep");
@@ -180,6 +187,11 @@ public static class PolicyYaml
             {
                 CheckKeys(map, ["users", "groups", "roles"], errors);
                 subjects = new PolicySubjects(List(map, "users", errors), List(map, "groups", errors), List(map, "roles", errors));
+                if (map.Children.Count == 0)
+                {
+                    // Omitted subjects mean everyone; an empty mapping is more likely a template whose names ran out.
+                    errors.Add(new PolicyError((int)map.Start.Line, "'subjects' names no one: omit it to mean everyone, or list users, groups or roles"));
+                }
             }
             else
             {
@@ -217,6 +229,18 @@ public static class PolicyYaml
             if (parts.Length == 2 && IPAddress.TryParse(parts[0], out var address) && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var prefix)
                 && prefix <= (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128))
             {
+                if (address.IsIPv4MappedToIPv6)
+                {
+                    // Request addresses are compared as IPv4 when mapped (::ffff:a.b.c.d), so the network must be too.
+                    if (prefix < 96)
+                    {
+                        errors.Add(new PolicyError(Line(node, "networks"), $"'{cidr}' mixes IPv4-mapped and other IPv6 addresses: write the IPv4 network, e.g. 192.168.0.0/16"));
+                        continue;
+                    }
+
+                    (address, prefix) = (address.MapToIPv4(), prefix - 96);
+                }
+
                 networks.Add((address, prefix));
             }
             else
@@ -332,6 +356,11 @@ public static class PolicyYaml
         switch (Child(node, key))
         {
             case null:
+                return [];
+            case YamlSequenceNode { Children.Count: 0 } empty:
+                // An omitted list means "any"; an empty one would mean the same and widen a rule whose last name was
+                // removed (users: [] would be everyone), so it is refused rather than guessed at.
+                errors.Add(new PolicyError((int)empty.Start.Line, $"'{key}' is an empty list: omit '{key}' to mean any, or name at least one"));
                 return [];
             case YamlSequenceNode sequence when sequence.Children.All(c => c is YamlScalarNode { Value.Length: > 0 }):
                 return [.. sequence.Children.Cast<YamlScalarNode>().Select(s => s.Value!)];

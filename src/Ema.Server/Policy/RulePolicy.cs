@@ -133,7 +133,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
             // The catalog lists what rules could allow; conditions (MFA, network, hours) are checked at exchange time.
             var rules = _index.For(resource).InFileOrder.Where(r => AppliesTo(r, user.Id, groupIds, roles, client.ClientId)).ToList();
             var defined = resource.Scopes.Select(s => s.Name).ToList();
-            var unconditionalDenies = rules.Where(r => r.Effect == PolicyEffect.Deny && r.When == PolicyConditions.None).ToList();
+            var unconditionalDenies = rules.Where(r => r.Effect == PolicyEffect.Deny && r.When.IsEmpty).ToList();
             if (unconditionalDenies.Any(r => r.Scopes.Count == 0))
             {
                 continue;
@@ -192,7 +192,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
             failed.Add("auth: the sign-in did not use MFA");
         }
 
-        if (when.MaxAuthAge is { } age && (auth.AuthTime is not { } at || request.Now - at > age))
+        if (when.MaxAuthAge is { } age && !SignedInWithin(auth, request.Now, age))
         {
             failed.Add($"auth: the sign-in is older than {age.TotalMinutes:0} minutes");
         }
@@ -226,7 +226,12 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
     }
 
     private static bool RecentMfa(AuthenticationContext auth, DateTimeOffset now, TimeSpan maxAge) =>
-        auth.Amr.Contains(Mfa, StringComparer.Ordinal) && auth.AuthTime is { } at && now - at <= maxAge;
+        auth.Amr.Contains(Mfa, StringComparer.Ordinal) && SignedInWithin(auth, now, maxAge);
+
+    // A sign-in time in the future (beyond a minute of clock difference between instances) is no evidence of a recent
+    // sign-in: it would satisfy every age limit for as long as it stays in the future.
+    private static bool SignedInWithin(AuthenticationContext auth, DateTimeOffset now, TimeSpan maxAge) =>
+        auth.AuthTime is { } at && now - at <= maxAge && at - now <= TimeSpan.FromMinutes(1);
 
     private static bool InNetwork(IPAddress address, IPAddress network, int prefixLength)
     {
@@ -272,17 +277,21 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
         {
             var ordered = rules.Select((rule, order) => (Order: order, Rule: rule)).ToArray();
             _everyResource = [.. ordered.Where(r => r.Rule.Resources.Count == 0)];
-            _byResource = ordered.SelectMany(r => r.Rule.Resources.Distinct(StringComparer.Ordinal).Select(resource => (Resource: resource, Entry: r)))
+            _byResource = ordered.SelectMany(r => r.Rule.Resources.Select(Key).Distinct(StringComparer.Ordinal).Select(resource => (Resource: resource, Entry: r)))
                 .GroupBy(x => x.Resource, StringComparer.Ordinal)
                 .ToDictionary(g => g.Key, g => g.Select(x => x.Entry).ToArray(), StringComparer.Ordinal);
         }
 
         public CandidateRules For(ResourceApplication resource) => _candidates.GetOrAdd((resource.Id, resource.Resource), Build);
 
+        // A resource named by its URL matches with or without a trailing slash, as the token exchange finds it
+        // (a deny rule naming "https://mcp.example/tickets/" must not miss "https://mcp.example/tickets").
+        private static string Key(string resource) => resource.Contains("://", StringComparison.Ordinal) ? resource.TrimEnd('/') : resource;
+
         private CandidateRules Build((string Id, string Identifier) resource)
         {
-            _byResource.TryGetValue(resource.Id, out var byId);
-            _byResource.TryGetValue(resource.Identifier, out var byIdentifier);
+            _byResource.TryGetValue(Key(resource.Id), out var byId);
+            _byResource.TryGetValue(Key(resource.Identifier), out var byIdentifier);
 
             // A rule may name both the id and the identifier: merge, drop duplicates, keep the file order.
             PolicyRule[] inFileOrder = [.. _everyResource.Concat(byId ?? []).Concat(byIdentifier ?? []).DistinctBy(r => r.Order).OrderBy(r => r.Order).Select(r => r.Rule)];

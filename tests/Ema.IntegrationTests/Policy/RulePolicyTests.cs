@@ -190,6 +190,81 @@ public sealed class RulePolicyTests
         Assert.Contains("'Europe/Atlantis' is not a time zone", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("subjects: { users: [] }", "'users' is an empty list")]
+    [InlineData("subjects: {}", "'subjects' names no one")]
+    [InlineData("scopes: []", "'scopes' is an empty list")]
+    [InlineData("clients: []", "'clients' is an empty list")]
+    [InlineData("resources: []", "'resources' is an empty list")]
+    [InlineData("when: { hours: { days: [], from: \"08:00\", to: \"18:00\" } }", "'days' is an empty list")]
+    public void PolicyYaml_EmptyList_IsRejected_NotReadAsAnyone(string field, string message)
+    {
+        // Omitted means any; an empty list would mean the same, so a rule whose last name was removed would widen to
+        // everyone (users: []) or everything (scopes: []).
+        var (document, errors) = PolicyYaml.Parse($"version: 1\ndefault: deny\nrules:\n  - {{ id: narrowed-to-nobody, effect: allow, {field} }}\n");
+        Assert.Null(document);
+        Assert.Contains(message, Assert.Single(errors).Message, StringComparison.Ordinal);
+        Assert.Equal(4, errors[0].Line);
+    }
+
+    [Theory]
+    [InlineData("!!str subjects: { users: [usr-bob] }")]
+    [InlineData("subjects: !!map { users: [usr-bob] }")]
+    [InlineData("when: { !!str mfa: true }")]
+    public void PolicyYaml_Tags_AreRejected_SoNoKeyPassesValidationAndIsThenIgnored(string field)
+    {
+        // "!!str subjects" passed the key check but was not found by the lookup: the rule applied to everyone.
+        var (document, errors) = PolicyYaml.Parse($"version: 1\ndefault: deny\nrules:\n  - id: bob-only\n    effect: allow\n    {field}\n");
+        Assert.Null(document);
+        Assert.Contains("YAML tags", Assert.Single(errors).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("10.1.2.3", false)]
+    [InlineData("::ffff:10.1.2.3", false)] // IPv4-mapped request address
+    [InlineData("192.168.0.1", true)]
+    public async Task Condition_Network_IPv4MappedNetworkInTheRule_MatchesAsIPv4(string address, bool allowed)
+    {
+        var policy = Policy("""
+            - { id: everyone, effect: allow }
+            - { id: no-lab, effect: deny, when: { networks: ["::ffff:10.0.0.0/104"] } }
+            """);
+        Assert.Equal(allowed, (await policy.EvaluateAsync(Request(remote: address), default)).Allowed);
+    }
+
+    [Fact]
+    public async Task DenyRule_NamingTheResourceWithATrailingSlash_StillDenies()
+    {
+        var policy = Policy("""
+            - { id: everyone, effect: allow }
+            - { id: no-tickets-for-bob, effect: deny, subjects: { users: [usr-bob] }, resources: ["https://mcp.example/tickets/"] }
+            """);
+        Assert.False((await policy.EvaluateAsync(Request(user: "usr-bob"), default)).Allowed);
+        Assert.True((await policy.EvaluateAsync(Request(user: "usr-alice"), default)).Allowed);
+    }
+
+    [Theory]
+    [InlineData("2026-11-18T00:00:00Z", true)] // Wednesday, the first minute
+    [InlineData("2026-11-18T23:59:00Z", true)]
+    [InlineData("2026-11-21T12:00:00Z", false)] // Saturday
+    public async Task Condition_Hours_FromEqualsTo_IsTheWholeDay(string instant, bool allowed)
+    {
+        var policy = Policy("""
+            - { id: weekdays-all-day, effect: allow, when: { hours: { days: [mon, tue, wed, thu, fri], from: "00:00", to: "00:00" } } }
+            """);
+        Assert.Equal(allowed, (await policy.EvaluateAsync(Request(now: DateTimeOffset.Parse(instant, System.Globalization.CultureInfo.InvariantCulture)), default)).Allowed);
+    }
+
+    [Fact]
+    public async Task Condition_AuthAge_ASignInTimeInTheFuture_IsNoRecentSignIn()
+    {
+        var policy = Policy("""
+            - { id: fresh-only, effect: allow, when: { maxAuthAgeMinutes: 10 } }
+            """);
+        Assert.True((await policy.EvaluateAsync(Request(authAge: TimeSpan.FromMinutes(2)), default)).Allowed);
+        Assert.False((await policy.EvaluateAsync(Request(authAge: TimeSpan.FromHours(-5)), default)).Allowed); // auth_time 5 h ahead
+    }
+
     [Fact]
     public async Task Condition_UserAttributes_DepartmentAndStatus()
     {
