@@ -633,7 +633,7 @@ internal static class AdminCommands
 
     private static int Fail(string message)
     {
-        Console.Error.WriteLine("ema admin: " + message);
+        Console.Error.WriteLine("ema admin: " + TerminalText.Safe(message));
         return 1;
     }
 }

@@ -328,7 +328,7 @@ internal static class AdminRemoteCommands
 
         foreach (var error in errors)
         {
-            Console.Error.WriteLine(error);
+            Console.Error.WriteLine(TerminalText.Safe(error));
         }
 
         return status switch

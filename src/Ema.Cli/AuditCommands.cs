@@ -43,7 +43,7 @@ internal static class AuditCommands
             }
             else
             {
-                Console.Error.WriteLine($"ema audit: the chain is broken at record #{report.FirstBrokenSequence} ({report.FirstBrokenId}): {report.Problem}.");
+                Console.Error.WriteLine($"ema audit: the chain is broken at record #{report.FirstBrokenSequence} ({TerminalText.Safe(report.FirstBrokenId)}): {TerminalText.Safe(report.Problem)}.");
             }
 
             return report.Intact ? ExitCodes.Ok : ExitCodes.Failed;
@@ -180,7 +180,8 @@ internal static class AuditCommands
     {
         foreach (var e in records)
         {
-            Console.Out.WriteLine($"#{e.Sequence,-6} {e.Time:yyyy-MM-dd HH:mm:ss.fff} {e.Type,-15} {e.Outcome,-9} {e.ClientId,-12} {e.Subject,-12} {e.Resource} {e.Scope} {(e.Outcome == AuditOutcomes.Denied ? e.Reason : e.TokenId)}");
+            // Each field may hold what an unauthenticated caller sent (a refused request's client id): one line each.
+            Console.Out.WriteLine($"#{e.Sequence,-6} {e.Time:yyyy-MM-dd HH:mm:ss.fff} {TerminalText.Safe(e.Type),-15} {TerminalText.Safe(e.Outcome),-9} {TerminalText.Safe(e.ClientId),-12} {TerminalText.Safe(e.Subject),-12} {TerminalText.Safe(e.Resource)} {TerminalText.Safe(e.Scope)} {TerminalText.Safe(e.Outcome == AuditOutcomes.Denied ? e.Reason : e.TokenId)}");
         }
 
         return records.Count > 0 ? records[^1].Sequence : last;

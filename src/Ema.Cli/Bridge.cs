@@ -50,7 +50,7 @@ internal static class Bridge
                 {
                     foreach (var c in connections)
                     {
-                        await Console.Error.WriteLineAsync($"ema bridge: {c.Server.Name}: {c.Summary}");
+                        await Console.Error.WriteLineAsync($"ema bridge: {TerminalText.Safe(c.Server.Name)}: {TerminalText.Safe(c.Summary)}");
                     }
 
                     await RunAsync(connections.Where(c => c.Status == ConnectionStatus.Connected).ToList(), cancellationToken);
@@ -113,7 +113,7 @@ internal static class Bridge
                 }
                 catch (Exception ex) when (ClientCommands.IsExpected(ex))
                 {
-                    await Console.Error.WriteLineAsync($"ema bridge: {connection.Server.Name}: {ex.Message}");
+                    await Console.Error.WriteLineAsync($"ema bridge: {TerminalText.Safe(connection.Server.Name)}: {TerminalText.Safe(ex.Message)}");
                     continue;
                 }
 

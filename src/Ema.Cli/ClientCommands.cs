@@ -277,7 +277,7 @@ internal static class ClientCommands
                     var table = new Table().AddColumns("server", "resource", "status", "detail");
                     foreach (var c in connections)
                     {
-                        table.AddRow(Markup.Escape(c.Server.Name), Markup.Escape(c.Server.Resource), StatusMarkup(c.Status), Markup.Escape(c.Status == ConnectionStatus.Connected ? string.Empty : c.Summary));
+                        table.AddRow(Markup.Escape(TerminalText.Safe(c.Server.Name)), Markup.Escape(TerminalText.Safe(c.Server.Resource)), StatusMarkup(c.Status), Markup.Escape(TerminalText.Safe(c.Status == ConnectionStatus.Connected ? string.Empty : c.Summary)));
                     }
 
                     Output().Write(table);
@@ -325,13 +325,13 @@ internal static class ClientCommands
                     var table = new Table().AddColumns("server", "tool", "description");
                     foreach (var (s, t, d) in rows)
                     {
-                        table.AddRow(Markup.Escape(s), Markup.Escape(t), Markup.Escape(d));
+                        table.AddRow(Markup.Escape(TerminalText.Safe(s)), Markup.Escape(TerminalText.Safe(t)), Markup.Escape(TerminalText.Safe(d)));
                     }
 
                     Output().Write(table);
                     foreach (var c in connections.Where(c => c.Status != ConnectionStatus.Connected))
                     {
-                        Console.Error.WriteLine($"{c.Server.Name}: {c.Summary}");
+                        Console.Error.WriteLine($"{TerminalText.Safe(c.Server.Name)}: {TerminalText.Safe(c.Summary)}");
                     }
                 }
 
@@ -387,7 +387,7 @@ internal static class ClientCommands
                 {
                     foreach (var block in result.Content)
                     {
-                        Console.Out.WriteLine(block is TextContentBlock text ? text.Text : $"[{block.Type} content]");
+                        Console.Out.WriteLine(block is TextContentBlock text ? TerminalText.Safe(text.Text, multiline: true) : $"[{TerminalText.Safe(block.Type)} content]");
                     }
                 }
 
@@ -486,7 +486,7 @@ internal static class ClientCommands
 
     internal static int Fail(string message, int code)
     {
-        Console.Error.WriteLine("ema: " + message);
+        Console.Error.WriteLine("ema: " + TerminalText.Safe(message));
         return code;
     }
 }

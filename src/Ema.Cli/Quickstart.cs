@@ -97,17 +97,17 @@ internal static class Quickstart
                     {
                         var tools = (await c.Client!.ListToolsAsync(cancellationToken: cancellationToken)).Select(t => t.Name).ToList();
                         connected.Add(new JsonObject { ["server"] = c.Server.Name, ["resource"] = c.Server.Resource, ["tools"] = new JsonArray([.. tools.Select(t => (JsonNode)t)]) });
-                        table.AddRow(Markup.Escape(c.Server.Name), "[green]connected[/]", Markup.Escape(string.Join(", ", tools)));
+                        table.AddRow(Markup.Escape(TerminalText.Safe(c.Server.Name)), "[green]connected[/]", Markup.Escape(TerminalText.Safe(string.Join(", ", tools))));
                     }
                     else if (c.Status == ConnectionStatus.Blocked)
                     {
                         blocked.Add(new JsonObject { ["server"] = c.Server.Name, ["reason"] = c.Refusal!.Reason, ["decisionId"] = c.Refusal.DecisionId });
-                        table.AddRow(Markup.Escape(c.Server.Name), "[red]blocked[/]", Markup.Escape(c.Summary));
+                        table.AddRow(Markup.Escape(TerminalText.Safe(c.Server.Name)), "[red]blocked[/]", Markup.Escape(TerminalText.Safe(c.Summary)));
                     }
                     else
                     {
                         unreachable.Add(new JsonObject { ["server"] = c.Server.Name, ["reason"] = c.Summary });
-                        table.AddRow(Markup.Escape(c.Server.Name), "[yellow]" + c.Status.ToString().ToLowerInvariant() + "[/]", Markup.Escape(c.Summary));
+                        table.AddRow(Markup.Escape(TerminalText.Safe(c.Server.Name)), "[yellow]" + c.Status.ToString().ToLowerInvariant() + "[/]", Markup.Escape(TerminalText.Safe(c.Summary)));
                     }
                 }
 
@@ -144,12 +144,12 @@ internal static class Quickstart
                         var server = e.Resource is { } r && Uri.TryCreate(r, UriKind.Absolute, out var u) ? u.AbsolutePath : string.Empty;
                         audit.AddRow(
                             e.Time.ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture),
-                            Markup.Escape(e.Type),
-                            e.Outcome == AuditOutcomes.Denied ? "[red]denied[/]" : Markup.Escape(e.Outcome),
-                            Markup.Escape(server),
-                            Markup.Escape(e.Scope ?? string.Empty),
-                            Markup.Escape(e.Outcome == AuditOutcomes.Denied ? $"{e.Id} ({e.Reason})" : e.TokenId ?? e.Id),
-                            Markup.Escape(e.ParentTokenId ?? string.Empty));
+                            Markup.Escape(TerminalText.Safe(e.Type)),
+                            e.Outcome == AuditOutcomes.Denied ? "[red]denied[/]" : Markup.Escape(TerminalText.Safe(e.Outcome)),
+                            Markup.Escape(TerminalText.Safe(server)),
+                            Markup.Escape(TerminalText.Safe(e.Scope ?? string.Empty)),
+                            Markup.Escape(TerminalText.Safe(e.Outcome == AuditOutcomes.Denied ? $"{e.Id} ({e.Reason})" : e.TokenId ?? e.Id)),
+                            Markup.Escape(TerminalText.Safe(e.ParentTokenId ?? string.Empty)));
                     }
 
                     console.Write(audit);
