@@ -29,24 +29,64 @@ internal static class AuditCommands
     {
         var audit = new Command("audit", "The tamper-evident audit trail: verify the hash chain, export JSON Lines, tail.") { Data, Remote };
 
-        var verify = new Command("verify", "Check the hash chain; report the first record that was changed, deleted, inserted or reordered.") { Json };
+        var expect = new Option<string[]>("--expect")
+        {
+            Description = "SEQ:HASH of a record, as an earlier verify printed it and you kept elsewhere: the record must still be there with that hash.",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var verify = new Command("verify", "Check the hash chain; report the first record that was changed, deleted, inserted or reordered.") { Json, expect };
         verify.SetAction((p, ct) => WithTrailAsync(p, async trail =>
         {
+            var expected = new List<(long Sequence, string Hash)>();
+            foreach (var text in p.GetValue(expect) ?? [])
+            {
+                if (text.Split(':') is not [var seq, var hash] || !long.TryParse(seq.TrimStart('#'), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var sequence) || hash.Length != 64 || !hash.All(char.IsAsciiHexDigitLower))
+                {
+                    return ClientCommands.Fail($"--expect '{text}' is not SEQ:HASH (a record number and its 64-character hash, as ema audit verify prints them).", ExitCodes.Usage);
+                }
+
+                expected.Add((sequence, hash));
+            }
+
             var report = await trail.VerifyAsync(ct);
+            var newest = report.Intact ? (await trail.NewestAsync(1, ct)).FirstOrDefault() : null;
+
+            // An unkeyed chain proves nothing against someone who rewrites every record after an edit, hashes included:
+            // a head kept elsewhere does. A kept record that is gone or has another hash means the trail was cut back or
+            // rewritten at or before it.
+            string? mismatch = null;
+            foreach (var (sequence, hash) in expected)
+            {
+                var found = report.Intact ? (await trail.AfterAsync(sequence - 1, 1, ct)).FirstOrDefault(r => r.Sequence == sequence) : null;
+                mismatch ??= !report.Intact ? null
+                    : found is null ? $"record #{sequence} you kept is no longer in the trail: the newest records were removed"
+                    : !string.Equals(found.Hash, hash, StringComparison.Ordinal) ? $"record #{sequence} no longer has the hash you kept: the trail was rewritten at or before it"
+                    : null;
+            }
+
             if (p.GetValue(Json))
             {
                 Console.Out.WriteLine(JsonSerializer.Serialize(report, AuditJson.Default.AuditChainReport));
             }
-            else if (report.Intact)
+            else if (report.Intact && mismatch is null)
             {
-                Console.Out.WriteLine($"Audit trail intact: {report.Records} records. Head hash {report.HeadHash} (keep it elsewhere to detect the removal of the newest records).");
+                Console.Out.WriteLine($"Audit trail intact: {report.Records} records{(expected.Count > 0 ? $", {expected.Count} kept hash(es) matched" : string.Empty)}. Head hash {report.HeadHash}.");
+                if (newest is not null)
+                {
+                    Console.Out.WriteLine($"Keep {newest.Sequence}:{newest.Hash} elsewhere; 'ema audit verify --expect {newest.Sequence}:{newest.Hash}' later proves nothing up to it was rewritten or removed.");
+                }
             }
-            else
+
+            if (!report.Intact)
             {
                 Console.Error.WriteLine($"ema audit: the chain is broken at record #{report.FirstBrokenSequence} ({TerminalText.Safe(report.FirstBrokenId)}): {TerminalText.Safe(report.Problem)}.");
             }
+            else if (mismatch is not null)
+            {
+                Console.Error.WriteLine($"ema audit: {mismatch}.");
+            }
 
-            return report.Intact ? ExitCodes.Ok : ExitCodes.Failed;
+            return report.Intact && mismatch is null ? ExitCodes.Ok : ExitCodes.Failed;
         }, ct));
 
         var output = new Option<string?>("--out") { Description = "Write to this file (mode 600) instead of stdout." };

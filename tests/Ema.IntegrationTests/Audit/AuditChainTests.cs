@@ -306,6 +306,33 @@ public sealed class AuditChainTests : IAsyncLifetime
         Assert.True((await _log.VerifyChainAsync(default)).Intact);
     }
 
+    [Fact]
+    public async Task AuditVerify_WithAKeptHash_DetectsARewrittenAndRehashedTrail_AndACutBackOne()
+    {
+        var kept = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
+        Assert.True(kept.Code == 0, kept.Err);
+        var head = kept.Out.Split("Keep ")[1].Split(' ')[0]; // "50:<hash>"
+        Assert.StartsWith("50:", head, StringComparison.Ordinal);
+        Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head)).Code);
+
+        // Record 17, a denial, becomes a grant; every hash after it is recomputed, so the chain alone still holds.
+        await AuditTamper.EditAndRehashAsync(DatabasePath, 17, line => (line[AuditTamper.Outcome], line[AuditTamper.Reason]) = (AuditOutcomes.Granted, null));
+        Assert.True((await _log.VerifyChainAsync(default)).Intact);
+
+        var rewritten = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);
+        Assert.Equal(1, rewritten.Code);
+        Assert.Contains("record #50 no longer has the hash you kept", rewritten.Err, StringComparison.Ordinal);
+
+        await SqlAsync("DELETE FROM audit_blocks WHERE last_seq = 50");
+        var cut = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);
+        Assert.Equal(1, cut.Code);
+        Assert.Contains("record #50 you kept is no longer in the trail", cut.Err, StringComparison.Ordinal);
+
+        var malformed = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", "50:abc");
+        Assert.Equal(2, malformed.Code);
+        Assert.Contains("is not SEQ:HASH", malformed.Err, StringComparison.Ordinal);
+    }
+
     private static AuditEvent Event(int i) => new()
     {
         Id = "evt-" + i, Time = DateTimeOffset.FromUnixTimeMilliseconds(1_790_000_000_000 + i), Type = AuditEventTypes.TokenExchange,

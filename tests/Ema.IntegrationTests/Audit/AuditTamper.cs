@@ -54,6 +54,57 @@ internal static class AuditTamper
         return copy;
     }
 
+    /// <summary>
+    /// The thorough forgery: edits record <paramref name="sequence"/> and then re-hashes every record from the first on,
+    /// updating each block's last hash — what someone who knows the chain's format can do to an unkeyed chain. Only a
+    /// hash kept elsewhere (<c>ema audit verify --expect</c>) notices it.
+    /// </summary>
+    public static async Task EditAndRehashAsync(string databasePath, long sequence, Action<JsonArray> edit)
+    {
+        await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
+        await connection.OpenAsync();
+        var blocks = new List<(long First, List<JsonArray> Lines)>();
+        await using (var read = connection.CreateCommand())
+        {
+            read.CommandText = "SELECT first_seq, records FROM audit_blocks ORDER BY first_seq";
+            await using var reader = await read.ExecuteReaderAsync();
+            while (await reader.ReadAsync())
+            {
+                blocks.Add((reader.GetInt64(0), [.. Encoding.UTF8.GetString(reader.GetFieldValue<byte[]>(1)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => (JsonArray)JsonNode.Parse(l)!)]));
+            }
+        }
+
+        var previous = Ema.Server.Audit.AuditChain.Genesis;
+        foreach (var (first, lines) in blocks)
+        {
+            foreach (var line in lines)
+            {
+                if (line[Sequence]!.GetValue<long>() == sequence)
+                {
+                    edit(line);
+                }
+
+                line[1] = previous;
+                var record = new Ema.Server.Audit.AuditEvent
+                {
+                    Id = line[2]!.GetValue<string>(), Time = DateTimeOffset.FromUnixTimeMilliseconds(line[3]!.GetValue<long>()), Type = line[4]!.GetValue<string>(), Outcome = line[5]!.GetValue<string>(),
+                    Action = Text(line[6]), ErrorId = Text(line[7]), Reason = Text(line[8]), ClientId = Text(line[9]), Subject = Text(line[10]), Resource = Text(line[11]), Audience = Text(line[12]),
+                    Scope = Text(line[13]), TokenId = Text(line[14]), ParentTokenId = Text(line[15]), SessionId = Text(line[16]), RemoteAddress = Text(line[17]),
+                };
+                line[Hash] = previous = Ema.Server.Audit.AuditChain.Hash(line[Sequence]!.GetValue<long>(), previous, record);
+            }
+
+            await using var write = connection.CreateCommand();
+            write.CommandText = "UPDATE audit_blocks SET records = $records, last_hash = $hash WHERE first_seq = $first";
+            write.Parameters.AddWithValue("$records", Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => l.ToJsonString() + "\n"))));
+            write.Parameters.AddWithValue("$hash", previous);
+            write.Parameters.AddWithValue("$first", first);
+            Assert.Equal(1, await write.ExecuteNonQueryAsync());
+        }
+    }
+
+    private static string? Text(JsonNode? node) => node?.GetValue<string>();
+
     private static async Task RewriteBlockAsync(string databasePath, long sequence, Action<List<JsonArray>> change)
     {
         await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
