@@ -70,7 +70,7 @@ public sealed class PolicySimulator(IDirectoryStore directory, IApplicationStore
             Client = client,
             Resource = resource,
             RequestedScopes = input.Scopes,
-            Authentication = new AuthenticationContext(now - input.AuthenticationAge, input.Mfa ? ["pwd", "otp", "mfa"] : ["pwd"], null),
+            Authentication = new AuthenticationContext(now - input.AuthenticationAge, input.Mfa ? ["pwd", "otp", "mfa"] : ["pwd"], input.Mfa ? Ema.Server.IdentityProvider.AuthenticationContextClasses.MultiFactor : Ema.Server.IdentityProvider.AuthenticationContextClasses.Password), // as the sign-in page sets acr
             RemoteAddress = input.RemoteAddress,
             Now = now,
         };

@@ -127,9 +127,20 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
     {
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(client);
+        // What the exchange would refuse whatever the rules say (a disabled user, client or resource) is not offered.
+        if (user.Status != UserStatus.Active || !client.Enabled)
+        {
+            return [];
+        }
+
         var result = new List<EntitledResource>();
         foreach (var resource in await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false))
         {
+            if (!resource.Enabled)
+            {
+                continue;
+            }
+
             // The catalog lists what rules could allow; conditions (MFA, network, hours) are checked at exchange time.
             var rules = _index.For(resource).InFileOrder.Where(r => AppliesTo(r, user.Id, groupIds, roles, client.ClientId)).ToList();
             var defined = resource.Scopes.Select(s => s.Name).ToList();

@@ -48,6 +48,25 @@ public sealed class PolicySimulatorTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task Simulator_AnMfaSignIn_CarriesTheAcrTheSignInPageSets_SoAcrRulesAreSimulatedAsDecided()
+    {
+        var file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, "version: 1\ndefault: deny\nrules:\n  - { id: ledger-strong-auth, effect: allow, subjects: { groups: [grp-finance] }, resources: [res-ledger], when: { acr: [\"urn:ema:acr:mfa\"] } }\n");
+        try
+        {
+            var withMfa = await EmaCli.RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read", "--mfa");
+            Assert.True(withMfa.Code == 0, withMfa.Out + withMfa.Err);
+            Assert.StartsWith("ALLOW ledger.read", withMfa.Out, StringComparison.Ordinal);
+            var withoutMfa = await EmaCli.RunAsync("admin", "--data", server.DataDirectory, "policy", "simulate", "--file", file, "--user", "bob", "--client", "ema-agent", "--resource", "res-ledger", "--scope", "ledger.read");
+            Assert.Contains("acr is urn:ema:acr:pwd", withoutMfa.Out, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Validate_ReportsEachErrorWithFileAndLine()
     {
         var file = Path.GetTempFileName();

@@ -388,6 +388,21 @@ public sealed class RulePolicyTests
         Assert.Empty(await policy.ListEntitledAsync(user, [], [], client, default));
     }
 
+    [Fact]
+    public async Task Catalog_OffersNothingTheExchangeWouldRefuse_DisabledUserClientOrResource_AndAnEmptyWhenIsUnconditional()
+    {
+        var yaml = "version: 1\ndefault: deny\nrules:\n  - { id: all, effect: allow }\n  - { id: no-ledger, effect: deny, resources: [res-ledger], when: {} }\n";
+        var disabledTickets = Tickets with { Enabled = false };
+        var policy = new RulePolicy(PolicyYaml.Parse(yaml).Document!, new Ema.Testing.FixedResourceStore([Tickets, Ledger]));
+        var client = Request().Client;
+        var user = Request().User;
+        Assert.Equal("res-tickets", Assert.Single(await policy.ListEntitledAsync(user, [], [], client, default)).Resource.Id); // when: {} denies like no when
+        Assert.Empty(await policy.ListEntitledAsync(user with { Status = UserStatus.Disabled }, [], [], client, default));
+        Assert.Empty(await policy.ListEntitledAsync(user, [], [], client with { Enabled = false }, default));
+        var withDisabled = new RulePolicy(PolicyYaml.Parse(yaml).Document!, new Ema.Testing.FixedResourceStore([disabledTickets, Ledger]));
+        Assert.Empty(await withDisabled.ListEntitledAsync(user, [], [], client, default));
+    }
+
     private static RulePolicy Policy(string rules)
     {
         var yaml = "version: 1\ndefault: deny\nrules:\n" + string.Join('\n', rules.Split('\n').Select(l => "  " + l));
