@@ -429,20 +429,26 @@ public sealed partial class AdminOperations(
     public async Task<AdminResult> ImportPolicyAsync(ConsoleUser by, string yaml, string? comment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
-        var (version, errors) = await new PolicyAdministration(policies).ImportAsync(yaml ?? string.Empty, by.Username, string.IsNullOrWhiteSpace(comment) ? null : comment.Trim(), cancellationToken).ConfigureAwait(false);
+        // The version and its audit record are stored together or not at all: a policy is never in force unrecorded.
+        var (version, errors) = await new PolicyAdministration(policies).ImportAsync(
+            yaml ?? string.Empty,
+            by.Username,
+            string.IsNullOrWhiteSpace(comment) ? null : comment.Trim(),
+            cancellationToken,
+            v => Record(by, "policy", $"policy version {v.Version} imported by {by.Username}" + (v.Comment is { } c ? $": {c}" : string.Empty), v.Sha256)).ConfigureAwait(false);
         if (version is null)
         {
             return AdminResult.Refused("The policy has errors; nothing was applied.", errors);
         }
 
-        await AuditAsync(by, "policy", $"policy version {version.Version} imported by {by.Username}" + (version.Comment is { } c ? $": {c}" : string.Empty), version.Sha256, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Policy version {version.Version} is in force.");
     }
 
     public async Task<AdminResult> RollbackPolicyAsync(ConsoleUser by, long toVersion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
-        var (version, errors) = await new PolicyAdministration(policies).RollbackAsync(toVersion, by.Username, cancellationToken).ConfigureAwait(false);
+        var (version, errors) = await new PolicyAdministration(policies).RollbackAsync(
+            toVersion, by.Username, cancellationToken, v => Record(by, "policy", $"policy rolled back to version {toVersion} as version {v.Version} by {by.Username}", v.Sha256)).ConfigureAwait(false);
         if (version is null)
         {
             return errors.Count == 0
@@ -450,7 +456,6 @@ public sealed partial class AdminOperations(
                 : AdminResult.Refused($"Version {toVersion} cannot be put in force again; nothing was applied.", errors);
         }
 
-        await AuditAsync(by, "policy", $"policy rolled back to version {toVersion} as version {version.Version} by {by.Username}", version.Sha256, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Policy version {version.Version} (a copy of version {toVersion}) is in force.");
     }
 
@@ -506,11 +511,12 @@ public sealed partial class AdminOperations(
         return AdminResult.Done($"{client.Name} is disconnected: it can no longer get new access on your behalf until you sign in to it again (access it already obtained ends when it expires, within the hour).");
     }
 
-    private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null, string? clientId = null)
+    private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null, string? clientId = null) =>
+        audit.WriteAsync(Record(by, action, reason, target, sessionId, clientId), cancellationToken);
+
+    private AuditEvent Record(ConsoleUser by, string action, string reason, string? target, string? sessionId = null, string? clientId = null)
     {
         var now = time.GetUtcNow();
-        return audit.WriteAsync(
-            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, ClientId = clientId, Reason = reason, SessionId = sessionId ?? by.SessionId },
-            cancellationToken);
+        return new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, ClientId = clientId, Reason = reason, SessionId = sessionId ?? by.SessionId };
     }
 }

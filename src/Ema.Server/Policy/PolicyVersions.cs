@@ -20,8 +20,12 @@ public interface IPolicyStore
 
     Task<IReadOnlyList<PolicyVersion>> ListAsync(CancellationToken cancellationToken);
 
-    /// <summary>Adds a version atomically and returns it.</summary>
-    Task<PolicyVersion> AddAsync(string yaml, string createdBy, string? comment, CancellationToken cancellationToken);
+    /// <summary>
+    /// Adds a version atomically and returns it — with <paramref name="auditRecord"/>'s record of it in the same
+    /// transaction when given: both stored, or neither (<see cref="Audit.AuditUnavailableException"/>), so no version is
+    /// ever in force without the record of who put it there.
+    /// </summary>
+    Task<PolicyVersion> AddAsync(string yaml, string createdBy, string? comment, Func<PolicyVersion, Audit.AuditEvent>? auditRecord, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -30,11 +34,11 @@ public interface IPolicyStore
 /// </summary>
 public sealed class PolicyAdministration(IPolicyStore store)
 {
-    public async Task<(PolicyVersion? Version, IReadOnlyList<PolicyError> Errors)> ImportAsync(string yaml, string by, string? comment, CancellationToken cancellationToken)
+    public async Task<(PolicyVersion? Version, IReadOnlyList<PolicyError> Errors)> ImportAsync(string yaml, string by, string? comment, CancellationToken cancellationToken, Func<PolicyVersion, Audit.AuditEvent>? auditRecord = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(by);
         var (document, errors) = PolicyYaml.Parse(yaml);
-        return document is null ? (null, errors) : (await store.AddAsync(yaml, by, comment, cancellationToken).ConfigureAwait(false), []);
+        return document is null ? (null, errors) : (await store.AddAsync(yaml, by, comment, auditRecord, cancellationToken).ConfigureAwait(false), []);
     }
 
     /// <summary>
@@ -42,7 +46,7 @@ public sealed class PolicyAdministration(IPolicyStore store)
     /// first, as an import is: a version stored under older rules, or altered in the database since, is refused with
     /// its errors rather than put in force. Errors are empty and the version null when there is no such version.
     /// </summary>
-    public async Task<(PolicyVersion? Version, IReadOnlyList<PolicyError> Errors)> RollbackAsync(long toVersion, string by, CancellationToken cancellationToken)
+    public async Task<(PolicyVersion? Version, IReadOnlyList<PolicyError> Errors)> RollbackAsync(long toVersion, string by, CancellationToken cancellationToken, Func<PolicyVersion, Audit.AuditEvent>? auditRecord = null)
     {
         var old = await store.GetAsync(toVersion, cancellationToken).ConfigureAwait(false);
         if (old is null)
@@ -55,7 +59,7 @@ public sealed class PolicyAdministration(IPolicyStore store)
             return (null, problem);
         }
 
-        return (await store.AddAsync(old.Yaml, by, $"rollback to version {toVersion}", cancellationToken).ConfigureAwait(false), []);
+        return (await store.AddAsync(old.Yaml, by, $"rollback to version {toVersion}", auditRecord, cancellationToken).ConfigureAwait(false), []);
     }
 
     /// <summary>Why a stored version cannot be put in force — its text no longer matches its hash, or no longer parses — or null.</summary>

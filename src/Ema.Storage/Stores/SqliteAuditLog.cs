@@ -60,6 +60,29 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         return queued.IsCompletedSuccessfully ? write.Task : WhenQueuedAsync(queued, write);
     }
 
+    /// <summary>
+    /// Runs <paramref name="change"/> and appends the audit record made from its result in one transaction of the
+    /// group commit: both are stored, or neither (<see cref="AuditUnavailableException"/>) — for changes that must never
+    /// be in force unrecorded (a policy version). The change runs on the writer thread inside the batch: it must be one
+    /// short statement, and if it throws, the batch's other writes fail with it.
+    /// </summary>
+    public async Task<T> WriteWithChangeAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent> record, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        ArgumentNullException.ThrowIfNull(record);
+        var write = new ChangeWrite<T>(change, record, _pending);
+        try
+        {
+            await _writer.EnqueueAsync(write, cancellationToken).ConfigureAwait(false);
+        }
+        catch (GroupCommitException ex)
+        {
+            throw new AuditUnavailableException("The change and its audit record could not be stored.", ex);
+        }
+
+        return await write.Task.ConfigureAwait(false);
+    }
+
     private static async Task WhenQueuedAsync(ValueTask queued, AuditWrite write)
     {
         try
@@ -317,6 +340,24 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         public void Succeed() => TrySetResult();
 
         public void Fail(Exception error) => TrySetException(new AuditUnavailableException("The audit record could not be stored.", error));
+    }
+
+    private sealed class ChangeWrite<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent> record, PendingBlock block)
+        : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
+    {
+        private T _result = default!;
+
+        public IGroupCommitStage? Stage => block;
+
+        public async Task ApplyAsync(SqliteConnection connection, SqliteTransaction transaction)
+        {
+            _result = await change(connection, transaction).ConfigureAwait(false);
+            await block.AppendAsync(connection, transaction, record(_result)).ConfigureAwait(false);
+        }
+
+        public void Succeed() => TrySetResult(_result);
+
+        public void Fail(Exception error) => TrySetException(new AuditUnavailableException("The change and its audit record could not be stored.", error));
     }
 
     /// <summary>

@@ -51,7 +51,7 @@ public sealed class StoredPolicyTests : IAsyncLifetime
     public async Task StoredVersionThatNoLongerParses_RefusesEveryRequest_NeverFallsBackToEntitlements()
     {
         // Stored before the parser refused anchors (or by an older release): it no longer parses.
-        await Store.AddAsync(DenyTicketsWithAnAnchor, "admin", null, default);
+        await Store.AddAsync(DenyTicketsWithAnAnchor, "admin", null, null, default);
         var policy = Policy();
         Assert.True((await Policy(withoutStore: true).EvaluateAsync(Request(), default)).Allowed); // what entitlements alone would say
 
@@ -66,7 +66,7 @@ public sealed class StoredPolicyTests : IAsyncLifetime
     [Fact]
     public async Task StoredVersionAlteredInTheDatabase_RefusesEveryRequest()
     {
-        await Store.AddAsync(DenyTickets, "admin", null, default);
+        await Store.AddAsync(DenyTickets, "admin", null, null, default);
         await using (var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")}"))
         {
             await connection.OpenAsync();
@@ -84,7 +84,7 @@ public sealed class StoredPolicyTests : IAsyncLifetime
     [Fact]
     public async Task Rollback_ToAVersionThatNoLongerParses_IsRefusedWithItsErrors_AndNothingIsApplied()
     {
-        await Store.AddAsync(DenyTicketsWithAnAnchor, "admin", null, default);
+        await Store.AddAsync(DenyTicketsWithAnAnchor, "admin", null, null, default);
         var valid = await new PolicyAdministration(Store).ImportAsync(DenyTickets, "admin", null, default);
         Assert.NotNull(valid.Version);
 
@@ -94,6 +94,36 @@ public sealed class StoredPolicyTests : IAsyncLifetime
         Assert.Equal(2, (await Store.GetCurrentAsync(default))!.Version); // still the valid one
         Assert.False((await Policy().EvaluateAsync(Request(), default)).Allowed);
         Assert.Equal(ErrorIds.PolicyDenied.Id, (await Policy().EvaluateAsync(Request(), default)).Error!.ErrorId);
+    }
+
+    [Fact]
+    public async Task PolicyImport_AndItsAuditRecord_AreStoredTogetherOrNotAtAll()
+    {
+        static Ema.Server.Audit.AuditEvent Record(PolicyVersion v) => new()
+        {
+            Id = "evt-policy-" + v.Version, Time = Start, Type = Ema.Server.Audit.AuditEventTypes.AdminChange, Action = "policy",
+            Outcome = Ema.Server.Audit.AuditOutcomes.Succeeded, Subject = "usr-admin", Resource = v.Sha256, Reason = $"policy version {v.Version} imported",
+        };
+
+        // The audit cannot be written (here: a trigger refuses every block, as a full disk would refuse the commit).
+        await SqlAsync("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_blocks BEGIN SELECT RAISE(ABORT, 'audit refused'); END;");
+        await Assert.ThrowsAsync<Ema.Server.Audit.AuditUnavailableException>(() => new PolicyAdministration(Store).ImportAsync(DenyTickets, "admin", null, default, Record));
+        Assert.Empty(await Store.ListAsync(default)); // not in force unrecorded
+
+        await SqlAsync("DROP TRIGGER refuse_audit;");
+        var (version, _) = await new PolicyAdministration(Store).ImportAsync(DenyTickets, "admin", null, default, Record);
+        Assert.Equal(1, version!.Version);
+        var records = await _services.GetRequiredService<Ema.Server.Audit.IAuditReader>().ListAsync(new Ema.Server.Audit.AuditQuery { Limit = 10 }, default);
+        Assert.Equal("evt-policy-1", Assert.Single(records).Id);
+    }
+
+    private async Task SqlAsync(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
     }
 
     private ManagedAccessPolicy Policy(bool withoutStore = false) =>
