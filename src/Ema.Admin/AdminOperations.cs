@@ -16,6 +16,9 @@ namespace Ema.Admin;
 /// <summary>Outcome of an admin change: done (with a one-time secret when one was created) or refused with a reason.</summary>
 public sealed record AdminResult(bool Succeeded, string Message, string? OneTimeSecret = null, IReadOnlyList<PolicyError>? PolicyErrors = null)
 {
+    /// <summary>For a policy that was applied: names its rules use that match nothing (<see cref="PolicyReferences"/>).</summary>
+    public IReadOnlyList<PolicyError> PolicyWarnings { get; init; } = [];
+
     public static AdminResult Done(string message, string? oneTimeSecret = null) => new(true, message, oneTimeSecret);
 
     public static AdminResult Refused(string message, IReadOnlyList<PolicyError>? errors = null) => new(false, message, null, errors);
@@ -441,7 +444,8 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("The policy has errors; nothing was applied.", errors);
         }
 
-        return AdminResult.Done($"Policy version {version.Version} is in force.");
+        var warnings = await PolicyReferences.FindUnknownAsync(PolicyYaml.Parse(version.Yaml).Document!, directory, applications, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Policy version {version.Version} is in force.") with { PolicyWarnings = warnings };
     }
 
     public async Task<AdminResult> RollbackPolicyAsync(ConsoleUser by, long toVersion, CancellationToken cancellationToken)

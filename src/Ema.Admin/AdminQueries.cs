@@ -159,6 +159,10 @@ public sealed class AdminQueries(
         return current is null ? new("entitlements", null, null) : new("version", current, null);
     }
 
+    /// <summary>The users, groups, clients and resources a valid policy names that match nothing here (warnings).</summary>
+    public Task<IReadOnlyList<PolicyError>> FindUnknownPolicyNamesAsync(PolicyDocument document, CancellationToken cancellationToken) =>
+        PolicyReferences.FindUnknownAsync(document, directory, applications, cancellationToken);
+
     public async Task<IReadOnlyList<PolicyVersionView>> ListPolicyVersionsAsync(CancellationToken cancellationToken) =>
         [.. (await policies.ListAsync(cancellationToken).ConfigureAwait(false)).Select(v => new PolicyVersionView(v.Version, v.Sha256, v.CreatedAt, v.CreatedBy, v.Comment))];
 

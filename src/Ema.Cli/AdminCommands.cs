@@ -562,6 +562,11 @@ internal static class AdminCommands
             output.WriteLine($"Secret (shown once, store it now): {secret}");
         }
 
+        foreach (var warning in result.PolicyWarnings)
+        {
+            Console.Error.WriteLine($"{errorSource ?? "policy"}:{warning.Line}: warning: {warning.Message}");
+        }
+
         return 0;
     }
 
@@ -599,6 +604,10 @@ internal static class AdminCommands
 
     private static Task<int> Run(ParseResult parse, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken) =>
         RunWithStorage(parse.GetValue(Data), action, cancellationToken);
+
+    /// <summary>Whether the data folder (default or <paramref name="dataDirectory"/>) has a database — without creating one.</summary>
+    internal static bool HasDatabase(string? dataDirectory) =>
+        File.Exists(Path.Combine(new EmaHostOptions { DataDirectory = dataDirectory ?? string.Empty }.ResolveDataDirectory(), "ema.db"));
 
     /// <summary>Opens the data folder's database (migrated), runs <paramref name="action"/>, closes it.</summary>
     internal static async Task<int> RunWithStorage(string? dataDirectory, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)

@@ -302,6 +302,14 @@ internal static class AdminRemoteCommands
         {
             Console.Out.WriteLine($"Secret (shown once, store it now): {secret.GetString()}");
         }
+
+        if (json.TryGetProperty("warnings", out var warnings) && warnings.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var warning in warnings.EnumerateArray())
+            {
+                Console.Error.WriteLine(TerminalText.Safe($"policy:{warning.GetProperty("line").GetInt32()}: warning: {warning.GetProperty("message").GetString()}"));
+            }
+        }
     }
 
     private static int Explain(HttpStatusCode status, string text)

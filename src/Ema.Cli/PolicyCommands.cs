@@ -33,14 +33,28 @@ internal static class PolicyCommands
                 var outcome = 0;
                 var called = await AdminRemoteCommands.CallAsync(p, "POST", "/policy/validate", JsonSerializer.Serialize(new Ema.Admin.Api.ValidatePolicyRequest(yaml), AdminRemoteCommands.Web), json =>
                 {
-                    var errors = json.GetProperty("errors").EnumerateArray().Select(e => new PolicyError(e.GetProperty("line").GetInt32(), e.GetProperty("message").GetString() ?? string.Empty)).ToList();
-                    outcome = Report(path, json.GetProperty("valid").GetBoolean() ? json.GetProperty("rules").GetInt32() : null, errors);
+                    static List<PolicyError> Read(JsonElement json, string name) => json.TryGetProperty(name, out var list) && list.ValueKind == JsonValueKind.Array
+                        ? [.. list.EnumerateArray().Select(e => new PolicyError(e.GetProperty("line").GetInt32(), e.GetProperty("message").GetString() ?? string.Empty))]
+                        : [];
+                    outcome = Report(path, json.GetProperty("valid").GetBoolean() ? json.GetProperty("rules").GetInt32() : null, Read(json, "errors"), Read(json, "warnings"));
                 }, ct);
                 return called == 0 ? outcome : called;
             }
 
             var (document, localErrors) = PolicyYaml.Parse(yaml);
-            return Report(path, document?.Rules.Count, localErrors);
+
+            // Given a data folder (--data), also name what the rules refer to that does not exist there (warnings).
+            IReadOnlyList<PolicyError> warnings = [];
+            if (document is not null && p.GetValue(data) is { } folder && AdminCommands.HasDatabase(folder))
+            {
+                await AdminCommands.RunWithStorage(folder, async (s, _) =>
+                {
+                    warnings = await PolicyReferences.FindUnknownAsync(document, s.GetRequiredService<IDirectoryStore>(), s.GetRequiredService<IApplicationStore>(), ct);
+                    return 0;
+                }, ct);
+            }
+
+            return Report(path, document?.Rules.Count, localErrors, warnings);
         });
 
         var policyFile = new Option<string?>("--file") { Description = "A candidate YAML policy file to evaluate (default: the policy in force)." };
@@ -196,11 +210,16 @@ internal static class PolicyCommands
     }
 
     // Errors as compilers print them (file:line: message), then the verdict; exit 0 valid, 1 not.
-    private static int Report(string path, int? rules, IReadOnlyList<PolicyError> errors)
+    private static int Report(string path, int? rules, IReadOnlyList<PolicyError> errors, IReadOnlyList<PolicyError> warnings)
     {
         foreach (var error in errors)
         {
-            Console.Error.WriteLine($"{path}:{error.Line}: {error.Message}");
+            Console.Error.WriteLine(TerminalText.Safe($"{path}:{error.Line}: {error.Message}"));
+        }
+
+        foreach (var warning in warnings)
+        {
+            Console.Error.WriteLine(TerminalText.Safe($"{path}:{warning.Line}: warning: {warning.Message}"));
         }
 
         if (rules is { } count)

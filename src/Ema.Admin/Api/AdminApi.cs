@@ -21,7 +21,11 @@ public sealed record SimulationRequest(string User, string ClientId, string Reso
 public sealed record ValidatePolicyRequest(string Yaml);
 
 /// <summary>The outcome of a check: <see cref="Errors"/> by line when it is not valid.</summary>
-public sealed record PolicyValidationView(bool Valid, int Rules, IReadOnlyList<PolicyError> Errors);
+public sealed record PolicyValidationView(bool Valid, int Rules, IReadOnlyList<PolicyError> Errors)
+{
+    /// <summary>Names the rules use that match nothing in this IdP (a valid policy may still deny or grant less than it reads).</summary>
+    public IReadOnlyList<PolicyError> Warnings { get; init; } = [];
+}
 
 /// <summary>A stored policy version with its document.</summary>
 public sealed record PolicyDocumentView(long Version, string Sha256, DateTimeOffset CreatedAt, string CreatedBy, string? Comment, string Yaml)
@@ -143,10 +147,13 @@ internal static class AdminApi
             .Produces<PolicyDocumentView>().Produces<AdminProblem>(StatusCodes.Status404NotFound);
 
         // A check, not a change: nothing is stored, so it needs neither a recent second factor nor a same-origin request.
-        api.MapPost("/policy/validate", (ValidatePolicyRequest request) =>
+        api.MapPost("/policy/validate", async (ValidatePolicyRequest request, AdminQueries q, CancellationToken ct) =>
         {
             var (document, errors) = PolicyYaml.Parse(request.Yaml ?? string.Empty);
-            return new PolicyValidationView(document is not null, document?.Rules.Count ?? 0, errors);
+            return new PolicyValidationView(document is not null, document?.Rules.Count ?? 0, errors)
+            {
+                Warnings = document is null ? [] : await q.FindUnknownPolicyNamesAsync(document, ct).ConfigureAwait(false),
+            };
         }).WithName("ValidatePolicy");
         api.MapPost("/policy/simulate", SimulateAsync).WithName("SimulatePolicy");
         AdminApiChanges.Map(api);

@@ -44,7 +44,11 @@ public sealed record RollbackPolicyRequest(long Version);
 /// The outcome of a change. <see cref="OneTimeSecret"/> (a first password, a client secret) is in this response only:
 /// it is stored as a hash and never shown again.
 /// </summary>
-public sealed record AdminChangeView(string Message, string? OneTimeSecret);
+public sealed record AdminChangeView(string Message, string? OneTimeSecret)
+{
+    /// <summary>For an applied policy: names its rules use that match nothing.</summary>
+    public IReadOnlyList<PolicyError>? Warnings { get; init; }
+}
 
 /// <summary>A refused change: nothing was changed. <see cref="Errors"/> are a policy document's errors, by line.</summary>
 public sealed record AdminChangeProblem(string Title, string Detail, IReadOnlyList<PolicyError>? Errors);
@@ -125,7 +129,7 @@ internal static class AdminApiChanges
         // The filter ran first: the caller is a signed-in admin.
         var result = await change(ConsoleUser.From(context.User)!).ConfigureAwait(false);
         return result.Succeeded
-            ? TypedResults.Ok(new AdminChangeView(result.Message, result.OneTimeSecret))
+            ? TypedResults.Ok(new AdminChangeView(result.Message, result.OneTimeSecret) { Warnings = result.PolicyWarnings.Count > 0 ? result.PolicyWarnings : null })
             : TypedResults.BadRequest(new AdminChangeProblem("Refused", result.Message, result.PolicyErrors));
     }
 

@@ -76,6 +76,16 @@ public sealed class PolicySimulatorTests(EmaServerFixture server)
             var result = await EmaCli.RunAsync("admin", "policy", "validate", file);
             Assert.Equal(1, result.Code);
             Assert.Contains($"{file}:10: 'effect' must be allow or deny (got 'block')", result.Err, StringComparison.Ordinal);
+
+            // Valid, but naming what this IdP does not have: warnings with the line, and the exit code stays 0.
+            await File.WriteAllTextAsync(file, "version: 1\ndefault: deny\nrules:\n  - { id: typo, effect: deny, subjects: { groups: [grp-Finance], users: [bob] }, clients: [ema-agnet], resources: [res-nothing, \"" + server.BaseUrl + "/mcp/tickets/\"] }\n");
+            var warned = await EmaCli.RunAsync("admin", "--data", server.DataDirectory, "policy", "validate", file);
+            Assert.True(warned.Code == 0, warned.Err);
+            Assert.Contains($"{file}:4: warning: rule 'typo' names the group 'grp-Finance', which does not exist (did you mean 'grp-finance'? names are case-sensitive): this deny rule denies nothing for it", warned.Err, StringComparison.Ordinal);
+            Assert.Contains("names the user 'bob', which does not exist (rules name users by id: 'usr-bob' is bob)", warned.Err, StringComparison.Ordinal);
+            Assert.Contains("names the client 'ema-agnet'", warned.Err, StringComparison.Ordinal);
+            Assert.Contains("names the resource 'res-nothing'", warned.Err, StringComparison.Ordinal);
+            Assert.DoesNotContain("/mcp/tickets/'", warned.Err, StringComparison.Ordinal); // a trailing slash still names Tickets
         }
         finally
         {

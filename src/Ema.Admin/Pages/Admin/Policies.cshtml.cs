@@ -27,6 +27,8 @@ public sealed class PoliciesModel(AdminQueries queries, AdminOperations operatio
 
     public string? Validated { get; private set; }
 
+    public IReadOnlyList<PolicyError> Warnings { get; private set; } = [];
+
     public async Task OnGetAsync(long? version, CancellationToken cancellationToken)
     {
         await LoadAsync(cancellationToken);
@@ -49,6 +51,7 @@ public sealed class PoliciesModel(AdminQueries queries, AdminOperations operatio
         else
         {
             Validated = $"{document.Rules.Count} rules, default deny.";
+            Warnings = await queries.FindUnknownPolicyNamesAsync(document, cancellationToken);
         }
     }
 

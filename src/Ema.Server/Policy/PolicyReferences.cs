@@ -1,0 +1,77 @@
+using Ema.Server.Stores;
+
+namespace Ema.Server.Policy;
+
+/// <summary>
+/// Warnings, not errors, for a valid policy: the users, groups, clients and resources its rules name that do not exist
+/// (yet). Names are matched exactly — a typo or a different case in a deny rule denies nothing, silently — so an import
+/// or a validation says which names match nothing, and the likely intended one when only the case differs. Roles are
+/// free-form labels on users and are not checked.
+/// </summary>
+public static class PolicyReferences
+{
+    public static async Task<IReadOnlyList<PolicyError>> FindUnknownAsync(PolicyDocument document, IDirectoryStore directory, IApplicationStore applications, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        ArgumentNullException.ThrowIfNull(directory);
+        ArgumentNullException.ThrowIfNull(applications);
+        var allGroups = await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false);
+        var groups = allGroups.Select(g => g.Id).ToList();
+        var resources = (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).SelectMany(r => new[] { r.Id, Trim(r.Resource) }).ToList();
+        var users = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var clients = new Dictionary<string, bool>(StringComparer.Ordinal);
+        var warnings = new List<PolicyError>();
+        foreach (var rule in document.Rules)
+        {
+            var consequence = rule.Effect == PolicyEffect.Deny ? "this deny rule denies nothing for it" : "this rule grants nothing through it";
+            void Warn(string kind, string name, string? hint) =>
+                warnings.Add(new PolicyError(rule.Line, $"rule '{rule.Id}' names {kind} '{name}', which does not exist{hint}: {consequence}"));
+
+            foreach (var user in rule.Subjects.Users.Distinct(StringComparer.Ordinal))
+            {
+                if (!users.TryGetValue(user, out var known))
+                {
+                    users[user] = known = await directory.FindUserAsync(user, cancellationToken).ConfigureAwait(false) is not null;
+                }
+
+                if (!known)
+                {
+                    var byName = await directory.FindUserByUsernameAsync(user, cancellationToken).ConfigureAwait(false);
+                    Warn("the user", user, byName is null ? null : $" (rules name users by id: '{byName.Id}' is {byName.Username})");
+                }
+            }
+
+            foreach (var group in rule.Subjects.Groups.Where(g => !groups.Contains(g, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal))
+            {
+                Warn("the group", group, allGroups.FirstOrDefault(g => string.Equals(g.Name, group, StringComparison.OrdinalIgnoreCase)) is { } named
+                    ? $" (rules name groups by id: '{named.Id}' is {named.Name})"
+                    : Hint(group, groups));
+            }
+
+            foreach (var client in rule.Clients.Distinct(StringComparer.Ordinal))
+            {
+                if (!clients.TryGetValue(client, out var known))
+                {
+                    clients[client] = known = await applications.FindClientAsync(client, cancellationToken).ConfigureAwait(false) is not null;
+                }
+
+                if (!known)
+                {
+                    Warn("the client", client, null);
+                }
+            }
+
+            foreach (var resource in rule.Resources.Where(r => !resources.Contains(Trim(r), StringComparer.Ordinal)).Distinct(StringComparer.Ordinal))
+            {
+                Warn("the resource", resource, Hint(Trim(resource), resources));
+            }
+        }
+
+        return warnings;
+    }
+
+    private static string? Hint(string name, IEnumerable<string> known) =>
+        known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) is { } other ? $" (did you mean '{other}'? names are case-sensitive)" : null;
+
+    private static string Trim(string resource) => resource.Contains("://", StringComparison.Ordinal) ? resource.TrimEnd('/') : resource;
+}
