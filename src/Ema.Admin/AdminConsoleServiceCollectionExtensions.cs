@@ -34,6 +34,7 @@ public static class AdminConsoleServiceCollectionExtensions
         services.AddSingleton(new ConsoleHttpClient(http));
         services.TryAddSingleton<ResourceConnectionCheck>();
         services.TryAddSingleton<AdminOperations>();
+        services.TryAddSingleton<AuthorizationServerOperations>(); // used only where the authorization-server role is hosted
         services.TryAddSingleton<AdminQueries>();
         services.TryAddSingleton<DecisionTrail>();
         services.TryAddSingleton<PolicySimulator>();

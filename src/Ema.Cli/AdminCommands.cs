@@ -41,11 +41,11 @@ internal static class AdminCommands
 
     private static Command AuthorizationServer()
     {
-        var root = new Command("as", "The authorization server for MCP servers: tenants, trusted IdPs, clients, resources.");
+        var root = new Command("as", "The authorization server for MCP servers: tenants, trusted IdPs, clients, resources (--remote: through the admin API).");
 
         var tenants = new Command("tenants", "Customer organizations.");
-        var tenantList = new Command("list", "List tenants.");
-        tenantList.SetAction((p, ct) => Run(p, async (s, o) =>
+        var tenantList = new Command("list", "List tenants.") { Remote };
+        tenantList.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAsync(p, "/as/tenants", ct) : Run(p, async (s, o) =>
         {
             foreach (var t in await s.GetRequiredService<IAuthorizationServerStore>().ListTenantsAsync(ct).ConfigureAwait(false))
             {
@@ -56,18 +56,15 @@ internal static class AdminCommands
         }, ct));
         var tenantId = new Option<string>("--id") { Required = true };
         var tenantName = new Option<string>("--name") { Required = true };
-        var tenantAdd = new Command("add", "Add a tenant.") { tenantId, tenantName, By };
-        tenantAdd.SetAction((p, ct) => Run(p, async (s, o) =>
-            await s.GetRequiredService<IAuthorizationServerStore>().CreateTenantAsync(new Tenant(p.GetValue(tenantId)!, p.GetValue(tenantName)!), ct).ConfigureAwait(false)
-                ? await AuditedAsync(s, o, p, "as_tenant_create", $"created tenant {p.GetValue(tenantId)}", p.GetValue(tenantId)!, $"Created tenant {p.GetValue(tenantId)}.", ct).ConfigureAwait(false)
-                : Fail("A tenant with that id or name already exists."), ct));
+        var tenantAdd = new Command("add", "Add a tenant.") { tenantId, tenantName, By, Remote };
+        tenantAdd.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.CreateTenantAsync(by, p.GetValue(tenantId)!, p.GetValue(tenantName)!, ct), "POST", "/tenants", new CreateTenantRequest(p.GetValue(tenantId)!, p.GetValue(tenantName)!)));
         tenants.Subcommands.Add(tenantList);
         tenants.Subcommands.Add(tenantAdd);
         root.Subcommands.Add(tenants);
 
         var issuers = new Command("issuers", "Trusted enterprise IdPs (each belongs to one tenant).");
-        var issuerList = new Command("list", "List trusted issuers.");
-        issuerList.SetAction((p, ct) => Run(p, async (s, o) =>
+        var issuerList = new Command("list", "List trusted issuers.") { Remote };
+        issuerList.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAsync(p, "/as/issuers", ct) : Run(p, async (s, o) =>
         {
             foreach (var i in await s.GetRequiredService<IAuthorizationServerStore>().ListTrustedIssuersAsync(ct).ConfigureAwait(false))
             {
@@ -85,56 +82,25 @@ internal static class AdminCommands
         var algs = new Option<string[]>("--alg") { AllowMultipleArgumentsPerToken = true, Description = "Accepted algorithms (default ES256 RS256 PS256)." };
         var clientIds = new Option<string[]>("--client") { AllowMultipleArgumentsPerToken = true, Description = "Only these clients may redeem this issuer's ID-JAGs." };
         var noJit = new Option<bool>("--no-jit") { Description = "Do not create accounts on first use." };
-        var issuerAdd = new Command("add", "Trust an IdP.") { issuer, tenant, metadata, jwksUrl, jwksFile, algs, clientIds, noJit, By };
-        issuerAdd.SetAction((p, ct) => Run(p, async (s, o) =>
+        var issuerAdd = new Command("add", "Trust an IdP.") { issuer, tenant, metadata, jwksUrl, jwksFile, algs, clientIds, noJit, By, Remote };
+        issuerAdd.SetAction(async (p, ct) =>
         {
-            var locations = new[] { p.GetValue(metadata), p.GetValue(jwksUrl), p.GetValue(jwksFile) }.Count(v => v is not null);
-            if (locations != 1)
-            {
-                return Fail("Give exactly one of --metadata-url, --jwks-url and --jwks-file.");
-            }
-
-            foreach (var url in new[] { p.GetValue(issuer), p.GetValue(metadata), p.GetValue(jwksUrl) })
-            {
-                if (url is not null && (!Uri.TryCreate(url, UriKind.Absolute, out var parsed) || parsed.Scheme != Uri.UriSchemeHttps))
-                {
-                    return Fail($"'{url}' is not an absolute https URL.");
-                }
-            }
-
             string? inline = null;
             if (p.GetValue(jwksFile) is { } file)
             {
-                inline = await File.ReadAllTextAsync(file, ct).ConfigureAwait(false);
                 try
                 {
-                    Ema.Tokens.Keys.StaticKeySource.FromJwks(inline);
+                    inline = await File.ReadAllTextAsync(file, ct).ConfigureAwait(false);
                 }
-                catch (FormatException ex)
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
                 {
-                    return Fail(ex.Message);
+                    return Fail($"Cannot read {file}: {ex.Message}");
                 }
             }
 
-            var allowed = p.GetValue(algs) is { Length: > 0 } list ? list : [.. SecurityAlgorithms.DefaultAccepted];
-            var unsupported = allowed.Where(a => !Ema.Tokens.Jose.JwsAlgorithm.TryGet(a, out _)).ToList();
-            if (unsupported.Count > 0)
-            {
-                return Fail($"Not accepted algorithms: {string.Join(' ', unsupported)} (none and HS* can never be accepted).");
-            }
-
-            var created = await s.GetRequiredService<IAuthorizationServerStore>().CreateTrustedIssuerAsync(
-                new TrustedIssuerRegistration
-                {
-                    Issuer = p.GetValue(issuer)!, TenantId = p.GetValue(tenant)!, MetadataUri = p.GetValue(metadata), JwksUri = p.GetValue(jwksUrl), InlineJwks = inline,
-                    AllowedAlgorithms = allowed, AllowedClientIds = p.GetValue(clientIds) is { Length: > 0 } c ? c : null, JitProvisioning = !p.GetValue(noJit),
-                },
-                ct).ConfigureAwait(false);
-            var keySource = p.GetValue(metadata) is { } m ? "metadata " + m : p.GetValue(jwksUrl) is { } j ? "jwks " + j : "inline JWKS";
-            return created
-                ? await AuditedAsync(s, o, p, "as_issuer_trust", $"trusted {p.GetValue(issuer)} for tenant {p.GetValue(tenant)} ({keySource}; algs {string.Join(',', allowed)}; jit {(p.GetValue(noJit) ? "off" : "on")})", p.GetValue(issuer)!, $"Trusting {p.GetValue(issuer)} for tenant {p.GetValue(tenant)}.", ct).ConfigureAwait(false)
-                : Fail("That issuer is already trusted, or the tenant does not exist.");
-        }, ct));
+            var input = new TrustIssuerInput(p.GetValue(issuer)!, p.GetValue(tenant)!, p.GetValue(metadata), p.GetValue(jwksUrl), inline, p.GetValue(algs), p.GetValue(clientIds), !p.GetValue(noJit));
+            return await AsChanged(p, ct, (ops, by) => ops.TrustIssuerAsync(by, input, ct), "POST", "/issuers", input).ConfigureAwait(false);
+        });
         issuers.Subcommands.Add(issuerList);
         issuers.Subcommands.Add(issuerAdd);
         foreach (var enable in new[] { false, true })
@@ -142,19 +108,16 @@ internal static class AdminCommands
             // Distrust keeps the issuer's accounts (a later "enable" finds them again); access tokens already issued
             // stay valid until they expire (AccessTokenLifetime): the AS keeps no per-token state to revoke them by.
             var target = new Option<string>("--issuer") { Required = true };
-            var command = new Command(enable ? "enable" : "disable", enable ? "Trust an issuer's ID-JAGs again." : "Stop trusting an issuer's ID-JAGs (running servers: within Ema:AuthorizationServer:IssuerRefreshInterval, 30 s).") { target, By };
-            command.SetAction((p, ct) => Run(p, async (s, o) =>
-                await s.GetRequiredService<IAuthorizationServerStore>().SetTrustedIssuerEnabledAsync(p.GetValue(target)!, enable, ct).ConfigureAwait(false)
-                    ? await AuditedAsync(s, o, p, enable ? "as_issuer_enable" : "as_issuer_disable", $"{(enable ? "trusted again" : "stopped trusting")} {p.GetValue(target)}", p.GetValue(target)!, $"{(enable ? "Trusting" : "No longer trusting")} {p.GetValue(target)}.", ct).ConfigureAwait(false)
-                    : Fail($"'{p.GetValue(target)}' is not a registered issuer (see 'ema admin as issuers list')."), ct));
+            var command = new Command(enable ? "enable" : "disable", enable ? "Trust an issuer's ID-JAGs again." : "Stop trusting an issuer's ID-JAGs (running servers: within Ema:AuthorizationServer:IssuerRefreshInterval, 30 s).") { target, By, Remote };
+            command.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.SetIssuerEnabledAsync(by, p.GetValue(target)!, enable, ct), "POST", enable ? "/issuers/enable" : "/issuers/disable", new IssuerRequest(p.GetValue(target)!)));
             issuers.Subcommands.Add(command);
         }
 
         root.Subcommands.Add(issuers);
 
         var clients = new Command("clients", "Clients of the authorization server (confidential only, decision 14).");
-        var clientList = new Command("list", "List clients.");
-        clientList.SetAction((p, ct) => Run(p, async (s, o) =>
+        var clientList = new Command("list", "List clients.") { Remote };
+        clientList.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAsync(p, "/as/clients", ct) : Run(p, async (s, o) =>
         {
             foreach (var c in await s.GetRequiredService<IAuthorizationServerStore>().ListClientsAsync(ct).ConfigureAwait(false))
             {
@@ -165,54 +128,27 @@ internal static class AdminCommands
         }, ct));
         var clientId = new Option<string>("--id") { Required = true };
         var clientName = new Option<string>("--name") { Required = true };
-        var clientAdd = new Command("add", "Add a client; its secret is printed once.") { clientId, clientName, By };
-        clientAdd.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            var secret = SecretHasher.NewSecret();
-            var created = await s.GetRequiredService<IAuthorizationServerStore>().CreateClientAsync(
-                new ClientApplication { ClientId = p.GetValue(clientId)!, Name = p.GetValue(clientName)!, AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, SecretHash = SecretHasher.Hash(secret) }, ct).ConfigureAwait(false);
-            if (!created)
-            {
-                return Fail($"A client '{p.GetValue(clientId)}' already exists.");
-            }
-
-            // The secret first: the client exists now, and a failing audit write must not leave it without one.
-            o.WriteLine($"Client secret (shown once, store it now): {secret}");
-            return await AuditedAsync(s, o, p, "as_client_create", $"created authorization-server client {p.GetValue(clientId)}", p.GetValue(clientId)!, $"Created client {p.GetValue(clientId)}.", ct).ConfigureAwait(false);
-        }, ct));
+        var clientAdd = new Command("add", "Add a client; its secret is printed once.") { clientId, clientName, By, Remote };
+        clientAdd.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(clientId)!, p.GetValue(clientName)!, ct), "POST", "/clients", new CreateAuthorizationServerClientRequest(p.GetValue(clientId)!, p.GetValue(clientName)!)));
         clients.Subcommands.Add(clientList);
         clients.Subcommands.Add(clientAdd);
         foreach (var enable in new[] { false, true })
         {
             var target = new Option<string>("--id") { Required = true };
-            var command = new Command(enable ? "enable" : "disable", enable ? "Let a client redeem ID-JAGs again." : "Refuse a client's requests (invalid_client; running servers: within the store cache time, 10 s).") { target, By };
-            command.SetAction((p, ct) => Run(p, async (s, o) =>
-                await s.GetRequiredService<IAuthorizationServerStore>().SetClientEnabledAsync(p.GetValue(target)!, enable, ct).ConfigureAwait(false)
-                    ? await AuditedAsync(s, o, p, enable ? "as_client_enable" : "as_client_disable", $"{(enable ? "enabled" : "disabled")} authorization-server client {p.GetValue(target)}", p.GetValue(target)!, $"{(enable ? "Enabled" : "Disabled")} client {p.GetValue(target)}.", ct).ConfigureAwait(false)
-                    : Fail($"There is no client '{p.GetValue(target)}' (see 'ema admin as clients list')."), ct));
+            var command = new Command(enable ? "enable" : "disable", enable ? "Let a client redeem ID-JAGs again." : "Refuse a client's requests (invalid_client; running servers: within the store cache time, 10 s).") { target, By, Remote };
+            command.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.SetClientEnabledAsync(by, p.GetValue(target)!, enable, ct), "POST", $"/clients/{E(p.GetValue(target)!)}/{(enable ? "enable" : "disable")}", null));
             clients.Subcommands.Add(command);
         }
 
         var rotated = new Option<string>("--id") { Required = true };
-        var rotate = new Command("rotate-secret", "Give a client a new secret, printed once; the old one stops working (running servers: within 10 s).") { rotated, By };
-        rotate.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            var secret = SecretHasher.NewSecret();
-            if (!await s.GetRequiredService<IAuthorizationServerStore>().SetClientSecretHashAsync(p.GetValue(rotated)!, SecretHasher.Hash(secret), ct).ConfigureAwait(false))
-            {
-                return Fail($"There is no client '{p.GetValue(rotated)}' (see 'ema admin as clients list').");
-            }
-
-            // The secret first: the old one no longer works, so it must not be lost to a failing audit write.
-            o.WriteLine($"New client secret (shown once, store it now): {secret}");
-            return await AuditedAsync(s, o, p, "as_client_rotate_secret", $"rotated the secret of authorization-server client {p.GetValue(rotated)}", p.GetValue(rotated)!, $"Rotated the secret of {p.GetValue(rotated)}.", ct).ConfigureAwait(false);
-        }, ct));
+        var rotate = new Command("rotate-secret", "Give a client a new secret, printed once; the old one stops working (running servers: within 10 s).") { rotated, By, Remote };
+        rotate.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.RotateClientSecretAsync(by, p.GetValue(rotated)!, ct), "POST", $"/clients/{E(p.GetValue(rotated)!)}/rotate-secret", null));
         clients.Subcommands.Add(rotate);
         root.Subcommands.Add(clients);
 
         var resources = new Command("resources", "MCP servers this authorization server issues tokens for.");
-        var resourceList = new Command("list", "List resources.");
-        resourceList.SetAction((p, ct) => Run(p, async (s, o) =>
+        var resourceList = new Command("list", "List resources.") { Remote };
+        resourceList.SetAction((p, ct) => p.GetValue(Remote) ? AdminRemoteCommands.ListAsync(p, "/as/resources", ct) : Run(p, async (s, o) =>
         {
             foreach (var r in await s.GetRequiredService<IAuthorizationServerStore>().ListResourcesAsync(ct).ConfigureAwait(false))
             {
@@ -225,32 +161,26 @@ internal static class AdminCommands
         var resourceName = new Option<string>("--name") { Required = true };
         var resource = new Option<string>("--resource") { Required = true };
         var scope = new Option<string[]>("--scope") { AllowMultipleArgumentsPerToken = true };
-        var resourceAdd = new Command("add", "Add a resource.") { resourceId, resourceName, resource, scope, By };
-        resourceAdd.SetAction((p, ct) => Run(p, async (s, o) =>
-        {
-            if (!Uri.TryCreate(p.GetValue(resource), UriKind.Absolute, out var uri) || !string.IsNullOrEmpty(uri.Fragment))
-            {
-                return Fail("--resource must be an absolute URL without a fragment (RFC 8707 §2).");
-            }
-
-            var created = await s.GetRequiredService<IAuthorizationServerStore>().CreateResourceAsync(
-                new ProtectedResource { Id = p.GetValue(resourceId)!, Name = p.GetValue(resourceName)!, Resource = p.GetValue(resource)!, Scopes = [.. (p.GetValue(scope) ?? []).Select(x => new ResourceScope(x))] }, ct).ConfigureAwait(false);
-            return created
-                ? await AuditedAsync(s, o, p, "as_resource_create", $"created authorization-server resource {p.GetValue(resourceId)} ({p.GetValue(resource)})", p.GetValue(resourceId)!, $"Created resource {p.GetValue(resourceId)}.", ct).ConfigureAwait(false)
-                : Fail("A resource with that id or identifier already exists.");
-        }, ct));
+        var resourceAdd = new Command("add", "Add a resource.") { resourceId, resourceName, resource, scope, By, Remote };
+        resourceAdd.SetAction((p, ct) => AsChanged(
+            p, ct, (ops, by) => ops.CreateResourceAsync(by, p.GetValue(resourceId)!, p.GetValue(resourceName)!, p.GetValue(resource)!, p.GetValue(scope) ?? [], ct),
+            "POST", "/resources", new CreateAuthorizationServerResourceRequest(p.GetValue(resourceId)!, p.GetValue(resourceName)!, p.GetValue(resource)!, p.GetValue(scope) ?? [])));
+        var removed = new Option<string>("--id") { Required = true };
+        var resourceRemove = new Command("remove", "Stop issuing tokens for a resource (tokens already issued stay valid until they expire).") { removed, By, Remote };
+        resourceRemove.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.RemoveResourceAsync(by, p.GetValue(removed)!, ct), "DELETE", $"/resources/{E(p.GetValue(removed)!)}", null));
         resources.Subcommands.Add(resourceList);
         resources.Subcommands.Add(resourceAdd);
-        var removed = new Option<string>("--id") { Required = true };
-        var resourceRemove = new Command("remove", "Stop issuing tokens for a resource (tokens already issued stay valid until they expire).") { removed, By };
-        resourceRemove.SetAction((p, ct) => Run(p, async (s, o) =>
-            await s.GetRequiredService<IAuthorizationServerStore>().DeleteResourceAsync(p.GetValue(removed)!, ct).ConfigureAwait(false)
-                ? await AuditedAsync(s, o, p, "as_resource_remove", $"removed authorization-server resource {p.GetValue(removed)}", p.GetValue(removed)!, $"Removed resource {p.GetValue(removed)}.", ct).ConfigureAwait(false)
-                : Fail($"There is no resource '{p.GetValue(removed)}' (see 'ema admin as resources list')."), ct));
         resources.Subcommands.Add(resourceRemove);
         root.Subcommands.Add(resources);
         return root;
     }
+
+    // A change of the authorization server's settings: on the data folder through AuthorizationServerOperations (one
+    // audit record naming --by), or with --remote through the admin API's /as/… (the signed-in admin is audited).
+    private static Task<int> AsChanged(ParseResult parse, CancellationToken cancellationToken, Func<AuthorizationServerOperations, ConsoleUser, Task<AdminResult>> local, string verb, string path, object? body) =>
+        parse.GetValue(Remote)
+            ? AdminRemoteCommands.ChangeAsync(parse, verb, "/as" + path, body, cancellationToken)
+            : Run(parse, async (s, o) => Report(o, await local(s.GetRequiredService<AuthorizationServerOperations>(), CliUser(parse.GetValue(By)!)).ConfigureAwait(false), null), cancellationToken);
 
     private static Command Sessions()
     {
@@ -546,6 +476,11 @@ internal static class AdminCommands
     internal static async Task<int> ChangeAsync(IServiceProvider services, TextWriter output, string by, Func<AdminOperations, ConsoleUser, Task<AdminResult>> change, string? errorSource = null)
     {
         var result = await change(services.GetRequiredService<AdminOperations>(), CliUser(by)).ConfigureAwait(false);
+        return Report(output, result, errorSource);
+    }
+
+    private static int Report(TextWriter output, AdminResult result, string? errorSource)
+    {
         foreach (var error in result.PolicyErrors ?? [])
         {
             Console.Error.WriteLine($"{errorSource ?? "policy"}:{error.Line}: {error.Message}");
@@ -568,28 +503,6 @@ internal static class AdminCommands
         }
 
         return 0;
-    }
-
-    /// <summary>
-    /// The authorization server's settings have no console: their changes are audited here, one record each naming --by
-    /// (the same record shape as the console's changes).
-    /// </summary>
-    private static async Task<int> AuditedAsync(IServiceProvider services, TextWriter output, ParseResult parse, string action, string reason, string target, string message, CancellationToken cancellationToken)
-    {
-        var by = CliUser(parse.GetValue(By)!);
-        var now = TimeProvider.System.GetUtcNow();
-        try
-        {
-            await services.GetRequiredService<IAuditSink>().WriteAsync(
-                new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason },
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (AuditUnavailableException)
-        {
-            return Fail($"{message} But its audit record could not be written: check the data folder's disk.");
-        }
-
-        return Ok(output, message);
     }
 
     // Changes from a shell on the data folder: the audit names "cli:" and who --by says (the OS user by default).
@@ -622,6 +535,7 @@ internal static class AdminCommands
             .AddEmaAspNetCore(Path.Combine(settings.ResolveDataDirectory(), "dataprotection-keys"), settings.LoadKeyEncryptionCertificate()) // the key ring that encrypts keys and TOTP secrets
             .AddSingleton<SigningKeyManager>()
             .AddSingleton<AdminOperations>() // the console's change layer (options at their defaults)
+            .AddSingleton<AuthorizationServerOperations>()
             .BuildServiceProvider();
         await using (services.ConfigureAwait(false))
         {

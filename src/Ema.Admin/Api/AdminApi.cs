@@ -128,6 +128,11 @@ internal static class AdminApi
         api.MapGet("/clients", (AdminQueries q, CancellationToken ct) => q.ListClientsAsync(ct)).WithName("ListClients");
         api.MapGet("/resources", (AdminQueries q, CancellationToken ct) => q.ListResourcesAsync(ct)).WithName("ListResources");
         api.MapGet("/entitlements", (Ema.Server.Stores.IEntitlementStore e, CancellationToken ct) => e.ListAsync(ct)).WithName("ListEntitlements");
+        if (endpoints.ServiceProvider.GetService(typeof(Ema.Server.Stores.IAuthorizationServerStore)) is not null)
+        {
+            AuthorizationServerApi.MapReads(api); // where this host also runs the authorization server
+        }
+
         api.MapGet("/sessions", (AdminQueries q, string? user, CancellationToken ct) => q.ListSessionsAsync(ct, user)).WithName("ListSessions");
         api.MapGet("/signing-keys", (AdminQueries q) => q.ListSigningKeys()).WithName("ListSigningKeys");
         api.MapGet("/policy/versions", (AdminQueries q, CancellationToken ct) => q.ListPolicyVersionsAsync(ct)).WithName("ListPolicyVersions");

@@ -110,6 +110,11 @@ internal static class AdminApiChanges
         changes.MapPost("/entitlements", (CreateEntitlementRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.CreateEntitlementAsync(by, r.GroupId, r.UserId, r.ClientId, r.ResourceId, r.Scopes ?? [], ct))).WithName("CreateEntitlement");
 
+        if (((IEndpointRouteBuilder)api).ServiceProvider.GetService(typeof(Ema.Server.Stores.IAuthorizationServerStore)) is not null)
+        {
+            AuthorizationServerApi.MapChanges(changes);
+        }
+
         changes.MapPost("/resources", (CreateResourceRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.CreateResourceAsync(by, r.Id, r.DisplayName, r.Resource, r.AuthorizationServer, r.Scopes, ct))).WithName("CreateResource");
 
@@ -124,7 +129,7 @@ internal static class AdminApiChanges
             RunAsync(c, by => o.RotateSigningKeysAsync(by, ct))).WithName("RotateSigningKeys");
     }
 
-    private static async Task<Results<Ok<AdminChangeView>, BadRequest<AdminChangeProblem>>> RunAsync(HttpContext context, Func<ConsoleUser, Task<AdminResult>> change)
+    internal static async Task<Results<Ok<AdminChangeView>, BadRequest<AdminChangeProblem>>> RunAsync(HttpContext context, Func<ConsoleUser, Task<AdminResult>> change)
     {
         // The filter ran first: the caller is a signed-in admin.
         var result = await change(ConsoleUser.From(context.User)!).ConfigureAwait(false);

@@ -77,6 +77,59 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
     }
 
     [Fact]
+    public async Task AdminApi_AuthorizationServerSettings_AddTakeTrustBackAndList_WithoutSecrets_EachChangeAuditedOnce()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var store = server.App.Services.GetRequiredService<IAuthorizationServerStore>();
+
+        var created = await ChangeAsync(alice, HttpMethod.Post, "/as/clients", new { clientId = "api-as-client", name = "API client" });
+        var secret = created.GetProperty("oneTimeSecret").GetString()!;
+        server.Secrets.Add(secret);
+        var rotated = (await ChangeAsync(alice, HttpMethod.Post, "/as/clients/api-as-client/rotate-secret", null)).GetProperty("oneTimeSecret").GetString()!;
+        server.Secrets.Add(rotated);
+        Assert.NotEqual(secret, rotated);
+        await ChangeAsync(alice, HttpMethod.Post, "/as/clients/api-as-client/disable", null);
+        Assert.False((await store.FindClientAsync("api-as-client", default))!.Enabled);
+
+        var listed = await alice.Http.GetStringAsync(Api + "/as/clients");
+        Assert.Contains("\"api-as-client\"", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain(rotated, listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("hash", listed, StringComparison.OrdinalIgnoreCase);
+
+        await ChangeAsync(alice, HttpMethod.Post, "/as/issuers/disable", new { issuer = server.Issuer });
+        Assert.False((await store.FindTrustedIssuerAsync(server.Issuer, default))!.Enabled);
+        Assert.Contains("\"enabled\":false", await alice.Http.GetStringAsync(Api + "/as/issuers"), StringComparison.Ordinal);
+        await ChangeAsync(alice, HttpMethod.Post, "/as/issuers/enable", new { issuer = server.Issuer });
+        Assert.True((await store.FindTrustedIssuerAsync(server.Issuer, default))!.Enabled);
+
+        await ChangeAsync(alice, HttpMethod.Post, "/as/resources", new { id = "api-res", name = "API resource", resource = "https://mcp.api.example/mcp", scopes = new[] { "api.read" } });
+        await ChangeAsync(alice, HttpMethod.Delete, "/as/resources/api-res", null);
+        Assert.DoesNotContain(await store.ListResourcesAsync(default), r => r.Id == "api-res");
+
+        // Refusals change nothing and are not audited.
+        var auditBefore = (await server.AuditAsync(AuditEventTypes.AdminChange)).Count;
+        using (var refused = await SendAsync(alice, HttpMethod.Post, "/as/issuers", new { issuer = "http://idp.plain.example", tenantId = "t-none", metadataUrl = "https://idp.plain.example/.well-known/openid-configuration" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("not an absolute https URL", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var unknown = await SendAsync(alice, HttpMethod.Post, "/as/clients/nobody/disable", null))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        }
+
+        Assert.Equal(auditBefore, (await server.AuditAsync(AuditEventTypes.AdminChange)).Count);
+        var audit = (await server.AuditAsync(AuditEventTypes.AdminChange)).Where(e => e.Subject == "usr-alice").ToList();
+        foreach (var (action, target) in new[] { ("as_client_create", "api-as-client"), ("as_client_rotate_secret", "api-as-client"), ("as_client_disable", "api-as-client"), ("as_issuer_disable", server.Issuer), ("as_issuer_enable", server.Issuer), ("as_resource_create", "api-res"), ("as_resource_remove", "api-res") })
+        {
+            Assert.Single(audit, e => e.Action == action && e.Resource == target);
+        }
+
+        Assert.DoesNotContain(audit, e => (e.Reason ?? string.Empty).Contains(rotated, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task AdminApi_ChangeWithoutARecentMfaSignIn_IsRefusedAsStepUpRequired_AndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);

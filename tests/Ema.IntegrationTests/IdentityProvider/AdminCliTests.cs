@@ -146,7 +146,7 @@ public sealed class AdminCliTests : IDisposable
         Assert.Contains("not an absolute https URL", http.Err, StringComparison.Ordinal);
 
         var client = await EmaAsync("admin", "--data", _data, "as", "clients", "add", "--id", "claude", "--name", "Claude");
-        Assert.Contains("Client secret (shown once", client.Out, StringComparison.Ordinal);
+        Assert.Contains("Secret (shown once", client.Out, StringComparison.Ordinal);
         Assert.Equal(0, (await EmaAsync("admin", "--data", _data, "as", "resources", "add", "--id", "r1", "--name", "Tickets", "--resource", "https://mcp.acme.example/mcp", "--scope", "tickets.read")).Code);
         Assert.Contains("https://mcp.acme.example/mcp", (await EmaAsync("admin", "--data", _data, "as", "resources", "list")).Out, StringComparison.Ordinal);
 

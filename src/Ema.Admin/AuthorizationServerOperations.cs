@@ -1,0 +1,226 @@
+using System.Text.RegularExpressions;
+using Ema.Admin.Console;
+using Ema.Protocol;
+using Ema.Server.Audit;
+using Ema.Server.Model;
+using Ema.Server.Security;
+using Ema.Server.Stores;
+using Ema.Tokens.Jose;
+using Ema.Tokens.Keys;
+
+namespace Ema.Admin;
+
+/// <summary>A trusted issuer to register: exactly one key location (metadata URL, JWKS URL or an inline JWKS).</summary>
+public sealed record TrustIssuerInput(string Issuer, string TenantId, string? MetadataUrl, string? JwksUrl, string? InlineJwks, IReadOnlyList<string>? Algorithms, IReadOnlyList<string>? AllowedClients, bool JitProvisioning = true);
+
+/// <summary>
+/// Every change to the authorization server's settings — tenants, trusted issuers, its clients, its resources — in one
+/// place for the console, the admin API and <c>ema admin as …</c>: input checked first (a refusal changes nothing), then
+/// the change, then one audit record naming the admin. A client's secret is generated here and returned once.
+/// </summary>
+public sealed partial class AuthorizationServerOperations(IAuthorizationServerStore store, IAuditSink audit, TimeProvider time)
+{
+    private const int MaxText = 200;
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex IdPattern();
+
+    private static bool IsText(string? value) => !string.IsNullOrWhiteSpace(value) && value.Length <= MaxText && !value.Any(char.IsControl);
+
+    private static bool IsHttpsUrl(string? value) =>
+        value is { Length: <= 2048 } && Uri.TryCreate(value, UriKind.Absolute, out var parsed) && parsed.Scheme == Uri.UriSchemeHttps && parsed.Fragment.Length == 0;
+
+    public async Task<AdminResult> CreateTenantAsync(ConsoleUser by, string id, string name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        id = (id ?? string.Empty).Trim();
+        if (!IdPattern().IsMatch(id) || !IsText(name))
+        {
+            return AdminResult.Refused("A tenant needs an id (letters, digits, '.', '_' or '-') and a name.");
+        }
+
+        if (!await store.CreateTenantAsync(new Tenant(id, name.Trim()), cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused("A tenant with that id or name already exists.");
+        }
+
+        await AuditAsync(by, "as_tenant_create", $"created tenant {id}", id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Created tenant {id}.");
+    }
+
+    public async Task<AdminResult> TrustIssuerAsync(ConsoleUser by, TrustIssuerInput input, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        ArgumentNullException.ThrowIfNull(input);
+        if (new[] { input.MetadataUrl, input.JwksUrl, input.InlineJwks }.Count(v => !string.IsNullOrWhiteSpace(v)) != 1)
+        {
+            return AdminResult.Refused("Give exactly one of a metadata URL, a JWKS URL and an inline JWKS.");
+        }
+
+        // The issuer is compared exactly with the ID-JAG's iss (decision 6); keys are fetched over https only.
+        foreach (var url in new[] { input.Issuer, input.MetadataUrl, input.JwksUrl }.Where(u => !string.IsNullOrWhiteSpace(u)))
+        {
+            if (!IsHttpsUrl(url))
+            {
+                return AdminResult.Refused($"'{url}' is not an absolute https URL.");
+            }
+        }
+
+        if (!string.IsNullOrWhiteSpace(input.InlineJwks))
+        {
+            try
+            {
+                StaticKeySource.FromJwks(input.InlineJwks);
+            }
+            catch (FormatException ex)
+            {
+                return AdminResult.Refused(ex.Message);
+            }
+        }
+
+        IReadOnlyList<string> algorithms = input.Algorithms is { Count: > 0 } given ? [.. given.Select(a => a.Trim())] : SecurityAlgorithms.DefaultAccepted;
+        var unsupported = algorithms.Where(a => !JwsAlgorithm.TryGet(a, out _)).ToList();
+        if (unsupported.Count > 0)
+        {
+            return AdminResult.Refused($"Not accepted algorithms: {string.Join(' ', unsupported)} (none and HS* can never be accepted).");
+        }
+
+        var clients = input.AllowedClients is { Count: > 0 } list ? list.Select(c => c.Trim()).ToList() : null;
+        if (clients?.FirstOrDefault(c => !IdPattern().IsMatch(c)) is { } badClient)
+        {
+            return AdminResult.Refused($"'{badClient}' is not a client id.");
+        }
+
+        var registration = new TrustedIssuerRegistration
+        {
+            Issuer = input.Issuer, TenantId = (input.TenantId ?? string.Empty).Trim(), MetadataUri = Blank(input.MetadataUrl), JwksUri = Blank(input.JwksUrl),
+            InlineJwks = Blank(input.InlineJwks), AllowedAlgorithms = algorithms, AllowedClientIds = clients, JitProvisioning = input.JitProvisioning,
+        };
+        if (!await store.CreateTrustedIssuerAsync(registration, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused("That issuer is already trusted, or the tenant does not exist.");
+        }
+
+        var keys = registration.MetadataUri is { } m ? "metadata " + m : registration.JwksUri is { } j ? "jwks " + j : "inline JWKS";
+        await AuditAsync(by, "as_issuer_trust", $"trusted {registration.Issuer} for tenant {registration.TenantId} ({keys}; algs {string.Join(',', algorithms)}; jit {(registration.JitProvisioning ? "on" : "off")})", registration.Issuer, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Trusting {registration.Issuer} for tenant {registration.TenantId}.");
+    }
+
+    /// <summary>
+    /// Distrust (or trust again) an issuer; its accounts stay. Running servers re-read registrations every
+    /// <c>IssuerRefreshInterval</c>; access tokens already issued stay valid until they expire.
+    /// </summary>
+    public async Task<AdminResult> SetIssuerEnabledAsync(ConsoleUser by, string issuer, bool enabled, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        if (string.IsNullOrWhiteSpace(issuer) || !await store.SetTrustedIssuerEnabledAsync(issuer, enabled, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"'{issuer}' is not a registered issuer.");
+        }
+
+        await AuditAsync(by, enabled ? "as_issuer_enable" : "as_issuer_disable", $"{(enabled ? "trusted again" : "stopped trusting")} {issuer}", issuer, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{(enabled ? "Trusting" : "No longer trusting")} {issuer}.");
+    }
+
+    /// <summary>A confidential client (decision 14: public clients cannot use the jwt-bearer grant); its secret is returned once.</summary>
+    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        clientId = (clientId ?? string.Empty).Trim();
+        if (!IdPattern().IsMatch(clientId) || !IsText(name))
+        {
+            return AdminResult.Refused("A client needs an id (letters, digits, '.', '_' or '-') and a name.");
+        }
+
+        var secret = SecretHasher.NewSecret();
+        var client = new ClientApplication { ClientId = clientId, Name = name.Trim(), AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, SecretHash = SecretHasher.Hash(secret) };
+        if (!await store.CreateClientAsync(client, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"A client '{clientId}' already exists.");
+        }
+
+        await AuditAsync(by, "as_client_create", $"created authorization-server client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Created client {clientId}.", secret);
+    }
+
+    public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        if (string.IsNullOrWhiteSpace(clientId) || !await store.SetClientEnabledAsync(clientId, enabled, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"There is no client '{clientId}'.");
+        }
+
+        await AuditAsync(by, enabled ? "as_client_enable" : "as_client_disable", $"{(enabled ? "enabled" : "disabled")} authorization-server client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"{(enabled ? "Enabled" : "Disabled")} client {clientId}.");
+    }
+
+    /// <summary>A new secret, returned once; the old one stops working (in other instances within the store cache time).</summary>
+    public async Task<AdminResult> RotateClientSecretAsync(ConsoleUser by, string clientId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var secret = SecretHasher.NewSecret();
+        if (string.IsNullOrWhiteSpace(clientId) || !await store.SetClientSecretHashAsync(clientId, SecretHasher.Hash(secret), cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"There is no client '{clientId}'.");
+        }
+
+        await AuditAsync(by, "as_client_rotate_secret", $"rotated the secret of authorization-server client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Rotated the secret of {clientId}.", secret);
+    }
+
+    public async Task<AdminResult> CreateResourceAsync(ConsoleUser by, string id, string name, string resource, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        ArgumentNullException.ThrowIfNull(scopes);
+        id = (id ?? string.Empty).Trim();
+        if (!IdPattern().IsMatch(id) || !IsText(name))
+        {
+            return AdminResult.Refused("A resource needs an id (letters, digits, '.', '_' or '-') and a name.");
+        }
+
+        // RFC 8707 §2: an absolute URI without a fragment.
+        if (!Uri.TryCreate(resource, UriKind.Absolute, out var uri) || !string.IsNullOrEmpty(uri.Fragment))
+        {
+            return AdminResult.Refused("The resource must be an absolute URL without a fragment (RFC 8707 §2).");
+        }
+
+        // RFC 6749 §3.3: scope tokens are printable ASCII without space, quote or backslash.
+        if (scopes.FirstOrDefault(s => s.Length == 0 || s.Length > 128 || s.Any(c => c < 0x21 || c > 0x7E || c is '"' or '\\')) is { } badScope)
+        {
+            return AdminResult.Refused($"'{badScope}' is not a scope (RFC 6749 §3.3).");
+        }
+
+        var created = await store.CreateResourceAsync(new ProtectedResource { Id = id, Name = name.Trim(), Resource = resource, Scopes = [.. scopes.Distinct(StringComparer.Ordinal).Select(s => new ResourceScope(s))] }, cancellationToken).ConfigureAwait(false);
+        if (!created)
+        {
+            return AdminResult.Refused("A resource with that id or identifier already exists.");
+        }
+
+        await AuditAsync(by, "as_resource_create", $"created authorization-server resource {id} ({resource})", id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Created resource {id}.");
+    }
+
+    /// <summary>Stops issuing tokens for a resource (tokens already issued stay valid until they expire).</summary>
+    public async Task<AdminResult> RemoveResourceAsync(ConsoleUser by, string id, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        if (string.IsNullOrWhiteSpace(id) || !await store.DeleteResourceAsync(id, cancellationToken).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"There is no resource '{id}'.");
+        }
+
+        await AuditAsync(by, "as_resource_remove", $"removed authorization-server resource {id}", id, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Removed resource {id}.");
+    }
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private Task AuditAsync(ConsoleUser by, string action, string reason, string target, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return audit.WriteAsync(
+            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason, SessionId = by.SessionId },
+            cancellationToken);
+    }
+}
