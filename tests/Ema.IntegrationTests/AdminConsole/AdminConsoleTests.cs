@@ -384,6 +384,38 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task AdminConsole_AuthorizationServerPage_ListsTrust_AndTakesItBack_SecretShownOnce()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var store = server.App.Services.GetRequiredService<IAuthorizationServerStore>();
+        await alice.GetAsync("/admin/authorization-server");
+        Assert.Equal(HttpStatusCode.OK, alice.Status);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(server.Issuer), alice.Html, StringComparison.Ordinal); // the demo's trusted IdP
+
+        await alice.SubmitAsync("/admin/authorization-server", "Client", new() { ["clientId"] = "console-as-client", ["name"] = "Console client" });
+        var secret = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(alice.Html, "id=\"one-time-secret\">([^<]*)<").Groups[1].Value);
+        Assert.Equal(43, secret.Length);
+        server.Secrets.Add(secret);
+        await alice.GetAsync("/admin/authorization-server");
+        Assert.DoesNotContain(secret, alice.Html, StringComparison.Ordinal); // shown once
+
+        await alice.SubmitAsync("/admin/authorization-server", "ClientEnabled", new() { ["clientId"] = "console-as-client", ["enabled"] = "false" });
+        Assert.False((await store.FindClientAsync("console-as-client", default))!.Enabled);
+        await alice.SubmitAsync("/admin/authorization-server", "IssuerEnabled", new() { ["issuer"] = server.Issuer, ["enabled"] = "false" });
+        Assert.False((await store.FindTrustedIssuerAsync(server.Issuer, default))!.Enabled);
+        Assert.Contains("not trusted", alice.Html, StringComparison.Ordinal);
+        await alice.SubmitAsync("/admin/authorization-server", "IssuerEnabled", new() { ["issuer"] = server.Issuer, ["enabled"] = "true" });
+        Assert.True((await store.FindTrustedIssuerAsync(server.Issuer, default))!.Enabled);
+
+        await alice.SubmitAsync("/admin/authorization-server", "Trust", new() { ["issuer"] = "http://idp.plain.example", ["tenantId"] = "t-none", ["metadataUrl"] = "https://idp.plain.example/.well-known/openid-configuration" });
+        Assert.Contains("not an absolute https URL", alice.Html, StringComparison.Ordinal);
+        Assert.Null(await store.FindTrustedIssuerAsync("http://idp.plain.example", default));
+        var audit = await server.AuditAsync(AuditEventTypes.AdminChange);
+        Assert.Single(audit, e => e.Action == "as_client_create" && e.Resource == "console-as-client");
+        Assert.Contains(audit, e => e.Action == "as_issuer_disable" && e.Resource == server.Issuer);
+    }
+
+    [Fact]
     public async Task AdminConsole_PostWithoutAntiforgeryToken_IsRejectedAndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
