@@ -70,8 +70,8 @@ public sealed class StoreTrustedIssuerRegistry : ITrustedIssuerRegistry
         IIssuerKeySource keys = registration switch
         {
             { InlineJwks: { } jwks } => StaticKeySource.FromJwks(jwks),
-            { JwksUri: { } jwksUri } => new HttpJwksKeySource(_http.Client, new HttpJwksKeySourceOptions { JwksUri = new Uri(jwksUri), Issuer = registration.Issuer, AllowHttpOnLoopback = _options.AllowHttpOnLoopback }, _time),
-            { MetadataUri: { } metadata } => new HttpJwksKeySource(_http.Client, new HttpJwksKeySourceOptions { MetadataUri = new Uri(metadata), Issuer = registration.Issuer, AllowHttpOnLoopback = _options.AllowHttpOnLoopback }, _time),
+            { JwksUri: { } jwksUri } => new HttpJwksKeySource(_http.Client, new HttpJwksKeySourceOptions { JwksUri = new Uri(jwksUri), Issuer = registration.Issuer, AllowHttpOnLoopback = _options.AllowHttpOnLoopback, RefreshInterval = _options.IssuerKeysRefreshInterval }, _time),
+            { MetadataUri: { } metadata } => new HttpJwksKeySource(_http.Client, new HttpJwksKeySourceOptions { MetadataUri = new Uri(metadata), Issuer = registration.Issuer, AllowHttpOnLoopback = _options.AllowHttpOnLoopback, RefreshInterval = _options.IssuerKeysRefreshInterval }, _time),
             _ => throw new InvalidOperationException($"Trusted issuer '{registration.Issuer}' has no key location."),
         };
         return new TrustedIssuer

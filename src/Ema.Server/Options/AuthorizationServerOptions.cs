@@ -19,6 +19,12 @@ public sealed class AuthorizationServerOptions
     /// <summary>How long a trusted issuer's registration (and so its key source) is reused before it is read again.</summary>
     public TimeSpan IssuerRefreshInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a trusted issuer's fetched keys are used before they are fetched again (an unknown <c>kid</c> fetches
+    /// sooner): a key the issuer removes from its JWKS — a compromised one — stops being accepted within this time.
+    /// </summary>
+    public TimeSpan IssuerKeysRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Development switch: http issuer and JWKS locations on loopback only (decision 22).</summary>
     public bool AllowHttpOnLoopback { get; set; }
 }
@@ -42,6 +48,11 @@ public sealed class AuthorizationServerOptionsValidator : IValidateOptions<Autho
         if (options.AccessTokenLifetime <= TimeSpan.Zero || options.AccessTokenLifetime > TimeSpan.FromHours(24))
         {
             failures.Add($"{nameof(options.AccessTokenLifetime)} must be between 1 s and 24 h.");
+        }
+
+        if (options.IssuerKeysRefreshInterval < TimeSpan.FromSeconds(10) || options.IssuerKeysRefreshInterval > TimeSpan.FromHours(24))
+        {
+            failures.Add($"{nameof(options.IssuerKeysRefreshInterval)} must be between 10 s and 24 h.");
         }
 
         if (!Ema.Tokens.Jose.JwsAlgorithm.TryGet(options.SigningAlgorithm, out _))

@@ -21,7 +21,7 @@ public sealed record PolicySubjects(IReadOnlyList<string> Users, IReadOnlyList<s
 /// A time window on the wall clock of <see cref="TimeZone"/> (UTC unless the policy names an IANA zone, so office hours
 /// follow daylight saving time): on these days, from..to, to exclusive. A window with from &gt; to runs past midnight,
 /// and its hours after midnight belong to the day it started on — "fri 22:00–06:00" includes Saturday 05:00, not
-/// Friday 05:00; from = to is a whole day from that time ("00:00"–"00:00": the listed days, all day).
+/// Friday 05:00. From = to is refused by the parser (it matched nothing before; "all day" is no window at all).
 /// </summary>
 public sealed record TimeWindow(IReadOnlyList<DayOfWeek> Days, TimeOnly From, TimeOnly To)
 {

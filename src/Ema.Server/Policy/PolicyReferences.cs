@@ -4,7 +4,7 @@ namespace Ema.Server.Policy;
 
 /// <summary>
 /// Warnings, not errors, for a valid policy: the users, groups, clients and resources its rules name that do not exist
-/// (yet). Names are matched exactly — a typo or a different case in a deny rule denies nothing, silently — so an import
+/// (yet), and what a time window past midnight covers. Names are matched exactly — a typo or a different case in a deny rule denies nothing, silently — so an import
 /// or a validation says which names match nothing, and the likely intended one when only the case differs. Roles are
 /// free-form labels on users and are not checked.
 /// </summary>
@@ -65,6 +65,15 @@ public static class PolicyReferences
             {
                 Warn("the resource", resource, Hint(Trim(resource), resources));
             }
+        }
+
+        // Windows past midnight with chosen days: their hours after midnight belong to the day the window started (since
+        // this release; before, to the day they fell on), so say what the rule covers.
+        foreach (var rule in document.Rules.Where(r => r.When.Hours is { } h && h.From > h.To && h.Days.Count < 7))
+        {
+            var h = rule.When.Hours!;
+            var days = string.Join(", ", h.Days);
+            warnings.Add(new PolicyError(rule.Line, $"rule '{rule.Id}': hours {h.From:HH\\:mm}–{h.To:HH\\:mm} run past midnight: they cover {days} from {h.From:HH\\:mm} until {h.To:HH\\:mm} the next morning"));
         }
 
         return warnings;

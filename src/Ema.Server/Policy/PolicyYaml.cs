@@ -17,7 +17,7 @@ public sealed record PolicyError(int Line, string Message)
 /// CIDRs, times or days are errors with their line — and returns either a whole document or the list of errors, never
 /// half a policy.
 /// </summary>
-public static class PolicyYaml
+public static partial class PolicyYaml
 {
     /// <summary>
     /// Checks the document's shape with the event parser (no tree, no recursion) before it is loaded: the size, the
@@ -84,6 +84,11 @@ public static class PolicyYaml
 
     /// <summary>How deep mappings and lists may nest (a policy needs 5).</summary>
     private const int MaxDepth = 32;
+
+    // "UTC" or an IANA Area/Location id: not "localtime", "posixrules" or Windows names, which mean different things on
+    // different hosts (a policy moved to another host must decide alike, or not at all).
+    [System.Text.RegularExpressions.GeneratedRegex("^(UTC|[A-Z][A-Za-z]+(/[A-Za-z0-9_+-]+){1,2})$")]
+    private static partial System.Text.RegularExpressions.Regex ZonePattern();
 
     public static (PolicyDocument? Document, IReadOnlyList<PolicyError> Errors) Parse(string yaml)
     {
@@ -250,7 +255,12 @@ public static class PolicyYaml
         }
 
         TimeWindow? hours = null;
-        if (Child(node, "hours") is YamlMappingNode window)
+        if (Child(node, "hours") is { } hoursNode and not YamlMappingNode)
+        {
+            // Dropping it would lift the rule's time limit (an office-hours allow rule, always on).
+            errors.Add(new PolicyError((int)hoursNode.Start.Line, "'hours' must be a mapping of days, from, to and timeZone"));
+        }
+        else if (Child(node, "hours") is YamlMappingNode window)
         {
             CheckKeys(window, ["days", "from", "to", "timeZone"], errors);
             var zone = TimeZoneInfo.Utc;
@@ -258,7 +268,7 @@ public static class PolicyYaml
             {
                 // IANA ids (Europe/Berlin) from the system's time zone database; a window is local time, so a
                 // misspelt zone must stop the import rather than quietly mean UTC.
-                if (zoneId.Length > 64 || !TimeZoneInfo.TryFindSystemTimeZoneById(zoneId, out var found))
+                if (zoneId.Length > 64 || !ZonePattern().IsMatch(zoneId) || !TimeZoneInfo.TryFindSystemTimeZoneById(zoneId, out var found))
                 {
                     errors.Add(new PolicyError(Line(window, "timeZone"), $"'{(zoneId.Length > 64 ? zoneId[..64] + "…" : zoneId)}' is not a time zone such as Europe/Berlin or America/New_York"));
                 }
@@ -284,7 +294,11 @@ public static class PolicyYaml
 
             var from = Time(window, "from", errors);
             var to = Time(window, "to", errors);
-            if (from is not null && to is not null)
+            if (from is not null && to is not null && from == to)
+            {
+                errors.Add(new PolicyError(Line(window, "from"), "'from' and 'to' are the same time: omit 'hours' for the whole day"));
+            }
+            else if (from is not null && to is not null)
             {
                 hours = new TimeWindow(days.Count == 0 ? Enum.GetValues<DayOfWeek>() : days, from.Value, to.Value) { TimeZone = zone };
             }

@@ -244,15 +244,18 @@ public sealed class RulePolicyTests
     }
 
     [Theory]
-    [InlineData("2026-11-18T00:00:00Z", true)] // Wednesday, the first minute
-    [InlineData("2026-11-18T23:59:00Z", true)]
-    [InlineData("2026-11-21T12:00:00Z", false)] // Saturday
-    public async Task Condition_Hours_FromEqualsTo_IsTheWholeDay(string instant, bool allowed)
+    [InlineData("hours: { from: \"00:00\", to: \"00:00\" }", "'from' and 'to' are the same time")] // matched nothing before
+    [InlineData("hours: []", "'hours' must be a mapping")]
+    [InlineData("hours: \"08:00-18:00\"", "'hours' must be a mapping")]
+    [InlineData("hours: ~", "'hours' must be a mapping")]
+    [InlineData("hours: { from: \"08:00\", to: \"18:00\", timeZone: localtime }", "is not a time zone")] // the host's own zone
+    [InlineData("hours: { from: \"08:00\", to: \"18:00\", timeZone: \"W. Europe Standard Time\" }", "is not a time zone")]
+    public void PolicyYaml_AHoursConditionThatCouldBeReadWrongly_IsRejected_NotDropped(string hours, string message)
     {
-        var policy = Policy("""
-            - { id: weekdays-all-day, effect: allow, when: { hours: { days: [mon, tue, wed, thu, fri], from: "00:00", to: "00:00" } } }
-            """);
-        Assert.Equal(allowed, (await policy.EvaluateAsync(Request(now: DateTimeOffset.Parse(instant, System.Globalization.CultureInfo.InvariantCulture)), default)).Allowed);
+        // Dropped, it would lift the rule's time limit; read against the host's zone, it would decide differently elsewhere.
+        var (document, errors) = PolicyYaml.Parse($"version: 1\ndefault: deny\nrules:\n  - {{ id: office, effect: allow, when: {{ {hours} }} }}\n");
+        Assert.Null(document);
+        Assert.Contains(message, Assert.Single(errors).Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -144,6 +144,15 @@ public sealed class StoredPolicyTests : IAsyncLifetime
             warnings.Select(w => w.Message));
     }
 
+    [Fact]
+    public async Task PolicyReferences_AWindowPastMidnightWithChosenDays_SaysWhatItCovers()
+    {
+        var (document, _) = PolicyYaml.Parse("version: 1\ndefault: deny\nrules:\n  - { id: night-shift, effect: allow, when: { hours: { days: [fri], from: \"22:00\", to: \"06:00\" } } }\n");
+        var warning = Assert.Single(await PolicyReferences.FindUnknownAsync(document!, _services.GetRequiredService<IDirectoryStore>(), _services.GetRequiredService<IApplicationStore>(), default));
+        Assert.Equal(4, warning.Line);
+        Assert.Equal("rule 'night-shift': hours 22:00–06:00 run past midnight: they cover Friday from 22:00 until 06:00 the next morning", warning.Message);
+    }
+
     private async Task SqlAsync(string sql)
     {
         await using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")};Pooling=False");
