@@ -483,7 +483,7 @@ internal static class AdminCommands
     {
         foreach (var error in result.PolicyErrors ?? [])
         {
-            Console.Error.WriteLine($"{errorSource ?? "policy"}:{error.Line}: {error.Message}");
+            Console.Error.WriteLine(TerminalText.Safe($"{errorSource ?? "policy"}:{error.Line}: {error.Message}"));
         }
 
         if (!result.Succeeded)
@@ -499,7 +499,7 @@ internal static class AdminCommands
 
         foreach (var warning in result.PolicyWarnings)
         {
-            Console.Error.WriteLine($"{errorSource ?? "policy"}:{warning.Line}: warning: {warning.Message}");
+            Console.Error.WriteLine(TerminalText.Safe($"{errorSource ?? "policy"}:{warning.Line}: warning: {warning.Message}"));
         }
 
         return 0;

@@ -59,7 +59,7 @@ internal static class AdminRemoteCommands
                 // A fresh sign-in with the second factor: the API takes nothing less for changes.
                 var session = await client.SignInAsync(new StepUpRequest(0, AuthenticationContextClasses.MultiFactor), cancellationToken);
                 PrivateFile.WriteAllText(Path.Combine(folder, SettingsFile), new JsonObject { ["server"] = issuer, ["ca"] = caFile }.ToJsonString());
-                Console.Out.WriteLine($"Signed in to the admin API of {issuer} as {session.Username ?? session.Subject}; changes are accepted for the next minutes (Ema:Admin:ChangeMaxAuthAge), then run ema admin login again.");
+                Console.Out.WriteLine(TerminalText.Safe($"Signed in to the admin API of {issuer} as {session.Username ?? session.Subject}; changes are accepted for the next minutes (Ema:Admin:ChangeMaxAuthAge), then run ema admin login again."));
                 return ExitCodes.Ok;
             }
             catch (Exception ex) when (ClientCommands.IsExpected(ex))

@@ -40,7 +40,7 @@ internal static class AuditCommands
             var expected = new List<(long Sequence, string Hash)>();
             foreach (var text in p.GetValue(expect) ?? [])
             {
-                if (text.Split(':') is not [var seq, var hash] || !long.TryParse(seq.TrimStart('#'), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var sequence) || hash.Length != 64 || !hash.All(char.IsAsciiHexDigitLower))
+                if (text.Split(':') is not [var seq, var hash] || !long.TryParse(seq.TrimStart('#'), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var sequence) || sequence < 1 || hash.Length != 64 || !hash.All(char.IsAsciiHexDigitLower))
                 {
                     return ClientCommands.Fail($"--expect '{text}' is not SEQ:HASH (a record number and its 64-character hash, as ema audit verify prints them).", ExitCodes.Usage);
                 }
@@ -66,7 +66,15 @@ internal static class AuditCommands
 
             if (p.GetValue(Json))
             {
-                Console.Out.WriteLine(JsonSerializer.Serialize(report, AuditJson.Default.AuditChainReport));
+                // The chain report as it always was, and — with --expect — whether the kept hashes still match.
+                var json = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(report, AuditJson.Default.AuditChainReport))!.AsObject();
+                if (expected.Count > 0)
+                {
+                    json["keptHashesMatch"] = report.Intact && mismatch is null;
+                    json["keptHashProblem"] = mismatch;
+                }
+
+                Console.Out.WriteLine(json.ToJsonString());
             }
             else if (report.Intact && mismatch is null)
             {

@@ -107,7 +107,7 @@ internal static class ClientCommands
                     }
                     else
                     {
-                        Console.Out.WriteLine($"Signed in as {session.Name ?? session.Username ?? session.Subject} at {session.Issuer}. Session stored (encrypted) in {directory}.");
+                        Console.Out.WriteLine(TerminalText.Safe($"Signed in as {session.Name ?? session.Username ?? session.Subject} at {session.Issuer}. Session stored (encrypted) in {directory}."));
                     }
 
                     return ExitCodes.Ok;
@@ -251,7 +251,7 @@ internal static class ClientCommands
                 }
                 else
                 {
-                    Console.Out.WriteLine($"Signed in as {session.Name ?? session.Username} ({session.Subject}) at {session.Issuer}; ID token valid until {session.IdTokenExpiresAt:u}{(session.RefreshToken is null ? string.Empty : ", renewed automatically")}.");
+                    Console.Out.WriteLine(TerminalText.Safe($"Signed in as {session.Name ?? session.Username} ({session.Subject}) at {session.Issuer}; ID token valid until {session.IdTokenExpiresAt:u}{(session.RefreshToken is null ? string.Empty : ", renewed automatically")}."));
                 }
 
                 return session is null ? ExitCodes.SignInRequired : ExitCodes.Ok;

@@ -20,9 +20,9 @@ public static class TerminalText
         }
 
         var clean = true;
-        foreach (var c in text)
+        foreach (var rune in text.EnumerateRunes())
         {
-            if (Acted(c, multiline))
+            if (Acted(rune, multiline))
             {
                 clean = false;
                 break;
@@ -35,22 +35,29 @@ public static class TerminalText
         }
 
         var builder = new StringBuilder(text.Length + 16);
-        foreach (var c in text)
+        foreach (var rune in text.EnumerateRunes())
         {
-            if (Acted(c, multiline))
+            if (Acted(rune, multiline))
             {
-                builder.Append("\\u{").Append(((int)c).ToString("X4", CultureInfo.InvariantCulture)).Append('}');
+                builder.Append("\\u{").Append(rune.Value.ToString("X4", CultureInfo.InvariantCulture)).Append('}');
             }
             else
             {
-                builder.Append(c);
+                builder.Append(rune.ToString());
             }
         }
 
         return builder.ToString();
     }
 
-    private static bool Acted(char c, bool multiline) =>
-        (char.IsControl(c) && !(multiline && c is '\n' or '\t'))
-        || c is '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\u2028' or '\u2029';
+    // Control characters (C0, C1, DEL); format characters — bidirectional overrides and isolates, zero-width and
+    // invisible characters, tag characters (outside the BMP) —; line and paragraph separators; and what is left of a
+    // broken surrogate pair.
+    private static bool Acted(Rune rune, bool multiline) =>
+        Rune.GetUnicodeCategory(rune) switch
+        {
+            UnicodeCategory.Control => !(multiline && rune.Value is '\n' or '\t'),
+            UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator => true,
+            _ => rune == Rune.ReplacementChar,
+        };
 }

@@ -34,4 +34,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Error, Message = "The policy in force (version {Version}) cannot be read: {Reason}. Every token exchange is refused until a valid version is imported or rolled back")]
     public static partial void PolicyUnreadable(ILogger logger, long version, string reason);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Error, Message = "The policy file {Path} cannot be read: {Reason}. Every token exchange is refused until it is fixed and the IdP restarted")]
+    public static partial void PolicyFileUnreadable(ILogger logger, string path, string reason);
 }

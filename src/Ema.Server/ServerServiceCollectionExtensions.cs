@@ -42,8 +42,8 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton(new PasswordHasher());
         services.TryAddSingleton<ClientAuthenticator>();
         // The policy file when configured, else the newest stored policy version, else entitlements v1.
-        services.TryAddSingleton<IAccessPolicy>(sp => new ManagedAccessPolicy(
-            sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.PolicyFile is { Length: > 0 } file ? PolicyYaml.Parse(File.ReadAllText(file)).Document : null,
+        services.TryAddSingleton<IAccessPolicy>(sp => AccessPolicyFactory.Create(
+            sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.PolicyFile,
             sp.GetService<IPolicyStore>(),
             sp.GetRequiredService<Stores.IApplicationStore>(),
             sp.GetRequiredService<Stores.IEntitlementStore>(),

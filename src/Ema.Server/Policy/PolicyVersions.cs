@@ -78,6 +78,42 @@ public sealed class PolicyAdministration(IPolicyStore store)
     public static string Hash(string yaml) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)));
 }
 
+/// <summary>Chooses the evaluation point at start: the configured policy file (validated at start-up), else the store.</summary>
+public static class AccessPolicyFactory
+{
+    /// <summary>
+    /// The policy file when one is configured — read again here, after the start-up validation: if it was changed or
+    /// removed in between and no longer reads, every request is refused (never the store's policy or entitlements v1,
+    /// which the operator chose the file over) —, else <see cref="ManagedAccessPolicy"/> over the store.
+    /// </summary>
+    public static IAccessPolicy Create(string? policyFile, IPolicyStore? store, IApplicationStore applications, IEntitlementStore entitlements, TimeProvider time, ILogger logger)
+    {
+        if (string.IsNullOrEmpty(policyFile))
+        {
+            return new ManagedAccessPolicy(null, store, applications, entitlements, time, logger);
+        }
+
+        string reason;
+        try
+        {
+            var (document, errors) = PolicyYaml.Parse(File.ReadAllText(policyFile));
+            if (document is not null)
+            {
+                return new ManagedAccessPolicy(document, store, applications, entitlements, time, logger);
+            }
+
+            reason = string.Join("; ", errors.Take(3).Select(e => $"line {e.Line}: {e.Message}"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            reason = ex.Message;
+        }
+
+        Log.PolicyFileUnreadable(logger, policyFile, reason);
+        return new UnreadablePolicy("the policy file", $"the policy file {policyFile} cannot be read — {reason}; every request is refused until it is fixed and the IdP restarted");
+    }
+}
+
 /// <summary>
 /// The evaluation point when policies may be managed as code: the policy file if one is configured, else the newest
 /// stored version (re-read at most every few seconds, so an import or rollback takes effect without a restart), else
@@ -160,12 +196,12 @@ public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? stor
             Log.PolicyUnreadable(logger, version.Version, reason);
         }
 
-        return new UnreadablePolicy(version.Version, reason);
+        return new UnreadablePolicy($"policy version {version.Version}", $"the policy in force (version {version.Version}) cannot be read — {reason}; every request is refused until a valid version is imported or rolled back");
     }
 }
 
-/// <summary>In force while the stored policy cannot be read: every request refused, with the reason in its explanation.</summary>
-internal sealed class UnreadablePolicy(long version, string reason) : IAccessPolicy
+/// <summary>In force while the policy cannot be read: every request refused, with the reason in its explanation.</summary>
+internal sealed class UnreadablePolicy(string what, string explanation) : IAccessPolicy
 {
     public ValueTask<AccessDecision> EvaluateAsync(AccessRequest request, CancellationToken cancellationToken)
     {
@@ -174,8 +210,8 @@ internal sealed class UnreadablePolicy(long version, string reason) : IAccessPol
         return ValueTask.FromResult(new AccessDecision
         {
             DecisionId = decisionId,
-            Error = OAuthError.From(ErrorIds.PolicyUnreadable, $"policy version {version}: {reason}") with { DecisionId = decisionId },
-            Explanation = [$"the policy in force (version {version}) cannot be read — {reason}; every request is refused until a valid version is imported or rolled back"],
+            Error = OAuthError.From(ErrorIds.PolicyUnreadable, $"{what} cannot be read") with { DecisionId = decisionId },
+            Explanation = [explanation],
         });
     }
 

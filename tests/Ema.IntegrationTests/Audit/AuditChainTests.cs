@@ -322,6 +322,9 @@ public sealed class AuditChainTests : IAsyncLifetime
         var rewritten = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);
         Assert.Equal(1, rewritten.Code);
         Assert.Contains("record #50 no longer has the hash you kept", rewritten.Err, StringComparison.Ordinal);
+        var rewrittenJson = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head, "--json");
+        Assert.Equal(1, rewrittenJson.Code);
+        Assert.Contains("\"keptHashesMatch\":false", rewrittenJson.Out, StringComparison.Ordinal); // a script reading the JSON sees it too
 
         await SqlAsync("DELETE FROM audit_blocks WHERE last_seq = 50");
         var cut = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);

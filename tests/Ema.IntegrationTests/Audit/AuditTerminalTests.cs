@@ -13,6 +13,9 @@ public sealed class AuditTerminalTests
     [InlineData("admin\u202Egnp.exe", "admin\\u{202E}gnp.exe")] // a right-to-left override reorders what is shown
     [InlineData("two\nlines", "two\\u{000A}lines")]
     [InlineData("plain client-id", "plain client-id")]
+    [InlineData("zero\u200Bwidth\uFEFF", "zero\\u{200B}width\\u{FEFF}")] // invisible format characters
+    [InlineData("tag\U000E0041", "tag\\u{E0041}")] // a tag character, outside the BMP
+    [InlineData("accents é and 日本 stay", "accents é and 日本 stay")]
     public void TerminalText_ControlBidiAndLineCharacters_AreShownEscaped(string text, string shown) =>
         Assert.Equal(shown, TerminalText.Safe(text));
 

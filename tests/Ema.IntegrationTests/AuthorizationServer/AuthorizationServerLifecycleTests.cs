@@ -109,6 +109,27 @@ public sealed class AuthorizationServerLifecycleTests(LifecycleServerFixture ser
         }
     }
 
+    [Fact]
+    public async Task RemovedResource_ItsIdJagsAreRefused_AndAddedBackAccepted()
+    {
+        var alice = await server.SignInAsync("alice");
+        var tickets = (await Store.ListResourcesAsync(default)).Single(r => r.Resource == Tickets);
+        Assert.True(await Store.DeleteResourceAsync(tickets.Id, default));
+        try
+        {
+            var idJag = await ExchangeAsync(alice.Tokens.IdToken!);
+            var before = await server.AuditCountAsync();
+            await SignInTests.AssertErrorAsync(await RedeemAsync(idJag, AsAgent), HttpStatusCode.BadRequest, ErrorIds.IdJagResourceNotServed);
+            Assert.Equal(before + 1, await server.AuditCountAsync());
+        }
+        finally
+        {
+            Assert.True(await Store.CreateResourceAsync(tickets, default));
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await RedeemAsync(await ExchangeAsync(alice.Tokens.IdToken!), AsAgent)).StatusCode);
+    }
+
     private async Task<string> ExchangeAsync(string idToken)
     {
         var response = await server.TokenAsync(server.ExchangeForm(idToken, Tickets, AsIssuer), (DemoSeed.AgentClientId, server.Demo.ClientSecret));

@@ -153,6 +153,77 @@ public sealed class StoredPolicyTests : IAsyncLifetime
         Assert.Equal("rule 'night-shift': hours 22:00–06:00 run past midnight: they cover Friday from 22:00 until 06:00 the next morning", warning.Message);
     }
 
+    [Theory]
+    [InlineData("version: 1\ndefault: deny\nrules:\n  - { id: x, effect: permit }\n")]
+    [InlineData(null)] // removed
+    public async Task PolicyFile_UnreadableWhenTheIdpBuildsItsPolicy_RefusesEveryRequest_NeverFallsBackToTheStoreOrEntitlements(string? contents)
+    {
+        // Validated at start-up, then changed or removed before the policy was built: the operator chose the file.
+        var file = Path.Combine(_folder, "policy.yaml");
+        if (contents is not null)
+        {
+            await File.WriteAllTextAsync(file, contents);
+        }
+
+        var policy = AccessPolicyFactory.Create(file, Store, _services.GetRequiredService<IApplicationStore>(), _services.GetRequiredService<IEntitlementStore>(), _time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var decision = await policy.EvaluateAsync(Request(), default);
+        Assert.False(decision.Allowed);
+        Assert.Equal(ErrorIds.PolicyUnreadable.Id, decision.Error!.ErrorId);
+        Assert.Contains(decision.Explanation, e => e.Contains("policy file", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ChangeWithItsRecord_AChangeOrRecordThatThrows_StoresNeither_AndTheWriterGoesOn()
+    {
+        var log = _services.GetRequiredService<Ema.Storage.Stores.SqliteAuditLog>();
+        static Ema.Server.Audit.AuditEvent Event(string id) => new() { Id = id, Time = Start, Type = Ema.Server.Audit.AuditEventTypes.AdminChange, Action = "probe", Outcome = Ema.Server.Audit.AuditOutcomes.Succeeded, Subject = "usr-admin" };
+        await SqlAsync("CREATE TABLE probe (x INTEGER)");
+
+        // The change fails after its statement ran; then the record fails after the change ran.
+        await Assert.ThrowsAsync<Ema.Server.Audit.AuditUnavailableException>(() => log.WriteWithChangeAsync<int>(
+            async (c, t) =>
+            {
+                await Dapper.SqlMapper.ExecuteAsync(c, "INSERT INTO probe VALUES (1)", transaction: t);
+                throw new InvalidOperationException("the change failed");
+            },
+            _ => Event("evt-never-1"),
+            default));
+        await Assert.ThrowsAsync<Ema.Server.Audit.AuditUnavailableException>(() => log.WriteWithChangeAsync<int>(
+            (c, t) => Dapper.SqlMapper.ExecuteAsync(c, "INSERT INTO probe VALUES (2)", transaction: t), _ => throw new InvalidOperationException("the record failed"), default));
+
+        // Ordinary records around a failing change: some may share its batch and fail with it, none is half-written.
+        var around = Enumerable.Range(0, 100).Select(i => log.WriteAsync(Event("evt-around-" + i), default)).ToList();
+        var failing = log.WriteWithChangeAsync<int>(
+            async (c, t) =>
+            {
+                await Dapper.SqlMapper.ExecuteAsync(c, "INSERT INTO probe VALUES (3)", transaction: t);
+                throw new InvalidOperationException("the change failed");
+            },
+            _ => Event("evt-never-3"),
+            default);
+        await Task.WhenAll(around.Append(failing).Select(async write =>
+        {
+            try
+            {
+                await write;
+            }
+            catch (Ema.Server.Audit.AuditUnavailableException)
+            {
+            }
+        }));
+
+        await log.WriteAsync(Event("evt-after"), default);
+        var ids = (await _services.GetRequiredService<Ema.Server.Audit.IAuditReader>().ListAsync(new Ema.Server.Audit.AuditQuery { Limit = 1000 }, default)).Select(e => e.Id).ToList();
+        Assert.DoesNotContain(ids, id => id.StartsWith("evt-never", StringComparison.Ordinal));
+        Assert.Contains("evt-after", ids);
+        Assert.True((await log.VerifyChainAsync(default)).Intact);
+        await using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")};Pooling=False");
+        await connection.OpenAsync();
+        await using var count = connection.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM probe";
+        Assert.Equal(0L, (long)(await count.ExecuteScalarAsync())!);
+    }
+
     private async Task SqlAsync(string sql)
     {
         await using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")};Pooling=False");

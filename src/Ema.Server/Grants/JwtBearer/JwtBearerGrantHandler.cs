@@ -84,7 +84,12 @@ public sealed class JwtBearerGrantHandler : IGrantHandler
 
         // Decision 17: the account is keyed by the trusted issuer's tenant, issuer and subject — never by email —
         // so an ID-JAG from tenant A's IdP can only ever reach tenant A's accounts.
-        var registration = _issuers.Registration(idJag.Issuer.Issuer) ?? throw new InvalidOperationException("registration vanished");
+        // Distrusted between the validation and here (the registry re-read it): refused like any untrusted issuer.
+        if (_issuers.Registration(idJag.Issuer.Issuer) is not { } registration)
+        {
+            return GrantResult.Fail(OAuthError.From(ErrorIds.IdJagIssuerUntrusted, $"iss={idJag.Issuer.Issuer} (distrusted during the request)"), audit);
+        }
+
         var account = await _store.FindAccountAsync(registration.TenantId, idJag.Issuer.Issuer, idJag.Subject, cancellationToken).ConfigureAwait(false);
         if (account is null)
         {
