@@ -134,7 +134,7 @@ public sealed class ConsoleBrowserTests(BrowserServerFixture server) : IClassFix
         Assert.Contains("no rule allows this (default: deny)", await page.Locator("#trail").InnerTextAsync(), StringComparison.Ordinal);
 
         // 7. The other main pages.
-        foreach (var (path, name) in new[] { ("/admin", "console-overview"), ("/admin/users", "console-users"), ("/admin/clients", "console-clients"), ("/admin/resources?check=res-tickets", "console-resources"), ("/admin/sessions", "console-sessions"), ("/admin/keys", "console-keys") })
+        foreach (var (path, name) in new[] { ("/admin", "console-overview"), ("/admin/users", "console-users"), ("/admin/clients", "console-clients"), ("/admin/resources?check=res-tickets", "console-resources"), ("/admin/sessions", "console-sessions"), ("/admin/keys", "console-keys"), ("/admin/authorization-server", "console-authorization-server") })
         {
             var response = await page.GotoAsync(server.BaseUrl + path);
             Assert.Equal((int)HttpStatusCode.OK, response!.Status);
