@@ -68,6 +68,12 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
 
         if (!string.IsNullOrWhiteSpace(input.InlineJwks))
         {
+            if (HoldsPrivateKeyMaterial(input.InlineJwks))
+            {
+                // Stored as given, it would keep someone's private key in this database: most likely the wrong file.
+                return AdminResult.Refused("The JWKS holds private key material (d, p, q, dp, dq, qi, oth or k): give the issuer's public keys only; nothing was stored.");
+            }
+
             try
             {
                 StaticKeySource.FromJwks(input.InlineJwks);
@@ -212,6 +218,23 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
 
         await AuditAsync(by, "as_resource_remove", $"removed authorization-server resource {id}", id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Removed resource {id}.");
+    }
+
+    // RFC 7517 §4 / RFC 7518 §6: the private parameters of EC, RSA and symmetric keys.
+    private static bool HoldsPrivateKeyMaterial(string jwks)
+    {
+        string[] privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(jwks);
+            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && document.RootElement.TryGetProperty("keys", out var keys) && keys.ValueKind == System.Text.Json.JsonValueKind.Array
+                && keys.EnumerateArray().Any(k => k.ValueKind == System.Text.Json.JsonValueKind.Object && privateMembers.Any(m => k.TryGetProperty(m, out _)));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false; // not JSON: the JWKS parser refuses it with its own message
+        }
     }
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

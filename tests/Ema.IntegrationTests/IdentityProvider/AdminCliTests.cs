@@ -141,6 +141,15 @@ public sealed class AdminCliTests : IDisposable
         Assert.Equal(1, none.Code);
         Assert.Contains("none and HS* can never be accepted", none.Err, StringComparison.Ordinal);
 
+        // The issuer's private key, pasted by mistake: refused, nothing stored.
+        var privateJwks = Path.Combine(_data, "idp-private-jwks.json");
+        var publicJwks = System.Text.Json.JsonSerializer.Serialize(new Ema.Protocol.JsonWebKeySetDocument { Keys = [Ema.Testing.TestKeys.IdpEc().PublicKey.Jwk] }, Ema.Protocol.EmaJsonContext.Default.JsonWebKeySetDocument);
+        await File.WriteAllTextAsync(privateJwks, publicJwks.Replace("\"kty\":", "\"d\":\"c2VjcmV0\",\"kty\":", StringComparison.Ordinal));
+        var withPrivate = await EmaAsync("admin", "--data", _data, "as", "issuers", "add", "--issuer", "https://idp.private.example", "--tenant", "t-acme", "--jwks-file", privateJwks);
+        Assert.Equal(1, withPrivate.Code);
+        Assert.Contains("private key material", withPrivate.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("idp.private.example", (await EmaAsync("admin", "--data", _data, "as", "issuers", "list")).Out, StringComparison.Ordinal);
+
         var http = await EmaAsync("admin", "--data", _data, "as", "issuers", "add", "--issuer", "http://idp.x.example", "--tenant", "t-acme", "--metadata-url", "https://idp.x.example/.well-known/openid-configuration");
         Assert.Equal(1, http.Code);
         Assert.Contains("not an absolute https URL", http.Err, StringComparison.Ordinal);
