@@ -25,10 +25,25 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
     private static partial Regex IdPattern();
 
-    private static bool IsText(string? value) => !string.IsNullOrWhiteSpace(value) && value.Length <= MaxText && !value.Any(char.IsControl);
+    // Names shown to other admins: no control or format characters (no bidi overrides, no zero-width look-alikes).
+    private static bool IsText(string? value) =>
+        !string.IsNullOrWhiteSpace(value) && value.Length <= MaxText
+        && !value.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator);
 
-    private static bool IsHttpsUrl(string? value) =>
-        value is { Length: <= 2048 } && Uri.TryCreate(value, UriKind.Absolute, out var parsed) && parsed.Scheme == Uri.UriSchemeHttps && parsed.Fragment.Length == 0;
+    // An issuer, metadata or JWKS location, or a resource identifier, exactly as it will be compared and fetched: printable
+    // ASCII (an internationalized host in its xn-- form), no user info (HttpClient never sends it; it only misleads),
+    // no fragment. Uri alone is not enough: it accepts and silently escapes spaces and control characters, and on Unix
+    // it reads "/mcp#x" as a file URI.
+    private static bool IsUrl(string? value, bool loopbackHttp)
+    {
+        if (value is not { Length: > 0 and <= 2048 } || value.Any(c => c is <= ' ' or > '~')
+            || !Uri.TryCreate(value, UriKind.Absolute, out var parsed) || parsed.UserInfo.Length > 0 || parsed.Fragment.Length > 0 || value.Contains('#', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        return parsed.Scheme == Uri.UriSchemeHttps || (loopbackHttp && parsed.Scheme == Uri.UriSchemeHttp && parsed.IsLoopback);
+    }
 
     public async Task<AdminResult> CreateTenantAsync(ConsoleUser by, string id, string name, CancellationToken cancellationToken)
     {
@@ -39,7 +54,10 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
             return AdminResult.Refused("A tenant needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
 
-        if (!await store.CreateTenantAsync(new Tenant(id, name.Trim()), cancellationToken).ConfigureAwait(false))
+        // Ids and names that differ only in case would look alike in lists and the console's tenant choice.
+        var existing = await store.ListTenantsAsync(cancellationToken).ConfigureAwait(false);
+        if (existing.Any(t => string.Equals(t.Id, id, StringComparison.OrdinalIgnoreCase) || string.Equals(t.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
+            || !await store.CreateTenantAsync(new Tenant(id, name.Trim()), cancellationToken).ConfigureAwait(false))
         {
             return AdminResult.Refused("A tenant with that id or name already exists.");
         }
@@ -57,13 +75,25 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
             return AdminResult.Refused("Give exactly one of a metadata URL, a JWKS URL and an inline JWKS.");
         }
 
-        // The issuer is compared exactly with the ID-JAG's iss (decision 6); keys are fetched over https only.
-        foreach (var url in new[] { input.Issuer, input.MetadataUrl, input.JwksUrl }.Where(u => !string.IsNullOrWhiteSpace(u)))
+        // The issuer is compared exactly with the ID-JAG's iss (decision 6): an https URL without query or fragment
+        // (RFC 8414 §2), given exactly — a blank one could be trusted and then never named again to distrust it.
+        if (!IsUrl(input.Issuer, loopbackHttp: false) || input.Issuer.Contains('?', StringComparison.Ordinal))
         {
-            if (!IsHttpsUrl(url))
+            return AdminResult.Refused($"'{input.Issuer}' is not an absolute https URL without user info, query or fragment.");
+        }
+
+        // Keys are fetched over https only.
+        foreach (var url in new[] { input.MetadataUrl, input.JwksUrl }.Where(u => !string.IsNullOrWhiteSpace(u)))
+        {
+            if (!IsUrl(url!.Trim(), loopbackHttp: false))
             {
                 return AdminResult.Refused($"'{url}' is not an absolute https URL.");
             }
+        }
+
+        if (input.Algorithms?.Any(a => a is null) == true || input.AllowedClients?.Any(c => c is null) == true)
+        {
+            return AdminResult.Refused("The algorithm and client lists may not hold empty entries.");
         }
 
         if (!string.IsNullOrWhiteSpace(input.InlineJwks))
@@ -145,8 +175,7 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }
 
-        await AuditAsync(by, "as_client_create", $"created authorization-server client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
-        return AdminResult.Done($"Created client {clientId}.", secret);
+        return await WithSecretAsync(by, "as_client_create", $"created authorization-server client {clientId}", clientId, $"Created client {clientId}.", secret, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)
@@ -171,8 +200,7 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
             return AdminResult.Refused($"There is no client '{clientId}'.");
         }
 
-        await AuditAsync(by, "as_client_rotate_secret", $"rotated the secret of authorization-server client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
-        return AdminResult.Done($"Rotated the secret of {clientId}.", secret);
+        return await WithSecretAsync(by, "as_client_rotate_secret", $"rotated the secret of authorization-server client {clientId}", clientId, $"Rotated the secret of {clientId}.", secret, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<AdminResult> CreateResourceAsync(ConsoleUser by, string id, string name, string resource, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
@@ -185,16 +213,29 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
             return AdminResult.Refused("A resource needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
 
-        // RFC 8707 §2: an absolute URI without a fragment.
-        if (!Uri.TryCreate(resource, UriKind.Absolute, out var uri) || !string.IsNullOrEmpty(uri.Fragment))
+        // RFC 8707 §2: an absolute URI without a fragment — here an MCP server's https URL (http on loopback for
+        // development), as its protected-resource metadata names it.
+        if (!IsUrl(resource, loopbackHttp: true))
         {
-            return AdminResult.Refused("The resource must be an absolute URL without a fragment (RFC 8707 §2).");
+            return AdminResult.Refused("The resource must be an https URL (http only on loopback) without user info or fragment (RFC 8707 §2).");
         }
 
         // RFC 6749 §3.3: scope tokens are printable ASCII without space, quote or backslash.
+        if (scopes.Any(s => s is null))
+        {
+            return AdminResult.Refused("The scope list may not hold empty entries.");
+        }
+
         if (scopes.FirstOrDefault(s => s.Length == 0 || s.Length > 128 || s.Any(c => c < 0x21 || c > 0x7E || c is '"' or '\\')) is { } badScope)
         {
             return AdminResult.Refused($"'{badScope}' is not a scope (RFC 6749 §3.3).");
+        }
+
+        // The token exchange and the policy match a resource with or without a trailing slash: two such would be one.
+        var same = (await store.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(r => string.Equals(r.Resource.TrimEnd('/'), resource.TrimEnd('/'), StringComparison.Ordinal));
+        if (same is not null)
+        {
+            return AdminResult.Refused($"The resource {same.Id} already has that identifier ({same.Resource}).");
         }
 
         var created = await store.CreateResourceAsync(new ProtectedResource { Id = id, Name = name.Trim(), Resource = resource, Scopes = [.. scopes.Distinct(StringComparer.Ordinal).Select(s => new ResourceScope(s))] }, cancellationToken).ConfigureAwait(false);
@@ -238,6 +279,21 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
     }
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    // The secret is in force once stored (a rotation has already ended the old one): a failing audit write must not
+    // take the only copy with it. The admin gets it, and is told the record is missing.
+    private async Task<AdminResult> WithSecretAsync(ConsoleUser by, string action, string reason, string target, string message, string secret, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AuditAsync(by, action, reason, target, cancellationToken).ConfigureAwait(false);
+            return AdminResult.Done(message, secret);
+        }
+        catch (AuditUnavailableException)
+        {
+            return AdminResult.Done(message + " But its audit record could not be written: check the database's disk.", secret);
+        }
+    }
 
     private Task AuditAsync(ConsoleUser by, string action, string reason, string target, CancellationToken cancellationToken)
     {

@@ -49,7 +49,7 @@ internal static class AdminCommands
         {
             foreach (var t in await s.GetRequiredService<IAuthorizationServerStore>().ListTenantsAsync(ct).ConfigureAwait(false))
             {
-                o.WriteLine($"{t.Id,-20} {t.Name}");
+                o.WriteLine(TerminalText.Safe($"{t.Id,-20} {t.Name}"));
             }
 
             return 0;
@@ -69,7 +69,7 @@ internal static class AdminCommands
             foreach (var i in await s.GetRequiredService<IAuthorizationServerStore>().ListTrustedIssuersAsync(ct).ConfigureAwait(false))
             {
                 var keys = i.MetadataUri is not null ? "metadata " + i.MetadataUri : i.JwksUri is not null ? "jwks " + i.JwksUri : "inline JWKS";
-                o.WriteLine($"{i.Issuer}  tenant {i.TenantId}  keys: {keys}  algs: {string.Join(',', i.AllowedAlgorithms)}  jit: {(i.JitProvisioning ? "on" : "off")}  clients: {(i.AllowedClientIds is null ? "any" : string.Join(',', i.AllowedClientIds))}{(i.Enabled ? string.Empty : "  DISABLED (not trusted)")}");
+                o.WriteLine(TerminalText.Safe($"{i.Issuer}  tenant {i.TenantId}  keys: {keys}  algs: {string.Join(',', i.AllowedAlgorithms)}  jit: {(i.JitProvisioning ? "on" : "off")}  clients: {(i.AllowedClientIds is null ? "any" : string.Join(',', i.AllowedClientIds))}{(i.Enabled ? string.Empty : "  DISABLED (not trusted)")}"));
             }
 
             return 0;
@@ -121,7 +121,7 @@ internal static class AdminCommands
         {
             foreach (var c in await s.GetRequiredService<IAuthorizationServerStore>().ListClientsAsync(ct).ConfigureAwait(false))
             {
-                o.WriteLine($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9} {c.Name}");
+                o.WriteLine(TerminalText.Safe($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9} {c.Name}"));
             }
 
             return 0;
@@ -152,7 +152,7 @@ internal static class AdminCommands
         {
             foreach (var r in await s.GetRequiredService<IAuthorizationServerStore>().ListResourcesAsync(ct).ConfigureAwait(false))
             {
-                o.WriteLine($"{r.Id,-16} {r.Name,-12} {r.Resource}  scopes: {string.Join(' ', r.Scopes.Select(x => x.Name))}");
+                o.WriteLine(TerminalText.Safe($"{r.Id,-16} {r.Name,-12} {r.Resource}  scopes: {string.Join(' ', r.Scopes.Select(x => x.Name))}"));
             }
 
             return 0;
@@ -491,7 +491,7 @@ internal static class AdminCommands
             return Fail(result.Message);
         }
 
-        output.WriteLine(result.Message);
+        output.WriteLine(TerminalText.Safe(result.Message));
         if (result.OneTimeSecret is { } secret)
         {
             output.WriteLine($"Secret (shown once, store it now): {secret}");

@@ -297,7 +297,7 @@ internal static class AdminRemoteCommands
             return;
         }
 
-        Console.Out.WriteLine(json.TryGetProperty("message", out var message) ? message.GetString() : json.ToString());
+        Console.Out.WriteLine(TerminalText.Safe(json.TryGetProperty("message", out var message) ? message.GetString() : json.ToString()));
         if (json.TryGetProperty("oneTimeSecret", out var secret) && secret.ValueKind == JsonValueKind.String)
         {
             Console.Out.WriteLine($"Secret (shown once, store it now): {secret.GetString()}");

@@ -50,14 +50,16 @@ public static class TerminalText
         return builder.ToString();
     }
 
-    // Control characters (C0, C1, DEL); format characters — bidirectional overrides and isolates, zero-width and
-    // invisible characters, tag characters (outside the BMP) —; line and paragraph separators; and what is left of a
-    // broken surrogate pair.
+    // Control characters (C0, C1, DEL); format characters — bidirectional overrides and isolates, zero-width spaces and
+    // other invisible characters, tag characters (outside the BMP, which can carry hidden text) — but the joiners and the
+    // soft hyphen; line and paragraph separators; and what is left of a broken surrogate pair.
     private static bool Acted(Rune rune, bool multiline) =>
         Rune.GetUnicodeCategory(rune) switch
         {
             UnicodeCategory.Control => !(multiline && rune.Value is '\n' or '\t'),
-            UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator => true,
+            // Joiners and the soft hyphen shape emoji and scripts (Persian, Indic) and move nothing: kept.
+            UnicodeCategory.Format => rune.Value is not (0x200C or 0x200D or 0x00AD),
+            UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator => true,
             _ => rune == Rune.ReplacementChar,
         };
 }

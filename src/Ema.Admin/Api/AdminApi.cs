@@ -128,7 +128,7 @@ internal static class AdminApi
         api.MapGet("/clients", (AdminQueries q, CancellationToken ct) => q.ListClientsAsync(ct)).WithName("ListClients");
         api.MapGet("/resources", (AdminQueries q, CancellationToken ct) => q.ListResourcesAsync(ct)).WithName("ListResources");
         api.MapGet("/entitlements", (Ema.Server.Stores.IEntitlementStore e, CancellationToken ct) => e.ListAsync(ct)).WithName("ListEntitlements");
-        if (endpoints.ServiceProvider.GetService(typeof(Ema.Server.Stores.IAuthorizationServerStore)) is not null)
+        if (AuthorizationServerApi.IsHosted(endpoints.ServiceProvider))
         {
             AuthorizationServerApi.MapReads(api); // where this host also runs the authorization server
         }

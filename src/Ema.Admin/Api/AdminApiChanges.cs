@@ -110,7 +110,7 @@ internal static class AdminApiChanges
         changes.MapPost("/entitlements", (CreateEntitlementRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.CreateEntitlementAsync(by, r.GroupId, r.UserId, r.ClientId, r.ResourceId, r.Scopes ?? [], ct))).WithName("CreateEntitlement");
 
-        if (((IEndpointRouteBuilder)api).ServiceProvider.GetService(typeof(Ema.Server.Stores.IAuthorizationServerStore)) is not null)
+        if (AuthorizationServerApi.IsHosted(((IEndpointRouteBuilder)api).ServiceProvider))
         {
             AuthorizationServerApi.MapChanges(changes);
         }

@@ -44,6 +44,14 @@ public sealed record CreateAuthorizationServerResourceRequest(string Id, string 
 /// </summary>
 internal static class AuthorizationServerApi
 {
+    /// <summary>
+    /// Whether this host runs the authorization-server role (its issuer registry is registered — the SQLite store alone
+    /// is there for every role), asked without building anything.
+    /// </summary>
+    public static bool IsHosted(IServiceProvider services) =>
+        services.GetService(typeof(Microsoft.Extensions.DependencyInjection.IServiceProviderIsService)) is Microsoft.Extensions.DependencyInjection.IServiceProviderIsService known
+        && known.IsService(typeof(Ema.Server.AuthorizationServer.StoreTrustedIssuerRegistry));
+
     public static void MapReads(RouteGroupBuilder api)
     {
         var reads = api.MapGroup("/as");

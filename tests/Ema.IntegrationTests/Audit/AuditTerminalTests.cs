@@ -16,6 +16,7 @@ public sealed class AuditTerminalTests
     [InlineData("zero\u200Bwidth\uFEFF", "zero\\u{200B}width\\u{FEFF}")] // invisible format characters
     [InlineData("tag\U000E0041", "tag\\u{E0041}")] // a tag character, outside the BMP
     [InlineData("accents é and 日本 stay", "accents é and 日本 stay")]
+    [InlineData("family 👨\u200D👩\u200D👧, \u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645", "family 👨\u200D👩\u200D👧, \u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645")] // joiners shape emoji and Persian
     public void TerminalText_ControlBidiAndLineCharacters_AreShownEscaped(string text, string shown) =>
         Assert.Equal(shown, TerminalText.Safe(text));
 

@@ -11,7 +11,7 @@ namespace Ema.Admin.Pages.Admin;
 /// </summary>
 public sealed class AuthorizationServerModel(IServiceProvider services) : ConsolePageModel
 {
-    private readonly IAuthorizationServerStore? _store = services.GetService<IAuthorizationServerStore>();
+    private readonly IAuthorizationServerStore? _store = Api.AuthorizationServerApi.IsHosted(services) ? services.GetService<IAuthorizationServerStore>() : null;
 
     public bool Hosted => _store is not null;
 

@@ -1,0 +1,124 @@
+using Ema.Admin;
+using Ema.Admin.Api;
+using Ema.Admin.Console;
+using Ema.Server;
+using Ema.Server.Audit;
+using Ema.Server.Stores;
+using Ema.Storage;
+using Ema.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ema.IntegrationTests.AuthorizationServer;
+
+/// <summary>
+/// The authorization server's settings take only what they will be compared and shown as: each refusal names the
+/// problem and stores nothing (a real SQLite file).
+/// </summary>
+public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
+{
+    private static readonly ConsoleUser Admin = new("usr-admin", "admin", "Admin", ["admin"], DateTimeOffset.UnixEpoch, ["pwd", "mfa"], null);
+    private readonly string _folder = Directory.CreateTempSubdirectory("ema-as-ops-").FullName;
+    private ServiceProvider _services = null!;
+
+    private AuthorizationServerOperations Operations => _services.GetRequiredService<AuthorizationServerOperations>();
+
+    private IAuthorizationServerStore Store => _services.GetRequiredService<IAuthorizationServerStore>();
+
+    public async Task InitializeAsync()
+    {
+        _services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System).AddEmaSqliteStorage(Path.Combine(_folder, "ema.db")).AddSingleton<AuthorizationServerOperations>().BuildServiceProvider();
+        foreach (var task in _services.GetServices<IStartupTask>().OrderBy(t => t.Order))
+        {
+            await task.RunAsync(default);
+        }
+
+        Assert.True((await Operations.CreateTenantAsync(Admin, "globex", "Globex", default)).Succeeded);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _services.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Theory]
+    [InlineData("")] // blank: could be trusted and then never named again to distrust it
+    [InlineData(" ")]
+    [InlineData(" https://idp.globex.example")]
+    [InlineData("https://idp.globex.example/\u001B[2K\r")] // terminal escapes, silently escaped by Uri
+    [InlineData("https://user:pass@idp.globex.example")]
+    [InlineData("https://idp.globex.example/?tenant=x")]
+    [InlineData("http://idp.globex.example")]
+    public async Task TrustIssuer_AnIssuerThatIsNotExactlyAnHttpsUrl_IsRefused_AndNothingStored(string issuer)
+    {
+        var result = await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput(issuer, "globex", "https://idp.globex.example/.well-known/openid-configuration", null, null, null, null), default);
+        Assert.False(result.Succeeded);
+        Assert.Contains("is not an absolute https URL", result.Message, StringComparison.Ordinal);
+        Assert.Empty(await Store.ListTrustedIssuersAsync(default));
+    }
+
+    [Fact]
+    public async Task TrustIssuer_AListWithAnEmptyEntry_IsARefusal_NotAnException()
+    {
+        var result = await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput("https://idp.globex.example", "globex", "https://idp.globex.example/.well-known/openid-configuration", null, null, [null!], null), default);
+        Assert.False(result.Succeeded);
+        Assert.Empty(await Store.ListTrustedIssuersAsync(default));
+    }
+
+    [Theory]
+    [InlineData("GLOBEX", "Globex Two")] // an id that differs only in case
+    [InlineData("globex-2", "GLOBEX")] // a name that differs only in case
+    [InlineData("globex-3", "Globex\u200B")] // an invisible character
+    [InlineData("globex-4", "\u202EXEBOLG")] // a right-to-left override
+    public async Task CreateTenant_ALookAlikeOfAnExistingTenant_IsRefused(string id, string name)
+    {
+        Assert.False((await Operations.CreateTenantAsync(Admin, id, name, default)).Succeeded);
+        Assert.Single(await Store.ListTenantsAsync(default));
+    }
+
+    [Theory]
+    [InlineData("https://mcp.globex.example/mcp/")] // the same resource as https://mcp.globex.example/mcp
+    [InlineData("javascript:alert(1)")]
+    [InlineData("/mcp#frag")] // a file URI on Unix
+    [InlineData("http://mcp.globex.example/mcp")]
+    [InlineData("https://mcp.globex.example/other#frag")]
+    public async Task CreateResource_AnIdentifierThatIsNotAUsableUrl_OrADuplicate_IsRefused(string resource)
+    {
+        Assert.True((await Operations.CreateResourceAsync(Admin, "tickets", "Tickets", "https://mcp.globex.example/mcp", ["tickets.read"], default)).Succeeded);
+        Assert.False((await Operations.CreateResourceAsync(Admin, "other", "Other", resource, ["x.read"], default)).Succeeded);
+        Assert.Single(await Store.ListResourcesAsync(default));
+    }
+
+    [Fact]
+    public async Task RotateClientSecret_WhenItsAuditRecordCannotBeWritten_StillShowsTheNewSecret()
+    {
+        // The old secret is gone once the new hash is stored: losing the only copy of the new one would lock the client out.
+        Assert.True((await Operations.CreateClientAsync(Admin, "claude", "Claude", default)).Succeeded);
+        await using (var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var trigger = connection.CreateCommand();
+            trigger.CommandText = "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_blocks BEGIN SELECT RAISE(ABORT, 'audit refused'); END;";
+            await trigger.ExecuteNonQueryAsync();
+        }
+
+        var rotated = await Operations.RotateClientSecretAsync(Admin, "claude", default);
+        Assert.True(rotated.Succeeded);
+        Assert.NotNull(rotated.OneTimeSecret);
+        Assert.Contains("audit record could not be written", rotated.Message, StringComparison.Ordinal);
+        Assert.True(Ema.Server.Security.SecretHasher.Verify(rotated.OneTimeSecret!, (await Store.FindClientAsync("claude", default))!.SecretHash!));
+    }
+
+    [Fact]
+    public void AdminApi_AuthorizationServerRole_IsRecognizedByItsIssuerRegistry_NotByTheStoreEveryRoleHas()
+    {
+        using var idpOnly = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(_folder, "other.db")).BuildServiceProvider();
+        Assert.NotNull(idpOnly.GetService<IAuthorizationServerStore>());
+        Assert.False(AuthorizationServerApi.IsHosted(idpOnly));
+
+        using var withAs = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(_folder, "other.db")).AddEmaAuthorizationServer(o => o.Issuer = "https://as.example").BuildServiceProvider();
+        Assert.True(AuthorizationServerApi.IsHosted(withAs));
+    }
+}
