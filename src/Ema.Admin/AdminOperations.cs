@@ -22,6 +22,26 @@ public sealed record AdminResult(bool Succeeded, string Message, string? OneTime
     public static AdminResult Done(string message, string? oneTimeSecret = null) => new(true, message, oneTimeSecret);
 
     public static AdminResult Refused(string message, IReadOnlyList<PolicyError>? errors = null) => new(false, message, null, errors);
+
+    /// <summary>
+    /// Done once <paramref name="record"/> (the change's audit record) is written. A change that produced a secret is in
+    /// force already (a rotation has ended the old one): if the record cannot be written, the secret is still returned —
+    /// losing the only copy would lock its owner out — and the message says the record is missing.
+    /// </summary>
+    internal static async Task<AdminResult> DoneOnceRecordedAsync(Task record, string message, string? secret)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        try
+        {
+            await record.ConfigureAwait(false);
+        }
+        catch (AuditUnavailableException) when (secret is not null)
+        {
+            return Done(message + " But its audit record could not be written: check the database's disk.", secret);
+        }
+
+        return Done(message, secret);
+    }
 }
 
 /// <summary>
@@ -76,8 +96,7 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"A user '{username}' already exists.");
         }
 
-        await AuditAsync(by, "user_create", $"created user {username}", user.Id, cancellationToken).ConfigureAwait(false);
-        return AdminResult.Done($"Created user {username}. Give them this first password; it is not shown again.", password);
+        return await AdminResult.DoneOnceRecordedAsync(AuditAsync(by, "user_create", $"created user {username}", user.Id, cancellationToken), $"Created user {username}. Give them this first password; it is not shown again.", password).ConfigureAwait(false);
     }
 
     public async Task<AdminResult> SetUserStatusAsync(ConsoleUser by, string username, UserStatus status, CancellationToken cancellationToken)
@@ -157,8 +176,7 @@ public sealed partial class AdminOperations(
         }
 
         var secret = await mfa.EnrolNewAsync(keyProtector, user.Id, cancellationToken).ConfigureAwait(false);
-        await AuditAsync(by, "mfa_enrol", $"enrolled a new authenticator for {user.Username}", user.Id, cancellationToken).ConfigureAwait(false);
-        return AdminResult.Done($"Enrolled an authenticator for {user.Username}. Add its secret to their authenticator app now: it is not shown again.", secret);
+        return await AdminResult.DoneOnceRecordedAsync(AuditAsync(by, "mfa_enrol", $"enrolled a new authenticator for {user.Username}", user.Id, cancellationToken), $"Enrolled an authenticator for {user.Username}. Add its secret to their authenticator app now: it is not shown again.", secret).ConfigureAwait(false);
     }
 
     public async Task<AdminResult> AddRoleAsync(ConsoleUser by, string username, string role, CancellationToken cancellationToken)
@@ -294,8 +312,10 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }
 
-        await AuditAsync(by, "client_create", $"created client {clientId} ({authenticationMethod}{(tokenExchange ? ", token exchange" : string.Empty)})", clientId, cancellationToken).ConfigureAwait(false);
-        return AdminResult.Done(secret is null ? $"Created public client {clientId}." : $"Created client {clientId}. Copy its secret now: it is not shown again.", secret);
+        return await AdminResult.DoneOnceRecordedAsync(
+            AuditAsync(by, "client_create", $"created client {clientId} ({authenticationMethod}{(tokenExchange ? ", token exchange" : string.Empty)})", clientId, cancellationToken),
+            secret is null ? $"Created public client {clientId}." : $"Created client {clientId}. Copy its secret now: it is not shown again.",
+            secret).ConfigureAwait(false);
     }
 
     public async Task<AdminResult> RotateClientSecretAsync(ConsoleUser by, string clientId, CancellationToken cancellationToken)
@@ -309,8 +329,7 @@ public sealed partial class AdminOperations(
 
         var secret = SecretHasher.NewSecret();
         await applications.SetClientSecretHashAsync(client.ClientId, SecretHasher.Hash(secret), cancellationToken).ConfigureAwait(false);
-        await AuditAsync(by, "client_secret_rotate", $"rotated the secret of {client.ClientId}", client.ClientId, cancellationToken).ConfigureAwait(false);
-        return AdminResult.Done($"New secret for {client.ClientId}; the old one no longer works. Copy it now: it is not shown again.", secret);
+        return await AdminResult.DoneOnceRecordedAsync(AuditAsync(by, "client_secret_rotate", $"rotated the secret of {client.ClientId}", client.ClientId, cancellationToken), $"New secret for {client.ClientId}; the old one no longer works. Copy it now: it is not shown again.", secret).ConfigureAwait(false);
     }
 
     public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)

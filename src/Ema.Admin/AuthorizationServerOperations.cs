@@ -280,20 +280,8 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    // The secret is in force once stored (a rotation has already ended the old one): a failing audit write must not
-    // take the only copy with it. The admin gets it, and is told the record is missing.
-    private async Task<AdminResult> WithSecretAsync(ConsoleUser by, string action, string reason, string target, string message, string secret, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await AuditAsync(by, action, reason, target, cancellationToken).ConfigureAwait(false);
-            return AdminResult.Done(message, secret);
-        }
-        catch (AuditUnavailableException)
-        {
-            return AdminResult.Done(message + " But its audit record could not be written: check the database's disk.", secret);
-        }
-    }
+    private Task<AdminResult> WithSecretAsync(ConsoleUser by, string action, string reason, string target, string message, string secret, CancellationToken cancellationToken) =>
+        AdminResult.DoneOnceRecordedAsync(AuditAsync(by, action, reason, target, cancellationToken), message, secret);
 
     private Task AuditAsync(ConsoleUser by, string action, string reason, string target, CancellationToken cancellationToken)
     {

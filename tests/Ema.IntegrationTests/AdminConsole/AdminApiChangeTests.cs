@@ -130,6 +130,38 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
     }
 
     [Fact]
+    public async Task AdminApi_RotatedSecret_IsShownEvenWhenItsAuditRecordCannotBeWritten_SoTheClientIsNotLockedOut()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        await ChangeAsync(alice, HttpMethod.Post, "/clients", new { clientId = "rotate-no-audit", name = "Rotated", tokenExchange = false });
+        await SqlAsync("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_blocks BEGIN SELECT RAISE(ABORT, 'audit refused'); END;");
+        JsonElement rotated;
+        try
+        {
+            rotated = await ChangeAsync(alice, HttpMethod.Post, "/clients/rotate-no-audit/rotate-secret", null);
+        }
+        finally
+        {
+            await SqlAsync("DROP TRIGGER refuse_audit;");
+        }
+
+        var secret = rotated.GetProperty("oneTimeSecret").GetString()!;
+        server.Secrets.Add(secret);
+        Assert.Contains("audit record could not be written", rotated.GetProperty("message").GetString(), StringComparison.Ordinal);
+        var client = await server.App.Services.GetRequiredService<IApplicationStore>().FindClientAsync("rotate-no-audit", default);
+        Assert.True(Ema.Server.Security.SecretHasher.Verify(secret, client!.SecretHash));
+    }
+
+    private async Task SqlAsync(string sql)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(server.DataDirectory, "ema.db")};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    [Fact]
     public async Task AdminApi_ChangeWithoutARecentMfaSignIn_IsRefusedAsStepUpRequired_AndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
