@@ -4,9 +4,9 @@ namespace Ema.Server.Policy;
 
 /// <summary>
 /// Warnings, not errors, for a valid policy: the users, groups, clients and resources its rules name that do not exist
-/// (yet), and what a time window past midnight covers. Names are matched exactly — a typo or a different case in a deny rule denies nothing, silently — so an import
-/// or a validation says which names match nothing, and the likely intended one when only the case differs. Roles are
-/// free-form labels on users and are not checked.
+/// (yet), and what a time window past midnight covers. Names are matched exactly — a typo or a different case in a deny
+/// rule denies nothing, silently — so an import or a validation says which names match nothing, and the likely intended
+/// one when only the case differs. Roles are free-form labels on users and are not checked.
 /// </summary>
 public static class PolicyReferences
 {
@@ -82,5 +82,15 @@ public static class PolicyReferences
     private static string? Hint(string name, IEnumerable<string> known) =>
         known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) is { } other ? $" (did you mean '{other}'? names are case-sensitive)" : null;
 
-    private static string Trim(string resource) => resource.Contains("://", StringComparison.Ordinal) ? resource.TrimEnd('/') : resource;
+    private static string Trim(string resource) => PolicyResourceName.Key(resource);
+}
+
+/// <summary>How a rule's resource name is matched.</summary>
+internal static class PolicyResourceName
+{
+    /// <summary>
+    /// A resource named by its URL matches with or without a trailing slash, as the token exchange finds it (a deny
+    /// rule naming "https://mcp.example/tickets/" must not miss "https://mcp.example/tickets"); an id as written.
+    /// </summary>
+    public static string Key(string resource) => resource.Contains("://", StringComparison.Ordinal) ? resource.TrimEnd('/') : resource;
 }

@@ -295,9 +295,7 @@ public sealed class RulePolicy(PolicyDocument policy, IApplicationStore applicat
 
         public CandidateRules For(ResourceApplication resource) => _candidates.GetOrAdd((resource.Id, resource.Resource), Build);
 
-        // A resource named by its URL matches with or without a trailing slash, as the token exchange finds it
-        // (a deny rule naming "https://mcp.example/tickets/" must not miss "https://mcp.example/tickets").
-        private static string Key(string resource) => resource.Contains("://", StringComparison.Ordinal) ? resource.TrimEnd('/') : resource;
+        private static string Key(string resource) => PolicyResourceName.Key(resource);
 
         private CandidateRules Build((string Id, string Identifier) resource)
         {
