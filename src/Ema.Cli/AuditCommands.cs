@@ -34,7 +34,11 @@ internal static class AuditCommands
             Description = "SEQ:HASH of a record, as an earlier verify printed it and you kept elsewhere: the record must still be there with that hash.",
             AllowMultipleArgumentsPerToken = true,
         };
-        var verify = new Command("verify", "Check the hash chain; report the first record that was changed, deleted, inserted or reordered.") { Json, expect };
+        var against = new Option<string?>("--against")
+        {
+            Description = "A JSON Lines export kept elsewhere (a SIEM's copy of ema audit export): every record in it must still be in the trail with the same hash.",
+        };
+        var verify = new Command("verify", "Check the hash chain; report the first record that was changed, deleted, inserted or reordered.") { Json, expect, against };
         verify.SetAction((p, ct) => WithTrailAsync(p, async trail =>
         {
             var expected = new List<(long Sequence, string Hash)>();
@@ -64,11 +68,24 @@ internal static class AuditCommands
                     : null;
             }
 
+            long comparedWithExport = 0;
+            if (report.Intact && mismatch is null && p.GetValue(against) is { } exportPath)
+            {
+                try
+                {
+                    (mismatch, comparedWithExport) = await CompareWithExportAsync(trail, exportPath, ct);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    return ClientCommands.Fail($"Cannot read {exportPath}: {ex.Message}", ExitCodes.Usage);
+                }
+            }
+
             if (p.GetValue(Json))
             {
-                // The chain report as it always was, and — with --expect — whether the kept hashes still match.
+                // The chain report as it always was, and — with --expect or --against — whether the kept hashes still match.
                 var json = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(report, AuditJson.Default.AuditChainReport))!.AsObject();
-                if (expected.Count > 0)
+                if (expected.Count > 0 || p.GetValue(against) is not null)
                 {
                     json["keptHashesMatch"] = report.Intact && mismatch is null;
                     json["keptHashProblem"] = mismatch;
@@ -78,7 +95,7 @@ internal static class AuditCommands
             }
             else if (report.Intact && mismatch is null)
             {
-                Console.Out.WriteLine($"Audit trail intact: {report.Records} records{(expected.Count > 0 ? $", {expected.Count} kept hash(es) matched" : string.Empty)}. Head hash {report.HeadHash}.");
+                Console.Out.WriteLine($"Audit trail intact: {report.Records} records{(expected.Count > 0 ? $", {expected.Count} kept hash(es) matched" : string.Empty)}{(p.GetValue(against) is not null ? $", {comparedWithExport} records of the export matched" : string.Empty)}. Head hash {report.HeadHash}.");
                 if (newest is not null)
                 {
                     Console.Out.WriteLine($"Keep {newest.Sequence}:{newest.Hash} elsewhere; 'ema audit verify --expect {newest.Sequence}:{newest.Hash}' later proves nothing up to it was rewritten or removed.");
@@ -222,6 +239,74 @@ internal static class AuditCommands
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Walks an export (JSON Lines with <c>seq</c> and <c>hash</c>, in order) beside the trail, a page at a time: the first
+    /// exported record that is missing or has another hash is the problem — the trail was cut back, or rewritten at or
+    /// before it. Only the two fields are read, so an export of any age compares.
+    /// </summary>
+    private static async Task<(string? Problem, long Compared)> CompareWithExportAsync(ITrail trail, string path, CancellationToken cancellationToken)
+    {
+        using var reader = new StreamReader(path);
+        IReadOnlyList<AuditExportRecord> page = [];
+        var index = 0;
+        long compared = 0;
+        long last = 0;
+        var lineNumber = 0;
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            lineNumber++;
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            long sequence;
+            string? hash;
+            try
+            {
+                using var record = JsonDocument.Parse(line);
+                sequence = record.RootElement.GetProperty("seq").GetInt64();
+                hash = record.RootElement.GetProperty("hash").GetString();
+            }
+            catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
+            {
+                return ($"line {lineNumber} of {path} is not an exported audit record", compared);
+            }
+
+            if (sequence <= last)
+            {
+                return ($"line {lineNumber} of {path} is out of order (record #{sequence} after #{last})", compared);
+            }
+
+            last = sequence;
+            while (index < page.Count && page[index].Sequence < sequence)
+            {
+                index++;
+            }
+
+            if (index >= page.Count)
+            {
+                page = await trail.AfterAsync(sequence - 1, PageSize, cancellationToken);
+                index = 0;
+            }
+
+            if (index >= page.Count || page[index].Sequence != sequence)
+            {
+                return ($"record #{sequence} of the export is no longer in the trail: records were removed", compared);
+            }
+
+            if (!string.Equals(page[index].Hash, hash, StringComparison.Ordinal))
+            {
+                return ($"record #{sequence} differs from the exported copy: the trail was rewritten at or before it", compared);
+            }
+
+            compared++;
+            index++;
+        }
+
+        return (null, compared);
     }
 
     private static long Print(IReadOnlyList<AuditExportRecord> records, long last)

@@ -314,6 +314,11 @@ public sealed class AuditChainTests : IAsyncLifetime
         var head = kept.Out.Split("Keep ")[1].Split(' ')[0]; // "50:<hash>"
         Assert.StartsWith("50:", head, StringComparison.Ordinal);
         Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head)).Code);
+        var siemCopy = Path.Combine(_directory, "siem-copy.jsonl"); // what a SIEM received from ema audit export
+        Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "export", "--data", _directory, "--out", siemCopy)).Code);
+        var matched = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--against", siemCopy);
+        Assert.True(matched.Code == 0, matched.Err);
+        Assert.Contains("50 records of the export matched", matched.Out, StringComparison.Ordinal);
 
         // Record 17, a denial, becomes a grant; every hash after it is recomputed, so the chain alone still holds.
         await AuditTamper.EditAndRehashAsync(DatabasePath, 17, line => (line[AuditTamper.Outcome], line[AuditTamper.Reason]) = (AuditOutcomes.Granted, null));
@@ -325,11 +330,17 @@ public sealed class AuditChainTests : IAsyncLifetime
         var rewrittenJson = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head, "--json");
         Assert.Equal(1, rewrittenJson.Code);
         Assert.Contains("\"keptHashesMatch\":false", rewrittenJson.Out, StringComparison.Ordinal); // a script reading the JSON sees it too
+        var againstCopy = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--against", siemCopy);
+        Assert.Equal(1, againstCopy.Code);
+        Assert.Contains("record #17 differs from the exported copy", againstCopy.Err, StringComparison.Ordinal); // the first rewritten record, named
 
         await SqlAsync("DELETE FROM audit_blocks WHERE last_seq = 50");
         var cut = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);
         Assert.Equal(1, cut.Code);
         Assert.Contains("record #50 you kept is no longer in the trail", cut.Err, StringComparison.Ordinal);
+        Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "export", "--data", _directory, "--after", "2", "--out", siemCopy)).Code);
+        await File.WriteAllTextAsync(siemCopy, (await File.ReadAllLinesAsync(siemCopy))[0] + "\n{\"seq\":2,\"hash\":\"y\"}\n"); // #3, then #2
+        Assert.Contains("out of order", (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--against", siemCopy)).Err, StringComparison.Ordinal);
 
         var malformed = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", "50:abc");
         Assert.Equal(2, malformed.Code);
