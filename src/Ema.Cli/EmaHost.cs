@@ -143,6 +143,7 @@ public static class EmaHost
         builder.Services.AddSingleton(settings);
         builder.Services.AddEmaAspNetCore(Path.Combine(dataDirectory, "dataprotection-keys"), settings.LoadKeyEncryptionCertificate());
         builder.Services.AddEmaSqliteStorage(Path.Combine(dataDirectory, "ema.db"));
+        builder.Services.AddHealthChecks().AddCheck<Ema.Storage.StorageHealthCheck>("storage", tags: [Ema.Protocol.EmaEndpoints.ReadinessTag]);
 
         // Request lines can carry tokens in query strings (for example id_token_hint): never log them.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
@@ -211,6 +212,8 @@ public static class EmaHost
         {
             app.UseForwardedHeaders();
         }
+
+        app.MapEmaHealthChecks();
 
         if (roles.Contains(EmaRoles.IdentityProvider))
         {

@@ -26,6 +26,15 @@ public static class EmaEndpoints
 {
     /// <summary>Decision 20: the IdP's catalog of entitled MCP servers, relative to the IdP issuer.</summary>
     public const string CatalogPath = "/ema/v1/catalog";
+
+    /// <summary>Liveness: the process answers (for a load balancer or an orchestrator; no checks, no details).</summary>
+    public const string LivenessPath = "/healthz";
+
+    /// <summary>Readiness: the storage every decision depends on reads and commits; 503 when an instance should take no traffic.</summary>
+    public const string ReadinessPath = "/readyz";
+
+    /// <summary>The health-check tag of what readiness checks.</summary>
+    public const string ReadinessTag = "ready";
 }
 
 /// <summary>Paths of the IdP's RFC 8628 endpoints, relative to the IdP issuer.</summary>
