@@ -39,6 +39,7 @@ public static class ServerServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IdentityProviderOptions>, IdentityProviderOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddEmaMetrics();
         services.TryAddSingleton(new PasswordHasher());
         services.TryAddSingleton<ClientAuthenticator>();
         // The policy file when configured, else the newest stored policy version, else entitlements v1.
@@ -67,7 +68,9 @@ public static class ServerServiceCollectionExtensions
             new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
             sp.GetRequiredService<Audit.IAuditSink>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>(),
+            sp.GetService<EmaMetrics>(),
+            EmaRoles.IdentityProvider));
         services.TryAddSingleton(sp => new TokenRevocationService(
             new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
             sp.GetRequiredService<Stores.IGrantStore>(),
@@ -91,8 +94,19 @@ public static class ServerServiceCollectionExtensions
     /// (in the store), RFC 9068 access tokens, its own client directory and signing keys. The host supplies a
     /// <see cref="JwksHttpClient"/> (TLS trust for issuers' JWKS) and the storage package the stores and replay cache.
     /// </summary>
+    /// <summary>
+    /// <see cref="EmaMetrics"/> where the host has metrics (<c>IMeterFactory</c>: every ASP.NET Core host does, or
+    /// <c>services.AddMetrics()</c>); without them nothing is measured and nothing else changes.
+    /// </summary>
+    public static IServiceCollection TryAddEmaMetrics(this IServiceCollection services)
+    {
+        services.TryAddSingleton(sp => sp.GetService<System.Diagnostics.Metrics.IMeterFactory>() is { } meters ? new EmaMetrics(meters) : null!);
+        return services;
+    }
+
     public static IServiceCollection AddEmaAuthorizationServer(this IServiceCollection services, Action<AuthorizationServerOptions>? configure = null)
     {
+        services.TryAddEmaMetrics();
         ArgumentNullException.ThrowIfNull(services);
         var options = services.AddOptions<AuthorizationServerOptions>();
         if (configure is not null)
@@ -115,7 +129,9 @@ public static class ServerServiceCollectionExtensions
             new ClientAuthenticator(new AuthorizationServerClientDirectory(sp.GetRequiredService<Stores.IAuthorizationServerStore>())),
             sp.GetRequiredService<Audit.IAuditSink>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>()));
+            sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>(),
+            sp.GetService<EmaMetrics>(),
+            EmaRoles.AuthorizationServer));
         services.AddSingleton<IStartupTask>(sp => new LoadKeysStartupTask(
             sp.GetRequiredService<SigningKeyManager>(),
             AuthorizationServerTokens.KeyPurpose,

@@ -31,9 +31,12 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
 
     private readonly Action<Exception, int> _onFailure;
 
-    public SqliteWriteQueue(SqliteDatabase db, Microsoft.Extensions.Logging.ILogger<SqliteWriteQueue> logger)
+    private readonly Ema.Server.EmaMetrics? _metrics;
+
+    public SqliteWriteQueue(SqliteDatabase db, Microsoft.Extensions.Logging.ILogger<SqliteWriteQueue> logger, Ema.Server.EmaMetrics? metrics = null)
     {
         _db = db;
+        _metrics = metrics;
         _onFailure = (ex, count) => LogWriteFailed(logger, ex, count);
     }
 
@@ -192,6 +195,8 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                     {
                         write.Succeed();
                     }
+
+                    _metrics?.AuditCommit(batch.Count);
                 }
                 catch (Exception ex)
                 {
@@ -210,6 +215,7 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
 
                     try
                     {
+                        _metrics?.AuditCommitFailed();
                         _onFailure(ex, batch.Count);
                         connection?.Dispose();
                     }

@@ -34,14 +34,18 @@ public sealed class TokenEndpointService
     private readonly IAuditSink _audit;
     private readonly TimeProvider _time;
     private readonly ILogger<TokenEndpointService> _logger;
+    private readonly EmaMetrics? _metrics;
+    private readonly string _role;
 
-    public TokenEndpointService(GrantRegistry grants, ClientAuthenticator clients, IAuditSink audit, TimeProvider time, ILogger<TokenEndpointService> logger)
+    public TokenEndpointService(GrantRegistry grants, ClientAuthenticator clients, IAuditSink audit, TimeProvider time, ILogger<TokenEndpointService> logger, EmaMetrics? metrics = null, string role = EmaRoles.IdentityProvider)
     {
         _grants = grants;
         _clients = clients;
         _audit = audit;
         _time = time;
         _logger = logger;
+        _metrics = metrics;
+        _role = role;
     }
 
     /// <summary>Supported grant types.</summary>
@@ -110,9 +114,11 @@ public sealed class TokenEndpointService
 
         if (!await TryWriteAuditAsync(auditEvent, cancellationToken).ConfigureAwait(false))
         {
+            _metrics?.TokenRequest(_role, request.GrantType, granted: false, ErrorIds.AuditUnavailable.Id);
             return new TokenEndpointResult { Error = OAuthError.From(ErrorIds.AuditUnavailable), AuditId = auditEvent.Id };
         }
 
+        _metrics?.TokenRequest(_role, request.GrantType, result.IsSuccess, result.Error?.ErrorId);
         if (result.Error is not null)
         {
             Log.TokenRequestDenied(_logger, request.GrantType, client.Client.ClientId, result.Error.ErrorId, auditEvent.Id, result.Error.Debug ?? result.Error.Description);
@@ -140,6 +146,9 @@ public sealed class TokenEndpointService
             RemoteAddress = remoteAddress,
         };
         Log.TokenRequestDenied(_logger, AuditValues.Untrusted(grantType), AuditValues.Untrusted(clientId), error.ErrorId, auditEvent.Id, error.Debug ?? error.Description);
+
+        // Only a grant type this endpoint knows becomes a metric tag: a caller's string must not grow the series.
+        _metrics?.TokenRequest(_role, grantType is not null && _grants.TryGet(grantType, out _) ? grantType : null, granted: false, error.ErrorId);
         return await TryWriteAuditAsync(auditEvent, cancellationToken).ConfigureAwait(false)
             ? new TokenEndpointResult { Error = error, AuditId = auditEvent.Id }
             : new TokenEndpointResult { Error = OAuthError.From(ErrorIds.AuditUnavailable), AuditId = auditEvent.Id };
