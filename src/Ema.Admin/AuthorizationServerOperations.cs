@@ -16,9 +16,10 @@ public sealed record TrustIssuerInput(string Issuer, string TenantId, string? Me
 /// <summary>
 /// Every change to the authorization server's settings — tenants, trusted issuers, its clients, its resources — in one
 /// place for the console, the admin API and <c>ema admin as …</c>: input checked first (a refusal changes nothing), then
-/// the change, then one audit record naming the admin. A client's secret is generated here and returned once.
+/// the change and one audit record naming the admin, stored together or not at all. A client's secret is generated here
+/// and returned once.
 /// </summary>
-public sealed partial class AuthorizationServerOperations(IAuthorizationServerStore store, IAuditSink audit, TimeProvider time)
+public sealed partial class AuthorizationServerOperations(IAuthorizationServerStore store, TimeProvider time)
 {
     private const int MaxText = 200;
 
@@ -57,12 +58,11 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
         // Ids and names that differ only in case would look alike in lists and the console's tenant choice.
         var existing = await store.ListTenantsAsync(cancellationToken).ConfigureAwait(false);
         if (existing.Any(t => string.Equals(t.Id, id, StringComparison.OrdinalIgnoreCase) || string.Equals(t.Name, name.Trim(), StringComparison.OrdinalIgnoreCase))
-            || !await store.CreateTenantAsync(new Tenant(id, name.Trim()), cancellationToken).ConfigureAwait(false))
+            || !await store.CreateTenantAsync(new Tenant(id, name.Trim()), cancellationToken, Record(by, "as_tenant_create", $"created tenant {id}", id)).ConfigureAwait(false))
         {
             return AdminResult.Refused("A tenant with that id or name already exists.");
         }
 
-        await AuditAsync(by, "as_tenant_create", $"created tenant {id}", id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Created tenant {id}.");
     }
 
@@ -132,13 +132,13 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
             Issuer = input.Issuer, TenantId = (input.TenantId ?? string.Empty).Trim(), MetadataUri = Blank(input.MetadataUrl), JwksUri = Blank(input.JwksUrl),
             InlineJwks = Blank(input.InlineJwks), AllowedAlgorithms = algorithms, AllowedClientIds = clients, JitProvisioning = input.JitProvisioning,
         };
-        if (!await store.CreateTrustedIssuerAsync(registration, cancellationToken).ConfigureAwait(false))
+        var keys = registration.MetadataUri is { } m ? "metadata " + m : registration.JwksUri is { } j ? "jwks " + j : "inline JWKS";
+        var record = Record(by, "as_issuer_trust", $"trusted {registration.Issuer} for tenant {registration.TenantId} ({keys}; algs {string.Join(',', algorithms)}; jit {(registration.JitProvisioning ? "on" : "off")})", registration.Issuer);
+        if (!await store.CreateTrustedIssuerAsync(registration, cancellationToken, record).ConfigureAwait(false))
         {
             return AdminResult.Refused("That issuer is already trusted, or the tenant does not exist.");
         }
 
-        var keys = registration.MetadataUri is { } m ? "metadata " + m : registration.JwksUri is { } j ? "jwks " + j : "inline JWKS";
-        await AuditAsync(by, "as_issuer_trust", $"trusted {registration.Issuer} for tenant {registration.TenantId} ({keys}; algs {string.Join(',', algorithms)}; jit {(registration.JitProvisioning ? "on" : "off")})", registration.Issuer, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Trusting {registration.Issuer} for tenant {registration.TenantId}.");
     }
 
@@ -149,12 +149,12 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
     public async Task<AdminResult> SetIssuerEnabledAsync(ConsoleUser by, string issuer, bool enabled, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
-        if (string.IsNullOrWhiteSpace(issuer) || !await store.SetTrustedIssuerEnabledAsync(issuer, enabled, cancellationToken).ConfigureAwait(false))
+        if (string.IsNullOrWhiteSpace(issuer)
+            || !await store.SetTrustedIssuerEnabledAsync(issuer, enabled, cancellationToken, Record(by, enabled ? "as_issuer_enable" : "as_issuer_disable", $"{(enabled ? "trusted again" : "stopped trusting")} {issuer}", issuer)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"'{issuer}' is not a registered issuer.");
         }
 
-        await AuditAsync(by, enabled ? "as_issuer_enable" : "as_issuer_disable", $"{(enabled ? "trusted again" : "stopped trusting")} {issuer}", issuer, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{(enabled ? "Trusting" : "No longer trusting")} {issuer}.");
     }
 
@@ -170,23 +170,23 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
 
         var secret = SecretHasher.NewSecret();
         var client = new ClientApplication { ClientId = clientId, Name = name.Trim(), AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, SecretHash = SecretHasher.Hash(secret) };
-        if (!await store.CreateClientAsync(client, cancellationToken).ConfigureAwait(false))
+        if (!await store.CreateClientAsync(client, cancellationToken, Record(by, "as_client_create", $"created authorization-server client {clientId}", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }
 
-        return await WithSecretAsync(by, "as_client_create", $"created authorization-server client {clientId}", clientId, $"Created client {clientId}.", secret, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Created client {clientId}.", secret);
     }
 
     public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
-        if (string.IsNullOrWhiteSpace(clientId) || !await store.SetClientEnabledAsync(clientId, enabled, cancellationToken).ConfigureAwait(false))
+        if (string.IsNullOrWhiteSpace(clientId)
+            || !await store.SetClientEnabledAsync(clientId, enabled, cancellationToken, Record(by, enabled ? "as_client_enable" : "as_client_disable", $"{(enabled ? "enabled" : "disabled")} authorization-server client {clientId}", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"There is no client '{clientId}'.");
         }
 
-        await AuditAsync(by, enabled ? "as_client_enable" : "as_client_disable", $"{(enabled ? "enabled" : "disabled")} authorization-server client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{(enabled ? "Enabled" : "Disabled")} client {clientId}.");
     }
 
@@ -195,12 +195,13 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
     {
         ArgumentNullException.ThrowIfNull(by);
         var secret = SecretHasher.NewSecret();
-        if (string.IsNullOrWhiteSpace(clientId) || !await store.SetClientSecretHashAsync(clientId, SecretHasher.Hash(secret), cancellationToken).ConfigureAwait(false))
+        if (string.IsNullOrWhiteSpace(clientId)
+            || !await store.SetClientSecretHashAsync(clientId, SecretHasher.Hash(secret), cancellationToken, Record(by, "as_client_rotate_secret", $"rotated the secret of authorization-server client {clientId}", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"There is no client '{clientId}'.");
         }
 
-        return await WithSecretAsync(by, "as_client_rotate_secret", $"rotated the secret of authorization-server client {clientId}", clientId, $"Rotated the secret of {clientId}.", secret, cancellationToken).ConfigureAwait(false);
+        return AdminResult.Done($"Rotated the secret of {clientId}.", secret);
     }
 
     public async Task<AdminResult> CreateResourceAsync(ConsoleUser by, string id, string name, string resource, IReadOnlyList<string> scopes, CancellationToken cancellationToken)
@@ -238,13 +239,15 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
             return AdminResult.Refused($"The resource {same.Id} already has that identifier ({same.Resource}).");
         }
 
-        var created = await store.CreateResourceAsync(new ProtectedResource { Id = id, Name = name.Trim(), Resource = resource, Scopes = [.. scopes.Distinct(StringComparer.Ordinal).Select(s => new ResourceScope(s))] }, cancellationToken).ConfigureAwait(false);
+        var created = await store.CreateResourceAsync(
+            new ProtectedResource { Id = id, Name = name.Trim(), Resource = resource, Scopes = [.. scopes.Distinct(StringComparer.Ordinal).Select(s => new ResourceScope(s))] },
+            cancellationToken,
+            Record(by, "as_resource_create", $"created authorization-server resource {id} ({resource})", id)).ConfigureAwait(false);
         if (!created)
         {
             return AdminResult.Refused("A resource with that id or identifier already exists.");
         }
 
-        await AuditAsync(by, "as_resource_create", $"created authorization-server resource {id} ({resource})", id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Created resource {id}.");
     }
 
@@ -252,12 +255,11 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
     public async Task<AdminResult> RemoveResourceAsync(ConsoleUser by, string id, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
-        if (string.IsNullOrWhiteSpace(id) || !await store.DeleteResourceAsync(id, cancellationToken).ConfigureAwait(false))
+        if (string.IsNullOrWhiteSpace(id) || !await store.DeleteResourceAsync(id, cancellationToken, Record(by, "as_resource_remove", $"removed authorization-server resource {id}", id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"There is no resource '{id}'.");
         }
 
-        await AuditAsync(by, "as_resource_remove", $"removed authorization-server resource {id}", id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Removed resource {id}.");
     }
 
@@ -280,14 +282,11 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    private Task<AdminResult> WithSecretAsync(ConsoleUser by, string action, string reason, string target, string message, string secret, CancellationToken cancellationToken) =>
-        AdminResult.DoneOnceRecordedAsync(AuditAsync(by, action, reason, target, cancellationToken), message, secret);
-
-    private Task AuditAsync(ConsoleUser by, string action, string reason, string target, CancellationToken cancellationToken)
+    // The change's record, stored with it in one transaction by the store (both or neither: a change whose record cannot
+    // be written does not happen, and says so — AuditUnavailableException).
+    private AuditEvent Record(ConsoleUser by, string action, string reason, string target)
     {
         var now = time.GetUtcNow();
-        return audit.WriteAsync(
-            new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason, SessionId = by.SessionId },
-            cancellationToken);
+        return new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason, SessionId = by.SessionId };
     }
 }

@@ -8,10 +8,14 @@ public interface IClientDirectory
     Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken);
 }
 
-/// <summary>The authorization server's configuration and accounts.</summary>
+/// <summary>
+/// The authorization server's configuration and accounts. Each change takes an optional audit record: given, the change
+/// and the record are stored together or not at all (an <see cref="Audit.AuditUnavailableException"/>), and a change that
+/// changed nothing (false) records nothing.
+/// </summary>
 public interface IAuthorizationServerStore
 {
-    Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken);
+    Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken);
 
@@ -19,31 +23,31 @@ public interface IAuthorizationServerStore
 
     Task<IReadOnlyList<TrustedIssuerRegistration>> ListTrustedIssuersAsync(CancellationToken cancellationToken);
 
-    Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken);
+    Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>
     /// Stops (or resumes) trusting an issuer's ID-JAGs; its accounts stay. False when the issuer is not registered.
     /// </summary>
-    Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken);
+    Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken);
 
-    Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken);
+    Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Disables (or enables again) a client. False when there is no such client.</summary>
-    Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken);
+    Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Replaces a client's secret hash (rotation: the old secret stops working). False when there is no such client.</summary>
-    Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken);
+    Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken);
 
-    Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken);
+    Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Stops issuing tokens for a resource. False when there is no such resource.</summary>
-    Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken);
+    Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken);
 

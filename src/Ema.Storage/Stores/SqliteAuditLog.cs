@@ -63,10 +63,11 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
     /// <summary>
     /// Runs <paramref name="change"/> and appends the audit record made from its result in one transaction of the
     /// group commit: both are stored, or neither (<see cref="AuditUnavailableException"/>) — for changes that must never
-    /// be in force unrecorded (a policy version). The change runs on the writer thread inside the batch: it must be one
-    /// short statement, and if it throws, the batch's other writes fail with it.
+    /// be in force unrecorded (a policy version, a trust setting). A change that changed nothing (its record factory
+    /// returns null: nothing to record) adds no record. The change runs on the writer thread inside the batch: it must be
+    /// one short statement that reports its own constraint failures, for if it throws, the batch's other writes fail with it.
     /// </summary>
-    public async Task<T> WriteWithChangeAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent> record, CancellationToken cancellationToken)
+    public async Task<T> WriteWithChangeAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent?> record, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(change);
         ArgumentNullException.ThrowIfNull(record);
@@ -342,7 +343,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         public void Fail(Exception error) => TrySetException(new AuditUnavailableException("The audit record could not be stored.", error));
     }
 
-    private sealed class ChangeWrite<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent> record, PendingBlock block)
+    private sealed class ChangeWrite<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent?> record, PendingBlock block)
         : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
     {
         private T _result = default!;
@@ -352,7 +353,10 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         public async Task ApplyAsync(SqliteConnection connection, SqliteTransaction transaction)
         {
             _result = await change(connection, transaction).ConfigureAwait(false);
-            await block.AppendAsync(connection, transaction, record(_result)).ConfigureAwait(false);
+            if (record(_result) is { } auditEvent)
+            {
+                await block.AppendAsync(connection, transaction, auditEvent).ConfigureAwait(false);
+            }
         }
 
         public void Succeed() => TrySetResult(_result);

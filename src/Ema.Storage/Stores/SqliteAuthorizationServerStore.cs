@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dapper;
+using Ema.Server.Audit;
 using Ema.Protocol;
 using Ema.Server.Model;
 using Ema.Server.Stores;
@@ -14,11 +15,13 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     private const string AccountColumns = "id AS Id, tenant_id AS TenantId, issuer AS Issuer, subject AS Subject, email AS Email, created_at AS CreatedAt";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
+    private readonly SqliteAuditLog _audit;
 
-    public SqliteAuthorizationServerStore(SqliteDatabase db, TimeProvider time)
+    public SqliteAuthorizationServerStore(SqliteDatabase db, TimeProvider time, SqliteAuditLog audit)
     {
         _db = db;
         _time = time;
+        _audit = audit;
     }
 
     private sealed record IssuerRow(string Issuer, string TenantId, string? MetadataUri, string? JwksUri, string? InlineJwks, string AllowedAlgorithms, string? AllowedClientIds, long Jit, long Skew, long MaxAge, long Tolerate, long Enabled)
@@ -47,8 +50,8 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
         public Account ToModel() => new(Id, TenantId, Issuer, Subject, Email, Db.Time(CreatedAt));
     }
 
-    public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken) =>
-        InsertAsync("INSERT INTO as_tenants (id, name) VALUES (@Id, @Name)", tenant, cancellationToken);
+    public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        InsertAsync("INSERT INTO as_tenants (id, name) VALUES (@Id, @Name)", tenant, auditRecord, cancellationToken);
 
     public async Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<Tenant>("SELECT id AS Id, name AS Name FROM as_tenants ORDER BY name"), cancellationToken).ConfigureAwait(false)];
@@ -59,7 +62,7 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     public async Task<IReadOnlyList<TrustedIssuerRegistration>> ListTrustedIssuersAsync(CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(c => c.QueryAsync<IssuerRow>($"SELECT {IssuerColumns} FROM as_trusted_issuers ORDER BY issuer"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
 
-    public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken)
+    public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(issuer);
         return InsertAsync(
@@ -70,20 +73,21 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
                 clients = issuer.AllowedClientIds is null ? null : Db.List(issuer.AllowedClientIds), jit = issuer.JitProvisioning ? 1 : 0,
                 skew = (long)issuer.ClockSkew.TotalSeconds, maxAge = (long)issuer.MaxAge.TotalSeconds, tolerate = issuer.TolerateAudienceTrailingSlash ? 1 : 0, enabled = issuer.Enabled ? 1 : 0,
             },
+            auditRecord,
             cancellationToken);
     }
 
-    public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken) =>
-        UpdateAsync("UPDATE as_trusted_issuers SET enabled = @enabled WHERE issuer = @issuer", new { issuer, enabled = enabled ? 1 : 0 }, cancellationToken);
+    public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        UpdateAsync("UPDATE as_trusted_issuers SET enabled = @enabled WHERE issuer = @issuer", new { issuer, enabled = enabled ? 1 : 0 }, auditRecord, cancellationToken);
 
-    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) =>
-        UpdateAsync("UPDATE as_clients SET enabled = @enabled WHERE client_id = @clientId", new { clientId, enabled = enabled ? 1 : 0 }, cancellationToken);
+    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        UpdateAsync("UPDATE as_clients SET enabled = @enabled WHERE client_id = @clientId", new { clientId, enabled = enabled ? 1 : 0 }, auditRecord, cancellationToken);
 
-    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) =>
-        UpdateAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId", new { clientId, secretHash }, cancellationToken);
+    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        UpdateAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId", new { clientId, secretHash }, auditRecord, cancellationToken);
 
-    public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken) =>
-        UpdateAsync("DELETE FROM as_resources WHERE id = @id", new { id }, cancellationToken);
+    public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        UpdateAsync("DELETE FROM as_resources WHERE id = @id", new { id }, auditRecord, cancellationToken);
 
     public async Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) =>
         (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<ClientRow>($"SELECT {ClientColumns} FROM as_clients WHERE client_id = @clientId", new { clientId }), cancellationToken).ConfigureAwait(false))?.ToModel();
@@ -91,12 +95,13 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     public async Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(c => c.QueryAsync<ClientRow>($"SELECT {ClientColumns} FROM as_clients ORDER BY client_id"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
 
-    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken)
+    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         return InsertAsync(
             "INSERT INTO as_clients (client_id, name, auth_method, secret_hash, enabled, created_at) VALUES (@ClientId, @Name, @AuthenticationMethod, @SecretHash, @enabled, @now)",
             new { client.ClientId, client.Name, client.AuthenticationMethod, client.SecretHash, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()) },
+            auditRecord,
             cancellationToken);
     }
 
@@ -104,10 +109,10 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
         [.. (await _db.RunAsync(c => c.QueryAsync<ResourceRow>("SELECT id AS Id, name AS Name, resource AS Resource, scopes AS Scopes FROM as_resources ORDER BY name"), cancellationToken).ConfigureAwait(false))
             .Select(r => new ProtectedResource { Id = r.Id, Name = r.Name, Resource = r.Resource, Scopes = JsonSerializer.Deserialize<List<ResourceScope>>(r.Scopes) ?? [] })];
 
-    public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken)
+    public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return InsertAsync("INSERT INTO as_resources (id, name, resource, scopes) VALUES (@Id, @Name, @Resource, @scopes)", new { resource.Id, resource.Name, resource.Resource, scopes = JsonSerializer.Serialize(resource.Scopes) }, cancellationToken);
+        return InsertAsync("INSERT INTO as_resources (id, name, resource, scopes) VALUES (@Id, @Name, @Resource, @scopes)", new { resource.Id, resource.Name, resource.Resource, scopes = JsonSerializer.Serialize(resource.Scopes) }, auditRecord, cancellationToken);
     }
 
     public async Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken) =>
@@ -127,18 +132,42 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
             ?? throw new InvalidOperationException("The account could not be read back after insert.");
     }
 
-    private async Task<bool> UpdateAsync(string sql, object parameters, CancellationToken cancellationToken) =>
-        await _db.RunAsync(c => c.ExecuteAsync(sql, parameters), cancellationToken).ConfigureAwait(false) == 1;
+    // With a record: the change and its record commit in one group-commit transaction (both or neither); a change that
+    // changed nothing records nothing. A unique violation is caught inside the statement (SQLite rolls back only the
+    // statement), so it never fails the batch it shares with other writes.
+    private Task<bool> UpdateAsync(string sql, object parameters, AuditEvent? auditRecord, CancellationToken cancellationToken) =>
+        ChangeAsync(sql, parameters, auditRecord, cancellationToken);
 
-    private async Task<bool> InsertAsync(string sql, object parameters, CancellationToken cancellationToken)
+    private Task<bool> InsertAsync(string sql, object parameters, AuditEvent? auditRecord, CancellationToken cancellationToken) =>
+        ChangeAsync(sql, parameters, auditRecord, cancellationToken);
+
+    private async Task<bool> ChangeAsync(string sql, object parameters, AuditEvent? auditRecord, CancellationToken cancellationToken)
     {
-        try
+        if (auditRecord is null)
         {
-            return await _db.RunAsync(c => c.ExecuteAsync(sql, parameters), cancellationToken).ConfigureAwait(false) == 1;
+            try
+            {
+                return await _db.RunAsync(c => c.ExecuteAsync(sql, parameters), cancellationToken).ConfigureAwait(false) == 1;
+            }
+            catch (Exception ex) when (Db.IsUniqueViolation(ex))
+            {
+                return false;
+            }
         }
-        catch (Exception ex) when (Db.IsUniqueViolation(ex))
-        {
-            return false;
-        }
+
+        return await _audit.WriteWithChangeAsync(
+            async (c, t) =>
+            {
+                try
+                {
+                    return await c.ExecuteAsync(sql, parameters, t).ConfigureAwait(false) == 1;
+                }
+                catch (Exception ex) when (Db.IsUniqueViolation(ex))
+                {
+                    return false;
+                }
+            },
+            changed => changed ? auditRecord : null,
+            cancellationToken).ConfigureAwait(false);
     }
 }

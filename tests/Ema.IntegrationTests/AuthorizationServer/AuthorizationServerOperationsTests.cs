@@ -92,10 +92,12 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RotateClientSecret_WhenItsAuditRecordCannotBeWritten_StillShowsTheNewSecret()
+    public async Task TrustChanges_WhoseAuditRecordCannotBeWritten_DoNotHappen_AndTheOldSecretStillWorks()
     {
-        // The old secret is gone once the new hash is stored: losing the only copy of the new one would lock the client out.
-        Assert.True((await Operations.CreateClientAsync(Admin, "claude", "Claude", default)).Succeeded);
+        // Each change and its record commit together: a rotation whose record fails leaves the old secret in force.
+        var created = await Operations.CreateClientAsync(Admin, "claude", "Claude", default);
+        Assert.True(created.Succeeded);
+        Assert.True((await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput("https://idp.globex.example", "globex", "https://idp.globex.example/.well-known/openid-configuration", null, null, null, null), default)).Succeeded);
         await using (var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")};Pooling=False"))
         {
             await connection.OpenAsync();
@@ -104,21 +106,33 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
             await trigger.ExecuteNonQueryAsync();
         }
 
-        var rotated = await Operations.RotateClientSecretAsync(Admin, "claude", default);
-        Assert.True(rotated.Succeeded);
-        Assert.NotNull(rotated.OneTimeSecret);
-        Assert.Contains("audit record could not be written", rotated.Message, StringComparison.Ordinal);
-        Assert.True(Ema.Server.Security.SecretHasher.Verify(rotated.OneTimeSecret!, (await Store.FindClientAsync("claude", default))!.SecretHash!));
+        await Assert.ThrowsAsync<AuditUnavailableException>(() => Operations.RotateClientSecretAsync(Admin, "claude", default));
+        Assert.True(Ema.Server.Security.SecretHasher.Verify(created.OneTimeSecret!, (await Store.FindClientAsync("claude", default))!.SecretHash!));
+        await Assert.ThrowsAsync<AuditUnavailableException>(() => Operations.SetIssuerEnabledAsync(Admin, "https://idp.globex.example", enabled: false, default));
+        Assert.True((await Store.FindTrustedIssuerAsync("https://idp.globex.example", default))!.Enabled);
+        await Assert.ThrowsAsync<AuditUnavailableException>(() => Operations.CreateClientAsync(Admin, "other", "Other", default));
+        Assert.Null(await Store.FindClientAsync("other", default));
     }
 
     [Fact]
-    public void AdminApi_AuthorizationServerRole_IsRecognizedByItsIssuerRegistry_NotByTheStoreEveryRoleHas()
+    public async Task TrustChanges_AreRecordedOnce_AndAChangeThatChangedNothingIsNotRecorded()
     {
-        using var idpOnly = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(_folder, "other.db")).BuildServiceProvider();
+        Assert.True((await Operations.CreateClientAsync(Admin, "claude", "Claude", default)).Succeeded);
+        Assert.False((await Operations.CreateClientAsync(Admin, "claude", "Claude again", default)).Succeeded); // exists: refused, not recorded
+        Assert.False((await Operations.SetClientEnabledAsync(Admin, "nobody", enabled: false, default)).Succeeded);
+        var records = await _services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Limit = 100 }, default);
+        Assert.Single(records, r => r.Action == "as_client_create" && r.Resource == "claude");
+        Assert.DoesNotContain(records, r => r.Resource == "nobody");
+    }
+
+    [Fact]
+    public async Task AdminApi_AuthorizationServerRole_IsRecognizedByItsIssuerRegistry_NotByTheStoreEveryRoleHas()
+    {
+        await using var idpOnly = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(_folder, "other.db")).BuildServiceProvider();
         Assert.NotNull(idpOnly.GetService<IAuthorizationServerStore>());
         Assert.False(AuthorizationServerApi.IsHosted(idpOnly));
 
-        using var withAs = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(_folder, "other.db")).AddEmaAuthorizationServer(o => o.Issuer = "https://as.example").BuildServiceProvider();
+        await using var withAs = new ServiceCollection().AddLogging().AddEmaSqliteStorage(Path.Combine(_folder, "other.db")).AddEmaAuthorizationServer(o => o.Issuer = "https://as.example").BuildServiceProvider();
         Assert.True(AuthorizationServerApi.IsHosted(withAs));
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using Ema.Protocol;
+using Ema.Server.Audit;
 using Ema.Server.AuthorizationServer;
 using Ema.Server.Model;
 using Ema.Server.Options;
@@ -62,31 +63,31 @@ public sealed class IssuerKeyRefreshTests
         public Task<TrustedIssuerRegistration?> FindTrustedIssuerAsync(string issuer, CancellationToken cancellationToken) =>
             Task.FromResult<TrustedIssuerRegistration?>(registration with { AllowedAlgorithms = [.. registration.AllowedAlgorithms] });
 
-        public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<TrustedIssuerRegistration>> ListTrustedIssuersAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
-        public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
         public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
-        public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
-        public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
-        public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
         public Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken) => throw new NotSupportedException();
 

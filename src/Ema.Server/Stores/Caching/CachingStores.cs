@@ -248,7 +248,7 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
     private readonly TtlCache<string, ClientApplication?> _clients = new(time, options.Ttl, StringComparer.Ordinal);
     private readonly TtlCache<(string, string, string), Account?> _accounts = new(time, options.Ttl);
 
-    public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken) => inner.CreateTenantAsync(tenant, cancellationToken);
+    public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.CreateTenantAsync(tenant, cancellationToken, auditRecord);
 
     public Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken) => inner.ListTenantsAsync(cancellationToken);
 
@@ -256,48 +256,48 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
 
     public Task<IReadOnlyList<TrustedIssuerRegistration>> ListTrustedIssuersAsync(CancellationToken cancellationToken) => inner.ListTrustedIssuersAsync(cancellationToken);
 
-    public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken) => inner.CreateTrustedIssuerAsync(issuer, cancellationToken);
+    public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.CreateTrustedIssuerAsync(issuer, cancellationToken, auditRecord);
 
-    public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken) => inner.SetTrustedIssuerEnabledAsync(issuer, enabled, cancellationToken);
+    public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.SetTrustedIssuerEnabledAsync(issuer, enabled, cancellationToken, auditRecord);
 
     public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => _clients.GetAsync(clientId, id => inner.FindClientAsync(id, cancellationToken));
 
-    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken)
+    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken).ConfigureAwait(false);
+        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken, auditRecord).ConfigureAwait(false);
         _clients.Invalidate(clientId);
         return changed;
     }
 
-    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken)
+    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken).ConfigureAwait(false);
+        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord).ConfigureAwait(false);
         _clients.Invalidate(clientId);
         return changed;
     }
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
 
-    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken)
+    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var created = await inner.CreateClientAsync(client, cancellationToken).ConfigureAwait(false);
+        var created = await inner.CreateClientAsync(client, cancellationToken, auditRecord).ConfigureAwait(false);
         _clients.Invalidate(client.ClientId);
         return created;
     }
 
     public Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken) => _resources.GetAsync(string.Empty, _ => inner.ListResourcesAsync(cancellationToken));
 
-    public async Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken)
+    public async Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var created = await inner.CreateResourceAsync(resource, cancellationToken).ConfigureAwait(false);
+        var created = await inner.CreateResourceAsync(resource, cancellationToken, auditRecord).ConfigureAwait(false);
         _resources.InvalidateAll();
         return created;
     }
 
-    public async Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken)
+    public async Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var deleted = await inner.DeleteResourceAsync(id, cancellationToken).ConfigureAwait(false);
+        var deleted = await inner.DeleteResourceAsync(id, cancellationToken, auditRecord).ConfigureAwait(false);
         _resources.InvalidateAll();
         return deleted;
     }
