@@ -120,9 +120,11 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
         Assert.True((await Operations.CreateClientAsync(Admin, "claude", "Claude", default)).Succeeded);
         Assert.False((await Operations.CreateClientAsync(Admin, "claude", "Claude again", default)).Succeeded); // exists: refused, not recorded
         Assert.False((await Operations.SetClientEnabledAsync(Admin, "nobody", enabled: false, default)).Succeeded);
+        Assert.False((await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput("https://idp.nowhere.example", "no-such-tenant", "https://idp.nowhere.example/.well-known/openid-configuration", null, null, null, null), default)).Succeeded); // a constraint, refused inside the batch
         var records = await _services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { Limit = 100 }, default);
         Assert.Single(records, r => r.Action == "as_client_create" && r.Resource == "claude");
-        Assert.DoesNotContain(records, r => r.Resource == "nobody");
+        Assert.DoesNotContain(records, r => r.Resource is "nobody" or "https://idp.nowhere.example");
+        Assert.Empty(await Store.ListTrustedIssuersAsync(default));
     }
 
     [Fact]
