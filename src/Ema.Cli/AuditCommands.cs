@@ -75,9 +75,9 @@ internal static class AuditCommands
                 {
                     (mismatch, comparedWithExport) = await CompareWithExportAsync(trail, exportPath, ct);
                 }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
                 {
-                    return ClientCommands.Fail($"Cannot read {exportPath}: {ex.Message}", ExitCodes.Usage);
+                    return ClientCommands.Fail($"Cannot read '{exportPath}': {ex.Message}", ExitCodes.Usage);
                 }
             }
 
@@ -268,7 +268,10 @@ internal static class AuditCommands
             {
                 using var record = JsonDocument.Parse(line);
                 sequence = record.RootElement.GetProperty("seq").GetInt64();
-                hash = record.RootElement.GetProperty("hash").GetString();
+
+                // Records written before the chain existed have no hash (the export leaves nulls out): for those the
+                // whole line is compared, since no chain protects their content.
+                hash = record.RootElement.TryGetProperty("hash", out var h) ? h.GetString() : null;
             }
             catch (Exception ex) when (ex is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             {
@@ -297,7 +300,10 @@ internal static class AuditCommands
                 return ($"record #{sequence} of the export is no longer in the trail: records were removed", compared);
             }
 
-            if (!string.Equals(page[index].Hash, hash, StringComparison.Ordinal))
+            var differs = hash is not null
+                ? !string.Equals(page[index].Hash, hash, StringComparison.Ordinal)
+                : page[index].Hash is not null || !string.Equals(JsonSerializer.Serialize(page[index], AuditJson.Default.AuditExportRecord), line.Trim(), StringComparison.Ordinal);
+            if (differs)
             {
                 return ($"record #{sequence} differs from the exported copy: the trail was rewritten at or before it", compared);
             }
@@ -306,7 +312,7 @@ internal static class AuditCommands
             index++;
         }
 
-        return (null, compared);
+        return compared == 0 ? ($"{path} holds no exported audit record: nothing was compared", 0) : (null, compared);
     }
 
     private static long Print(IReadOnlyList<AuditExportRecord> records, long last)

@@ -90,11 +90,6 @@ public static class ServerServiceCollectionExtensions
     }
 
     /// <summary>
-    /// Registers the authorization-server role for MCP servers: jwt-bearer redemption of ID-JAGs from trusted issuers
-    /// (in the store), RFC 9068 access tokens, its own client directory and signing keys. The host supplies a
-    /// <see cref="JwksHttpClient"/> (TLS trust for issuers' JWKS) and the storage package the stores and replay cache.
-    /// </summary>
-    /// <summary>
     /// <see cref="EmaMetrics"/> where the host has metrics (<c>IMeterFactory</c>: every ASP.NET Core host does, or
     /// <c>services.AddMetrics()</c>); without them nothing is measured and nothing else changes.
     /// </summary>
@@ -104,6 +99,11 @@ public static class ServerServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Registers the authorization-server role for MCP servers: jwt-bearer redemption of ID-JAGs from trusted issuers
+    /// (in the store), RFC 9068 access tokens, its own client directory and signing keys. The host supplies a
+    /// <see cref="JwksHttpClient"/> (TLS trust for issuers' JWKS) and the storage package the stores and replay cache.
+    /// </summary>
     public static IServiceCollection AddEmaAuthorizationServer(this IServiceCollection services, Action<AuthorizationServerOptions>? configure = null)
     {
         services.TryAddEmaMetrics();

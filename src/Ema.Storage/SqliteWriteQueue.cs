@@ -52,6 +52,30 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     }
 
     /// <summary>
+    /// Whether the newest batch that carried real writes (audit records, replay records, changes — not health probes)
+    /// failed, with none succeeding since: decisions are being refused.
+    /// </summary>
+    public bool IsFailing => Volatile.Read(ref _failing);
+
+    private bool _failing;
+
+    /// <summary>
+    /// A health probe: rewrites one row (<c>health_probe</c>) in the next batch and returns once it is durable — so the
+    /// writer runs, takes the write lock and gets a write to disk; throws <see cref="GroupCommitException"/> otherwise.
+    /// </summary>
+    public Task ProbeAsync(long probedAt)
+    {
+        var probe = new ProbeWrite(probedAt);
+        return EnqueueAndWaitAsync(probe);
+    }
+
+    private async Task EnqueueAndWaitAsync(ProbeWrite probe)
+    {
+        await EnqueueAsync(probe, CancellationToken.None).ConfigureAwait(false);
+        await probe.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// The one stage of type <typeparamref name="T"/> of this queue. Two stages of one kind in one batch would each read
     /// the same on-disk state (for example two audit logs the same chain head) and fork it; sharing one per queue prevents that.
     /// </summary>
@@ -196,7 +220,11 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         write.Succeed();
                     }
 
-                    _metrics?.AuditCommit(batch.Count);
+                    if (batch.Exists(w => w is not ProbeWrite))
+                    {
+                        Volatile.Write(ref _failing, false);
+                        _metrics?.AuditCommit(batch.Count(w => w is not ProbeWrite));
+                    }
                 }
                 catch (Exception ex)
                 {
@@ -211,6 +239,11 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                     foreach (var write in batch)
                     {
                         write.Fail(ex);
+                    }
+
+                    if (batch.Exists(w => w is not ProbeWrite))
+                    {
+                        Volatile.Write(ref _failing, true);
                     }
 
                     try
@@ -268,6 +301,25 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     }
 
     // The general form: a delegate and its result. (The audit log has its own write type: one object per record.)
+    private sealed class ProbeWrite(long probedAt) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
+    {
+        public IGroupCommitStage? Stage => null;
+
+        public Task ApplyAsync(SqliteConnection connection, SqliteTransaction transaction)
+        {
+            using var upsert = connection.CreateCommand();
+            upsert.Transaction = transaction;
+            upsert.CommandText = "INSERT INTO health_probe (id, probed_at) VALUES (1, $at) ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at";
+            upsert.Parameters.AddWithValue("$at", probedAt);
+            upsert.ExecuteNonQuery();
+            return Task.CompletedTask;
+        }
+
+        public void Succeed() => TrySetResult();
+
+        public void Fail(Exception error) => TrySetException(new GroupCommitException("The health probe could not be stored.", error));
+    }
+
     private sealed class FuncWrite<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> apply)
         : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
     {

@@ -147,9 +147,11 @@ public sealed class TokenEndpointService
         };
         Log.TokenRequestDenied(_logger, AuditValues.Untrusted(grantType), AuditValues.Untrusted(clientId), error.ErrorId, auditEvent.Id, error.Debug ?? error.Description);
 
+        var stored = await TryWriteAuditAsync(auditEvent, cancellationToken).ConfigureAwait(false);
+
         // Only a grant type this endpoint knows becomes a metric tag: a caller's string must not grow the series.
-        _metrics?.TokenRequest(_role, grantType is not null && _grants.TryGet(grantType, out _) ? grantType : null, granted: false, error.ErrorId);
-        return await TryWriteAuditAsync(auditEvent, cancellationToken).ConfigureAwait(false)
+        _metrics?.TokenRequest(_role, grantType is not null && _grants.TryGet(grantType, out _) ? grantType : null, granted: false, stored ? error.ErrorId : ErrorIds.AuditUnavailable.Id);
+        return stored
             ? new TokenEndpointResult { Error = error, AuditId = auditEvent.Id }
             : new TokenEndpointResult { Error = OAuthError.From(ErrorIds.AuditUnavailable), AuditId = auditEvent.Id };
     }

@@ -91,6 +91,27 @@ public sealed class AuditMigrationTests : IAsyncLifetime
             Assert.True((await log.VerifyChainAsync(default)).Intact);
             Assert.Equal(["evt-4", "evt-3", "evt-1"], (await log.ListAsync(new AuditQuery { Subject = "usr-ann" }, default)).Select(e => e.Id));
         }
+
+        // A kept export covers the record from before the chain too: compared line for line, it has no hash to compare.
+        var kept = Path.Combine(_directory, "kept.jsonl");
+        Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "export", "--data", _directory, "--out", kept)).Code);
+        var intact = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--against", kept);
+        Assert.True(intact.Code == 0, intact.Err);
+        Assert.Contains("4 records of the export matched", intact.Out, StringComparison.Ordinal);
+
+        SqliteConnection.ClearAllPools();
+        await AuditTamper.EditAsync(DatabasePath, 1, line =>
+        {
+            line[AuditTamper.Subject] = "usr-eve"; // outside the chain: verify alone cannot see it
+            return line;
+        });
+        Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory)).Code);
+        var edited = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--against", kept);
+        Assert.Equal(1, edited.Code);
+        Assert.Contains("record #1 differs from the exported copy", edited.Err, StringComparison.Ordinal);
+
+        await File.WriteAllTextAsync(kept, "\n\n");
+        Assert.Contains("holds no exported audit record", (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--against", kept)).Err, StringComparison.Ordinal);
     }
 
     private static AuditEvent Event(int i, string tokenId, string subject) => new()
