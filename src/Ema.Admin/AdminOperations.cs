@@ -66,20 +66,11 @@ public sealed partial class AdminOperations(
 {
     private static readonly string[] Risks = ["low", "medium", "high"];
 
-    private const int MaxText = 200;
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex IdPattern();
-
-    /// <summary>Free text (names, descriptions): present when required, at most 200 characters, no control characters.</summary>
-    private static bool IsText(string? value, bool required) =>
-        string.IsNullOrWhiteSpace(value) ? !required : value.Length <= MaxText && !value.Any(char.IsControl);
-
     public async Task<AdminResult> CreateUserAsync(ConsoleUser by, string username, string displayName, string? email, string? department, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
         username = (username ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(username) || !IsText(displayName, required: true) || !IsText(department, required: false))
+        if (!AdminInput.IdPattern().IsMatch(username) || !AdminInput.IsText(displayName, required: true) || !AdminInput.IsText(department, required: false))
         {
             return AdminResult.Refused("A username (letters, digits, '.', '_' or '-') and a display name (at most 200 characters) are required.");
         }
@@ -184,7 +175,7 @@ public sealed partial class AdminOperations(
         ArgumentNullException.ThrowIfNull(by);
         var user = await directory.FindUserByUsernameAsync(username ?? string.Empty, cancellationToken).ConfigureAwait(false);
         role = (role ?? string.Empty).Trim();
-        if (user is null || !IdPattern().IsMatch(role))
+        if (user is null || !AdminInput.IdPattern().IsMatch(role))
         {
             return AdminResult.Refused(user is null ? $"There is no user '{username}'." : "A role is a word of letters, digits, '.', '_' or '-'.");
         }
@@ -226,7 +217,7 @@ public sealed partial class AdminOperations(
     {
         ArgumentNullException.ThrowIfNull(by);
         id = (id ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(id) || !IsText(name, required: true) || !IsText(description, required: false))
+        if (!AdminInput.IdPattern().IsMatch(id) || !AdminInput.IsText(name, required: true) || !AdminInput.IsText(description, required: false))
         {
             return AdminResult.Refused("A group needs an id (letters, digits, '.', '_' or '-') and a name (at most 200 characters).");
         }
@@ -277,7 +268,7 @@ public sealed partial class AdminOperations(
         ArgumentNullException.ThrowIfNull(by);
         ArgumentNullException.ThrowIfNull(redirectUris);
         clientId = (clientId ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(clientId) || !IsText(name, required: true))
+        if (!AdminInput.IdPattern().IsMatch(clientId) || !AdminInput.IsText(name, required: true))
         {
             return AdminResult.Refused("A client needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
@@ -360,7 +351,7 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"Unknown client '{clientId}' or resource '{resourceId}'.");
         }
 
-        if (!IsText(clientIdAtResource, required: true) || clientIdAtResource.Any(char.IsControl))
+        if (!AdminInput.IsText(clientIdAtResource, required: true) || clientIdAtResource.Any(char.IsControl))
         {
             return AdminResult.Refused("The client id at the resource must be non-empty text (at most 200 characters).");
         }
@@ -407,7 +398,7 @@ public sealed partial class AdminOperations(
     {
         ArgumentNullException.ThrowIfNull(by);
         id = (id ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(id) || !IsText(displayName, required: true))
+        if (!AdminInput.IdPattern().IsMatch(id) || !AdminInput.IsText(displayName, required: true))
         {
             return AdminResult.Refused("A resource needs an id (letters, digits, '.', '_' or '-') and a name (at most 200 characters).");
         }
@@ -537,9 +528,6 @@ public sealed partial class AdminOperations(
     private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null, string? clientId = null) =>
         audit.WriteAsync(Record(by, action, reason, target, sessionId, clientId), cancellationToken);
 
-    private AuditEvent Record(ConsoleUser by, string action, string reason, string? target, string? sessionId = null, string? clientId = null)
-    {
-        var now = time.GetUtcNow();
-        return new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, ClientId = clientId, Reason = reason, SessionId = sessionId ?? by.SessionId };
-    }
+    private AuditEvent Record(ConsoleUser by, string action, string reason, string? target, string? sessionId = null, string? clientId = null) =>
+        AdminInput.Record(time, by, action, reason, target, sessionId, clientId);
 }

@@ -19,18 +19,8 @@ public sealed record TrustIssuerInput(string Issuer, string TenantId, string? Me
 /// the change and one audit record naming the admin, stored together or not at all. A client's secret is generated here
 /// and returned once.
 /// </summary>
-public sealed partial class AuthorizationServerOperations(IAuthorizationServerStore store, TimeProvider time)
+public sealed class AuthorizationServerOperations(IAuthorizationServerStore store, TimeProvider time)
 {
-    private const int MaxText = 200;
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex IdPattern();
-
-    // Names shown to other admins: no control or format characters (no bidi overrides, no zero-width look-alikes).
-    private static bool IsText(string? value) =>
-        !string.IsNullOrWhiteSpace(value) && value.Length <= MaxText
-        && !value.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) is System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator);
-
     // An issuer, metadata or JWKS location, or a resource identifier, exactly as it will be compared and fetched: printable
     // ASCII (an internationalized host in its xn-- form), no user info (HttpClient never sends it; it only misleads),
     // no fragment. Uri alone is not enough: it accepts and silently escapes spaces and control characters, and on Unix
@@ -50,7 +40,7 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
     {
         ArgumentNullException.ThrowIfNull(by);
         id = (id ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(id) || !IsText(name))
+        if (!AdminInput.IdPattern().IsMatch(id) || !AdminInput.IsText(name, required: true))
         {
             return AdminResult.Refused("A tenant needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
@@ -122,7 +112,7 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
         }
 
         var clients = input.AllowedClients is { Count: > 0 } list ? list.Select(c => c.Trim()).ToList() : null;
-        if (clients?.FirstOrDefault(c => !IdPattern().IsMatch(c)) is { } badClient)
+        if (clients?.FirstOrDefault(c => !AdminInput.IdPattern().IsMatch(c)) is { } badClient)
         {
             return AdminResult.Refused($"'{badClient}' is not a client id.");
         }
@@ -163,7 +153,7 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
     {
         ArgumentNullException.ThrowIfNull(by);
         clientId = (clientId ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(clientId) || !IsText(name))
+        if (!AdminInput.IdPattern().IsMatch(clientId) || !AdminInput.IsText(name, required: true))
         {
             return AdminResult.Refused("A client needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
@@ -209,7 +199,7 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
         ArgumentNullException.ThrowIfNull(by);
         ArgumentNullException.ThrowIfNull(scopes);
         id = (id ?? string.Empty).Trim();
-        if (!IdPattern().IsMatch(id) || !IsText(name))
+        if (!AdminInput.IdPattern().IsMatch(id) || !AdminInput.IsText(name, required: true))
         {
             return AdminResult.Refused("A resource needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
@@ -284,9 +274,5 @@ public sealed partial class AuthorizationServerOperations(IAuthorizationServerSt
 
     // The change's record, stored with it in one transaction by the store (both or neither: a change whose record cannot
     // be written does not happen, and says so — AuditUnavailableException).
-    private AuditEvent Record(ConsoleUser by, string action, string reason, string target)
-    {
-        var now = time.GetUtcNow();
-        return new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, Reason = reason, SessionId = by.SessionId };
-    }
+    private AuditEvent Record(ConsoleUser by, string action, string reason, string target) => AdminInput.Record(time, by, action, reason, target);
 }

@@ -63,14 +63,9 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     /// A health probe: rewrites one row (<c>health_probe</c>) in the next batch and returns once it is durable — so the
     /// writer runs, takes the write lock and gets a write to disk; throws <see cref="GroupCommitException"/> otherwise.
     /// </summary>
-    public Task ProbeAsync(long probedAt)
+    public async Task ProbeAsync(long probedAt)
     {
         var probe = new ProbeWrite(probedAt);
-        return EnqueueAndWaitAsync(probe);
-    }
-
-    private async Task EnqueueAndWaitAsync(ProbeWrite probe)
-    {
         await EnqueueAsync(probe, CancellationToken.None).ConfigureAwait(false);
         await probe.Task.ConfigureAwait(false);
     }
@@ -187,6 +182,9 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                 }
 
                 lastBatchSize = batch.Count;
+
+                // Health probes prove the writer works; only the other writes are decisions (IsFailing, metrics).
+                var decisions = batch.Count(w => w is not ProbeWrite);
                 stages.Clear();
                 foreach (var write in batch)
                 {
@@ -220,10 +218,10 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         write.Succeed();
                     }
 
-                    if (batch.Exists(w => w is not ProbeWrite))
+                    if (decisions > 0)
                     {
                         Volatile.Write(ref _failing, false);
-                        _metrics?.AuditCommit(batch.Count(w => w is not ProbeWrite));
+                        _metrics?.AuditCommit(decisions);
                     }
                 }
                 catch (Exception ex)
@@ -241,14 +239,14 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         write.Fail(ex);
                     }
 
-                    if (batch.Exists(w => w is not ProbeWrite))
+                    if (decisions > 0)
                     {
                         Volatile.Write(ref _failing, true);
+                        _metrics?.AuditCommitFailed();
                     }
 
                     try
                     {
-                        _metrics?.AuditCommitFailed();
                         _onFailure(ex, batch.Count);
                         connection?.Dispose();
                     }
@@ -300,7 +298,7 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
         }
     }
 
-    // The general form: a delegate and its result. (The audit log has its own write type: one object per record.)
+    // A health probe: one row rewritten, so that a successful commit means a real write reached the disk.
     private sealed class ProbeWrite(long probedAt) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
     {
         public IGroupCommitStage? Stage => null;
@@ -320,6 +318,7 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
         public void Fail(Exception error) => TrySetException(new GroupCommitException("The health probe could not be stored.", error));
     }
 
+    // The general form: a delegate and its result. (The audit log has its own write type: one object per record.)
     private sealed class FuncWrite<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> apply)
         : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
     {

@@ -17,7 +17,7 @@ public static class PolicyReferences
         ArgumentNullException.ThrowIfNull(applications);
         var allGroups = await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false);
         var groups = allGroups.Select(g => g.Id).ToList();
-        var resources = (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).SelectMany(r => new[] { r.Id, Trim(r.Resource) }).ToList();
+        var resources = (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).SelectMany(r => new[] { r.Id, PolicyResourceName.Key(r.Resource) }).ToList();
         var users = new Dictionary<string, bool>(StringComparer.Ordinal);
         var clients = new Dictionary<string, bool>(StringComparer.Ordinal);
         var warnings = new List<PolicyError>();
@@ -61,9 +61,9 @@ public static class PolicyReferences
                 }
             }
 
-            foreach (var resource in rule.Resources.Where(r => !resources.Contains(Trim(r), StringComparer.Ordinal)).Distinct(StringComparer.Ordinal))
+            foreach (var resource in rule.Resources.Where(r => !resources.Contains(PolicyResourceName.Key(r), StringComparer.Ordinal)).Distinct(StringComparer.Ordinal))
             {
-                Warn("the resource", resource, Hint(Trim(resource), resources));
+                Warn("the resource", resource, Hint(PolicyResourceName.Key(resource), resources));
             }
         }
 
@@ -82,7 +82,6 @@ public static class PolicyReferences
     private static string? Hint(string name, IEnumerable<string> known) =>
         known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) is { } other ? $" (did you mean '{other}'? names are case-sensitive)" : null;
 
-    private static string Trim(string resource) => PolicyResourceName.Key(resource);
 }
 
 /// <summary>How a rule's resource name is matched.</summary>

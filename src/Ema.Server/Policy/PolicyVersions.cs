@@ -54,26 +54,30 @@ public sealed class PolicyAdministration(IPolicyStore store)
             return (null, []);
         }
 
-        if (ReadProblem(old) is { } problem)
+        var (document, errors) = Read(old);
+        if (document is null)
         {
-            return (null, problem);
+            return (null, errors);
         }
 
         return (await store.AddAsync(old.Yaml, by, $"rollback to version {toVersion}", auditRecord, cancellationToken).ConfigureAwait(false), []);
     }
 
-    /// <summary>Why a stored version cannot be put in force — its text no longer matches its hash, or no longer parses — or null.</summary>
-    public static IReadOnlyList<PolicyError>? ReadProblem(PolicyVersion version)
+    /// <summary>
+    /// A stored version as it can be put in force: its document, or why not — its text no longer matches its hash, or no
+    /// longer parses (parsed once: a large policy is not cheap to read).
+    /// </summary>
+    public static (PolicyDocument? Document, IReadOnlyList<PolicyError> Errors) Read(PolicyVersion version)
     {
         ArgumentNullException.ThrowIfNull(version);
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Hash(version.Yaml)), Encoding.ASCII.GetBytes(version.Sha256)))
-        {
-            return [new PolicyError(0, $"version {version.Version} was altered after it was stored (its text no longer matches its SHA-256)")];
-        }
-
-        var (document, errors) = PolicyYaml.Parse(version.Yaml);
-        return document is null ? errors : null;
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Hash(version.Yaml)), Encoding.ASCII.GetBytes(version.Sha256))
+            ? PolicyYaml.Parse(version.Yaml)
+            : (null, [new PolicyError(0, $"version {version.Version} was altered after it was stored (its text no longer matches its SHA-256)")]);
     }
+
+    /// <summary>The first errors, one line, as a log line or an explanation shows them.</summary>
+    internal static string Summary(IReadOnlyList<PolicyError> errors) =>
+        string.Join("; ", errors.Take(3).Select(e => e.Line > 0 ? $"line {e.Line}: {e.Message}" : e.Message));
 
     public static string Hash(string yaml) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(yaml)));
 }
@@ -102,7 +106,7 @@ public static class AccessPolicyFactory
                 return new ManagedAccessPolicy(document, store, applications, entitlements, time, logger);
             }
 
-            reason = string.Join("; ", errors.Take(3).Select(e => $"line {e.Line}: {e.Message}"));
+            reason = PolicyAdministration.Summary(errors);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -185,12 +189,13 @@ public sealed class ManagedAccessPolicy(PolicyDocument? file, IPolicyStore? stor
 
     private IAccessPolicy Read(PolicyVersion version)
     {
-        if (PolicyAdministration.ReadProblem(version) is not { } problem)
+        var (document, errors) = PolicyAdministration.Read(version);
+        if (document is not null)
         {
-            return new RulePolicy(PolicyYaml.Parse(version.Yaml).Document!, applications);
+            return new RulePolicy(document, applications);
         }
 
-        var reason = string.Join("; ", problem.Take(3).Select(e => e.Line > 0 ? $"line {e.Line}: {e.Message}" : e.Message));
+        var reason = PolicyAdministration.Summary(errors);
         if (logger is not null)
         {
             Log.PolicyUnreadable(logger, version.Version, reason);

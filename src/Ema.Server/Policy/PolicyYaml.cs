@@ -255,12 +255,13 @@ public static partial class PolicyYaml
         }
 
         TimeWindow? hours = null;
-        if (Child(node, "hours") is { } hoursNode and not YamlMappingNode)
+        var hoursNode = Child(node, "hours");
+        if (hoursNode is not null and not YamlMappingNode)
         {
             // Dropping it would lift the rule's time limit (an office-hours allow rule, always on).
             errors.Add(new PolicyError((int)hoursNode.Start.Line, "'hours' must be a mapping of days, from, to and timeZone"));
         }
-        else if (Child(node, "hours") is YamlMappingNode window)
+        else if (hoursNode is YamlMappingNode window)
         {
             CheckKeys(window, ["days", "from", "to", "timeZone"], errors);
             var zone = TimeZoneInfo.Utc;
