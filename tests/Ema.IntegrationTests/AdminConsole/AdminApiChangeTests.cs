@@ -161,6 +161,17 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
         await command.ExecuteNonQueryAsync();
     }
 
+    [Theory]
+    [InlineData("\u202Eprocca")] // a right-to-left override: shows as "accorp"
+    [InlineData("Finance\u200B")] // a zero-width look-alike of "Finance"
+    public async Task AdminApi_NamesWithFormatCharacters_AreRefused_SoNoAdminIsShownALookAlike(string name)
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        using var refused = await SendAsync(alice, HttpMethod.Post, "/groups", new { id = "grp-lookalike", name });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.DoesNotContain(await server.App.Services.GetRequiredService<IDirectoryStore>().ListGroupsAsync(default), g => g.Id == "grp-lookalike");
+    }
+
     [Fact]
     public async Task AdminApi_ChangeWithoutARecentMfaSignIn_IsRefusedAsStepUpRequired_AndChangesNothing()
     {
