@@ -22,32 +22,14 @@ public sealed record AdminResult(bool Succeeded, string Message, string? OneTime
     public static AdminResult Done(string message, string? oneTimeSecret = null) => new(true, message, oneTimeSecret);
 
     public static AdminResult Refused(string message, IReadOnlyList<PolicyError>? errors = null) => new(false, message, null, errors);
-
-    /// <summary>
-    /// Done once <paramref name="record"/> (the change's audit record) is written. A change that produced a secret is in
-    /// force already (a rotation has ended the old one): if the record cannot be written, the secret is still returned —
-    /// losing the only copy would lock its owner out — and the message says the record is missing.
-    /// </summary>
-    internal static async Task<AdminResult> DoneOnceRecordedAsync(Task record, string message, string? secret)
-    {
-        ArgumentNullException.ThrowIfNull(record);
-        try
-        {
-            await record.ConfigureAwait(false);
-        }
-        catch (AuditUnavailableException) when (secret is not null)
-        {
-            return Done(message + " But its audit record could not be written: check the database's disk.", secret);
-        }
-
-        return Done(message, secret);
-    }
 }
 
 /// <summary>
 /// Every change the console and the admin API make, in one place: input checked first (a refusal changes nothing),
-/// then the change, then exactly one audit record naming who made it. Secrets are generated here, stored as hashes
-/// and returned once for display; they are never audited or logged.
+/// then the change and exactly one audit record naming who made it, stored together in one transaction or not at all
+/// (<see cref="AuditUnavailableException"/>: nothing is in force unrecorded, and no secret is handed out for a change
+/// that did not happen). Secrets are generated here, stored as hashes and returned once for display; they are never
+/// audited or logged.
 /// </summary>
 public sealed partial class AdminOperations(
     IDirectoryStore directory,
@@ -57,7 +39,6 @@ public sealed partial class AdminOperations(
     IMfaStore mfa,
     IEntitlementStore entitlements,
     IKeyProtector keyProtector,
-    IAuditSink audit,
     PasswordHasher passwords,
     SigningKeyManager keys,
     IOptions<IdentityProviderOptions> idp,
@@ -82,12 +63,12 @@ public sealed partial class AdminOperations(
 
         var password = SecretHasher.NewSecret()[..20];
         var user = new User(SecretHasher.NewId("usr_"), username, displayName.Trim(), string.IsNullOrWhiteSpace(email) ? null : email.Trim(), UserStatus.Active, string.IsNullOrWhiteSpace(department) ? null : department.Trim());
-        if (!await directory.CreateUserAsync(user, passwords.Hash(password), cancellationToken).ConfigureAwait(false))
+        if (!await directory.CreateUserAsync(user, passwords.Hash(password), cancellationToken, Record(by, "user_create", $"created user {username}", user.Id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A user '{username}' already exists.");
         }
 
-        return await AdminResult.DoneOnceRecordedAsync(AuditAsync(by, "user_create", $"created user {username}", user.Id, cancellationToken), $"Created user {username}. Give them this first password; it is not shown again.", password).ConfigureAwait(false);
+        return AdminResult.Done($"Created user {username}. Give them this first password; it is not shown again.", password);
     }
 
     public async Task<AdminResult> SetUserStatusAsync(ConsoleUser by, string username, UserStatus status, CancellationToken cancellationToken)
@@ -104,8 +85,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("You cannot disable your own account.");
         }
 
-        await directory.SetUserStatusAsync(user.Id, status, cancellationToken).ConfigureAwait(false);
-        await AuditAsync(by, "user_status", $"set {user.Username} {status.ToString().ToLowerInvariant()}", user.Id, cancellationToken).ConfigureAwait(false);
+        if (!await directory.SetUserStatusAsync(user.Id, status, cancellationToken, Record(by, "user_status", $"set {user.Username} {status.ToString().ToLowerInvariant()}", user.Id)).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"There is no user '{username}'.");
+        }
+
         return AdminResult.Done($"{user.Username} is now {status.ToString().ToLowerInvariant()}.");
     }
 
@@ -122,14 +106,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"There is no user '{username}'.");
         }
 
-        var passwords = await directory.UnlockAsync(user.Id, cancellationToken).ConfigureAwait(false);
-        var codes = await mfa.UnlockCodesAsync(user.Id, cancellationToken).ConfigureAwait(false);
-        if (!passwords && !codes)
+        if (!await directory.UnlockAsync(user.Id, cancellationToken, Record(by, "user_unlock", $"cleared the failed sign-ins and one-time codes of {user.Username}", user.Id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"{user.Username} has no failed sign-ins to clear.");
         }
 
-        await AuditAsync(by, "user_unlock", $"cleared the failed {(passwords && codes ? "sign-ins and one-time codes" : passwords ? "sign-ins" : "one-time codes")} of {user.Username}", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{user.Username} can sign in again: failed attempts cleared.");
     }
 
@@ -138,18 +119,25 @@ public sealed partial class AdminOperations(
     {
         ArgumentNullException.ThrowIfNull(by);
         var user = await directory.FindUserByUsernameAsync(username ?? string.Empty, cancellationToken).ConfigureAwait(false);
-        if (user is null || !await mfa.DeleteTotpAsync(user.Id, cancellationToken).ConfigureAwait(false))
+        if (user is null)
         {
-            return AdminResult.Refused(user is null ? $"There is no user '{username}'." : $"{user.Username} has no authenticator.");
+            return AdminResult.Refused($"There is no user '{username}'.");
         }
 
-        // Sessions that proved the old factor end too: whoever holds the lost device gains nothing from them.
-        foreach (var session in await grants.ListSessionsAsync(user.Id, cancellationToken).ConfigureAwait(false))
+        // The authenticator, the sessions that proved it (whoever holds the lost device gains nothing from them) and the
+        // record go in one transaction; then each session is revoked again through the grant store, a no-op in the
+        // database that ends it in this process's session cache at once.
+        var sessions = await grants.ListSessionsAsync(user.Id, cancellationToken).ConfigureAwait(false);
+        if (!await mfa.RemoveAuthenticatorAsync(user.Id, cancellationToken, Record(by, "mfa_reset", $"removed the authenticator of {user.Username} and ended their sessions", user.Id)).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"{user.Username} has no authenticator.");
+        }
+
+        foreach (var session in sessions)
         {
             await grants.RevokeSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
         }
 
-        await AuditAsync(by, "mfa_reset", $"removed the authenticator of {user.Username} and ended their sessions", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{user.Username}'s authenticator is removed and their sessions are ended; their next sign-in that needs MFA sets up a new one.");
     }
 
@@ -166,8 +154,8 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"There is no user '{username}'.");
         }
 
-        var secret = await mfa.EnrolNewAsync(keyProtector, user.Id, cancellationToken).ConfigureAwait(false);
-        return await AdminResult.DoneOnceRecordedAsync(AuditAsync(by, "mfa_enrol", $"enrolled a new authenticator for {user.Username}", user.Id, cancellationToken), $"Enrolled an authenticator for {user.Username}. Add its secret to their authenticator app now: it is not shown again.", secret).ConfigureAwait(false);
+        var secret = await mfa.EnrolNewAsync(keyProtector, user.Id, cancellationToken, Record(by, "mfa_enrol", $"enrolled a new authenticator for {user.Username}", user.Id)).ConfigureAwait(false);
+        return AdminResult.Done($"Enrolled an authenticator for {user.Username}. Add its secret to their authenticator app now: it is not shown again.", secret);
     }
 
     public async Task<AdminResult> AddRoleAsync(ConsoleUser by, string username, string role, CancellationToken cancellationToken)
@@ -180,12 +168,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused(user is null ? $"There is no user '{username}'." : "A role is a word of letters, digits, '.', '_' or '-'.");
         }
 
-        if (!await directory.AddRoleAsync(user.Id, role, cancellationToken).ConfigureAwait(false))
+        if (!await directory.AddRoleAsync(user.Id, role, cancellationToken, Record(by, "role_add", $"gave {user.Username} the role {role}", user.Id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"{user.Username} already has the role {role}.");
         }
 
-        await AuditAsync(by, "role_add", $"gave {user.Username} the role {role}", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{user.Username} now has the role {role}.");
     }
 
@@ -204,12 +191,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("You cannot remove your own administrator role.");
         }
 
-        if (!await directory.RemoveRoleAsync(user.Id, role ?? string.Empty, cancellationToken).ConfigureAwait(false))
+        if (!await directory.RemoveRoleAsync(user.Id, role ?? string.Empty, cancellationToken, Record(by, "role_remove", $"removed the role {role} from {user.Username}", user.Id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"{user.Username} does not have the role {role}.");
         }
 
-        await AuditAsync(by, "role_remove", $"removed the role {role} from {user.Username}", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{user.Username} no longer has the role {role}.");
     }
 
@@ -222,12 +208,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("A group needs an id (letters, digits, '.', '_' or '-') and a name (at most 200 characters).");
         }
 
-        if (!await directory.CreateGroupAsync(new Ema.Server.Model.Group(id, name.Trim(), string.IsNullOrWhiteSpace(description) ? null : description.Trim()), cancellationToken).ConfigureAwait(false))
+        if (!await directory.CreateGroupAsync(new Ema.Server.Model.Group(id, name.Trim(), string.IsNullOrWhiteSpace(description) ? null : description.Trim()), cancellationToken, Record(by, "group_create", $"created group {id}", id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A group with the id '{id}' or the name '{name}' already exists.");
         }
 
-        await AuditAsync(by, "group_create", $"created group {id}", id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Created group {id}.");
     }
 
@@ -241,12 +226,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused(user is null ? $"There is no user '{username}'." : $"There is no group '{groupId}'.");
         }
 
-        if (!await directory.AddGroupMemberAsync(group.Id, user.Id, cancellationToken).ConfigureAwait(false))
+        if (!await directory.AddGroupMemberAsync(group.Id, user.Id, cancellationToken, Record(by, "group_member_add", $"added {user.Username} to {group.Id}", user.Id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"{user.Username} is already in {group.Name}.");
         }
 
-        await AuditAsync(by, "group_member_add", $"added {user.Username} to {group.Id}", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Added {user.Username} to {group.Name}.");
     }
 
@@ -254,12 +238,11 @@ public sealed partial class AdminOperations(
     {
         ArgumentNullException.ThrowIfNull(by);
         var user = await directory.FindUserByUsernameAsync((username ?? string.Empty).Trim(), cancellationToken).ConfigureAwait(false);
-        if (user is null || !await directory.RemoveGroupMemberAsync(groupId ?? string.Empty, user.Id, cancellationToken).ConfigureAwait(false))
+        if (user is null || !await directory.RemoveGroupMemberAsync(groupId ?? string.Empty, user.Id, cancellationToken, Record(by, "group_member_remove", $"removed {user.Username} from {groupId}", user.Id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"{username} is not a member of {groupId}.");
         }
 
-        await AuditAsync(by, "group_member_remove", $"removed {user.Username} from {groupId}", user.Id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Removed {user.Username} from {groupId}.");
     }
 
@@ -298,15 +281,12 @@ public sealed partial class AdminOperations(
             GrantTypes = tokenExchange ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange] : [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
             TokenExchangeAllowed = tokenExchange,
         };
-        if (!await applications.CreateClientAsync(client, cancellationToken).ConfigureAwait(false))
+        if (!await applications.CreateClientAsync(client, cancellationToken, Record(by, "client_create", $"created client {clientId} ({authenticationMethod}{(tokenExchange ? ", token exchange" : string.Empty)})", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }
 
-        return await AdminResult.DoneOnceRecordedAsync(
-            AuditAsync(by, "client_create", $"created client {clientId} ({authenticationMethod}{(tokenExchange ? ", token exchange" : string.Empty)})", clientId, cancellationToken),
-            secret is null ? $"Created public client {clientId}." : $"Created client {clientId}. Copy its secret now: it is not shown again.",
-            secret).ConfigureAwait(false);
+        return AdminResult.Done(secret is null ? $"Created public client {clientId}." : $"Created client {clientId}. Copy its secret now: it is not shown again.", secret);
     }
 
     public async Task<AdminResult> RotateClientSecretAsync(ConsoleUser by, string clientId, CancellationToken cancellationToken)
@@ -319,8 +299,12 @@ public sealed partial class AdminOperations(
         }
 
         var secret = SecretHasher.NewSecret();
-        await applications.SetClientSecretHashAsync(client.ClientId, SecretHasher.Hash(secret), cancellationToken).ConfigureAwait(false);
-        return await AdminResult.DoneOnceRecordedAsync(AuditAsync(by, "client_secret_rotate", $"rotated the secret of {client.ClientId}", client.ClientId, cancellationToken), $"New secret for {client.ClientId}; the old one no longer works. Copy it now: it is not shown again.", secret).ConfigureAwait(false);
+        if (!await applications.SetClientSecretHashAsync(client.ClientId, SecretHasher.Hash(secret), cancellationToken, Record(by, "client_secret_rotate", $"rotated the secret of {client.ClientId}", client.ClientId)).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"There is no client '{clientId}'.");
+        }
+
+        return AdminResult.Done($"New secret for {client.ClientId}; the old one no longer works. Copy it now: it is not shown again.", secret);
     }
 
     public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)
@@ -331,12 +315,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("The console's own client cannot be disabled from the console.");
         }
 
-        if (!await applications.SetClientEnabledAsync(clientId ?? string.Empty, enabled, cancellationToken).ConfigureAwait(false))
+        if (!await applications.SetClientEnabledAsync(clientId ?? string.Empty, enabled, cancellationToken, Record(by, enabled ? "client_enable" : "client_disable", $"{(enabled ? "enabled" : "disabled")} client {clientId}", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"There is no client '{clientId}'.");
         }
 
-        await AuditAsync(by, enabled ? "client_enable" : "client_disable", $"{(enabled ? "enabled" : "disabled")} client {clientId}", clientId, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"{clientId} is {(enabled ? "enabled" : "disabled")}.");
     }
 
@@ -356,8 +339,7 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("The client id at the resource must be non-empty text (at most 200 characters).");
         }
 
-        await applications.SetClientIdAtResourceAsync(clientId!, resourceId!, clientIdAtResource, cancellationToken).ConfigureAwait(false);
-        await AuditAsync(by, "client_map", $"{clientId} is {clientIdAtResource} at {resourceId}", resourceId, cancellationToken, clientId: clientId).ConfigureAwait(false);
+        await applications.SetClientIdAtResourceAsync(clientId!, resourceId!, clientIdAtResource, cancellationToken, Record(by, "client_map", $"{clientId} is {clientIdAtResource} at {resourceId}", resourceId, clientId: clientId)).ConfigureAwait(false);
         return AdminResult.Done($"{clientId} is {clientIdAtResource} at {resourceId}.");
     }
 
@@ -384,12 +366,12 @@ public sealed partial class AdminOperations(
         }
 
         var entitlement = new Entitlement(SecretHasher.NewId("ent_", 9), groupId is null ? EntitlementSubjectType.User : EntitlementSubjectType.Group, groupId ?? userId!, clientId!, target.Id, scopes);
-        if (!await entitlements.CreateAsync(entitlement, cancellationToken).ConfigureAwait(false))
+        var record = Record(by, "entitlement_create", $"entitled {entitlement.SubjectType.ToString().ToLowerInvariant()} {entitlement.SubjectId} to {target.Id} via {clientId}: {string.Join(' ', scopes)}", target.Id, clientId: clientId);
+        if (!await entitlements.CreateAsync(entitlement, cancellationToken, record).ConfigureAwait(false))
         {
             return AdminResult.Refused("Could not create the entitlement (an unknown group or user?).");
         }
 
-        await AuditAsync(by, "entitlement_create", $"entitled {entitlement.SubjectType.ToString().ToLowerInvariant()} {entitlement.SubjectId} to {target.Id} via {clientId}: {string.Join(' ', scopes)}", target.Id, cancellationToken, clientId: clientId).ConfigureAwait(false);
         return AdminResult.Done($"Created entitlement {entitlement.Id}.");
     }
 
@@ -430,12 +412,11 @@ public sealed partial class AdminOperations(
         }
 
         var application = new ResourceApplication { Id = id, DisplayName = displayName.Trim(), Resource = resource!.Trim(), AuthorizationServerIssuer = authorizationServer!.Trim(), Scopes = scopes };
-        if (!await applications.CreateResourceAsync(application, cancellationToken).ConfigureAwait(false))
+        if (!await applications.CreateResourceAsync(application, cancellationToken, Record(by, "resource_create", $"created resource {id} ({application.Resource})", id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A resource with the id '{id}' or the identifier '{resource}' already exists.");
         }
 
-        await AuditAsync(by, "resource_create", $"created resource {id} ({application.Resource})", id, cancellationToken).ConfigureAwait(false);
         return AdminResult.Done($"Created resource {id}.");
     }
 
@@ -494,8 +475,7 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("There is no such live session.");
         }
 
-        await grants.RevokeSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
-        await AuditAsync(by, "session_revoke", $"revoked session {session.Id} of {session.UserId}", session.UserId, cancellationToken, sessionId: session.Id).ConfigureAwait(false);
+        await grants.RevokeSessionAsync(session.Id, cancellationToken, Record(by, "session_revoke", $"revoked session {session.Id} of {session.UserId}", session.UserId, sessionId: session.Id)).ConfigureAwait(false);
         return AdminResult.Done($"Session {session.Id} is revoked: its refresh tokens and ID tokens no longer yield grants.");
     }
 
@@ -504,9 +484,7 @@ public sealed partial class AdminOperations(
     {
         ArgumentNullException.ThrowIfNull(by);
         var options = new SigningKeyRingOptions { Algorithm = idp.Value.SigningAlgorithm, RetiredKeyRetention = idp.Value.IdTokenLifetime + TimeSpan.FromMinutes(5) };
-        await keys.RotateAsync(IdentityProviderTokens.KeyPurpose, options, cancellationToken).ConfigureAwait(false);
-        var current = keys.GetLoaded(IdentityProviderTokens.KeyPurpose).Current.KeyId;
-        await AuditAsync(by, "signing_key_rotate", $"rotated the IdP signing keys; current kid {current}", current, cancellationToken).ConfigureAwait(false);
+        var current = await keys.RotateAsync(IdentityProviderTokens.KeyPurpose, options, cancellationToken, kid => Record(by, "signing_key_rotate", $"rotated the IdP signing keys; current kid {kid}", kid)).ConfigureAwait(false);
         return AdminResult.Done($"Rotated. The current signing key is {current}.");
     }
 
@@ -520,13 +498,9 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"There is no client '{clientId}'.");
         }
 
-        await grants.DisconnectClientAsync(user.Id, client.ClientId, GrantStoreExtensions.CutOffAfter(time.GetUtcNow()), cancellationToken).ConfigureAwait(false);
-        await AuditAsync(user, "client_disconnect", $"{user.Username} disconnected {client.ClientId}", null, cancellationToken, clientId: client.ClientId).ConfigureAwait(false);
+        await grants.DisconnectClientAsync(user.Id, client.ClientId, GrantStoreExtensions.CutOffAfter(time.GetUtcNow()), cancellationToken, Record(user, "client_disconnect", $"{user.Username} disconnected {client.ClientId}", null, clientId: client.ClientId)).ConfigureAwait(false);
         return AdminResult.Done($"{client.Name} is disconnected: it can no longer get new access on your behalf until you sign in to it again (access it already obtained ends when it expires, within the hour).");
     }
-
-    private Task AuditAsync(ConsoleUser by, string action, string reason, string? target, CancellationToken cancellationToken, string? sessionId = null, string? clientId = null) =>
-        audit.WriteAsync(Record(by, action, reason, target, sessionId, clientId), cancellationToken);
 
     private AuditEvent Record(ConsoleUser by, string action, string reason, string? target, string? sessionId = null, string? clientId = null) =>
         AdminInput.Record(time, by, action, reason, target, sessionId, clientId);

@@ -19,17 +19,17 @@ public sealed class FixedResourceStore(IReadOnlyList<ResourceApplication> resour
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
-    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
-    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
     public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
     public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken) => throw new NotSupportedException();
+    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 }

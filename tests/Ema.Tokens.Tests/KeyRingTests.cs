@@ -50,6 +50,28 @@ public sealed class KeyRingTests
     }
 
     [Fact]
+    public void KeyRing_ProposedRotation_ChangesNothingUntilAdopted()
+    {
+        // The key manager stores a rotation (with its audit record) before adopting it: a failed store must leave the
+        // ring signing with the key the database holds.
+        var ring = SigningKeyRing.CreateNew(new SigningKeyRingOptions(), _time);
+        var current = ring.Current.KeyId;
+        var next = ring.Next!.KeyId;
+
+        var proposed = ring.ProposeRotation();
+
+        Assert.Equal(current, ring.Current.KeyId);
+        Assert.Equal(next, ring.Next!.KeyId);
+        Assert.Equal(2, ring.Jwks.Keys.Count);
+        Assert.Equal(next, proposed.Single(e => e.Status == SigningKeyStatus.Current).Key.KeyId);
+
+        ring.Adopt(proposed);
+
+        Assert.Equal(next, ring.Current.KeyId);
+        Assert.Contains(ring.Jwks.Keys, k => k.KeyId == current);
+    }
+
+    [Fact]
     public void KeyRing_RetiredKeyPastRetention_IsDroppedAtNextRotation()
     {
         var ring = SigningKeyRing.CreateNew(new SigningKeyRingOptions { RetiredKeyRetention = TimeSpan.FromMinutes(10) }, _time);

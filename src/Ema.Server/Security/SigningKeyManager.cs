@@ -112,16 +112,33 @@ public sealed class SigningKeyManager
         }
     }
 
-    /// <summary>Rotates the ring of <paramref name="purpose"/> and stores the result.</summary>
-    public async Task RotateAsync(string purpose, SigningKeyRingOptions options, CancellationToken cancellationToken)
+    /// <summary>
+    /// Rotates the ring of <paramref name="purpose"/>: the rotated keys are stored first — with the audit record made from
+    /// the new current key id, when given, in the same transaction — and only then put in force, so a failed store (or
+    /// record) leaves the ring as it was. Returns the new current key id.
+    /// </summary>
+    public async Task<string> RotateAsync(string purpose, SigningKeyRingOptions options, CancellationToken cancellationToken, Func<string, Audit.AuditEvent>? auditRecord = null)
     {
         var ring = await GetRingAsync(purpose, options, cancellationToken).ConfigureAwait(false);
-        await SaveAsync(purpose, ring.Rotate(), cancellationToken).ConfigureAwait(false);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var entries = ring.ProposeRotation();
+            var current = entries.Single(e => e.Status == SigningKeyStatus.Current).Key.KeyId;
+            await SaveAsync(purpose, entries, cancellationToken, auditRecord?.Invoke(current)).ConfigureAwait(false);
+            ring.Adopt(entries);
+            return current;
+        }
+        finally
+        {
+            _lock.Release();
+        }
     }
 
-    private Task SaveAsync(string purpose, IReadOnlyList<SigningKeyEntry> entries, CancellationToken cancellationToken) =>
+    private Task SaveAsync(string purpose, IReadOnlyList<SigningKeyEntry> entries, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
         _store.ReplaceAsync(
             purpose,
             [.. entries.Select(e => new StoredSigningKey(e.Key.KeyId, purpose, e.Key.Algorithm.Name, e.Status.ToString(), _protector.Protect(e.Key.ExportPkcs8()), e.CreatedAt, e.RetiredAt))],
-            cancellationToken);
+            cancellationToken,
+            auditRecord);
 }

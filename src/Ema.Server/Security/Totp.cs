@@ -111,13 +111,13 @@ public static class Totp
 public static class MfaEnrollments
 {
     /// <summary>Creates a secret, stores it encrypted for <paramref name="userId"/>, and returns it in base32 (to show once).</summary>
-    public static async Task<string> EnrolNewAsync(this IMfaStore store, IKeyProtector protector, string userId, CancellationToken cancellationToken)
+    public static async Task<string> EnrolNewAsync(this IMfaStore store, IKeyProtector protector, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(protector);
         var secret = Totp.NewSecret();
         var base32 = Totp.Base32(secret); // before Protect, which zeroes the plaintext
-        await store.SetTotpAsync(userId, protector.Protect(secret), cancellationToken).ConfigureAwait(false);
+        await store.SetTotpAsync(userId, protector.Protect(secret), cancellationToken, auditRecord).ConfigureAwait(false);
         return base32;
     }
 }
@@ -127,7 +127,8 @@ public interface IMfaStore
 {
     Task<(byte[] ProtectedSecret, long LastStep)?> FindTotpAsync(string userId, CancellationToken cancellationToken);
 
-    Task SetTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken);
+    /// <summary>Stores the user's authenticator, replacing any other (an administrator's enrolment).</summary>
+    Task SetTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Stores a first authenticator, atomically; false when the user already has one (it is never replaced).</summary>
     Task<bool> TryAddTotpAsync(string userId, byte[] protectedSecret, CancellationToken cancellationToken);
@@ -148,9 +149,11 @@ public interface IMfaStore
     /// <summary>The end of the authenticator's lock, if it is locked at <paramref name="now"/>.</summary>
     Task<DateTimeOffset?> FindCodeLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
 
-    /// <summary>An administrator's unlock of the one-time codes; false when there was nothing to clear.</summary>
-    Task<bool> UnlockCodesAsync(string userId, CancellationToken cancellationToken);
-
-    /// <summary>Removes the user's authenticator (lost device); false when there was none.</summary>
-    Task<bool> DeleteTotpAsync(string userId, CancellationToken cancellationToken);
+    /// <summary>
+    /// Lost device: removes the user's authenticator and ends every live session of theirs (and its refresh tokens) in
+    /// one transaction — sessions that proved the lost factor must not outlive it —; false, and nothing changed, when
+    /// the user had no authenticator. Session lookups cached by an <see cref="Stores.IGrantStore"/> see the end within
+    /// their TTL; the caller revokes them through that store too to end them in its cache at once.
+    /// </summary>
+    Task<bool> RemoveAuthenticatorAsync(string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 }

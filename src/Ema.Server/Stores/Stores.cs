@@ -2,7 +2,11 @@ using Ema.Server.Model;
 
 namespace Ema.Server.Stores;
 
-/// <summary>Users, groups and roles.</summary>
+/// <summary>
+/// Users, groups and roles. Here and in the other stores of the IdP, an administrator's change takes an optional audit
+/// record: given, the change and the record are stored together or not at all (an
+/// <see cref="Audit.AuditUnavailableException"/>), and a change that changed nothing (false) records nothing.
+/// </summary>
 public interface IDirectoryStore
 {
     Task<User?> FindUserAsync(string userId, CancellationToken cancellationToken);
@@ -18,9 +22,9 @@ public interface IDirectoryStore
     Task<int> CountUsersAsync(CancellationToken cancellationToken);
 
     /// <summary>Creates a user with a password hash; false when the username is taken.</summary>
-    Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken);
+    Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
-    Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken);
+    Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken);
 
@@ -33,8 +37,11 @@ public interface IDirectoryStore
     /// </summary>
     Task<SignInAttempt?> BeginSignInAttemptAsync(string userId, DateTimeOffset now, Func<int, DateTimeOffset?> lockoutAfter, CancellationToken cancellationToken);
 
-    /// <summary>An administrator's unlock: forgets the failures and ends any lock; false when there was nothing to clear.</summary>
-    Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken);
+    /// <summary>
+    /// An administrator's unlock: forgets the failures and ends the locks of both factors — the password's and the
+    /// authenticator's one-time codes' — in one transaction; false when there was nothing to clear.
+    /// </summary>
+    Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>The end of the user's sign-in lock, if it is locked at <paramref name="now"/> (the console's view: no password hash read).</summary>
     Task<DateTimeOffset?> FindSignInLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken);
@@ -48,22 +55,22 @@ public interface IDirectoryStore
 
     Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken);
 
-    Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken);
+    Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
-    Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken);
+    Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<IReadOnlyList<string>> GetGroupIdsAsync(string userId, CancellationToken cancellationToken);
 
-    Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken);
+    Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Every membership as (group id, user id), in one read (the console's groups page).</summary>
     Task<IReadOnlyList<(string GroupId, string UserId)>> ListMembershipsAsync(CancellationToken cancellationToken);
 
     /// <summary>Removes a group membership; false when there was none.</summary>
-    Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken);
+    Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Removes a role; false when the user did not have it.</summary>
-    Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken);
+    Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken);
 }
@@ -73,12 +80,12 @@ public interface IApplicationStore : IClientDirectory
 {
     Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken);
 
-    Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken);
+    Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
-    Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken);
+    Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Replaces a confidential client's secret hash (rotation); false when there is no such client.</summary>
-    Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken);
+    Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Replaces a client's redirect URIs; false when there is no such client.</summary>
     Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken);
@@ -89,12 +96,12 @@ public interface IApplicationStore : IClientDirectory
 
     Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken);
 
-    Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken);
+    Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>The client's id at the resource's authorization server, or null when not mapped (the same id is used).</summary>
     Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken);
 
-    Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken);
+    Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 }
 
 /// <summary>Entitlements v1.</summary>
@@ -104,7 +111,7 @@ public interface IEntitlementStore
 
     Task<IReadOnlyList<Entitlement>> ListAsync(CancellationToken cancellationToken);
 
-    Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken);
+    Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 }
 
 /// <summary>Sessions, pending authorization requests, authorization codes and refresh tokens.</summary>
@@ -117,7 +124,7 @@ public interface IGrantStore
     Task<IdpSession?> FindSessionAsync(string sessionId, CancellationToken cancellationToken);
 
     /// <summary>Revokes a session and every refresh token issued in it.</summary>
-    Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken);
+    Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>Live sessions (not revoked, not expired), of one user or of everyone, newest first.</summary>
     Task<IReadOnlyList<IdpSession>> ListSessionsAsync(string? userId, CancellationToken cancellationToken);
@@ -162,7 +169,7 @@ public interface IGrantStore
     /// Disconnects a client from a user: revokes every refresh-token family of the pair and records the time, so that ID
     /// tokens issued to the client before it can no longer be exchanged for ID-JAGs.
     /// </summary>
-    Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken);
+    Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     /// <summary>The cut-off of the user's last disconnection of the client (what was issued before it is void), or null.</summary>
     Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken);
@@ -215,5 +222,5 @@ public interface ISigningKeyStore
     Task<IReadOnlyList<StoredSigningKey>> LoadAsync(string purpose, CancellationToken cancellationToken);
 
     /// <summary>Replaces the keys of <paramref name="purpose"/> atomically.</summary>
-    Task ReplaceAsync(string purpose, IReadOnlyList<StoredSigningKey> keys, CancellationToken cancellationToken);
+    Task ReplaceAsync(string purpose, IReadOnlyList<StoredSigningKey> keys, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 }

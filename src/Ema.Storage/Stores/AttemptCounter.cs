@@ -40,9 +40,12 @@ internal sealed class AttemptCounter(SqliteDatabase db, string table, string key
             cancellationToken);
     }
 
-    /// <summary>Clears the count and the lock whatever they are (an administrator's unlock); false when both were clear.</summary>
-    public async Task<bool> ResetAsync(string key, CancellationToken cancellationToken) =>
-        await db.RunAsync(c => c.ExecuteAsync($"UPDATE {table} SET failed_attempts = 0, locked_until = NULL WHERE {keyColumn} = @key AND (failed_attempts > 0 OR locked_until IS NOT NULL)", new { key }), cancellationToken).ConfigureAwait(false) == 1;
+    /// <summary>
+    /// Clears the count and the lock whatever they are (an administrator's unlock), in the caller's transaction; false
+    /// when both were clear.
+    /// </summary>
+    public async Task<bool> ResetAsync(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string key) =>
+        await connection.ExecuteAsync($"UPDATE {table} SET failed_attempts = 0, locked_until = NULL WHERE {keyColumn} = @key AND (failed_attempts > 0 OR locked_until IS NOT NULL)", new { key }, transaction).ConfigureAwait(false) == 1;
 
     /// <summary>The end of the lock, if it is locked at <paramref name="now"/>.</summary>
     public async Task<DateTimeOffset?> FindLockAsync(string key, DateTimeOffset now, CancellationToken cancellationToken) =>

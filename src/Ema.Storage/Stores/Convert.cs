@@ -15,6 +15,23 @@ internal static class Db
 
     public static IReadOnlyList<string> List(string? value) => string.IsNullOrEmpty(value) ? [] : value.Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
+    /// <summary>
+    /// Runs one change statement; true when it changed exactly one row. A constraint failure (a duplicate, an unknown id
+    /// behind a foreign key) is its answer, false: SQLite undoes only that statement, so the transaction it runs in — a
+    /// group-commit batch shared with other writes — goes on.
+    /// </summary>
+    public static async Task<bool> ExecuteOneAsync(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction? transaction, string sql, object parameters)
+    {
+        try
+        {
+            return await Dapper.SqlMapper.ExecuteAsync(connection, sql, parameters, transaction).ConfigureAwait(false) == 1;
+        }
+        catch (Exception ex) when (IsUniqueViolation(ex))
+        {
+            return false;
+        }
+    }
+
     public static bool IsUniqueViolation(Exception ex) =>
         ex is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Dapper;
+using Ema.Server.Audit;
 using Ema.Server.Model;
 using Ema.Server.Stores;
 
@@ -12,11 +13,13 @@ public sealed class SqliteApplicationStore : IApplicationStore
     private const string ResourceColumns = "id AS Id, display_name AS DisplayName, resource AS Resource, as_issuer AS AsIssuer, scopes AS Scopes, enabled AS Enabled";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
+    private readonly SqliteAuditLog _audit;
 
-    public SqliteApplicationStore(SqliteDatabase db, TimeProvider time)
+    public SqliteApplicationStore(SqliteDatabase db, TimeProvider time, SqliteAuditLog audit)
     {
         _db = db;
         _time = time;
+        _audit = audit;
     }
 
     private sealed record ClientRow(string ClientId, string Name, string RedirectUris, string PostLogoutRedirectUris, string AuthMethod, string? SecretHash, string GrantTypes, long TokenExchangeAllowed, long PublicTokenExchangeAllowed, long Enabled)
@@ -55,32 +58,25 @@ public sealed class SqliteApplicationStore : IApplicationStore
     public async Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(c => c.QueryAsync<ClientRow>($"SELECT {ClientColumns} FROM clients ORDER BY client_id"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
 
-    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken)
+    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        try
-        {
-            return await _db.RunAsync(
-                c => c.ExecuteAsync(
-                    "INSERT INTO clients (client_id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, grant_types, token_exchange_allowed, public_token_exchange_allowed, enabled, created_at) VALUES (@ClientId, @Name, @redirect, @postLogout, @AuthenticationMethod, @SecretHash, @grants, @tx, @ptx, @enabled, @now)",
-                    new
-                    {
-                        client.ClientId, client.Name, redirect = Db.List(client.RedirectUris), postLogout = Db.List(client.PostLogoutRedirectUris), client.AuthenticationMethod, client.SecretHash,
-                        grants = Db.List(client.GrantTypes), tx = client.TokenExchangeAllowed ? 1 : 0, ptx = client.PublicTokenExchangeAllowed ? 1 : 0, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()),
-                    }),
-                cancellationToken).ConfigureAwait(false) == 1;
-        }
-        catch (Exception ex) when (Db.IsUniqueViolation(ex))
-        {
-            return false;
-        }
+        return _audit.ChangeOneAsync(
+            "INSERT INTO clients (client_id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, grant_types, token_exchange_allowed, public_token_exchange_allowed, enabled, created_at) VALUES (@ClientId, @Name, @redirect, @postLogout, @AuthenticationMethod, @SecretHash, @grants, @tx, @ptx, @enabled, @now)",
+            new
+            {
+                client.ClientId, client.Name, redirect = Db.List(client.RedirectUris), postLogout = Db.List(client.PostLogoutRedirectUris), client.AuthenticationMethod, client.SecretHash,
+                grants = Db.List(client.GrantTypes), tx = client.TokenExchangeAllowed ? 1 : 0, ptx = client.PublicTokenExchangeAllowed ? 1 : 0, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()),
+            },
+            auditRecord,
+            cancellationToken);
     }
 
-    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) =>
-        await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET enabled = @e WHERE client_id = @clientId", new { e = enabled ? 1 : 0, clientId }), cancellationToken).ConfigureAwait(false) == 1;
+    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE clients SET enabled = @e WHERE client_id = @clientId", new { e = enabled ? 1 : 0, clientId }, auditRecord, cancellationToken);
 
-    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken) =>
-        await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method <> @none", new { secretHash, clientId, none = Ema.Protocol.ClientAuthenticationMethods.None }), cancellationToken).ConfigureAwait(false) == 1;
+    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method <> @none", new { secretHash, clientId, none = Ema.Protocol.ClientAuthenticationMethods.None }, auditRecord, cancellationToken);
 
     public async Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) =>
         await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET redirect_uris = @uris WHERE client_id = @clientId", new { uris = Db.List(redirectUris), clientId }), cancellationToken).ConfigureAwait(false) == 1;
@@ -94,30 +90,23 @@ public sealed class SqliteApplicationStore : IApplicationStore
     public async Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(c => c.QueryAsync<ResourceRow>($"SELECT {ResourceColumns} FROM resources ORDER BY display_name"), cancellationToken).ConfigureAwait(false)).Select(r => r.ToModel())];
 
-    public async Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken)
+    public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        try
-        {
-            return await _db.RunAsync(
-                c => c.ExecuteAsync(
-                    "INSERT INTO resources (id, display_name, resource, as_issuer, scopes, enabled, created_at) VALUES (@Id, @DisplayName, @Resource, @AuthorizationServerIssuer, @scopes, @enabled, @now)",
-                    new { resource.Id, resource.DisplayName, resource.Resource, resource.AuthorizationServerIssuer, scopes = JsonSerializer.Serialize(resource.Scopes), enabled = resource.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()) }),
-                cancellationToken).ConfigureAwait(false) == 1;
-        }
-        catch (Exception ex) when (Db.IsUniqueViolation(ex))
-        {
-            return false;
-        }
+        return _audit.ChangeOneAsync(
+            "INSERT INTO resources (id, display_name, resource, as_issuer, scopes, enabled, created_at) VALUES (@Id, @DisplayName, @Resource, @AuthorizationServerIssuer, @scopes, @enabled, @now)",
+            new { resource.Id, resource.DisplayName, resource.Resource, resource.AuthorizationServerIssuer, scopes = JsonSerializer.Serialize(resource.Scopes), enabled = resource.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()) },
+            auditRecord,
+            cancellationToken);
     }
 
     public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.QuerySingleOrDefaultAsync<string?>("SELECT client_id_at_resource FROM client_resource_ids WHERE client_id = @clientId AND resource_id = @resourceId", new { clientId, resourceId }), cancellationToken);
 
-    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken) =>
-        _db.RunAsync(
-            c => c.ExecuteAsync(
-                "INSERT INTO client_resource_ids (client_id, resource_id, client_id_at_resource) VALUES (@clientId, @resourceId, @clientIdAtResource) ON CONFLICT (client_id, resource_id) DO UPDATE SET client_id_at_resource = excluded.client_id_at_resource",
-                new { clientId, resourceId, clientIdAtResource }),
+    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync(
+            "INSERT INTO client_resource_ids (client_id, resource_id, client_id_at_resource) VALUES (@clientId, @resourceId, @clientIdAtResource) ON CONFLICT (client_id, resource_id) DO UPDATE SET client_id_at_resource = excluded.client_id_at_resource",
+            new { clientId, resourceId, clientIdAtResource },
+            auditRecord,
             cancellationToken);
 }

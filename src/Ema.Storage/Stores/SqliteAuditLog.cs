@@ -62,10 +62,13 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
 
     /// <summary>
     /// Runs <paramref name="change"/> and appends the audit record made from its result in one transaction of the
-    /// group commit: both are stored, or neither (<see cref="AuditUnavailableException"/>) — for changes that must never
-    /// be in force unrecorded (a policy version, a trust setting). A change that changed nothing (its record factory
-    /// returns null: nothing to record) adds no record. The change runs on the writer thread inside the batch: it must be
-    /// one short statement that reports its own constraint failures, for if it throws, the batch's other writes fail with it.
+    /// group commit: both are stored, or neither — for changes that must never be in force unrecorded (a policy version,
+    /// a trust setting, an administrator's change to the directory). Neither is stored when the batch cannot be
+    /// (<see cref="AuditUnavailableException"/>) or when the change or its record factory throws (that exception). A
+    /// change that changed nothing (its record factory returns null: nothing to record) adds no record. The change runs
+    /// on the writer thread inside the batch, so it must be a few short statements; it runs inside a savepoint, so if it
+    /// throws, only its own statements are undone and only its caller sees the exception — the batch's other writes
+    /// (token exchanges' records) are not failed by it.
     /// </summary>
     public async Task<T> WriteWithChangeAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent?> record, CancellationToken cancellationToken)
     {
@@ -83,6 +86,20 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
 
         return await write.Task.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A store's change with an optional audit record: without one, the change runs in a transaction of its own; with
+    /// one, as <see cref="WriteWithChangeAsync"/>, and the record is stored when <paramref name="changed"/> says the
+    /// change changed something (a duplicate insert, or an update of a row that is not there, records nothing).
+    /// </summary>
+    internal Task<T> ChangeAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, bool> changed, AuditEvent? auditRecord, CancellationToken cancellationToken) =>
+        auditRecord is null
+            ? _db.TransactAsync(change, cancellationToken)
+            : WriteWithChangeAsync(change, result => changed(result) ? auditRecord : null, cancellationToken);
+
+    /// <summary><see cref="ChangeAsync"/> of one statement (<see cref="Db.ExecuteOneAsync"/>): true when it changed one row.</summary>
+    internal Task<bool> ChangeOneAsync(string sql, object parameters, AuditEvent? auditRecord, CancellationToken cancellationToken) =>
+        ChangeAsync((c, t) => Db.ExecuteOneAsync(c, t, sql, parameters), changed => changed, auditRecord, cancellationToken);
 
     private static async Task WhenQueuedAsync(ValueTask queued, AuditWrite write)
     {
@@ -343,6 +360,8 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         public void Fail(Exception error) => TrySetException(new AuditUnavailableException("The audit record could not be stored.", error));
     }
 
+    private const string ChangeSavepoint = "ema_change";
+
     private sealed class ChangeWrite<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> change, Func<T, AuditEvent?> record, PendingBlock block)
         : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
     {
@@ -350,16 +369,45 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
 
         public IGroupCommitStage? Stage => block;
 
+        private Exception? _refused;
+
         public async Task ApplyAsync(SqliteConnection connection, SqliteTransaction transaction)
         {
-            _result = await change(connection, transaction).ConfigureAwait(false);
-            if (record(_result) is { } auditEvent)
+            // A savepoint per change: a change that throws (a constraint, a bug) is undone alone and told alone; the
+            // batch — other callers' records — goes on. The audit append stays outside it: if that fails, the batch fails.
+            transaction.Save(ChangeSavepoint);
+            AuditEvent? auditEvent;
+            try
+            {
+                _result = await change(connection, transaction).ConfigureAwait(false);
+                auditEvent = record(_result);
+                transaction.Release(ChangeSavepoint);
+            }
+            catch (Exception ex)
+            {
+                transaction.Rollback(ChangeSavepoint);
+                transaction.Release(ChangeSavepoint);
+                _refused = ex;
+                return;
+            }
+
+            if (auditEvent is not null)
             {
                 await block.AppendAsync(connection, transaction, auditEvent).ConfigureAwait(false);
             }
         }
 
-        public void Succeed() => TrySetResult(_result);
+        public void Succeed()
+        {
+            if (_refused is { } refused)
+            {
+                TrySetException(refused);
+            }
+            else
+            {
+                TrySetResult(_result);
+            }
+        }
 
         public void Fail(Exception error) => TrySetException(new AuditUnavailableException("The change and its audit record could not be stored.", error));
     }

@@ -51,7 +51,7 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     }
 
     public Task<bool> CreateTenantAsync(Tenant tenant, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
-        ChangeAsync("INSERT INTO as_tenants (id, name) VALUES (@Id, @Name)", tenant, auditRecord, cancellationToken);
+        _audit.ChangeOneAsync("INSERT INTO as_tenants (id, name) VALUES (@Id, @Name)", tenant, auditRecord, cancellationToken);
 
     public async Task<IReadOnlyList<Tenant>> ListTenantsAsync(CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<Tenant>("SELECT id AS Id, name AS Name FROM as_tenants ORDER BY name"), cancellationToken).ConfigureAwait(false)];
@@ -65,7 +65,7 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     public Task<bool> CreateTrustedIssuerAsync(TrustedIssuerRegistration issuer, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(issuer);
-        return ChangeAsync(
+        return _audit.ChangeOneAsync(
             "INSERT INTO as_trusted_issuers (issuer, tenant_id, metadata_uri, jwks_uri, inline_jwks, allowed_algorithms, allowed_client_ids, jit_provisioning, clock_skew_seconds, max_age_seconds, tolerate_audience_trailing_slash, enabled) VALUES (@Issuer, @TenantId, @MetadataUri, @JwksUri, @InlineJwks, @algs, @clients, @jit, @skew, @maxAge, @tolerate, @enabled)",
             new
             {
@@ -78,16 +78,16 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     }
 
     public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
-        ChangeAsync("UPDATE as_trusted_issuers SET enabled = @enabled WHERE issuer = @issuer", new { issuer, enabled = enabled ? 1 : 0 }, auditRecord, cancellationToken);
+        _audit.ChangeOneAsync("UPDATE as_trusted_issuers SET enabled = @enabled WHERE issuer = @issuer", new { issuer, enabled = enabled ? 1 : 0 }, auditRecord, cancellationToken);
 
     public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
-        ChangeAsync("UPDATE as_clients SET enabled = @enabled WHERE client_id = @clientId", new { clientId, enabled = enabled ? 1 : 0 }, auditRecord, cancellationToken);
+        _audit.ChangeOneAsync("UPDATE as_clients SET enabled = @enabled WHERE client_id = @clientId", new { clientId, enabled = enabled ? 1 : 0 }, auditRecord, cancellationToken);
 
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
-        ChangeAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId", new { clientId, secretHash }, auditRecord, cancellationToken);
+        _audit.ChangeOneAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId", new { clientId, secretHash }, auditRecord, cancellationToken);
 
     public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
-        ChangeAsync("DELETE FROM as_resources WHERE id = @id", new { id }, auditRecord, cancellationToken);
+        _audit.ChangeOneAsync("DELETE FROM as_resources WHERE id = @id", new { id }, auditRecord, cancellationToken);
 
     public async Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) =>
         (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<ClientRow>($"SELECT {ClientColumns} FROM as_clients WHERE client_id = @clientId", new { clientId }), cancellationToken).ConfigureAwait(false))?.ToModel();
@@ -98,7 +98,7 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        return ChangeAsync(
+        return _audit.ChangeOneAsync(
             "INSERT INTO as_clients (client_id, name, auth_method, secret_hash, enabled, created_at) VALUES (@ClientId, @Name, @AuthenticationMethod, @SecretHash, @enabled, @now)",
             new { client.ClientId, client.Name, client.AuthenticationMethod, client.SecretHash, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()) },
             auditRecord,
@@ -112,7 +112,7 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(resource);
-        return ChangeAsync("INSERT INTO as_resources (id, name, resource, scopes) VALUES (@Id, @Name, @Resource, @scopes)", new { resource.Id, resource.Name, resource.Resource, scopes = JsonSerializer.Serialize(resource.Scopes) }, auditRecord, cancellationToken);
+        return _audit.ChangeOneAsync("INSERT INTO as_resources (id, name, resource, scopes) VALUES (@Id, @Name, @Resource, @scopes)", new { resource.Id, resource.Name, resource.Resource, scopes = JsonSerializer.Serialize(resource.Scopes) }, auditRecord, cancellationToken);
     }
 
     public async Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken) =>
@@ -132,23 +132,4 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
             ?? throw new InvalidOperationException("The account could not be read back after insert.");
     }
 
-    // With a record: the change and its record commit in one group-commit transaction (both or neither); a change that
-    // changed nothing records nothing. A constraint failure (a duplicate, an unknown tenant) is this statement's answer,
-    // false — SQLite rolls back only the statement —, so it never fails the batch it shares with other writes.
-    private async Task<bool> ChangeAsync(string sql, object parameters, AuditEvent? auditRecord, CancellationToken cancellationToken) =>
-        auditRecord is null
-            ? await _db.RunAsync(c => ExecuteOneAsync(c, sql, parameters, null), cancellationToken).ConfigureAwait(false)
-            : await _audit.WriteWithChangeAsync((c, t) => ExecuteOneAsync(c, sql, parameters, t), changed => changed ? auditRecord : null, cancellationToken).ConfigureAwait(false);
-
-    private static async Task<bool> ExecuteOneAsync(Microsoft.Data.Sqlite.SqliteConnection connection, string sql, object parameters, Microsoft.Data.Sqlite.SqliteTransaction? transaction)
-    {
-        try
-        {
-            return await connection.ExecuteAsync(sql, parameters, transaction).ConfigureAwait(false) == 1;
-        }
-        catch (Exception ex) when (Db.IsUniqueViolation(ex))
-        {
-            return false;
-        }
-    }
 }

@@ -1,4 +1,5 @@
 using Dapper;
+using Ema.Server.Audit;
 using Ema.Server.Model;
 using Ema.Server.Stores;
 
@@ -10,13 +11,19 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     private const string UserColumns = "id AS Id, username AS Username, display_name AS DisplayName, email AS Email, status AS Status, department AS Department";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
+    private readonly SqliteAuditLog _audit;
     private readonly AttemptCounter _passwordAttempts;
+    private readonly AttemptCounter _codeAttempts;
 
-    public SqliteDirectoryStore(SqliteDatabase db, TimeProvider time)
+    public SqliteDirectoryStore(SqliteDatabase db, TimeProvider time, SqliteAuditLog audit)
     {
         _db = db;
         _time = time;
+        _audit = audit;
         _passwordAttempts = new AttemptCounter(db, "users", "id", hashColumn: "password_hash");
+
+        // The authenticator's counter (SqliteMfaStore counts the codes): an unlock clears both factors at once.
+        _codeAttempts = new AttemptCounter(db, "user_totp", "user_id");
     }
 
     private sealed record UserRow(string Id, string Username, string DisplayName, string? Email, string Status, string? Department)
@@ -48,17 +55,18 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public async Task<int> CountUsersAsync(CancellationToken cancellationToken) =>
         (int)await _db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users"), cancellationToken).ConfigureAwait(false);
 
-    public Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken)
+    public Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(user);
-        return InsertAsync(
+        return _audit.ChangeOneAsync(
             "INSERT INTO users (id, username, username_normalized, display_name, email, status, department, password_hash, failed_attempts, created_at) VALUES (@Id, @Username, @n, @DisplayName, @Email, @status, @Department, @passwordHash, 0, @now)",
             new { user.Id, user.Username, n = Normalize(user.Username), user.DisplayName, user.Email, status = user.Status.ToString(), user.Department, passwordHash, now = Db.Ms(_time.GetUtcNow()) },
+            auditRecord,
             cancellationToken);
     }
 
-    public async Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken) =>
-        await _db.RunAsync(c => c.ExecuteAsync("UPDATE users SET status = @s WHERE id = @userId", new { s = status.ToString(), userId }), cancellationToken).ConfigureAwait(false) == 1;
+    public Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE users SET status = @s WHERE id = @userId", new { s = status.ToString(), userId }, auditRecord, cancellationToken);
 
     public async Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken)
     {
@@ -74,8 +82,12 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public Task ClearSignInFailuresAsync(string userId, int count, CancellationToken cancellationToken) =>
         _passwordAttempts.ClearAsync(userId, count, cancellationToken);
 
-    public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken) =>
-        _passwordAttempts.ResetAsync(userId, cancellationToken);
+    public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeAsync(
+            async (c, t) => await _passwordAttempts.ResetAsync(c, t, userId).ConfigureAwait(false) | await _codeAttempts.ResetAsync(c, t, userId).ConfigureAwait(false),
+            cleared => cleared,
+            auditRecord,
+            cancellationToken);
 
     public Task<DateTimeOffset?> FindSignInLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken) =>
         _passwordAttempts.FindLockAsync(userId, now, cancellationToken);
@@ -83,17 +95,17 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public async Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<Group>("SELECT id AS Id, name AS Name, description AS Description FROM groups ORDER BY name"), cancellationToken).ConfigureAwait(false)];
 
-    public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken) =>
-        InsertAsync("INSERT INTO groups (id, name, description) VALUES (@Id, @Name, @Description)", group, cancellationToken);
+    public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("INSERT INTO groups (id, name, description) VALUES (@Id, @Name, @Description)", group, auditRecord, cancellationToken);
 
-    public Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken) =>
-        InsertAsync("INSERT INTO group_members (group_id, user_id) VALUES (@groupId, @userId) ON CONFLICT DO NOTHING", new { groupId, userId }, cancellationToken);
+    public Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("INSERT INTO group_members (group_id, user_id) VALUES (@groupId, @userId) ON CONFLICT DO NOTHING", new { groupId, userId }, auditRecord, cancellationToken);
 
     public async Task<IReadOnlyList<string>> GetGroupIdsAsync(string userId, CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<string>("SELECT group_id FROM group_members WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false)];
 
-    public Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken) =>
-        InsertAsync("INSERT INTO user_roles (user_id, role) VALUES (@userId, @role) ON CONFLICT DO NOTHING", new { userId, role }, cancellationToken);
+    public Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("INSERT INTO user_roles (user_id, role) VALUES (@userId, @role) ON CONFLICT DO NOTHING", new { userId, role }, auditRecord, cancellationToken);
 
     public async Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<string>("SELECT role FROM user_roles WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false)];
@@ -101,23 +113,12 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public async Task<IReadOnlyList<(string GroupId, string UserId)>> ListMembershipsAsync(CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(c => c.QueryAsync<(string, string)>("SELECT group_id, user_id FROM group_members ORDER BY group_id"), cancellationToken).ConfigureAwait(false))];
 
-    public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken) =>
-        await _db.RunAsync(c => c.ExecuteAsync("DELETE FROM group_members WHERE group_id = @groupId AND user_id = @userId", new { groupId, userId }), cancellationToken).ConfigureAwait(false) == 1;
+    public Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("DELETE FROM group_members WHERE group_id = @groupId AND user_id = @userId", new { groupId, userId }, auditRecord, cancellationToken);
 
-    public async Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken) =>
-        await _db.RunAsync(c => c.ExecuteAsync("DELETE FROM user_roles WHERE user_id = @userId AND role = @role", new { userId, role }), cancellationToken).ConfigureAwait(false) == 1;
+    public Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("DELETE FROM user_roles WHERE user_id = @userId AND role = @role", new { userId, role }, auditRecord, cancellationToken);
 
-    private async Task<bool> InsertAsync(string sql, object parameters, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _db.RunAsync(c => c.ExecuteAsync(sql, parameters), cancellationToken).ConfigureAwait(false) == 1;
-        }
-        catch (Exception ex) when (Db.IsUniqueViolation(ex))
-        {
-            return false; // duplicate, or an unknown id (foreign key)
-        }
-    }
 
     private static string Normalize(string username) => User.NormalizeUsername(username);
 }

@@ -1,4 +1,5 @@
 using Dapper;
+using Ema.Server.Audit;
 using Ema.Server.Model;
 using Ema.Server.Stores;
 
@@ -12,11 +13,13 @@ public sealed class SqliteGrantStore : IGrantStore
     private const string RefreshColumns = "token_hash AS TokenHash, family_id AS FamilyId, client_id AS ClientId, user_id AS UserId, session_id AS SessionId, scope AS Scope, auth_time AS AuthTime, amr AS Amr, acr AS Acr, expires_at AS ExpiresAt, consumed_at AS ConsumedAt";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
+    private readonly SqliteAuditLog _audit;
 
-    public SqliteGrantStore(SqliteDatabase db, TimeProvider time)
+    public SqliteGrantStore(SqliteDatabase db, TimeProvider time, SqliteAuditLog audit)
     {
         _db = db;
         _time = time;
+        _audit = audit;
     }
 
     private sealed record SessionRow(string Id, string HandleHash, string UserId, long AuthTime, string Amr, string? Acr, long ExpiresAt, long Revoked)
@@ -55,15 +58,26 @@ public sealed class SqliteGrantStore : IGrantStore
     public async Task<IdpSession?> FindSessionAsync(string sessionId, CancellationToken cancellationToken) =>
         (await _db.RunAsync(c => c.QuerySingleOrDefaultAsync<SessionRow>($"SELECT {SessionColumns} FROM sessions WHERE id = @sessionId", new { sessionId }), cancellationToken).ConfigureAwait(false))?.ToModel();
 
-    public Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken) =>
-        _db.TransactAsync(
+    // The record, when given, is written when this revocation ended a live session (not one revoked already).
+    public Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeAsync(
             async (c, t) =>
             {
                 var now = Db.Ms(_time.GetUtcNow());
-                await c.ExecuteAsync("UPDATE sessions SET revoked = 1 WHERE id = @sessionId", new { sessionId }, t).ConfigureAwait(false);
-                return await c.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @now) WHERE session_id = @sessionId", new { sessionId, now }, t).ConfigureAwait(false);
+                var ended = await c.ExecuteAsync("UPDATE sessions SET revoked = 1 WHERE id = @sessionId AND revoked = 0", new { sessionId }, t).ConfigureAwait(false);
+                await c.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @now) WHERE session_id = @sessionId", new { sessionId, now }, t).ConfigureAwait(false);
+                return ended == 1;
             },
+            ended => ended,
+            auditRecord,
             cancellationToken);
+
+    /// <summary>Ends every live session of a user and consumes their refresh tokens, in the caller's transaction.</summary>
+    internal static async Task<int> EndUserSessionsAsync(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction transaction, string userId, long nowMs)
+    {
+        await connection.ExecuteAsync("UPDATE refresh_tokens SET consumed_at = COALESCE(consumed_at, @now) WHERE session_id IN (SELECT id FROM sessions WHERE user_id = @userId)", new { userId, now = nowMs }, transaction).ConfigureAwait(false);
+        return await connection.ExecuteAsync("UPDATE sessions SET revoked = 1 WHERE user_id = @userId AND revoked = 0", new { userId }, transaction).ConfigureAwait(false);
+    }
 
     public async Task<IReadOnlyList<IdpSession>> ListSessionsAsync(string? userId, CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(
@@ -165,8 +179,8 @@ public sealed class SqliteGrantStore : IGrantStore
                 new { userId, now = Db.Ms(_time.GetUtcNow()) }),
             cancellationToken).ConfigureAwait(false)).Select(r => new ClientConnection(r.ClientId, r.FamilyId, r.Scope, Db.Time(r.AuthTime), Db.Time(r.ExpiresAt)))];
 
-    public Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken) =>
-        _db.TransactAsync(
+    public Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeAsync(
             async (c, t) =>
             {
                 // One transaction: the families are revoked and the cut-off recorded together, or neither.
@@ -176,6 +190,8 @@ public sealed class SqliteGrantStore : IGrantStore
                     new { userId, clientId, at = Db.Ms(at) },
                     t).ConfigureAwait(false);
             },
+            _ => true,
+            auditRecord,
             cancellationToken);
 
     public async Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken) =>

@@ -7,8 +7,13 @@ namespace Ema.Storage.Stores;
 public sealed class SqliteSigningKeyStore : ISigningKeyStore
 {
     private readonly SqliteDatabase _db;
+    private readonly SqliteAuditLog _audit;
 
-    public SqliteSigningKeyStore(SqliteDatabase db) => _db = db;
+    public SqliteSigningKeyStore(SqliteDatabase db, SqliteAuditLog audit)
+    {
+        _db = db;
+        _audit = audit;
+    }
 
     private sealed record Row(string Kid, string Purpose, string Algorithm, string Status, byte[] ProtectedKey, long CreatedAt, long? RetiredAt);
 
@@ -16,10 +21,10 @@ public sealed class SqliteSigningKeyStore : ISigningKeyStore
         [.. (await _db.RunAsync(c => c.QueryAsync<Row>("SELECT kid AS Kid, purpose AS Purpose, algorithm AS Algorithm, status AS Status, protected_key AS ProtectedKey, created_at AS CreatedAt, retired_at AS RetiredAt FROM signing_keys WHERE purpose = @purpose", new { purpose }), cancellationToken).ConfigureAwait(false))
             .Select(r => new StoredSigningKey(r.Kid, r.Purpose, r.Algorithm, r.Status, r.ProtectedKey, Db.Time(r.CreatedAt), Db.Time(r.RetiredAt)))];
 
-    public Task ReplaceAsync(string purpose, IReadOnlyList<StoredSigningKey> keys, CancellationToken cancellationToken)
+    public Task ReplaceAsync(string purpose, IReadOnlyList<StoredSigningKey> keys, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(keys);
-        return _db.TransactAsync(
+        return _audit.ChangeAsync(
             async (c, t) =>
             {
                 await c.ExecuteAsync("DELETE FROM signing_keys WHERE purpose = @purpose", new { purpose }, t).ConfigureAwait(false);
@@ -33,6 +38,8 @@ public sealed class SqliteSigningKeyStore : ISigningKeyStore
 
                 return keys.Count;
             },
+            _ => true,
+            auditRecord,
             cancellationToken);
     }
 }

@@ -90,36 +90,53 @@ public sealed class SigningKeyRing : IIssuerKeySource
     {
         lock (_rotateLock)
         {
-            var now = _time.GetUtcNow();
-            var old = _state;
-            var entries = new List<SigningKeyEntry>();
-            foreach (var entry in old.Entries)
-            {
-                switch (entry.Status)
-                {
-                    case SigningKeyStatus.Next:
-                        entries.Add(entry with { Status = SigningKeyStatus.Current });
-                        break;
-                    case SigningKeyStatus.Current:
-                        entries.Add(entry with { Status = SigningKeyStatus.Retired, RetiredAt = now });
-                        break;
-                    case SigningKeyStatus.Retired when now - entry.RetiredAt < _options.RetiredKeyRetention:
-                        entries.Add(entry);
-                        break;
-                }
-            }
-
-            if (old.Next is null)
-            {
-                // No key was published ahead: promote a new one directly (verifiers refetch on the unknown kid).
-                entries.Add(new SigningKeyEntry(SigningKey.Generate(_options.Algorithm), SigningKeyStatus.Current, now));
-            }
-
-            entries.Add(new SigningKeyEntry(SigningKey.Generate(_options.Algorithm), SigningKeyStatus.Next, now));
-            var state = State.Create(entries);
-            Volatile.Write(ref _state, state);
-            return state.Entries;
+            var entries = ProposeRotation();
+            Adopt(entries);
+            return entries;
         }
+    }
+
+    /// <summary>
+    /// The entries <see cref="Rotate"/> would produce, without changing the ring: a caller that must store them first
+    /// (and may fail to) adopts them with <see cref="Adopt"/> only once they are stored, so the ring never signs with a
+    /// key the database does not hold.
+    /// </summary>
+    public IReadOnlyList<SigningKeyEntry> ProposeRotation()
+    {
+        var now = _time.GetUtcNow();
+        var old = Volatile.Read(ref _state);
+        var entries = new List<SigningKeyEntry>();
+        foreach (var entry in old.Entries)
+        {
+            switch (entry.Status)
+            {
+                case SigningKeyStatus.Next:
+                    entries.Add(entry with { Status = SigningKeyStatus.Current });
+                    break;
+                case SigningKeyStatus.Current:
+                    entries.Add(entry with { Status = SigningKeyStatus.Retired, RetiredAt = now });
+                    break;
+                case SigningKeyStatus.Retired when now - entry.RetiredAt < _options.RetiredKeyRetention:
+                    entries.Add(entry);
+                    break;
+            }
+        }
+
+        if (old.Next is null)
+        {
+            // No key was published ahead: promote a new one directly (verifiers refetch on the unknown kid).
+            entries.Add(new SigningKeyEntry(SigningKey.Generate(_options.Algorithm), SigningKeyStatus.Current, now));
+        }
+
+        entries.Add(new SigningKeyEntry(SigningKey.Generate(_options.Algorithm), SigningKeyStatus.Next, now));
+        return State.Create(entries).Entries;
+    }
+
+    /// <summary>Puts <paramref name="entries"/> (from <see cref="ProposeRotation"/>, stored) in force, atomically for readers.</summary>
+    public void Adopt(IReadOnlyList<SigningKeyEntry> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        Volatile.Write(ref _state, State.Create([.. entries]));
     }
 
     /// <inheritdoc />

@@ -130,26 +130,103 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
     }
 
     [Fact]
-    public async Task AdminApi_RotatedSecret_IsShownEvenWhenItsAuditRecordCannotBeWritten_SoTheClientIsNotLockedOut()
+    public async Task IdpChanges_WhoseAuditRecordCannotBeWritten_DoNotHappen_NoSecretIsHandedOut_AndTheOldSecretStillWorks()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
-        await ChangeAsync(alice, HttpMethod.Post, "/clients", new { clientId = "rotate-no-audit", name = "Rotated", tokenExchange = false });
+        var services = server.App.Services;
+        var operations = services.GetRequiredService<Ema.Admin.AdminOperations>();
+        var directory = services.GetRequiredService<IDirectoryStore>();
+        var applications = services.GetRequiredService<IApplicationStore>();
+        var grants = services.GetRequiredService<IGrantStore>();
+        var mfa = services.GetRequiredService<Ema.Server.Security.IMfaStore>();
+        var keys = services.GetRequiredService<Ema.Server.Security.SigningKeyManager>();
+        var by = new Ema.Admin.Console.ConsoleUser("usr-alice", "alice", "Alice Adams", ["admin"], server.Clock.GetUtcNow(), ["pwd", "mfa"], null);
+
+        // What the changes below would change: a client and its secret, a user with an authenticator, a failed sign-in
+        // and a live session, a group.
+        var created = await ChangeAsync(alice, HttpMethod.Post, "/clients", new { clientId = "rec-client", name = "Recorded", tokenExchange = true });
+        var secret = created.GetProperty("oneTimeSecret").GetString()!;
+        server.Secrets.Add(secret);
+        await server.CreateUserAsync("rec-user");
+        server.Secrets.Add((await operations.EnrolMfaAsync(by, "rec-user", default)).OneTimeSecret!);
+        Assert.NotNull(await directory.BeginSignInAttemptAsync("usr-rec-user", server.Clock.GetUtcNow(), _ => null, default));
+        var session = new Ema.Server.Model.IdpSession { Id = "ses-rec", HandleHash = "rec-handle", UserId = "usr-rec-user", AuthTime = server.Clock.GetUtcNow(), Amr = ["pwd"], ExpiresAt = server.Clock.GetUtcNow().AddHours(1) };
+        await grants.SaveSessionAsync(session, default);
+        Assert.True((await operations.CreateGroupAsync(by, "grp-rec", "Recorded", null, default)).Succeeded);
+        var currentKey = keys.GetLoaded(Ema.Server.IdentityProvider.IdentityProviderTokens.KeyPurpose).Current.KeyId;
+        var recordsBefore = (await server.AuditAsync(AuditEventTypes.AdminChange)).Count;
+
         await SqlAsync("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_blocks BEGIN SELECT RAISE(ABORT, 'audit refused'); END;");
-        JsonElement rotated;
         try
         {
-            rotated = await ChangeAsync(alice, HttpMethod.Post, "/clients/rotate-no-audit/rotate-secret", null);
+            // Over the API: a server error, and no new secret in it.
+            using (var rotate = await SendAsync(alice, HttpMethod.Post, "/clients/rec-client/rotate-secret", null))
+            {
+                Assert.Equal(HttpStatusCode.InternalServerError, rotate.StatusCode);
+                Assert.DoesNotContain("oneTimeSecret", await rotate.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+
+            Func<Task<Ema.Admin.AdminResult>>[] changes =
+            [
+                () => operations.CreateUserAsync(by, "rec-never", "Never", null, null, default),
+                () => operations.SetUserStatusAsync(by, "rec-user", Ema.Server.Model.UserStatus.Disabled, default),
+                () => operations.UnlockUserAsync(by, "rec-user", default),
+                () => operations.ResetMfaAsync(by, "rec-user", default),
+                () => operations.EnrolMfaAsync(by, "rec-user", default),
+                () => operations.AddRoleAsync(by, "rec-user", "auditor", default),
+                () => operations.CreateGroupAsync(by, "grp-rec-never", "Never", null, default),
+                () => operations.AddGroupMemberAsync(by, "grp-rec", "rec-user", default),
+                () => operations.RotateClientSecretAsync(by, "rec-client", default),
+                () => operations.SetClientEnabledAsync(by, "rec-client", enabled: false, default),
+                () => operations.MapClientIdAsync(by, "rec-client", "res-wiki", "rec-at-wiki", default),
+                () => operations.CreateEntitlementAsync(by, "grp-rec", null, "rec-client", "res-wiki", ["wiki.read"], default),
+                () => operations.CreateResourceAsync(by, "res-rec-never", "Never", "https://never.example/mcp", "https://never.example", "never.read", default),
+                () => operations.RevokeSessionAsync(by, "ses-rec", default),
+                () => operations.RotateSigningKeysAsync(by, default),
+                () => operations.DisconnectClientAsync(by, "rec-client", default),
+            ];
+            for (var i = 0; i < changes.Length; i++)
+            {
+                var refused = await Record.ExceptionAsync(changes[i]);
+                Assert.True(refused is AuditUnavailableException, $"change {i}: {refused?.GetType().Name ?? "no exception"}");
+            }
         }
         finally
         {
             await SqlAsync("DROP TRIGGER refuse_audit;");
         }
 
-        var secret = rotated.GetProperty("oneTimeSecret").GetString()!;
-        server.Secrets.Add(secret);
-        Assert.Contains("audit record could not be written", rotated.GetProperty("message").GetString(), StringComparison.Ordinal);
-        var client = await server.App.Services.GetRequiredService<IApplicationStore>().FindClientAsync("rotate-no-audit", default);
-        Assert.True(Ema.Server.Security.SecretHasher.Verify(secret, client!.SecretHash));
+        // Nothing of it is in force, and nothing was recorded.
+        Assert.Null(await directory.FindUserByUsernameAsync("rec-never", default));
+        Assert.Equal(Ema.Server.Model.UserStatus.Active, (await directory.FindUserAsync("usr-rec-user", default))!.Status);
+        Assert.Equal(1, (await directory.GetCredentialsAsync("usr-rec-user", default))!.FailedAttempts);
+        Assert.NotNull(await mfa.FindTotpAsync("usr-rec-user", default));
+        Assert.Empty(await directory.GetRolesAsync("usr-rec-user", default));
+        Assert.DoesNotContain(await directory.ListGroupsAsync(default), g => g.Id == "grp-rec-never");
+        Assert.Empty(await directory.GetGroupIdsAsync("usr-rec-user", default));
+        var client = (await applications.FindClientAsync("rec-client", default))!;
+        Assert.True(Ema.Server.Security.SecretHasher.Verify(secret, client.SecretHash!));
+        Assert.True(client.Enabled);
+        Assert.Null(await applications.FindClientIdAtResourceAsync("rec-client", "res-wiki", default));
+        Assert.Empty(await services.GetRequiredService<IEntitlementStore>().ListForClientAsync("rec-client", default));
+        Assert.Null(await applications.FindResourceAsync("res-rec-never", default));
+        Assert.False((await grants.FindSessionAsync("ses-rec", default))!.Revoked);
+        Assert.Equal(currentKey, keys.GetLoaded(Ema.Server.IdentityProvider.IdentityProviderTokens.KeyPurpose).Current.KeyId);
+        var stored = await services.GetRequiredService<ISigningKeyStore>().LoadAsync(Ema.Server.IdentityProvider.IdentityProviderTokens.KeyPurpose, default);
+        Assert.Equal(currentKey, stored.Single(k => k.Status == "Current").KeyId);
+        Assert.Null(await grants.FindDisconnectionAsync("usr-alice", "rec-client", default));
+        Assert.Equal(recordsBefore, (await server.AuditAsync(AuditEventTypes.AdminChange)).Count);
+
+        // And with the audit back, the same changes happen, each with exactly one record.
+        Assert.True((await operations.RotateSigningKeysAsync(by, default)).Succeeded);
+        Assert.NotEqual(currentKey, keys.GetLoaded(Ema.Server.IdentityProvider.IdentityProviderTokens.KeyPurpose).Current.KeyId);
+        Assert.True((await operations.UnlockUserAsync(by, "rec-user", default)).Succeeded);
+        Assert.False((await operations.UnlockUserAsync(by, "rec-user", default)).Succeeded); // nothing left to clear: no record
+        Assert.True((await operations.ResetMfaAsync(by, "rec-user", default)).Succeeded);
+        Assert.True((await grants.FindSessionAsync("ses-rec", default))!.Revoked);
+        var records = await server.AuditAsync(AuditEventTypes.AdminChange); // newest first
+        Assert.Equal(recordsBefore + 3, records.Count);
+        Assert.Equal(["mfa_reset", "user_unlock", "signing_key_rotate"], records.Take(3).Select(r => r.Action));
     }
 
     private async Task SqlAsync(string sql)
@@ -225,6 +302,7 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
     public async Task AdminApi_CrossOriginChange_IsRefused_AndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var rotationsBefore = (await server.AuditAsync(AuditEventTypes.AdminChange)).Count(e => e.Action == "signing_key_rotate");
         foreach (var (name, value) in new[] { ("Origin", "https://attacker.example"), ("Origin", "null"), ("Sec-Fetch-Site", "cross-site") })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, Api + "/signing-keys/rotate");
@@ -233,7 +311,7 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
             Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         }
 
-        Assert.DoesNotContain(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "signing_key_rotate");
+        Assert.Equal(rotationsBefore, (await server.AuditAsync(AuditEventTypes.AdminChange)).Count(e => e.Action == "signing_key_rotate"));
 
         // Signing out (ending one's own session) needs no step-up, but another site must not be able to do it either.
         var revocationsBefore = (await server.AuditAsync(AuditEventTypes.AdminChange)).Count(e => e.Action == "session_revoke");
@@ -254,7 +332,7 @@ public sealed class AdminApiChangeTests(ConsoleServerFixture server) : IClassFix
         sameSite.Headers.Add("Origin", server.BaseUrl);
         using var accepted = await alice.Http.SendAsync(sameSite);
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
-        Assert.Single(await server.AuditAsync(AuditEventTypes.AdminChange), e => e.Action == "signing_key_rotate");
+        Assert.Equal(rotationsBefore + 1, (await server.AuditAsync(AuditEventTypes.AdminChange)).Count(e => e.Action == "signing_key_rotate"));
     }
 
     [Fact]

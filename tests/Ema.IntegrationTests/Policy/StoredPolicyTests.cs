@@ -173,14 +173,15 @@ public sealed class StoredPolicyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ChangeWithItsRecord_AChangeOrRecordThatThrows_StoresNeither_AndTheWriterGoesOn()
+    public async Task ChangeWithItsRecord_AChangeOrRecordThatThrows_IsUndoneAlone_AndEveryRecordAroundItIsStored()
     {
         var log = _services.GetRequiredService<Ema.Storage.Stores.SqliteAuditLog>();
         static Ema.Server.Audit.AuditEvent Event(string id) => new() { Id = id, Time = Start, Type = Ema.Server.Audit.AuditEventTypes.AdminChange, Action = "probe", Outcome = Ema.Server.Audit.AuditOutcomes.Succeeded, Subject = "usr-admin" };
         await SqlAsync("CREATE TABLE probe (x INTEGER)");
 
-        // The change fails after its statement ran; then the record fails after the change ran.
-        await Assert.ThrowsAsync<Ema.Server.Audit.AuditUnavailableException>(() => log.WriteWithChangeAsync<int>(
+        // The change fails after its statement ran; then the record's factory fails after the change ran: each caller
+        // gets its own exception, and the statement is undone (a savepoint per change).
+        var changeFailed = await Assert.ThrowsAsync<InvalidOperationException>(() => log.WriteWithChangeAsync<int>(
             async (c, t) =>
             {
                 await Dapper.SqlMapper.ExecuteAsync(c, "INSERT INTO probe VALUES (1)", transaction: t);
@@ -188,10 +189,12 @@ public sealed class StoredPolicyTests : IAsyncLifetime
             },
             _ => Event("evt-never-1"),
             default));
-        await Assert.ThrowsAsync<Ema.Server.Audit.AuditUnavailableException>(() => log.WriteWithChangeAsync<int>(
+        Assert.Equal("the change failed", changeFailed.Message);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => log.WriteWithChangeAsync<int>(
             (c, t) => Dapper.SqlMapper.ExecuteAsync(c, "INSERT INTO probe VALUES (2)", transaction: t), _ => throw new InvalidOperationException("the record failed"), default));
 
-        // Ordinary records around a failing change: some may share its batch and fail with it, none is half-written.
+        // Ordinary records around a failing change, many in its batch: the change is undone alone and every one of
+        // them is stored — an administrator's failing change never fails the token exchanges committed with it.
         var around = Enumerable.Range(0, 100).Select(i => log.WriteAsync(Event("evt-around-" + i), default)).ToList();
         var failing = log.WriteWithChangeAsync<int>(
             async (c, t) =>
@@ -201,21 +204,13 @@ public sealed class StoredPolicyTests : IAsyncLifetime
             },
             _ => Event("evt-never-3"),
             default);
-        await Task.WhenAll(around.Append(failing).Select(async write =>
-        {
-            try
-            {
-                await write;
-            }
-            catch (Ema.Server.Audit.AuditUnavailableException)
-            {
-            }
-        }));
+        var later = Enumerable.Range(0, 100).Select(i => log.WriteAsync(Event("evt-later-" + i), default)).ToList();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
+        await Task.WhenAll(around.Concat(later));
 
-        await log.WriteAsync(Event("evt-after"), default);
         var ids = (await _services.GetRequiredService<Ema.Server.Audit.IAuditReader>().ListAsync(new Ema.Server.Audit.AuditQuery { Limit = 1000 }, default)).Select(e => e.Id).ToList();
         Assert.DoesNotContain(ids, id => id.StartsWith("evt-never", StringComparison.Ordinal));
-        Assert.Contains("evt-after", ids);
+        Assert.Equal(200, ids.Count(id => id.StartsWith("evt-around-", StringComparison.Ordinal) || id.StartsWith("evt-later-", StringComparison.Ordinal)));
         Assert.True((await log.VerifyChainAsync(default)).Intact);
         await using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "ema.db")};Pooling=False");
         await connection.OpenAsync();

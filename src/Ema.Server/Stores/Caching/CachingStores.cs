@@ -26,24 +26,24 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
 
-    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken)
+    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var created = await inner.CreateClientAsync(client, cancellationToken).ConfigureAwait(false);
+        var created = await inner.CreateClientAsync(client, cancellationToken, auditRecord).ConfigureAwait(false);
         _clients.Invalidate(client.ClientId);
         return created;
     }
 
-    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken)
+    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken).ConfigureAwait(false);
+        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken, auditRecord).ConfigureAwait(false);
         _clients.Invalidate(clientId);
         return changed;
     }
 
-    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken)
+    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken).ConfigureAwait(false);
+        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord).ConfigureAwait(false);
         _clients.Invalidate(clientId);
         return changed;
     }
@@ -63,9 +63,9 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
 
     public Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) => inner.ListResourcesAsync(cancellationToken);
 
-    public async Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken)
+    public async Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var created = await inner.CreateResourceAsync(resource, cancellationToken).ConfigureAwait(false);
+        var created = await inner.CreateResourceAsync(resource, cancellationToken, auditRecord).ConfigureAwait(false);
         _resources.InvalidateAll();
         _resourcesByIdentifier.InvalidateAll();
         return created;
@@ -74,9 +74,9 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
     public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) =>
         _clientIds.GetAsync((clientId, resourceId), k => inner.FindClientIdAtResourceAsync(k.Item1, k.Item2, cancellationToken));
 
-    public async Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken)
+    public async Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        await inner.SetClientIdAtResourceAsync(clientId, resourceId, clientIdAtResource, cancellationToken).ConfigureAwait(false);
+        await inner.SetClientIdAtResourceAsync(clientId, resourceId, clientIdAtResource, cancellationToken, auditRecord).ConfigureAwait(false);
         _clientIds.Invalidate((clientId, resourceId));
     }
 }
@@ -91,9 +91,9 @@ public sealed class CachingEntitlementStore(IEntitlementStore inner, TimeProvide
 
     public Task<IReadOnlyList<Entitlement>> ListAsync(CancellationToken cancellationToken) => inner.ListAsync(cancellationToken);
 
-    public async Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken)
+    public async Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var created = await inner.CreateAsync(entitlement, cancellationToken).ConfigureAwait(false);
+        var created = await inner.CreateAsync(entitlement, cancellationToken, auditRecord).ConfigureAwait(false);
         _byClient.InvalidateAll();
         return created;
     }
@@ -116,17 +116,17 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<int> CountUsersAsync(CancellationToken cancellationToken) => inner.CountUsersAsync(cancellationToken);
 
-    public async Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken)
+    public async Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(user);
-        var created = await inner.CreateUserAsync(user, passwordHash, cancellationToken).ConfigureAwait(false);
+        var created = await inner.CreateUserAsync(user, passwordHash, cancellationToken, auditRecord).ConfigureAwait(false);
         _users.Invalidate(user.Id);
         return created;
     }
 
-    public async Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken)
+    public async Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var changed = await inner.SetUserStatusAsync(userId, status, cancellationToken).ConfigureAwait(false);
+        var changed = await inner.SetUserStatusAsync(userId, status, cancellationToken, auditRecord).ConfigureAwait(false);
         _users.Invalidate(userId);
         return changed;
     }
@@ -137,26 +137,26 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task ClearSignInFailuresAsync(string userId, int count, CancellationToken cancellationToken) => inner.ClearSignInFailuresAsync(userId, count, cancellationToken);
 
-    public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken) => inner.UnlockAsync(userId, cancellationToken);
+    public Task<bool> UnlockAsync(string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.UnlockAsync(userId, cancellationToken, auditRecord);
 
     public Task<DateTimeOffset?> FindSignInLockAsync(string userId, DateTimeOffset now, CancellationToken cancellationToken) => inner.FindSignInLockAsync(userId, now, cancellationToken);
 
     public Task<IReadOnlyList<Group>> ListGroupsAsync(CancellationToken cancellationToken) => inner.ListGroupsAsync(cancellationToken);
 
-    public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken) => inner.CreateGroupAsync(group, cancellationToken);
+    public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.CreateGroupAsync(group, cancellationToken, auditRecord);
 
-    public async Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken)
+    public async Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var added = await inner.AddGroupMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
+        var added = await inner.AddGroupMemberAsync(groupId, userId, cancellationToken, auditRecord).ConfigureAwait(false);
         _groups.Invalidate(userId);
         return added;
     }
 
     public Task<IReadOnlyList<string>> GetGroupIdsAsync(string userId, CancellationToken cancellationToken) => _groups.GetAsync(userId, id => inner.GetGroupIdsAsync(id, cancellationToken));
 
-    public async Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken)
+    public async Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var added = await inner.AddRoleAsync(userId, role, cancellationToken).ConfigureAwait(false);
+        var added = await inner.AddRoleAsync(userId, role, cancellationToken, auditRecord).ConfigureAwait(false);
         _roles.Invalidate(userId);
         return added;
     }
@@ -165,16 +165,16 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<IReadOnlyList<(string GroupId, string UserId)>> ListMembershipsAsync(CancellationToken cancellationToken) => inner.ListMembershipsAsync(cancellationToken);
 
-    public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken)
+    public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var removed = await inner.RemoveGroupMemberAsync(groupId, userId, cancellationToken).ConfigureAwait(false);
+        var removed = await inner.RemoveGroupMemberAsync(groupId, userId, cancellationToken, auditRecord).ConfigureAwait(false);
         _groups.Invalidate(userId);
         return removed;
     }
 
-    public async Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken)
+    public async Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        var removed = await inner.RemoveRoleAsync(userId, role, cancellationToken).ConfigureAwait(false);
+        var removed = await inner.RemoveRoleAsync(userId, role, cancellationToken, auditRecord).ConfigureAwait(false);
         _roles.Invalidate(userId);
         return removed;
     }
@@ -195,9 +195,9 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 
     public Task<IReadOnlyList<IdpSession>> ListSessionsAsync(string? userId, CancellationToken cancellationToken) => inner.ListSessionsAsync(userId, cancellationToken);
 
-    public async Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken)
+    public async Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        await inner.RevokeSessionAsync(sessionId, cancellationToken).ConfigureAwait(false);
+        await inner.RevokeSessionAsync(sessionId, cancellationToken, auditRecord).ConfigureAwait(false);
         _sessions.Invalidate(sessionId);
     }
 
@@ -231,9 +231,9 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
     public Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken) => inner.ListConnectionsAsync(userId, cancellationToken);
 
     // Like session revocation: at once in this process (the console runs in it), within the TTL in other instances.
-    public async Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken)
+    public async Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        await inner.DisconnectClientAsync(userId, clientId, at, cancellationToken).ConfigureAwait(false);
+        await inner.DisconnectClientAsync(userId, clientId, at, cancellationToken, auditRecord).ConfigureAwait(false);
         _disconnections.Invalidate((userId, clientId));
     }
 
