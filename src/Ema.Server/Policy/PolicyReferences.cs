@@ -6,7 +6,8 @@ namespace Ema.Server.Policy;
 /// Warnings, not errors, for a valid policy: the users, groups, clients and resources its rules name that do not exist
 /// (yet), and what a time window past midnight covers. Names are matched exactly — a typo or a different case in a deny
 /// rule denies nothing, silently — so an import or a validation says which names match nothing, and the likely intended
-/// one when only the case differs. Roles are free-form labels on users and are not checked.
+/// one when only the case differs. Roles are labels on users with no list of their own: a role is unknown when no user
+/// holds it (yet) — worth a warning all the same, since a deny rule naming it denies nobody today.
 /// </summary>
 public static class PolicyReferences
 {
@@ -18,6 +19,7 @@ public static class PolicyReferences
         var allGroups = await directory.ListGroupsAsync(cancellationToken).ConfigureAwait(false);
         var groups = allGroups.Select(g => g.Id).ToList();
         var resources = (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).SelectMany(r => new[] { r.Id, PolicyResourceName.Key(r.Resource) }).ToList();
+        var roles = await directory.ListRolesAsync(cancellationToken).ConfigureAwait(false);
         var users = new Dictionary<string, bool>(StringComparer.Ordinal);
         var clients = new Dictionary<string, bool>(StringComparer.Ordinal);
         var warnings = new List<PolicyError>();
@@ -46,6 +48,11 @@ public static class PolicyReferences
                 Warn("the group", group, allGroups.FirstOrDefault(g => string.Equals(g.Name, group, StringComparison.OrdinalIgnoreCase)) is { } named
                     ? $" (rules name groups by id: '{named.Id}' is {named.Name})"
                     : Hint(group, groups));
+            }
+
+            foreach (var role in rule.Subjects.Roles.Where(r => !roles.Contains(r, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal))
+            {
+                warnings.Add(new PolicyError(rule.Line, $"rule '{rule.Id}' names the role '{role}', which no user holds{Hint(role, roles)}: {consequence} until a user has it"));
             }
 
             foreach (var client in rule.Clients.Distinct(StringComparer.Ordinal))

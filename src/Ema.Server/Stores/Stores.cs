@@ -73,6 +73,9 @@ public interface IDirectoryStore
     Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
     Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken);
+
+    /// <summary>Every role at least one user holds, once each (roles are labels on users: there is no list of them).</summary>
+    Task<IReadOnlyList<string>> ListRolesAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Client and resource applications, and the per (client, resource) client id at the resource's authorization server.</summary>

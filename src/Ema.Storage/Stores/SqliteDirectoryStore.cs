@@ -110,6 +110,9 @@ public sealed class SqliteDirectoryStore : IDirectoryStore
     public async Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) =>
         [.. await _db.RunAsync(c => c.QueryAsync<string>("SELECT role FROM user_roles WHERE user_id = @userId", new { userId }), cancellationToken).ConfigureAwait(false)];
 
+    public async Task<IReadOnlyList<string>> ListRolesAsync(CancellationToken cancellationToken) =>
+        [.. await _db.RunAsync(c => c.QueryAsync<string>("SELECT DISTINCT role FROM user_roles ORDER BY role"), cancellationToken).ConfigureAwait(false)];
+
     public async Task<IReadOnlyList<(string GroupId, string UserId)>> ListMembershipsAsync(CancellationToken cancellationToken) =>
         [.. (await _db.RunAsync(c => c.QueryAsync<(string, string)>("SELECT group_id, user_id FROM group_members ORDER BY group_id"), cancellationToken).ConfigureAwait(false))];
 

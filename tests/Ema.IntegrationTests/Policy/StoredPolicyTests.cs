@@ -123,12 +123,13 @@ public sealed class StoredPolicyTests : IAsyncLifetime
         var directory = _services.GetRequiredService<IDirectoryStore>();
         Assert.True(await directory.CreateGroupAsync(new Group("grp-engineering", "engineering"), default));
         Assert.True(await directory.CreateUserAsync(new User("usr-alice", "alice", "Alice", null, UserStatus.Active), "not-a-real-hash", default));
+        Assert.True(await directory.AddRoleAsync("usr-alice", "contractor", default));
         var (document, errors) = PolicyYaml.Parse("""
             version: 1
             default: deny
             rules:
-              - { id: fine, effect: allow, subjects: { groups: [grp-engineering], users: [usr-alice] }, clients: [ema-agent], resources: [res-tickets, "https://mcp.example/tickets/"] }
-              - { id: typos, effect: deny, subjects: { groups: [GRP-engineering, engineering], users: [alice] }, clients: [ema-agnet], resources: [res-ticket] }
+              - { id: fine, effect: allow, subjects: { groups: [grp-engineering], users: [usr-alice], roles: [contractor] }, clients: [ema-agent], resources: [res-tickets, "https://mcp.example/tickets/"] }
+              - { id: typos, effect: deny, subjects: { groups: [GRP-engineering, engineering], users: [alice], roles: [Contractor, auditor] }, clients: [ema-agnet], resources: [res-ticket] }
             """);
         Assert.Empty(errors);
         var warnings = await PolicyReferences.FindUnknownAsync(document!, directory, _services.GetRequiredService<IApplicationStore>(), default);
@@ -138,6 +139,8 @@ public sealed class StoredPolicyTests : IAsyncLifetime
                 "rule 'typos' names the user 'alice', which does not exist (rules name users by id: 'usr-alice' is alice): this deny rule denies nothing for it",
                 "rule 'typos' names the group 'GRP-engineering', which does not exist (did you mean 'grp-engineering'? names are case-sensitive): this deny rule denies nothing for it",
                 "rule 'typos' names the group 'engineering', which does not exist (rules name groups by id: 'grp-engineering' is engineering): this deny rule denies nothing for it",
+                "rule 'typos' names the role 'Contractor', which no user holds (did you mean 'contractor'? names are case-sensitive): this deny rule denies nothing for it until a user has it",
+                "rule 'typos' names the role 'auditor', which no user holds: this deny rule denies nothing for it until a user has it",
                 "rule 'typos' names the client 'ema-agnet', which does not exist: this deny rule denies nothing for it",
                 "rule 'typos' names the resource 'res-ticket', which does not exist: this deny rule denies nothing for it",
             ],

@@ -165,6 +165,8 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<IReadOnlyList<(string GroupId, string UserId)>> ListMembershipsAsync(CancellationToken cancellationToken) => inner.ListMembershipsAsync(cancellationToken);
 
+    public Task<IReadOnlyList<string>> ListRolesAsync(CancellationToken cancellationToken) => inner.ListRolesAsync(cancellationToken);
+
     public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         var removed = await inner.RemoveGroupMemberAsync(groupId, userId, cancellationToken, auditRecord).ConfigureAwait(false);
