@@ -126,16 +126,24 @@ public sealed partial class AdminOperations(
 
         // The authenticator, the sessions that proved it (whoever holds the lost device gains nothing from them) and the
         // record go in one transaction; then each session is revoked again through the grant store, a no-op in the
-        // database that ends it in this process's session cache at once.
+        // database that ends it in this process's session cache at once. That second step is best effort: the reset is
+        // stored and recorded by then, and a cached session lookup expires within the cache's TTL (as in other instances).
         var sessions = await grants.ListSessionsAsync(user.Id, cancellationToken).ConfigureAwait(false);
         if (!await mfa.RemoveAuthenticatorAsync(user.Id, cancellationToken, Record(by, "mfa_reset", $"removed the authenticator of {user.Username} and ended their sessions", user.Id)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"{user.Username} has no authenticator.");
         }
 
-        foreach (var session in sessions)
+        try
         {
-            await grants.RevokeSessionAsync(session.Id, cancellationToken).ConfigureAwait(false);
+            foreach (var session in sessions)
+            {
+                await grants.RevokeSessionAsync(session.Id, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Already ended in the database (above); only this process's cache waits for its TTL.
         }
 
         return AdminResult.Done($"{user.Username}'s authenticator is removed and their sessions are ended; their next sign-in that needs MFA sets up a new one.");
@@ -339,7 +347,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("The client id at the resource must be non-empty text (at most 200 characters).");
         }
 
-        await applications.SetClientIdAtResourceAsync(clientId!, resourceId!, clientIdAtResource, cancellationToken, Record(by, "client_map", $"{clientId} is {clientIdAtResource} at {resourceId}", resourceId, clientId: clientId)).ConfigureAwait(false);
+        if (!await applications.SetClientIdAtResourceAsync(clientId!, resourceId!, clientIdAtResource, cancellationToken, Record(by, "client_map", $"{clientId} is {clientIdAtResource} at {resourceId}", resourceId, clientId: clientId)).ConfigureAwait(false))
+        {
+            return AdminResult.Refused($"Unknown client '{clientId}' or resource '{resourceId}'.");
+        }
+
         return AdminResult.Done($"{clientId} is {clientIdAtResource} at {resourceId}.");
     }
 

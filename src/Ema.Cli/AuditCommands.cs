@@ -55,8 +55,9 @@ internal static class AuditCommands
             var report = await trail.VerifyAsync(ct);
             var newest = report.Intact ? (await trail.NewestAsync(1, ct)).FirstOrDefault() : null;
 
-            // An unkeyed chain proves nothing against someone who rewrites every record after an edit, hashes included:
-            // a head kept elsewhere does. A kept record that is gone or has another hash means the trail was cut back or
+            // The seals (where the trail has a seal key) catch a rewrite by someone who can write the database but not
+            // read the data folder's key ring; a head kept elsewhere catches the rest — a trail cut back at its end, or
+            // rewritten by someone who has the key ring too. A kept record that is gone or has another hash means the trail was cut back or
             // rewritten at or before it.
             string? mismatch = null;
             foreach (var (sequence, hash) in expected)
@@ -95,7 +96,7 @@ internal static class AuditCommands
             }
             else if (report.Intact && mismatch is null)
             {
-                Console.Out.WriteLine($"Audit trail intact: {report.Records} records{(expected.Count > 0 ? $", {expected.Count} kept hash(es) matched" : string.Empty)}{(p.GetValue(against) is not null ? $", {comparedWithExport} records of the export matched" : string.Empty)}. Head hash {report.HeadHash}.");
+                Console.Out.WriteLine($"Audit trail intact: {report.Records} records{(report.SealedFrom is { } sealedFrom ? $", sealed from record #{sealedFrom}" : ", not sealed")}{(expected.Count > 0 ? $", {expected.Count} kept hash(es) matched" : string.Empty)}{(p.GetValue(against) is not null ? $", {comparedWithExport} records of the export matched" : string.Empty)}. Head hash {report.HeadHash}.");
                 if (newest is not null)
                 {
                     Console.Out.WriteLine($"Keep {newest.Sequence}:{newest.Hash} elsewhere; 'ema audit verify --expect {newest.Sequence}:{newest.Hash}' later proves nothing up to it was rewritten or removed.");

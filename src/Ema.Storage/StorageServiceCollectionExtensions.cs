@@ -41,6 +41,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.TryAddSingleton<IAuditTrail>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.AddSingleton<Ema.Server.IStartupTask>(sp => new MigrationStartupTask(sp.GetRequiredService<SqliteDatabase>()));
+        services.AddSingleton<Ema.Server.IStartupTask>(sp => new AuditSealStartupTask(sp));
         return services;
     }
 
@@ -48,6 +49,24 @@ public static class StorageServiceCollectionExtensions
     {
         var options = sp.GetRequiredService<StoreCacheOptions>();
         return options.Ttl > TimeSpan.Zero ? wrap(inner, sp.GetRequiredService<TimeProvider>(), options) : inner;
+    }
+
+    // After the migrations and the key ring's own check (90), before anything writes a record: where the host keeps keys
+    // encrypted at rest (an IKeyProtector: Ema.Server.AspNetCore's Data Protection), the audit blocks are sealed.
+    private sealed class AuditSealStartupTask(IServiceProvider services) : Ema.Server.IStartupTask
+    {
+        public int Order => 95;
+
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
+            if (services.GetService<Ema.Server.Security.IKeyProtector>() is not { } protector)
+            {
+                return;
+            }
+
+            var log = services.GetRequiredService<SqliteAuditLog>();
+            log.UseSeal(await AuditSeal.LoadOrCreateAsync(services.GetRequiredService<SqliteDatabase>(), protector, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<SqliteAuditLog>>(), cancellationToken).ConfigureAwait(false));
+        }
     }
 
     private sealed class MigrationStartupTask(SqliteDatabase db) : Ema.Server.IStartupTask

@@ -31,5 +31,5 @@ public sealed class FixedResourceStore(IReadOnlyList<ResourceApplication> resour
 
     public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
+    public Task<bool> SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 }

@@ -89,4 +89,10 @@ public static class AuditChain
 public sealed record AuditChainReport(long Records, string HeadHash, long? FirstBrokenSequence, string? FirstBrokenId, string? Problem)
 {
     public bool Intact => FirstBrokenSequence is null;
+
+    /// <summary>
+    /// The first record whose block was checked against its seal (every block from it on must carry a valid one); null
+    /// when the seals were not checked — the trail has no seal key, or the verifier has no key ring to read it.
+    /// </summary>
+    public long? SealedFrom { get; init; }
 }

@@ -104,7 +104,8 @@ public interface IApplicationStore : IClientDirectory
     /// <summary>The client's id at the resource's authorization server, or null when not mapped (the same id is used).</summary>
     Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken);
 
-    Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
+    /// <summary>Sets (or replaces) the client's id at the resource's authorization server; false when the client or the resource is unknown.</summary>
+    Task<bool> SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 }
 
 /// <summary>Entitlements v1.</summary>

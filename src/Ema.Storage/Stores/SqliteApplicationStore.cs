@@ -103,7 +103,7 @@ public sealed class SqliteApplicationStore : IApplicationStore
     public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) =>
         _db.RunAsync(c => c.QuerySingleOrDefaultAsync<string?>("SELECT client_id_at_resource FROM client_resource_ids WHERE client_id = @clientId AND resource_id = @resourceId", new { clientId, resourceId }), cancellationToken);
 
-    public Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+    public Task<bool> SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
         _audit.ChangeOneAsync(
             "INSERT INTO client_resource_ids (client_id, resource_id, client_id_at_resource) VALUES (@clientId, @resourceId, @clientIdAtResource) ON CONFLICT (client_id, resource_id) DO UPDATE SET client_id_at_resource = excluded.client_id_at_resource",
             new { clientId, resourceId, clientIdAtResource },

@@ -48,6 +48,9 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         _pending = writer.SharedStage(() => new PendingBlock());
     }
 
+    /// <summary>Seals every block written from now on (the start-up task, once it has loaded the key) and checks seals in verification.</summary>
+    internal void UseSeal(AuditSeal seal) => _pending.Seal = seal;
+
     /// <inheritdoc />
     public Task WriteAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
     {
@@ -215,7 +218,8 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         // only if the chain itself is intact (deleting a block's last record also leaves that block's range stale).
         AuditChainReport? editedIndex = null;
         using var command = c.CreateCommand();
-        command.CommandText = "SELECT first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records, typeof(last_seq) || typeof(record_count) || typeof(min_time) || typeof(max_time) FROM audit_blocks ORDER BY first_seq";
+        command.CommandText = "SELECT first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records, typeof(last_seq) || typeof(record_count) || typeof(min_time) || typeof(max_time), seal FROM audit_blocks ORDER BY first_seq";
+        var seal = _pending.Seal;
         var chainStarted = false;
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
@@ -278,6 +282,23 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
                     AuditKeyFilter.AddKeys(record!.Event, keys);
                 }
 
+                // A sealed trail: every block from the key's first record on carries the HMAC of its range and last hash,
+                // computed from the records (not the block's columns). A rewritten chain cannot have it without the key;
+                // a block whose seal was removed is as suspect as one whose seal is wrong.
+                if (seal is not null && records.Count > 0 && records[0]!.Sequence < seal.SealedFrom && !reader.IsDBNull(9))
+                {
+                    // Sealed before the key's first record: by an earlier key, which someone removed from the database.
+                    return new AuditChainReport(count, expectedPrevious, records[0]!.Sequence, records[0]!.Event.Id, "its block was sealed before the trail's seal key begins (record " + seal.SealedFrom.ToString(System.Globalization.CultureInfo.InvariantCulture) + "): the seal key was removed from the database and a new one made") { SealedFrom = seal.SealedFrom };
+                }
+
+                if (seal is not null && records.Count > 0 && records[0]!.Sequence >= seal.SealedFrom
+                    && (reader.IsDBNull(9) || !seal.Matches(records[0]!.Sequence, records[^1]!.Sequence, records[^1]!.Hash!, reader.GetFieldValue<byte[]>(9))))
+                {
+                    return new AuditChainReport(count, expectedPrevious, records[0]!.Sequence, records[0]!.Event.Id, reader.IsDBNull(9)
+                        ? "its block has no seal although the trail is sealed from record " + seal.SealedFrom.ToString(System.Globalization.CultureInfo.InvariantCulture) + " on (the seal was removed)"
+                        : "its block's seal does not match its records: the chain was rewritten, hashes included, by someone without the seal key") { SealedFrom = seal.SealedFrom };
+                }
+
                 var times = records.Select(r => r!.Event.Time.ToUnixTimeMilliseconds()).ToList();
                 var intact = records.Count > 0 && reader.GetString(8) == "integerintegerintegerinteger"
                     && reader.GetInt64(0) == records[0]!.Sequence && reader.GetInt64(1) == records[^1]!.Sequence && reader.GetInt64(2) == records.Count
@@ -291,7 +312,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
             }
         }
 
-        return editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious };
+        return (editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious }) with { SealedFrom = seal?.SealedFrom };
     }, cancellationToken);
 
     /// <summary>Records in sequence order after <paramref name="afterSequence"/> (for export and tail), with their hashes.</summary>
@@ -385,8 +406,18 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
             }
             catch (Exception ex)
             {
-                transaction.Rollback(ChangeSavepoint);
-                transaction.Release(ChangeSavepoint);
+                try
+                {
+                    transaction.Rollback(ChangeSavepoint);
+                    transaction.Release(ChangeSavepoint);
+                }
+                catch (Exception rollback)
+                {
+                    // SQLite ended the whole transaction (a full disk, an I/O error): the batch fails for everyone, and
+                    // the log and the callers see the cause, not only the savepoint that could no longer be rolled back.
+                    throw new AggregateException("A change failed and took its batch's transaction with it.", ex, rollback);
+                }
+
                 _refused = ex;
                 return;
             }
@@ -418,7 +449,7 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
     /// </summary>
     private sealed class PendingBlock : IGroupCommitStage
     {
-        private const string InsertSql = "INSERT INTO audit_blocks (first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records) VALUES ($first, $last, $count, $min, $max, $hash, $filter, $records)";
+        private const string InsertSql = "INSERT INTO audit_blocks (first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records, seal) VALUES ($first, $last, $count, $min, $max, $hash, $filter, $records, $seal)";
         private const string HeadSql = "SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1";
 
         // What a line adds to the canonical form: a comma, the quoted 64-character hash, the newline.
@@ -436,8 +467,16 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         private int _count;
         private long _minTime;
         private long _maxTime;
+        private AuditSeal? _seal;
 
         public PendingBlock() => _json = new Utf8JsonWriter(_canonical);
+
+        /// <summary>Set once, at start-up, before any record is written (read by the writer and by verification).</summary>
+        public AuditSeal? Seal
+        {
+            get => Volatile.Read(ref _seal);
+            set => Volatile.Write(ref _seal, value);
+        }
 
         public Task AppendAsync(SqliteConnection connection, SqliteTransaction transaction, AuditEvent e)
         {
@@ -514,14 +553,16 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
             {
                 _insert = connection.CreateCommand();
                 _insert.CommandText = InsertSql;
-                foreach (var name in (string[])["$first", "$last", "$count", "$min", "$max", "$hash", "$filter", "$records"])
+                foreach (var name in (string[])["$first", "$last", "$count", "$min", "$max", "$hash", "$filter", "$records", "$seal"])
                 {
                     _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
                 }
             }
 
             _insert.Transaction = transaction;
-            object[] values = [_first, _sequence, _count, _minTime, _maxTime, _hash, AuditKeyFilter.Build(_keys), _records.WrittenSpan.ToArray()];
+            // Sealed once the start-up has loaded the key (AuditSeal): one HMAC per block, not per record.
+            object seal = Seal is { } key ? key.Compute(_first, _sequence, _hash) : DBNull.Value;
+            object[] values = [_first, _sequence, _count, _minTime, _maxTime, _hash, AuditKeyFilter.Build(_keys), _records.WrittenSpan.ToArray(), seal];
             for (var i = 0; i < values.Length; i++)
             {
                 _insert.Parameters[i].Value = values[i];

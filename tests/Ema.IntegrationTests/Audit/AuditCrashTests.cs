@@ -89,6 +89,7 @@ public sealed class AuditCrashTests
             var output = verify.Out + verify.Err;
             Assert.True(verify.Code == 0, output);
             Assert.Contains("Audit trail intact", output, StringComparison.Ordinal);
+            Assert.Matches("sealed from record #1[^0-9]", output); // the killed server's blocks too
         }
     }
 }

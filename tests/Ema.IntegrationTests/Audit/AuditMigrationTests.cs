@@ -47,7 +47,9 @@ public sealed class AuditMigrationTests : IAsyncLifetime
             await using var command = connection.CreateCommand();
             command.CommandText = """
                 DROP TABLE audit_blocks;
-                DELETE FROM schema_version WHERE version = 7;
+                DROP TABLE audit_seal_key;
+                DROP INDEX ix_sessions_user;
+                DELETE FROM schema_version WHERE version IN (7, 14);
                 CREATE TABLE audit_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, time BIGINT NOT NULL, type TEXT NOT NULL,
                     outcome TEXT NOT NULL, action TEXT NULL, error_id TEXT NULL, reason TEXT NULL, client_id TEXT NULL, subject TEXT NULL, resource TEXT NULL,
                     audience TEXT NULL, scope TEXT NULL, token_id TEXT NULL, parent_token_id TEXT NULL, session_id TEXT NULL, remote_address TEXT NULL,

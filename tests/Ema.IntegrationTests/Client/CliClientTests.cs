@@ -148,6 +148,7 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
         var verify = await RunAsync("audit", "verify", "--data", data);
         Assert.True(verify.Code == 0, verify.Err);
         Assert.Contains("Audit trail intact", verify.Out, StringComparison.Ordinal);
+        Assert.Matches("sealed from record #1[^0-9]", verify.Out); // every block of the run carries its seal
         var export = await RunAsync("audit", "export", "--data", data);
         var exported = export.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.True(exported.Count >= summary.GetProperty("auditEvents").GetInt32());

@@ -74,10 +74,11 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
     public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) =>
         _clientIds.GetAsync((clientId, resourceId), k => inner.FindClientIdAtResourceAsync(k.Item1, k.Item2, cancellationToken));
 
-    public async Task SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
+    public async Task<bool> SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
-        await inner.SetClientIdAtResourceAsync(clientId, resourceId, clientIdAtResource, cancellationToken, auditRecord).ConfigureAwait(false);
+        var set = await inner.SetClientIdAtResourceAsync(clientId, resourceId, clientIdAtResource, cancellationToken, auditRecord).ConfigureAwait(false);
         _clientIds.Invalidate((clientId, resourceId));
+        return set;
     }
 }
 

@@ -1,0 +1,182 @@
+using Ema.Server;
+using Ema.Server.Audit;
+using Ema.Server.AspNetCore;
+using Ema.Storage;
+using Ema.Storage.Stores;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ema.IntegrationTests.Audit;
+
+/// <summary>
+/// Sealed audit blocks on a real SQLite file with the data folder's real Data Protection key ring: the rewrite an
+/// unkeyed chain cannot notice (edit a record, re-hash everything after it) is reported without any kept hash.
+/// </summary>
+public sealed class AuditSealTests : IAsyncLifetime
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("ema-audit-seal-").FullName;
+    private ServiceProvider? _services;
+
+    private string DatabasePath => Path.Combine(_directory, "ema.db");
+
+    private SqliteAuditLog Log => _services!.GetRequiredService<SqliteAuditLog>();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        if (_services is not null)
+        {
+            await _services.DisposeAsync();
+        }
+
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task AuditSeal_AChainRewrittenHashesIncluded_IsReportedAtTheFirstBlockItChanged()
+    {
+        await StartAsync();
+        await WriteAsync(1, 50);
+        var intact = await Log.VerifyChainAsync(default);
+        Assert.True(intact.Intact, intact.Problem);
+        Assert.Equal(1, intact.SealedFrom);
+
+        // What AuditChainTests shows an unkeyed chain cannot notice: record 17, a denial, becomes a grant and every hash
+        // after it is recomputed. The block holding it no longer matches its seal.
+        await AuditTamper.EditAndRehashAsync(DatabasePath, 17, line => (line[AuditTamper.Outcome], line[AuditTamper.Reason]) = (AuditOutcomes.Granted, null));
+        var report = await Log.VerifyChainAsync(default);
+        Assert.False(report.Intact);
+        Assert.Equal(await BlockStartAsync(17), report.FirstBrokenSequence);
+        Assert.Contains("seal does not match", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_ABlockWhoseSealWasRemoved_IsReported()
+    {
+        await StartAsync();
+        await WriteAsync(1, 50);
+        var block = await BlockStartAsync(30);
+        await SqlAsync($"UPDATE audit_blocks SET seal = NULL WHERE first_seq = {block}");
+
+        var report = await Log.VerifyChainAsync(default);
+        Assert.Equal(block, report.FirstBrokenSequence);
+        Assert.Contains("has no seal although the trail is sealed from record 1", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_AnUpgradedTrail_IsSealedFromTheNextRecord_AndASealedBlockAfterAnOldEditStillCatchesIt()
+    {
+        // Written before sealing existed (no key ring: nothing to keep a key with), then opened with one.
+        await StartAsync(keyRing: false);
+        await WriteAsync(1, 20);
+        Assert.Null((await Log.VerifyChainAsync(default)).SealedFrom);
+        await RestartAsync();
+        await WriteAsync(21, 40);
+        var report = await Log.VerifyChainAsync(default);
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(21, report.SealedFrom);
+
+        // Record 5 is in an unsealed block, but re-hashing after it changes the sealed blocks' last hashes.
+        await AuditTamper.EditAndRehashAsync(DatabasePath, 5, line => line[AuditTamper.Subject] = "usr-someone-else");
+        var rewritten = await Log.VerifyChainAsync(default);
+        Assert.Equal(await BlockStartAsync(21), rewritten.FirstBrokenSequence);
+        Assert.Contains("seal does not match", rewritten.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_AKeyThisKeyRingCannotRead_StopsTheStart()
+    {
+        await StartAsync();
+        await WriteAsync(1, 5);
+        await _services!.DisposeAsync();
+        _services = null;
+        Directory.Delete(Path.Combine(_directory, "dataprotection-keys"), recursive: true); // another key ring
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        Assert.Contains("seal key", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_ADeletedKey_IsReported_AtTheFirstBlockAnEarlierKeySealed()
+    {
+        // With database access alone, deleting the key makes the next start create a new one sealing from the head; the
+        // blocks the earlier key sealed give it away (and the start-up logs event 4003, outside the database).
+        await StartAsync();
+        await WriteAsync(1, 30);
+        Assert.Equal(1, (await Log.VerifyChainAsync(default)).SealedFrom);
+        await SqlAsync("DELETE FROM audit_seal_key");
+        await RestartAsync();
+        var report = await Log.VerifyChainAsync(default);
+        Assert.Equal(31, report.SealedFrom);
+        Assert.Equal(1, report.FirstBrokenSequence);
+        Assert.Contains("the seal key was removed", report.Problem, StringComparison.Ordinal);
+    }
+
+    private async Task StartAsync(bool keyRing = true)
+    {
+        var services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System).AddEmaSqliteStorage(DatabasePath);
+        if (keyRing)
+        {
+            services.AddEmaAspNetCore(Path.Combine(_directory, "dataprotection-keys"));
+        }
+
+        var provider = services.BuildServiceProvider();
+        try
+        {
+            foreach (var task in provider.GetServices<IStartupTask>().OrderBy(t => t.Order))
+            {
+                await task.RunAsync(default);
+            }
+        }
+        catch
+        {
+            await provider.DisposeAsync();
+            throw;
+        }
+
+        _services = provider;
+    }
+
+    private async Task RestartAsync()
+    {
+        await _services!.DisposeAsync();
+        _services = null;
+        SqliteConnection.ClearAllPools();
+        await StartAsync();
+    }
+
+    // In groups written concurrently, so blocks hold several records and tampering lands inside blocks.
+    private async Task WriteAsync(int from, int to)
+    {
+        for (var start = from; start <= to; start += 10)
+        {
+            await Task.WhenAll(Enumerable.Range(start, Math.Min(10, to - start + 1)).Select(i => Log.WriteAsync(new AuditEvent
+            {
+                Id = "evt-" + i, Time = DateTimeOffset.FromUnixTimeMilliseconds(1_790_000_000_000 + i), Type = AuditEventTypes.TokenExchange,
+                Outcome = i % 2 == 0 ? AuditOutcomes.Granted : AuditOutcomes.Denied, Reason = i % 2 == 0 ? null : "no entitlement matches",
+                ClientId = "ema-agent", Subject = "usr-" + (i % 3), Resource = "https://127.0.0.1/mcp/tickets", Scope = "tickets.read", TokenId = "jti-" + i,
+            }, default)));
+        }
+    }
+
+    private async Task<long> BlockStartAsync(long sequence)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT first_seq FROM audit_blocks WHERE first_seq <= $seq AND last_seq >= $seq";
+        command.Parameters.AddWithValue("$seq", sequence);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task SqlAsync(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+}
