@@ -522,6 +522,19 @@ internal static class AdminCommands
     internal static bool HasDatabase(string? dataDirectory) =>
         File.Exists(Path.Combine(new EmaHostOptions { DataDirectory = dataDirectory ?? string.Empty }.ResolveDataDirectory(), "ema.db"));
 
+    /// <summary>The data folder's database path and its key ring alone (no start-up tasks run): for <c>ema audit reseal</c>.</summary>
+    internal static (string DatabasePath, ServiceProvider Services) KeyProtectorOnly(string? dataDirectory)
+    {
+        var settings = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();
+        settings.DataDirectory = dataDirectory ?? string.Empty;
+        var folder = settings.ResolveDataDirectory();
+        var services = new ServiceCollection()
+            .AddLogging()
+            .AddEmaAspNetCore(Path.Combine(folder, "dataprotection-keys"), settings.LoadKeyEncryptionCertificate())
+            .BuildServiceProvider();
+        return (Path.Combine(folder, "ema.db"), services);
+    }
+
     /// <summary>Opens the data folder's database (migrated), runs <paramref name="action"/>, closes it.</summary>
     internal static async Task<int> RunWithStorage(string? dataDirectory, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
     {

@@ -97,6 +97,13 @@ internal static class AuditCommands
             else if (report.Intact && mismatch is null)
             {
                 Console.Out.WriteLine($"Audit trail intact: {report.Records} records{(report.SealedFrom is { } sealedFrom ? $", sealed from record #{sealedFrom}" : ", not sealed")}{(expected.Count > 0 ? $", {expected.Count} kept hash(es) matched" : string.Empty)}{(p.GetValue(against) is not null ? $", {comparedWithExport} records of the export matched" : string.Empty)}. Head hash {report.HeadHash}.");
+                if (report.SealedFrom > 1)
+                {
+                    Console.Out.WriteLine(report.EarlierSealsLost
+                        ? $"Records before #{report.SealedFrom} were sealed with a key that was lost (ema audit reseal): only the chain and a kept hash or export protect them."
+                        : $"Records before #{report.SealedFrom} were written before sealing began: the seals after them cover any re-hashing, but a kept hash or export is their only proof of what they said.");
+                }
+
                 if (newest is not null)
                 {
                     Console.Out.WriteLine($"Keep {newest.Sequence}:{newest.Hash} elsewhere; 'ema audit verify --expect {newest.Sequence}:{newest.Hash}' later proves nothing up to it was rewritten or removed.");
@@ -189,10 +196,36 @@ internal static class AuditCommands
             return ExitCodes.Ok;
         }, ct));
 
+        var reseal = new Command("reseal", "After the data folder's audit-seal.key is lost for good: start sealing anew from the next record (the earlier seals can then no longer be checked).");
+        reseal.SetAction((p, ct) => ResealAsync(p.GetValue(Data), ct));
         audit.Subcommands.Add(verify);
+        audit.Subcommands.Add(reseal);
         audit.Subcommands.Add(export);
         audit.Subcommands.Add(tail);
         return audit;
+    }
+
+    private static async Task<int> ResealAsync(string? dataDirectory, CancellationToken cancellationToken)
+    {
+        if (!AdminCommands.HasDatabase(dataDirectory))
+        {
+            return ClientCommands.Fail("There is no database in that data folder.", ExitCodes.Usage);
+        }
+
+        var (databasePath, services) = AdminCommands.KeyProtectorOnly(dataDirectory);
+        await using (services.ConfigureAwait(false))
+        {
+            try
+            {
+                var from = await Ema.Storage.Stores.AuditSealKeys.ResealAfterLossAsync(databasePath, services.GetRequiredService<Ema.Server.Security.IKeyProtector>(), services.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), TimeProvider.System, cancellationToken).ConfigureAwait(false);
+                Console.Out.WriteLine($"A new seal key seals the audit trail from record #{from} on. The seals before it were made with the lost key: 'ema audit verify' no longer checks them, and says so.");
+                return ExitCodes.Ok;
+            }
+            catch (InvalidOperationException ex)
+            {
+                return ClientCommands.Fail(ex.Message, ExitCodes.Failed);
+            }
+        }
     }
 
     // The data folder's trail, or the admin API's; a refused or failed API call has been explained on stderr by then.

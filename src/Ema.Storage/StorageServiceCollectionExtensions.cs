@@ -41,7 +41,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.TryAddSingleton<IAuditTrail>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.AddSingleton<Ema.Server.IStartupTask>(sp => new MigrationStartupTask(sp.GetRequiredService<SqliteDatabase>()));
-        services.AddSingleton<Ema.Server.IStartupTask>(sp => new AuditSealStartupTask(sp));
+        services.AddSingleton<Ema.Server.IStartupTask>(sp => new AuditSealStartupTask(sp, databasePath));
         return services;
     }
 
@@ -53,7 +53,7 @@ public static class StorageServiceCollectionExtensions
 
     // After the migrations and the key ring's own check (90), before anything writes a record: where the host keeps keys
     // encrypted at rest (an IKeyProtector: Ema.Server.AspNetCore's Data Protection), the audit blocks are sealed.
-    private sealed class AuditSealStartupTask(IServiceProvider services) : Ema.Server.IStartupTask
+    private sealed class AuditSealStartupTask(IServiceProvider services, string databasePath) : Ema.Server.IStartupTask
     {
         public int Order => 95;
 
@@ -65,7 +65,7 @@ public static class StorageServiceCollectionExtensions
             }
 
             var log = services.GetRequiredService<SqliteAuditLog>();
-            log.UseSeal(await AuditSeal.LoadOrCreateAsync(services.GetRequiredService<SqliteDatabase>(), protector, services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILogger<SqliteAuditLog>>(), cancellationToken).ConfigureAwait(false));
+            log.UseSeal(await AuditSeal.LoadOrCreateAsync(databasePath, services.GetRequiredService<SqliteDatabase>(), protector, services.GetRequiredService<ILogger<SqliteAuditLog>>(), cancellationToken).ConfigureAwait(false));
         }
     }
 

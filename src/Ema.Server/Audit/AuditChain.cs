@@ -95,4 +95,7 @@ public sealed record AuditChainReport(long Records, string HeadHash, long? First
     /// when the seals were not checked — the trail has no seal key, or the verifier has no key ring to read it.
     /// </summary>
     public long? SealedFrom { get; init; }
+
+    /// <summary>The seal key was made anew after the previous one was lost (<c>ema audit reseal</c>): seals before <see cref="SealedFrom"/> were not checked.</summary>
+    public bool EarlierSealsLost { get; init; }
 }

@@ -11,22 +11,39 @@ namespace Ema.Storage.Stores;
 /// <summary>
 /// The seal of the audit blocks: HMAC-SHA256 (RFC 2104) over a block's first and last sequence numbers and its last
 /// hash, which the chain binds to every record before it. The hash chain alone proves nothing against someone who can
-/// write the database and re-hashes every record after an edit; with seals that rewrite also needs this key, which is
-/// stored only encrypted by the data folder's key ring. Blocks from <see cref="SealedFrom"/> on must carry a valid seal.
+/// write the database and re-hashes every record after an edit; with seals that rewrite also needs this key.
 /// </summary>
+/// <remarks>
+/// The key lives outside the database — <c>audit-seal.key</c> beside it, encrypted by the data folder's key ring together
+/// with the first record it seals — so nothing done through the database can remove it or move the start of sealing:
+/// clearing every seal and deleting a key row would otherwise pass for a trail that was never sealed. A key is made on
+/// its own only for a trail that has no sealed block; one that has needs the file back, or an operator's explicit
+/// <c>ema audit reseal</c> (<see cref="CreateAfterLossAsync"/>), after which the earlier seals are reported as not checkable.
+/// </remarks>
 internal sealed partial class AuditSeal
 {
+    /// <summary>The key file's name, in the database's folder.</summary>
+    public const string FileName = "audit-seal.key";
+
+    private const string Purpose = "Ema.AuditSeal.v1";
+    private const int KeyBytes = 32;
+    private const int PayloadBytes = KeyBytes + 8 + 1; // key, first sealed record, flags
+    private const byte EarlierSealsLostFlag = 1;
     private static readonly byte[] Label = "ema-audit-seal-v1"u8.ToArray();
     private readonly byte[] _key;
 
-    public AuditSeal(byte[] key, long sealedFrom)
+    private AuditSeal(byte[] key, long sealedFrom, bool earlierSealsLost)
     {
         _key = key;
         SealedFrom = sealedFrom;
+        EarlierSealsLost = earlierSealsLost;
     }
 
-    /// <summary>The first record whose block is sealed: records before it were written before this key existed.</summary>
+    /// <summary>The first record whose block is sealed with this key: records before it were written before it existed.</summary>
     public long SealedFrom { get; }
+
+    /// <summary>Made by <c>ema audit reseal</c> after the previous key was lost: blocks it sealed can no longer be checked.</summary>
+    public bool EarlierSealsLost { get; }
 
     public byte[] Compute(long firstSequence, long lastSequence, string lastHash)
     {
@@ -41,60 +58,133 @@ internal sealed partial class AuditSeal
         CryptographicOperations.FixedTimeEquals(Compute(firstSequence, lastSequence, lastHash), seal);
 
     /// <summary>
-    /// Loads the data folder's seal key, or creates it — sealing from the record after the current head — when there is
-    /// none. The key and its first record are encrypted together (an authenticated encryption: neither can be swapped).
-    /// A key this key ring cannot decrypt stops the start: writing on unsealed would hide a replaced key ring.
+    /// Loads the key file beside the database, or makes one — sealing from the record after the current head — for a
+    /// trail without sealed blocks (a new data folder, or one written before sealing). A trail with sealed blocks and no
+    /// key file stops the start: a new key would make a rewritten trail look sealed only from now on. A file this key
+    /// ring cannot decrypt stops it too: writing on unsealed would hide a replaced key ring.
     /// </summary>
-    public static async Task<AuditSeal> LoadOrCreateAsync(SqliteDatabase db, IKeyProtector protector, TimeProvider time, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<AuditSeal> LoadOrCreateAsync(string databasePath, SqliteDatabase db, IKeyProtector protector, ILogger logger, CancellationToken cancellationToken)
     {
-        var keys = protector.ForPurpose("Ema.AuditSeal.v1");
-        var stored = await db.RunAsync(c => c.QuerySingleOrDefaultAsync<byte[]?>("SELECT protected_key FROM audit_seal_key WHERE id = 1"), cancellationToken).ConfigureAwait(false);
-        if (stored is null)
+        var path = KeyPath(databasePath);
+        if (!File.Exists(path))
         {
-            // Inside one IMMEDIATE transaction: the head read and the key row agree even with another process starting.
-            var created = await db.TransactAsync(
-                async (c, t) =>
-                {
-                    var head = await c.ExecuteScalarAsync<long?>("SELECT MAX(last_seq) FROM audit_blocks", transaction: t).ConfigureAwait(false) ?? 0;
-                    var plain = new byte[40];
-                    RandomNumberGenerator.Fill(plain.AsSpan(0, 32));
-                    BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(32), head + 1);
-                    var inserted = await c.ExecuteAsync(
-                        "INSERT INTO audit_seal_key (id, protected_key, created_at) VALUES (1, @key, @now) ON CONFLICT (id) DO NOTHING",
-                        new { key = keys.Protect(plain), now = time.GetUtcNow().ToUnixTimeMilliseconds() },
-                        t).ConfigureAwait(false);
-                    return inserted == 1 ? head + 1 : (long?)null;
-                },
-                cancellationToken).ConfigureAwait(false);
-            if (created is { } from)
+            if (await db.RunAsync(c => c.ExecuteScalarAsync<long>("SELECT EXISTS (SELECT 1 FROM audit_blocks WHERE seal IS NOT NULL)"), cancellationToken).ConfigureAwait(false) != 0)
             {
-                Log.AuditSealKeyCreated(logger, from);
+                throw new InvalidOperationException($"The audit trail has sealed blocks but its seal key file is missing ({path}). Restore it from the data folder's backup (with the key ring). If it is lost for good, 'ema audit reseal' starts sealing anew: the earlier seals can then no longer be checked, and 'ema audit verify' says so.");
             }
 
-            stored = await db.RunAsync(c => c.QuerySingleAsync<byte[]>("SELECT protected_key FROM audit_seal_key WHERE id = 1"), cancellationToken).ConfigureAwait(false);
+            var from = await CreateAsync(path, db, protector, earlierSealsLost: false, cancellationToken).ConfigureAwait(false);
+            Log.AuditSealKeyCreated(logger, from);
         }
 
-        byte[] key;
+        return Read(path, protector);
+    }
+
+    /// <summary>
+    /// <c>ema audit reseal</c>: a new key after the old one was lost, sealing from the record after the head; the blocks
+    /// the lost key sealed are reported as not checkable. Refused while a key file exists.
+    /// </summary>
+    public static async Task<long> CreateAfterLossAsync(string databasePath, SqliteDatabase db, IKeyProtector protector, CancellationToken cancellationToken)
+    {
+        var path = KeyPath(databasePath);
+        if (File.Exists(path))
+        {
+            throw new InvalidOperationException($"The audit trail's seal key file exists ({path}): there is nothing to reseal.");
+        }
+
+        return await CreateAsync(path, db, protector, earlierSealsLost: true, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string KeyPath(string databasePath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(databasePath)) ?? ".", FileName);
+
+    private static async Task<long> CreateAsync(string path, SqliteDatabase db, IKeyProtector protector, bool earlierSealsLost, CancellationToken cancellationToken)
+    {
+        var head = await db.RunAsync(c => c.ExecuteScalarAsync<long?>("SELECT MAX(last_seq) FROM audit_blocks"), cancellationToken).ConfigureAwait(false) ?? 0;
+        var plain = new byte[PayloadBytes];
+        RandomNumberGenerator.Fill(plain.AsSpan(0, KeyBytes));
+        BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(KeyBytes), head + 1);
+        plain[^1] = earlierSealsLost ? EarlierSealsLostFlag : (byte)0;
+        var protectedKey = protector.ForPurpose(Purpose).Protect(plain); // zeroes the plaintext
+
+        // Written whole under a temporary name, readable by this user only, then moved into place without replacing:
+        // two processes starting at once end up with one key (the second reads the first's).
+        var temporary = path + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
         try
         {
-            key = keys.Unprotect(stored);
+            var file = new FileStream(temporary, options);
+            await using (file.ConfigureAwait(false))
+            {
+                await file.WriteAsync(protectedKey, cancellationToken).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(temporary, path, overwrite: false);
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return Read(path, protector).SealedFrom;
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+
+        return head + 1;
+    }
+
+    private static AuditSeal Read(string path, IKeyProtector protector)
+    {
+        byte[] plain;
+        try
+        {
+            plain = protector.ForPurpose(Purpose).Unprotect(File.ReadAllBytes(path));
         }
         catch (CryptographicException ex)
         {
-            throw new InvalidOperationException($"The audit trail's seal key stored in the database cannot be decrypted with this data folder's Data Protection key ring: the key ring was replaced, or it is encrypted with a certificate that is not configured (Ema:KeyEncryptionCertificatePath). {ex.Message}", ex);
+            throw new InvalidOperationException($"The audit trail's seal key ({path}) cannot be decrypted with this data folder's Data Protection key ring: the key ring was replaced, or it is encrypted with a certificate that is not configured (Ema:KeyEncryptionCertificatePath). {ex.Message}", ex);
         }
 
-        if (key.Length != 40)
+        try
         {
-            throw new InvalidOperationException("The audit trail's seal key in the database is not one this version wrote.");
-        }
+            if (plain.Length != PayloadBytes)
+            {
+                throw new InvalidOperationException($"The audit trail's seal key ({path}) is not one this version wrote.");
+            }
 
-        return new AuditSeal(key[..32], BinaryPrimitives.ReadInt64BigEndian(key.AsSpan(32)));
+            return new AuditSeal(plain[..KeyBytes], BinaryPrimitives.ReadInt64BigEndian(plain.AsSpan(KeyBytes)), (plain[^1] & EarlierSealsLostFlag) != 0);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plain);
+        }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Created the audit trail's seal key: blocks are sealed from record {SealedFrom} on. Once per data folder; seen again, the key was removed from the database")]
+        [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "Created the audit trail's seal key: blocks are sealed from record {SealedFrom} on (once per data folder)")]
         public static partial void AuditSealKeyCreated(ILogger logger, long sealedFrom);
+    }
+}
+
+/// <summary>The operator's side of the audit seal (<c>ema audit reseal</c>).</summary>
+public static class AuditSealKeys
+{
+    /// <summary>
+    /// After the seal key file is lost for good: migrates the database at <paramref name="databasePath"/> and makes a new
+    /// key sealing from the record after the head; verification then reports the earlier seals as not checkable. Returns
+    /// that first record. Refused while a key file exists.
+    /// </summary>
+    public static async Task<long> ResealAfterLossAsync(string databasePath, IKeyProtector protector, ILoggerFactory loggers, TimeProvider time, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(loggers);
+        var db = new SqliteDatabase(new SqliteStorageOptions { DatabasePath = databasePath }, time, loggers.CreateLogger<SqliteDatabase>());
+        await db.MigrateAsync(cancellationToken).ConfigureAwait(false);
+        return await AuditSeal.CreateAfterLossAsync(databasePath, db, protector, cancellationToken).ConfigureAwait(false);
     }
 }

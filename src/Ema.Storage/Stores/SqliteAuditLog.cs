@@ -285,18 +285,14 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
                 // A sealed trail: every block from the key's first record on carries the HMAC of its range and last hash,
                 // computed from the records (not the block's columns). A rewritten chain cannot have it without the key;
                 // a block whose seal was removed is as suspect as one whose seal is wrong.
-                if (seal is not null && records.Count > 0 && records[0]!.Sequence < seal.SealedFrom && !reader.IsDBNull(9))
+                // A sealed trail: every block that reaches the key's first record carries the HMAC of its range and last
+                // hash, computed from the records (not the block's columns). A rewritten chain cannot have it without the
+                // key; a block whose seal was removed is as suspect as one whose seal is wrong; a block that straddles the
+                // start of sealing was merged to dodge both checks. Before that start, a seal can only come from an
+                // earlier key: lost (ema audit reseal says so, and those are not checkable) or — otherwise — replaced.
+                if (seal is not null && records.Count > 0 && SealProblem(seal, records[0]!.Sequence, records[^1]!.Sequence, records[^1]!.Hash, reader.IsDBNull(9) ? null : reader.GetFieldValue<byte[]>(9)) is { } sealProblem)
                 {
-                    // Sealed before the key's first record: by an earlier key, which someone removed from the database.
-                    return new AuditChainReport(count, expectedPrevious, records[0]!.Sequence, records[0]!.Event.Id, "its block was sealed before the trail's seal key begins (record " + seal.SealedFrom.ToString(System.Globalization.CultureInfo.InvariantCulture) + "): the seal key was removed from the database and a new one made") { SealedFrom = seal.SealedFrom };
-                }
-
-                if (seal is not null && records.Count > 0 && records[0]!.Sequence >= seal.SealedFrom
-                    && (reader.IsDBNull(9) || !seal.Matches(records[0]!.Sequence, records[^1]!.Sequence, records[^1]!.Hash!, reader.GetFieldValue<byte[]>(9))))
-                {
-                    return new AuditChainReport(count, expectedPrevious, records[0]!.Sequence, records[0]!.Event.Id, reader.IsDBNull(9)
-                        ? "its block has no seal although the trail is sealed from record " + seal.SealedFrom.ToString(System.Globalization.CultureInfo.InvariantCulture) + " on (the seal was removed)"
-                        : "its block's seal does not match its records: the chain was rewritten, hashes included, by someone without the seal key") { SealedFrom = seal.SealedFrom };
+                    return new AuditChainReport(count, expectedPrevious, records[0]!.Sequence, records[0]!.Event.Id, sealProblem) { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
                 }
 
                 var times = records.Select(r => r!.Event.Time.ToUnixTimeMilliseconds()).ToList();
@@ -312,8 +308,26 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
             }
         }
 
-        return (editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious }) with { SealedFrom = seal?.SealedFrom };
+        return (editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious }) with { SealedFrom = seal?.SealedFrom, EarlierSealsLost = seal?.EarlierSealsLost ?? false };
     }, cancellationToken);
+
+    private static string? SealProblem(AuditSeal seal, long first, long last, string? lastHash, byte[]? stored)
+    {
+        var from = seal.SealedFrom.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (last < seal.SealedFrom)
+        {
+            return stored is null || seal.EarlierSealsLost ? null : $"its block was sealed before the trail's seal key begins (record {from}): the seal key was replaced";
+        }
+
+        if (first < seal.SealedFrom)
+        {
+            return $"its block straddles record {from}, where sealing begins (blocks were merged)";
+        }
+
+        return stored is null ? $"its block has no seal although the trail is sealed from record {from} on (the seal was removed)"
+            : lastHash is null || !seal.Matches(first, last, lastHash, stored) ? "its block's seal does not match its records: the chain was rewritten, hashes included, by someone without the seal key"
+            : null;
+    }
 
     /// <summary>Records in sequence order after <paramref name="afterSequence"/> (for export and tail), with their hashes.</summary>
     public Task<IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)>> ReadAfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) => _db.RunAsync(async c =>

@@ -47,7 +47,6 @@ public sealed class AuditMigrationTests : IAsyncLifetime
             await using var command = connection.CreateCommand();
             command.CommandText = """
                 DROP TABLE audit_blocks;
-                DROP TABLE audit_seal_key;
                 DROP INDEX ix_sessions_user;
                 DELETE FROM schema_version WHERE version IN (7, 14);
                 CREATE TABLE audit_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, time BIGINT NOT NULL, type TEXT NOT NULL,

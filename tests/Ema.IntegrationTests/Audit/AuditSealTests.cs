@@ -99,19 +99,78 @@ public sealed class AuditSealTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AuditSeal_ADeletedKey_IsReported_AtTheFirstBlockAnEarlierKeySealed()
+    public async Task AuditSeal_SealsClearedThroughTheDatabase_AreReported_ForTheKeyAndItsStartAreNotInIt()
     {
-        // With database access alone, deleting the key makes the next start create a new one sealing from the head; the
-        // blocks the earlier key sealed give it away (and the start-up logs event 4003, outside the database).
+        // Everything one can do through the database — clear every seal, even rewrite the chain — leaves the key file and
+        // the first record it seals where they were.
         await StartAsync();
         await WriteAsync(1, 30);
-        Assert.Equal(1, (await Log.VerifyChainAsync(default)).SealedFrom);
-        await SqlAsync("DELETE FROM audit_seal_key");
+        await AuditTamper.EditAndRehashAsync(DatabasePath, 12, line => line[AuditTamper.Subject] = "usr-someone-else");
+        await SqlAsync("UPDATE audit_blocks SET seal = NULL");
         await RestartAsync();
+
         var report = await Log.VerifyChainAsync(default);
-        Assert.Equal(31, report.SealedFrom);
+        Assert.Equal(1, report.SealedFrom);
         Assert.Equal(1, report.FirstBrokenSequence);
-        Assert.Contains("the seal key was removed", report.Problem, StringComparison.Ordinal);
+        Assert.Contains("has no seal although the trail is sealed from record 1", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_BlocksMergedAcrossTheStartOfSealing_AreReported()
+    {
+        // An upgraded trail sealed from record 21: the last unsealed block and the first sealed one made into one unsealed
+        // row would otherwise fall under neither rule (it starts before sealing, so it "needs" no seal).
+        await StartAsync(keyRing: false);
+        await WriteAsync(1, 20);
+        await RestartAsync();
+        await WriteAsync(21, 40);
+        var before = await BlockStartAsync(20);
+        await SqlAsync($"""
+            UPDATE audit_blocks SET
+                last_seq = (SELECT last_seq FROM audit_blocks WHERE first_seq = 21), record_count = record_count + (SELECT record_count FROM audit_blocks WHERE first_seq = 21),
+                max_time = (SELECT max_time FROM audit_blocks WHERE first_seq = 21), last_hash = (SELECT last_hash FROM audit_blocks WHERE first_seq = 21),
+                key_filter = NULL, seal = NULL, records = records || (SELECT records FROM audit_blocks WHERE first_seq = 21)
+            WHERE first_seq = {before};
+            DELETE FROM audit_blocks WHERE first_seq = 21;
+            """);
+
+        var report = await Log.VerifyChainAsync(default);
+        Assert.Equal(before, report.FirstBrokenSequence);
+        Assert.Contains("straddles record 21", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_AMissingKeyFile_StopsTheStart_UntilAnExplicitReseal_AfterWhichVerifySaysTheOldSealsAreUnchecked()
+    {
+        await StartAsync();
+        await WriteAsync(1, 30);
+        await _services!.DisposeAsync();
+        _services = null;
+        SqliteConnection.ClearAllPools();
+        File.Delete(Path.Combine(_directory, "audit-seal.key"));
+
+        // A new key made on its own would make the trail look sealed only from now on.
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        Assert.Contains("seal key file is missing", refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory, "audit-seal.key")));
+
+        var reseal = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "reseal", "--data", _directory);
+        Assert.True(reseal.Code == 0, reseal.Err);
+        Assert.Contains("from record #31", reseal.Out, StringComparison.Ordinal);
+        Assert.NotEqual(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "reseal", "--data", _directory)).Code); // once
+
+        await StartAsync();
+        await WriteAsync(31, 40);
+        var report = await Log.VerifyChainAsync(default);
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(31, report.SealedFrom);
+        Assert.True(report.EarlierSealsLost);
+        await _services!.DisposeAsync();
+        _services = null;
+        SqliteConnection.ClearAllPools();
+        var verify = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
+        Assert.True(verify.Code == 0, verify.Err);
+        Assert.Contains("sealed with a key that was lost", verify.Out, StringComparison.Ordinal);
     }
 
     private async Task StartAsync(bool keyRing = true)
