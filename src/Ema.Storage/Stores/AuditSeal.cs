@@ -27,16 +27,20 @@ internal sealed partial class AuditSeal
 
     private const string Purpose = "Ema.AuditSeal.v1";
     private const int KeyBytes = 32;
-    private const int PayloadBytes = KeyBytes + 8 + 1; // key, first sealed record, flags
+    private const int HashBytes = 32;
+    private const int PayloadBytes = KeyBytes + 8 + 1 + HashBytes; // key, first sealed record, flags, the anchor's hash
     private const byte EarlierSealsLostFlag = 1;
+    private const byte AnchorHashedFlag = 2; // the record before the first sealed one has a hash (not a pre-chain record)
     private static readonly byte[] Label = "ema-audit-seal-v1"u8.ToArray();
     private readonly byte[] _key;
+    private readonly string? _anchorHash;
 
-    private AuditSeal(byte[] key, long sealedFrom, bool earlierSealsLost)
+    private AuditSeal(byte[] key, long sealedFrom, bool earlierSealsLost, string? anchorHash)
     {
         _key = key;
         SealedFrom = sealedFrom;
         EarlierSealsLost = earlierSealsLost;
+        _anchorHash = anchorHash;
     }
 
     /// <summary>The first record whose block is sealed with this key: records before it were written before it existed.</summary>
@@ -44,6 +48,12 @@ internal sealed partial class AuditSeal
 
     /// <summary>Made by <c>ema audit reseal</c> after the previous key was lost: blocks it sealed can no longer be checked.</summary>
     public bool EarlierSealsLost { get; }
+
+    /// <summary>Whether <paramref name="sequence"/> is the last record written before sealing began (the anchor).</summary>
+    public bool IsAnchor(long sequence) => sequence == SealedFrom - 1;
+
+    /// <summary>The anchor's hash is the one it had when the key was made (null: a record from before the chain).</summary>
+    public bool AnchorMatches(string? hash) => string.Equals(hash, _anchorHash, StringComparison.Ordinal);
 
     public byte[] Compute(long firstSequence, long lastSequence, string lastHash)
     {
@@ -99,11 +109,20 @@ internal sealed partial class AuditSeal
 
     private static async Task<long> CreateAsync(string path, SqliteDatabase db, IKeyProtector protector, bool earlierSealsLost, CancellationToken cancellationToken)
     {
-        var head = await db.RunAsync(c => c.ExecuteScalarAsync<long?>("SELECT MAX(last_seq) FROM audit_blocks"), cancellationToken).ConfigureAwait(false) ?? 0;
+        // The head: the first sealed record follows it, and its hash — which binds every record before it — goes into the
+        // file, so a history replaced before sealing began (or cut back) is found (SqliteAuditLog.VerifyChainAsync).
+        var head = await db.RunAsync(c => c.QueryFirstOrDefaultAsync<HeadRow>("SELECT last_seq AS LastSequence, last_hash AS LastHash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1"), cancellationToken).ConfigureAwait(false);
+        var (last, lastHash) = head is null ? (0L, null) : (head.LastSequence, head.LastHash);
         var plain = new byte[PayloadBytes];
         RandomNumberGenerator.Fill(plain.AsSpan(0, KeyBytes));
-        BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(KeyBytes), head + 1);
-        plain[^1] = earlierSealsLost ? EarlierSealsLostFlag : (byte)0;
+        BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(KeyBytes), last + 1);
+        plain[KeyBytes + 8] = (byte)((earlierSealsLost ? EarlierSealsLostFlag : 0) | (lastHash is null ? 0 : AnchorHashedFlag));
+        if (lastHash is not null)
+        {
+            Convert.FromHexString(lastHash, plain.AsSpan(KeyBytes + 9), out _, out _);
+        }
+
+        var sealedFrom = last + 1;
         var protectedKey = protector.ForPurpose(Purpose).Protect(plain); // zeroes the plaintext
 
         // Written whole under a temporary name, readable by this user only, then moved into place without replacing:
@@ -135,8 +154,10 @@ internal sealed partial class AuditSeal
             File.Delete(temporary);
         }
 
-        return head + 1;
+        return sealedFrom;
     }
+
+    private sealed record HeadRow(long LastSequence, string? LastHash);
 
     private static AuditSeal Read(string path, IKeyProtector protector)
     {
@@ -157,7 +178,9 @@ internal sealed partial class AuditSeal
                 throw new InvalidOperationException($"The audit trail's seal key ({path}) is not one this version wrote.");
             }
 
-            return new AuditSeal(plain[..KeyBytes], BinaryPrimitives.ReadInt64BigEndian(plain.AsSpan(KeyBytes)), (plain[^1] & EarlierSealsLostFlag) != 0);
+            var flags = plain[KeyBytes + 8];
+            var anchor = (flags & AnchorHashedFlag) != 0 ? Convert.ToHexStringLower(plain.AsSpan(KeyBytes + 9, HashBytes)) : null;
+            return new AuditSeal(plain[..KeyBytes], BinaryPrimitives.ReadInt64BigEndian(plain.AsSpan(KeyBytes)), (flags & EarlierSealsLostFlag) != 0, anchor);
         }
         finally
         {

@@ -220,6 +220,11 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         using var command = c.CreateCommand();
         command.CommandText = "SELECT first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records, typeof(last_seq) || typeof(record_count) || typeof(min_time) || typeof(max_time), seal FROM audit_blocks ORDER BY first_seq";
         var seal = _pending.Seal;
+
+        // The record before the first sealed one, as it was when the seal key was made (its hash is in the key file): it
+        // binds every record before sealing began, which no seal covers otherwise — deleted, or replaced by a made-up
+        // history that ends just before the first sealed record.
+        var anchorSeen = seal is null || seal.SealedFrom <= 1;
         var chainStarted = false;
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
@@ -244,6 +249,16 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
                         if (chainStarted || record.Sequence <= expectedSequence || records.Count != 1 || !reader.IsDBNull(6))
                         {
                             return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, "it has no hash where the chain requires one (inserted)");
+                        }
+
+                        if (seal?.IsAnchor(record.Sequence) == true)
+                        {
+                            if (!seal.AnchorMatches(null))
+                            {
+                                return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, AnchorProblem(seal)) { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+                            }
+
+                            anchorSeen = true;
                         }
 
                         expectedSequence = record.Sequence;
@@ -272,6 +287,16 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
                         return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, problem);
                     }
 
+                    if (seal?.IsAnchor(record.Sequence) == true)
+                    {
+                        if (!seal.AnchorMatches(record.Hash))
+                        {
+                            return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, AnchorProblem(seal)) { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+                        }
+
+                        anchorSeen = true;
+                    }
+
                     expectedSequence = record.Sequence;
                     expectedPrevious = record.Hash;
                 }
@@ -282,9 +307,6 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
                     AuditKeyFilter.AddKeys(record!.Event, keys);
                 }
 
-                // A sealed trail: every block from the key's first record on carries the HMAC of its range and last hash,
-                // computed from the records (not the block's columns). A rewritten chain cannot have it without the key;
-                // a block whose seal was removed is as suspect as one whose seal is wrong.
                 // A sealed trail: every block that reaches the key's first record carries the HMAC of its range and last
                 // hash, computed from the records (not the block's columns). A rewritten chain cannot have it without the
                 // key; a block whose seal was removed is as suspect as one whose seal is wrong; a block that straddles the
@@ -308,8 +330,16 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
             }
         }
 
+        if (!anchorSeen)
+        {
+            return new AuditChainReport(count, expectedPrevious, seal!.SealedFrom - 1, null, $"the trail ends before record {(seal.SealedFrom - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}, the last one written before sealing began: records were removed") { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+        }
+
         return (editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious }) with { SealedFrom = seal?.SealedFrom, EarlierSealsLost = seal?.EarlierSealsLost ?? false };
     }, cancellationToken);
+
+    private static string AnchorProblem(AuditSeal seal) =>
+        $"it is not the record the seal key was made after (the last one before record {seal.SealedFrom.ToString(System.Globalization.CultureInfo.InvariantCulture)}): the records before sealing began were replaced";
 
     private static string? SealProblem(AuditSeal seal, long first, long last, string? lastHash, byte[]? stored)
     {

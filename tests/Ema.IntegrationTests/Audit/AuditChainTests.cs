@@ -324,6 +324,13 @@ public sealed class AuditChainTests : IAsyncLifetime
         await AuditTamper.EditAndRehashAsync(DatabasePath, 17, line => (line[AuditTamper.Outcome], line[AuditTamper.Reason]) = (AuditOutcomes.Granted, null));
         Assert.True((await _log.VerifyChainAsync(default)).Intact);
 
+        // The first verify made the data folder's seal key, holding record 50's hash (AuditSealTests): it would name the
+        // rewrite at #50. Someone who can also delete that file — this trail has no sealed block yet, so the next run makes
+        // a new key quietly — leaves only the kept hash and the kept export to catch it.
+        var anchored = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
+        Assert.Contains("not the record the seal key was made after", anchored.Err, StringComparison.Ordinal);
+        File.Delete(Path.Combine(_directory, "audit-seal.key"));
+
         var rewritten = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);
         Assert.Equal(1, rewritten.Code);
         Assert.Contains("record #50 no longer has the hash you kept", rewritten.Err, StringComparison.Ordinal);
@@ -334,7 +341,11 @@ public sealed class AuditChainTests : IAsyncLifetime
         Assert.Equal(1, againstCopy.Code);
         Assert.Contains("record #17 differs from the exported copy", againstCopy.Err, StringComparison.Ordinal); // the first rewritten record, named
 
+        // Cut back: the seal key made since holds record 50 as the last one before sealing, so verify alone names the cut;
+        // without that file, the kept hash does.
         await SqlAsync("DELETE FROM audit_blocks WHERE last_seq = 50");
+        Assert.Contains("the trail ends before record 50", (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory)).Err, StringComparison.Ordinal);
+        File.Delete(Path.Combine(_directory, "audit-seal.key"));
         var cut = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);
         Assert.Equal(1, cut.Code);
         Assert.Contains("record #50 you kept is no longer in the trail", cut.Err, StringComparison.Ordinal);

@@ -66,7 +66,7 @@ public sealed class AuditSealTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task AuditSeal_AnUpgradedTrail_IsSealedFromTheNextRecord_AndASealedBlockAfterAnOldEditStillCatchesIt()
+    public async Task AuditSeal_AnUpgradedTrail_IsSealedFromTheNextRecord_AndAnOlderEditIsCaughtByTheKeysAnchor()
     {
         // Written before sealing existed (no key ring: nothing to keep a key with), then opened with one.
         await StartAsync(keyRing: false);
@@ -78,11 +78,12 @@ public sealed class AuditSealTests : IAsyncLifetime
         Assert.True(report.Intact, report.Problem);
         Assert.Equal(21, report.SealedFrom);
 
-        // Record 5 is in an unsealed block, but re-hashing after it changes the sealed blocks' last hashes.
+        // Record 5 is in an unsealed block, but re-hashing after it changes record 20, whose hash the key file holds (and
+        // the sealed blocks' last hashes).
         await AuditTamper.EditAndRehashAsync(DatabasePath, 5, line => line[AuditTamper.Subject] = "usr-someone-else");
         var rewritten = await Log.VerifyChainAsync(default);
-        Assert.Equal(await BlockStartAsync(21), rewritten.FirstBrokenSequence);
-        Assert.Contains("seal does not match", rewritten.Problem, StringComparison.Ordinal);
+        Assert.Equal(20, rewritten.FirstBrokenSequence);
+        Assert.Contains("not the record the seal key was made after", rewritten.Problem, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -113,6 +114,29 @@ public sealed class AuditSealTests : IAsyncLifetime
         Assert.Equal(1, report.SealedFrom);
         Assert.Equal(1, report.FirstBrokenSequence);
         Assert.Contains("has no seal although the trail is sealed from record 1", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_RecordsBeforeSealingBegan_ReplacedOrRemovedWithEverythingAfter_AreReported()
+    {
+        // An upgraded trail sealed from record 21. No seal covers records 1–20, but the key file holds record 20's hash.
+        await StartAsync(keyRing: false);
+        await WriteAsync(1, 20);
+        await RestartAsync();
+        await WriteAsync(21, 40);
+
+        // Everything sealed removed, then the history before it rewritten and re-hashed: ends at a record 20 that is not the one.
+        await SqlAsync("DELETE FROM audit_blocks WHERE first_seq >= 21");
+        await AuditTamper.EditAndRehashAsync(DatabasePath, 5, line => line[AuditTamper.Subject] = "usr-someone-else");
+        var replaced = await Log.VerifyChainAsync(default);
+        Assert.Equal(20, replaced.FirstBrokenSequence);
+        Assert.Contains("not the record the seal key was made after", replaced.Problem, StringComparison.Ordinal);
+
+        // Or the whole trail removed.
+        await SqlAsync("DELETE FROM audit_blocks");
+        var removed = await Log.VerifyChainAsync(default);
+        Assert.Equal(20, removed.FirstBrokenSequence);
+        Assert.Contains("the trail ends before record 20", removed.Problem, StringComparison.Ordinal);
     }
 
     [Fact]
