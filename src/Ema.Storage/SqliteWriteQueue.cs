@@ -213,6 +213,11 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         transaction.Commit();
                     }
 
+                    foreach (var stage in stages)
+                    {
+                        stage.Committed();
+                    }
+
                     foreach (var write in batch)
                     {
                         write.Succeed();
@@ -360,6 +365,9 @@ public interface IGroupCommitStage
 {
     /// <summary>Writes what the batch staged. Runs on the writer, after every item of the batch.</summary>
     Task FlushAsync(SqliteConnection connection, SqliteTransaction transaction);
+
+    /// <summary>The batch is durable: what it staged is now on disk. Runs on the writer; must not throw.</summary>
+    void Committed();
 
     /// <summary>The batch failed and was rolled back: forget what it staged.</summary>
     void Discard();

@@ -18,7 +18,7 @@ namespace Ema.Storage.Stores;
 /// by user, client, resource or token id read each block's key filter (<see cref="AuditKeyFilter"/>) and decode only the
 /// blocks that may match; time filters use the block's time range.
 /// </remarks>
-public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsyncDisposable
+public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsyncDisposable
 {
     private const int BlocksPerPage = 256;
 
@@ -40,12 +40,18 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
     private readonly SqliteWriteQueue _writer;
     private readonly PendingBlock _pending;
 
-    public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer)
+    public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer, Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
         _db = db;
         _writer = writer;
-        _pending = writer.SharedStage(() => new PendingBlock());
+        _pending = writer.SharedStage(() => new PendingBlock((found, written) =>
+        {
+            if (logger is not null)
+            {
+                Log.AuditHeadWentBack(logger, found, written);
+            }
+        }));
     }
 
     /// <summary>Seals every block written from now on (the start-up task, once it has loaded the key) and checks seals in verification.</summary>
@@ -512,8 +518,17 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
         private long _minTime;
         private long _maxTime;
         private AuditSeal? _seal;
+        private readonly Action<long, long> _headWentBack;
 
-        public PendingBlock() => _json = new Utf8JsonWriter(_canonical);
+        // The head this writer last made durable: the trail on disk can only grow past it.
+        private long _committedSequence = -1;
+        private string? _committedHash;
+
+        public PendingBlock(Action<long, long> headWentBack)
+        {
+            _json = new Utf8JsonWriter(_canonical);
+            _headWentBack = headWentBack;
+        }
 
         /// <summary>Set once, at start-up, before any record is written (read by the writer and by verification).</summary>
         public AuditSeal? Seal
@@ -616,6 +631,16 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
             ClearBlock();
         }
 
+        public void Committed()
+        {
+            if (_transaction is not null)
+            {
+                (_committedSequence, _committedHash) = (_sequence, _hash);
+            }
+
+            _transaction = null;
+        }
+
         public void Discard()
         {
             ClearBlock();
@@ -648,6 +673,21 @@ public sealed class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTrail, IAsy
                     _hash = reader.IsDBNull(1) ? AuditChain.Genesis : reader.GetString(1);
                 }
             }
+
+            // Records this writer made durable are gone, or the newest was rewritten, while it ran: someone cut the trail
+            // back under it (the one change the chain and the seals cannot see at the end). Chaining on from what it wrote,
+            // not from what is left, makes the cut a gap that verification reports; and it is logged now.
+            if (_committedSequence >= 0 && (_sequence < _committedSequence || (_sequence == _committedSequence && !string.Equals(_hash, _committedHash, StringComparison.Ordinal))))
+            {
+                _headWentBack(_sequence, _committedSequence);
+                (_sequence, _hash) = (_committedSequence, _committedHash!);
+            }
         }
+    }
+
+    private static partial class Log
+    {
+        [Microsoft.Extensions.Logging.LoggerMessage(EventId = 4004, Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "The audit trail on disk ends at record {Found}, but this process had written up to record {Written}: records were removed or rewritten while it ran. It chains on from {Written}, so verification reports the gap")]
+        public static partial void AuditHeadWentBack(Microsoft.Extensions.Logging.ILogger logger, long found, long written);
     }
 }

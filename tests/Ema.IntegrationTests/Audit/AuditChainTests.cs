@@ -307,6 +307,20 @@ public sealed class AuditChainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuditTrail_CutBackWhileTheWriterRuns_BecomesAGapThatVerificationReports()
+    {
+        // The newest blocks deleted under a running writer: it chains on from what it wrote, not from what is left, so
+        // the cut cannot be papered over by the next records (it would otherwise reuse the numbers, and pass).
+        var cutFrom = await BlockStartAsync(45);
+        await SqlAsync($"DELETE FROM audit_blocks WHERE first_seq >= {cutFrom}");
+        await _log.WriteAsync(Event(51), default);
+
+        var report = await _log.VerifyChainAsync(default);
+        Assert.Equal(51, report.FirstBrokenSequence);
+        Assert.Contains($"records {cutFrom}–50 are missing", report.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AuditVerify_WithAKeptHash_DetectsARewrittenAndRehashedTrail_AndACutBackOne()
     {
         var kept = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
@@ -364,6 +378,16 @@ public sealed class AuditChainTests : IAsyncLifetime
         Outcome = i % 2 == 0 ? AuditOutcomes.Granted : AuditOutcomes.Denied, Reason = i % 2 == 0 ? null : "no entitlement matches",
         ClientId = "ema-agent", Subject = "usr-" + (i % 3), Resource = "https://127.0.0.1/mcp/tickets", Scope = "tickets.read", TokenId = "jti-" + i,
     };
+
+    private async Task<long> BlockStartAsync(long sequence)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT first_seq FROM audit_blocks WHERE first_seq <= $seq AND last_seq >= $seq";
+        command.Parameters.AddWithValue("$seq", sequence);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
 
     private async Task SqlAsync(string sql)
     {
