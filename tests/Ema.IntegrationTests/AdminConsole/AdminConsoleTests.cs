@@ -573,6 +573,8 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         {
             Assert.True(verify.RootElement.GetProperty("intact").GetBoolean());
             Assert.True(verify.RootElement.GetProperty("records").GetInt64() >= count);
+            Assert.Equal(1, verify.RootElement.GetProperty("sealedFrom").GetInt64()); // every block of this IdP's trail sealed and checked
+            Assert.False(verify.RootElement.GetProperty("earlierSealsLost").GetBoolean());
         }
 
         // Admins with an MFA sign-in only: anonymous 401, a user without the admin role 403.
