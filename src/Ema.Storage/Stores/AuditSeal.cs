@@ -31,7 +31,7 @@ internal sealed partial class AuditSeal
     private const int PayloadBytes = KeyBytes + 8 + 1 + HashBytes; // key, first sealed record, flags, the anchor's hash
     private const byte EarlierSealsLostFlag = 1;
     private const byte AnchorHashedFlag = 2; // the record before the first sealed one has a hash (not a pre-chain record)
-    private static readonly byte[] Label = "ema-audit-seal-v1"u8.ToArray();
+    private static ReadOnlySpan<byte> Label => "ema-audit-seal-v1"u8;
     private readonly byte[] _key;
     private readonly string? _anchorHash;
 
@@ -59,7 +59,7 @@ internal sealed partial class AuditSeal
     {
         var text = string.Create(CultureInfo.InvariantCulture, $"\n{firstSequence}\n{lastSequence}\n{lastHash}");
         var payload = new byte[Label.Length + Encoding.UTF8.GetByteCount(text)];
-        Label.CopyTo(payload, 0);
+        Label.CopyTo(payload);
         Encoding.UTF8.GetBytes(text, payload.AsSpan(Label.Length));
         return HMACSHA256.HashData(_key, payload);
     }
