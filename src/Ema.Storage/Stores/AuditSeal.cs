@@ -25,6 +25,13 @@ internal sealed partial class AuditSeal
     /// <summary>The key file's name, in the database's folder.</summary>
     public const string FileName = "audit-seal.key";
 
+    /// <summary>
+    /// The head mark's name, beside the key: the newest record made durable (its number and hash, under the seal key),
+    /// rewritten at most once a second and at shutdown, so a trail cut back while no Ema process runs is found too.
+    /// </summary>
+    public const string HeadFileName = "audit-seal.head";
+    private static ReadOnlySpan<byte> HeadLabel => "ema-audit-head-v1"u8;
+
     private const string Purpose = "Ema.AuditSeal.v1";
     private const int KeyBytes = 32;
     private const int HashBytes = 32;
@@ -34,13 +41,15 @@ internal sealed partial class AuditSeal
     private static ReadOnlySpan<byte> Label => "ema-audit-seal-v1"u8;
     private readonly byte[] _key;
     private readonly string? _anchorHash;
+    private readonly string _headPath;
 
-    private AuditSeal(byte[] key, long sealedFrom, bool earlierSealsLost, string? anchorHash)
+    private AuditSeal(byte[] key, long sealedFrom, bool earlierSealsLost, string? anchorHash, string headPath)
     {
         _key = key;
         SealedFrom = sealedFrom;
         EarlierSealsLost = earlierSealsLost;
         _anchorHash = anchorHash;
+        _headPath = headPath;
     }
 
     /// <summary>The first record whose block is sealed with this key: records before it were written before it existed.</summary>
@@ -55,12 +64,58 @@ internal sealed partial class AuditSeal
     /// <summary>The anchor's hash is the one it had when the key was made (null: a record from before the chain).</summary>
     public bool AnchorMatches(string? hash) => string.Equals(hash, _anchorHash, StringComparison.Ordinal);
 
-    public byte[] Compute(long firstSequence, long lastSequence, string lastHash)
+    public byte[] Compute(long firstSequence, long lastSequence, string lastHash) =>
+        Mac(Label, string.Create(CultureInfo.InvariantCulture, $"\n{firstSequence}\n{lastSequence}\n{lastHash}"));
+
+    /// <summary>Records the newest durable record as the head mark (written whole, then moved into place).</summary>
+    public void WriteHeadMark(long sequence, string hash)
     {
-        var text = string.Create(CultureInfo.InvariantCulture, $"\n{firstSequence}\n{lastSequence}\n{lastHash}");
-        var payload = new byte[Label.Length + Encoding.UTF8.GetByteCount(text)];
-        Label.CopyTo(payload);
-        Encoding.UTF8.GetBytes(text, payload.AsSpan(Label.Length));
+        var mac = Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}"));
+        var text = string.Create(CultureInfo.InvariantCulture, $"{sequence} {hash} {Convert.ToHexStringLower(mac)}\n");
+        var temporary = _headPath + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var file = new FileStream(temporary, options))
+        {
+            file.Write(Encoding.ASCII.GetBytes(text));
+            file.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, _headPath, overwrite: true);
+    }
+
+    /// <summary>
+    /// The head mark: the newest record an Ema process made durable, as it recorded it. Null when there is none yet; a
+    /// mark that does not verify under the key is reported as such (it was edited or belongs to another key).
+    /// </summary>
+    public (long Sequence, string Hash)? ReadHeadMark(out bool forged)
+    {
+        forged = false;
+        if (!File.Exists(_headPath))
+        {
+            return null;
+        }
+
+        var parts = File.ReadAllText(_headPath).Trim().Split(' ');
+        if (parts is not [var number, var hash, var mac] || !long.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) || mac.Length != 64 || !mac.All(char.IsAsciiHexDigitLower)
+            || !CryptographicOperations.FixedTimeEquals(Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}")), Convert.FromHexString(mac)))
+        {
+            forged = true;
+            return null;
+        }
+
+        return (sequence, hash);
+    }
+
+    private byte[] Mac(ReadOnlySpan<byte> label, string text)
+    {
+        var payload = new byte[label.Length + Encoding.UTF8.GetByteCount(text)];
+        label.CopyTo(payload);
+        Encoding.UTF8.GetBytes(text, payload.AsSpan(label.Length));
         return HMACSHA256.HashData(_key, payload);
     }
 
@@ -107,8 +162,13 @@ internal sealed partial class AuditSeal
 
     private static string KeyPath(string databasePath) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(databasePath)) ?? ".", FileName);
 
+    private static string HeadPath(string keyPath) => Path.Combine(Path.GetDirectoryName(keyPath) ?? ".", HeadFileName);
+
     private static async Task<long> CreateAsync(string path, SqliteDatabase db, IKeyProtector protector, bool earlierSealsLost, CancellationToken cancellationToken)
     {
+        // A head mark of an earlier key cannot be checked under the new one.
+        File.Delete(HeadPath(path));
+
         // The head: the first sealed record follows it, and its hash — which binds every record before it — goes into the
         // file, so a history replaced before sealing began (or cut back) is found (SqliteAuditLog.VerifyChainAsync).
         var head = await db.RunAsync(c => c.QueryFirstOrDefaultAsync<HeadRow>("SELECT last_seq AS LastSequence, last_hash AS LastHash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1"), cancellationToken).ConfigureAwait(false);
@@ -180,7 +240,7 @@ internal sealed partial class AuditSeal
 
             var flags = plain[KeyBytes + 8];
             var anchor = (flags & AnchorHashedFlag) != 0 ? Convert.ToHexStringLower(plain.AsSpan(KeyBytes + 9, HashBytes)) : null;
-            return new AuditSeal(plain[..KeyBytes], BinaryPrimitives.ReadInt64BigEndian(plain.AsSpan(KeyBytes)), (flags & EarlierSealsLostFlag) != 0, anchor);
+            return new AuditSeal(plain[..KeyBytes], BinaryPrimitives.ReadInt64BigEndian(plain.AsSpan(KeyBytes)), (flags & EarlierSealsLostFlag) != 0, anchor, HeadPath(path));
         }
         finally
         {

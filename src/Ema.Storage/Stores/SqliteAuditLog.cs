@@ -40,22 +40,34 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     private readonly SqliteWriteQueue _writer;
     private readonly PendingBlock _pending;
 
-    public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer, Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>? logger = null)
+    public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer, Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
         _db = db;
         _writer = writer;
-        _pending = writer.SharedStage(() => new PendingBlock((found, written) =>
-        {
-            if (logger is not null)
+        _pending = writer.SharedStage(() => new PendingBlock(
+            time ?? TimeProvider.System,
+            (found, written) =>
             {
-                Log.AuditHeadWentBack(logger, found, written);
-            }
-        }));
+                if (logger is not null)
+                {
+                    Log.AuditHeadWentBack(logger, found, written);
+                }
+            }));
     }
 
-    /// <summary>Seals every block written from now on (the start-up task, once it has loaded the key) and checks seals in verification.</summary>
-    internal void UseSeal(AuditSeal seal) => _pending.Seal = seal;
+    /// <summary>
+    /// Seals every block written from now on (the start-up task, once it has loaded the key) and checks seals in
+    /// verification; the head mark left by the last run is where the chain must go on from, whatever the database says.
+    /// </summary>
+    internal void UseSeal(AuditSeal seal)
+    {
+        _pending.Seal = seal;
+        if (seal.ReadHeadMark(out _) is { } mark)
+        {
+            _pending.ResumeAfter(mark.Sequence, mark.Hash);
+        }
+    }
 
     /// <inheritdoc />
     public Task WriteAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
@@ -231,6 +243,11 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         // binds every record before sealing began, which no seal covers otherwise — deleted, or replaced by a made-up
         // history that ends just before the first sealed record.
         var anchorSeen = seal is null || seal.SealedFrom <= 1;
+
+        // The head mark, read before the records (it is written after each commit, so it never runs ahead of what is
+        // read next): the newest record an Ema process made durable must still be there, with the hash it had.
+        var markForged = false;
+        var mark = seal?.ReadHeadMark(out markForged);
         var chainStarted = false;
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
@@ -303,6 +320,11 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                         anchorSeen = true;
                     }
 
+                    if (mark is { } marked && record.Sequence == marked.Sequence && !string.Equals(record.Hash, marked.Hash, StringComparison.Ordinal))
+                    {
+                        return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, $"it is not the record written as #{marked.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({AuditSeal.HeadFileName} holds its hash): the trail was rewritten after it was written") { SealedFrom = seal!.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+                    }
+
                     expectedSequence = record.Sequence;
                     expectedPrevious = record.Hash;
                 }
@@ -339,6 +361,16 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         if (!anchorSeen)
         {
             return new AuditChainReport(count, expectedPrevious, seal!.SealedFrom - 1, null, $"the trail ends before record {(seal.SealedFrom - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}, the last one written before sealing began: records were removed") { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+        }
+
+        if (markForged)
+        {
+            return new AuditChainReport(count, expectedPrevious, expectedSequence + 1, null, $"the head mark ({AuditSeal.HeadFileName}) does not verify under the seal key: it was edited") { SealedFrom = seal!.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+        }
+
+        if (mark is { } last && expectedSequence < last.Sequence)
+        {
+            return new AuditChainReport(count, expectedPrevious, expectedSequence + 1, null, $"the trail ends at record #{expectedSequence.ToString(System.Globalization.CultureInfo.InvariantCulture)}, but records up to #{last.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} were written ({AuditSeal.HeadFileName}): records were removed") { SealedFrom = seal!.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
         }
 
         return (editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious }) with { SealedFrom = seal?.SealedFrom, EarlierSealsLost = seal?.EarlierSealsLost ?? false };
@@ -417,7 +449,11 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     }
 
     /// <summary>Waits until every queued write is stored.</summary>
-    public ValueTask DisposeAsync() => _writer.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _writer.DisposeAsync().ConfigureAwait(false);
+        _pending.MarkHead(force: true); // the writer has stopped: the last durable record is final
+    }
 
     // A record on its way to disk; the caller's task completes when its batch is durable.
     private sealed class AuditWrite(AuditEvent auditEvent, PendingBlock block) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), IGroupCommitWrite
@@ -519,14 +555,18 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         private long _maxTime;
         private AuditSeal? _seal;
         private readonly Action<long, long> _headWentBack;
+        private readonly TimeProvider _time;
+        private long _markedAt;
+        private long _markedSequence = -1;
 
         // The head this writer last made durable: the trail on disk can only grow past it.
         private long _committedSequence = -1;
         private string? _committedHash;
 
-        public PendingBlock(Action<long, long> headWentBack)
+        public PendingBlock(TimeProvider time, Action<long, long> headWentBack)
         {
             _json = new Utf8JsonWriter(_canonical);
+            _time = time;
             _headWentBack = headWentBack;
         }
 
@@ -636,9 +676,48 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             if (_transaction is not null)
             {
                 (_committedSequence, _committedHash) = (_sequence, _hash);
+                MarkHead(force: false);
             }
 
             _transaction = null;
+        }
+
+        /// <summary>The head mark of the last run: the chain goes on from it if the database ends before it (ReadHeadAsync).</summary>
+        public void ResumeAfter(long sequence, string hash)
+        {
+            if (_committedSequence < 0)
+            {
+                (_committedSequence, _committedHash) = (sequence, hash);
+                _markedSequence = sequence;
+            }
+        }
+
+        /// <summary>
+        /// Writes the head mark (AuditSeal.HeadFileName) for the newest durable record: at most once a second from the
+        /// writer, and at shutdown. Best effort: a failed write leaves the previous mark, which is only older.
+        /// </summary>
+        public void MarkHead(bool force)
+        {
+            if (Seal is not { } seal || _committedSequence <= _markedSequence || _committedHash is null)
+            {
+                return;
+            }
+
+            var now = _time.GetTimestamp();
+            if (!force && _markedSequence >= 0 && _time.GetElapsedTime(_markedAt, now) < TimeSpan.FromSeconds(1))
+            {
+                return;
+            }
+
+            try
+            {
+                seal.WriteHeadMark(_committedSequence, _committedHash);
+                (_markedAt, _markedSequence) = (now, _committedSequence);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Kept as it was; the next commit tries again.
+            }
         }
 
         public void Discard()

@@ -140,6 +140,58 @@ public sealed class AuditSealTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuditSeal_NewestRecordsRemovedWhileNoEmaProcessRan_AreReported_AndTheNextRunChainsOnFromTheHeadMark()
+    {
+        // The head mark (audit-seal.head, under the seal key) is written at shutdown: the newest record made durable.
+        await StartAsync();
+        await WriteAsync(1, 30);
+        await _services!.DisposeAsync();
+        _services = null;
+        SqliteConnection.ClearAllPools();
+        Assert.StartsWith("30 ", await File.ReadAllTextAsync(Path.Combine(_directory, "audit-seal.head")), StringComparison.Ordinal);
+
+        // Cut back while nothing runs: the chain and the seals of what is left are intact, the mark is not.
+        var cutFrom = await BlockStartAsync(25);
+        await SqlAsync($"DELETE FROM audit_blocks WHERE first_seq >= {cutFrom}");
+        await StartAsync();
+        var cut = await Log.VerifyChainAsync(default);
+        Assert.Equal(cutFrom, cut.FirstBrokenSequence);
+        Assert.Contains($"the trail ends at record #{cutFrom - 1}, but records up to #30 were written", cut.Problem, StringComparison.Ordinal);
+
+        // The next records do not reuse the numbers: they chain on from record 30, so the cut stays a gap.
+        await WriteAsync(31, 31);
+        var gap = await Log.VerifyChainAsync(default);
+        Assert.Equal(31, gap.FirstBrokenSequence);
+        Assert.Contains($"records {cutFrom}–30 are missing", gap.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AuditSeal_AHeadMarkEditedWithoutTheKey_IsReported()
+    {
+        await StartAsync();
+        await WriteAsync(1, 30);
+        await _services!.DisposeAsync();
+        _services = null;
+        SqliteConnection.ClearAllPools();
+        var path = Path.Combine(_directory, "audit-seal.head");
+        var mark = await File.ReadAllTextAsync(path);
+
+        // Moved back to record 20 without the key: the mark no longer verifies.
+        await File.WriteAllTextAsync(path, "20" + mark[2..]);
+        await StartAsync();
+        Assert.Contains("does not verify under the seal key", (await Log.VerifyChainAsync(default)).Problem, StringComparison.Ordinal);
+        await _services!.DisposeAsync();
+        _services = null;
+        SqliteConnection.ClearAllPools();
+
+        // The mark as it was written: intact.
+        await File.WriteAllTextAsync(path, mark);
+        await StartAsync();
+        var report = await Log.VerifyChainAsync(default);
+        Assert.True(report.Intact, report.Problem);
+    }
+
+    [Fact]
     public async Task AuditSeal_BlocksMergedAcrossTheStartOfSealing_AreReported()
     {
         // An upgraded trail sealed from record 21: the last unsealed block and the first sealed one made into one unsealed
