@@ -91,8 +91,7 @@ public sealed class AuditSealTests : IAsyncLifetime
     {
         await StartAsync();
         await WriteAsync(1, 5);
-        await _services!.DisposeAsync();
-        _services = null;
+        await StopAsync();
         Directory.Delete(Path.Combine(_directory, "dataprotection-keys"), recursive: true); // another key ring
 
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
@@ -145,9 +144,7 @@ public sealed class AuditSealTests : IAsyncLifetime
         // The head mark (audit-seal.head, under the seal key) is written at shutdown: the newest record made durable.
         await StartAsync();
         await WriteAsync(1, 30);
-        await _services!.DisposeAsync();
-        _services = null;
-        SqliteConnection.ClearAllPools();
+        await StopAsync();
         Assert.StartsWith("30 ", await File.ReadAllTextAsync(Path.Combine(_directory, "audit-seal.head")), StringComparison.Ordinal);
 
         // Cut back while nothing runs: the chain and the seals of what is left are intact, the mark is not.
@@ -170,9 +167,7 @@ public sealed class AuditSealTests : IAsyncLifetime
     {
         await StartAsync();
         await WriteAsync(1, 30);
-        await _services!.DisposeAsync();
-        _services = null;
-        SqliteConnection.ClearAllPools();
+        await StopAsync();
         var path = Path.Combine(_directory, "audit-seal.head");
         var mark = await File.ReadAllTextAsync(path);
 
@@ -180,9 +175,7 @@ public sealed class AuditSealTests : IAsyncLifetime
         await File.WriteAllTextAsync(path, "20" + mark[2..]);
         await StartAsync();
         Assert.Contains("does not verify under the seal key", (await Log.VerifyChainAsync(default)).Problem, StringComparison.Ordinal);
-        await _services!.DisposeAsync();
-        _services = null;
-        SqliteConnection.ClearAllPools();
+        await StopAsync();
 
         // The mark as it was written: intact.
         await File.WriteAllTextAsync(path, mark);
@@ -220,9 +213,7 @@ public sealed class AuditSealTests : IAsyncLifetime
     {
         await StartAsync();
         await WriteAsync(1, 30);
-        await _services!.DisposeAsync();
-        _services = null;
-        SqliteConnection.ClearAllPools();
+        await StopAsync();
         File.Delete(Path.Combine(_directory, "audit-seal.key"));
 
         // A new key made on its own would make the trail look sealed only from now on.
@@ -241,9 +232,7 @@ public sealed class AuditSealTests : IAsyncLifetime
         Assert.True(report.Intact, report.Problem);
         Assert.Equal(31, report.SealedFrom);
         Assert.True(report.EarlierSealsLost);
-        await _services!.DisposeAsync();
-        _services = null;
-        SqliteConnection.ClearAllPools();
+        await StopAsync();
         var verify = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
         Assert.True(verify.Code == 0, verify.Err);
         Assert.Contains("sealed with a key that was lost", verify.Out, StringComparison.Ordinal);
@@ -276,10 +265,16 @@ public sealed class AuditSealTests : IAsyncLifetime
 
     private async Task RestartAsync()
     {
+        await StopAsync();
+        await StartAsync();
+    }
+
+    // Disposing the log writes the head mark: what a clean shutdown leaves.
+    private async Task StopAsync()
+    {
         await _services!.DisposeAsync();
         _services = null;
         SqliteConnection.ClearAllPools();
-        await StartAsync();
     }
 
     // In groups written concurrently, so blocks hold several records and tampering lands inside blocks.
