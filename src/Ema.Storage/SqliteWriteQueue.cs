@@ -168,7 +168,16 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         return;
                     }
 
-                    _queued.Wait();
+                    // Idle: a stage with work left for later (the audit's head mark) says when to wake for it.
+                    if (IdleStages() is { } wake)
+                    {
+                        _queued.Wait(wake);
+                    }
+                    else
+                    {
+                        _queued.Wait();
+                    }
+
                     continue;
                 }
 
@@ -213,14 +222,23 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         transaction.Commit();
                     }
 
-                    foreach (var stage in stages)
-                    {
-                        stage.Committed();
-                    }
 
                     foreach (var write in batch)
                     {
                         write.Succeed();
+                    }
+
+                    // After the callers are released (they wait for nothing more), and never failing the durable batch.
+                    foreach (var stage in stages)
+                    {
+                        try
+                        {
+                            stage.Committed();
+                        }
+                        catch (Exception)
+                        {
+                            // What a stage keeps after a commit is its own business; the batch is stored.
+                        }
                     }
 
                     if (decisions > 0)
@@ -268,6 +286,27 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
         {
             connection?.Dispose();
         }
+    }
+
+    private TimeSpan? IdleStages()
+    {
+        TimeSpan? wake = null;
+        foreach (var stage in _stages.Values)
+        {
+            try
+            {
+                if (stage.Idle() is { } after && (wake is null || after < wake))
+                {
+                    wake = after;
+                }
+            }
+            catch (Exception)
+            {
+                // Best effort, like Committed: the writer goes on.
+            }
+        }
+
+        return wake;
     }
 
     private void Drain(List<IGroupCommitWrite> batch)
@@ -366,8 +405,14 @@ public interface IGroupCommitStage
     /// <summary>Writes what the batch staged. Runs on the writer, after every item of the batch.</summary>
     Task FlushAsync(SqliteConnection connection, SqliteTransaction transaction);
 
-    /// <summary>The batch is durable: what it staged is now on disk. Runs on the writer; must not throw.</summary>
+    /// <summary>The batch is durable (its callers are released): what it staged is on disk. Runs on the writer.</summary>
     void Committed();
+
+    /// <summary>
+    /// The queue is empty: do work left for a quiet moment, if it is due; returns when to be called again for work still
+    /// pending, or null. Runs on the writer.
+    /// </summary>
+    TimeSpan? Idle();
 
     /// <summary>The batch failed and was rolled back: forget what it staged.</summary>
     void Discard();

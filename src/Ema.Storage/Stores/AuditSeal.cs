@@ -67,25 +67,41 @@ internal sealed partial class AuditSeal
     public byte[] Compute(long firstSequence, long lastSequence, string lastHash) =>
         Mac(Label, string.Create(CultureInfo.InvariantCulture, $"\n{firstSequence}\n{lastSequence}\n{lastHash}"));
 
-    /// <summary>Records the newest durable record as the head mark (written whole, then moved into place).</summary>
+    /// <summary>
+    /// Records the newest durable record as the head mark (written whole under a name of its own, then moved into place).
+    /// Only forward: another process on the same data folder (the IdP and <c>ema admin</c>) may have marked a newer one.
+    /// Between that look and the move a slower process can still put an older mark back — which only weakens the mark.
+    /// </summary>
     public void WriteHeadMark(long sequence, string hash)
     {
+        if (ReadHeadMark(out _) is { } current && current.Sequence >= sequence)
+        {
+            return;
+        }
+
         var mac = Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}"));
         var text = string.Create(CultureInfo.InvariantCulture, $"{sequence} {hash} {Convert.ToHexStringLower(mac)}\n");
-        var temporary = _headPath + ".tmp";
+        var temporary = _headPath + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".tmp";
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         }
 
-        using (var file = new FileStream(temporary, options))
+        try
         {
-            file.Write(Encoding.ASCII.GetBytes(text));
-            file.Flush(flushToDisk: true);
-        }
+            using (var file = new FileStream(temporary, options))
+            {
+                file.Write(Encoding.ASCII.GetBytes(text));
+                file.Flush(flushToDisk: true);
+            }
 
-        File.Move(temporary, _headPath, overwrite: true);
+            File.Move(temporary, _headPath, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
     }
 
     /// <summary>

@@ -39,12 +39,14 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     private readonly SqliteDatabase _db;
     private readonly SqliteWriteQueue _writer;
     private readonly PendingBlock _pending;
+    private readonly Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>? _logger;
 
     public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer, Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>? logger = null, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
         _db = db;
         _writer = writer;
+        _logger = logger;
         _pending = writer.SharedStage(() => new PendingBlock(
             time ?? TimeProvider.System,
             (found, written) =>
@@ -63,9 +65,13 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     internal void UseSeal(AuditSeal seal)
     {
         _pending.Seal = seal;
-        if (seal.ReadHeadMark(out _) is { } mark)
+        if (seal.ReadHeadMark(out var forged) is { } mark)
         {
             _pending.ResumeAfter(mark.Sequence, mark.Hash);
+        }
+        else if (forged && _logger is not null)
+        {
+            Log.AuditHeadMarkUnverifiable(_logger, AuditSeal.HeadFileName);
         }
     }
 
@@ -556,6 +562,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         private AuditSeal? _seal;
         private readonly Action<long, long> _headWentBack;
         private readonly TimeProvider _time;
+        private static readonly TimeSpan MarkInterval = TimeSpan.FromSeconds(1);
         private long _markedAt;
         private long _markedSequence = -1;
 
@@ -692,9 +699,28 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             }
         }
 
+        /// <summary>When the writer is idle: the head mark still owed, once its second has passed (at most a second late).</summary>
+        public TimeSpan? Idle()
+        {
+            if (Seal is null || _committedSequence <= _markedSequence || _committedHash is null)
+            {
+                return null;
+            }
+
+            var waited = _time.GetElapsedTime(_markedAt);
+            if (waited < MarkInterval)
+            {
+                return MarkInterval - waited;
+            }
+
+            MarkHead(force: true);
+            return null;
+        }
+
         /// <summary>
         /// Writes the head mark (AuditSeal.HeadFileName) for the newest durable record: at most once a second from the
-        /// writer, and at shutdown. Best effort: a failed write leaves the previous mark, which is only older.
+        /// writer (after a commit, or when idle), and at shutdown. Best effort: a failed write leaves the previous mark,
+        /// which is only older.
         /// </summary>
         public void MarkHead(bool force)
         {
@@ -704,7 +730,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             }
 
             var now = _time.GetTimestamp();
-            if (!force && _markedSequence >= 0 && _time.GetElapsedTime(_markedAt, now) < TimeSpan.FromSeconds(1))
+            if (!force && _markedSequence >= 0 && _time.GetElapsedTime(_markedAt, now) < MarkInterval)
             {
                 return;
             }
@@ -714,9 +740,10 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                 seal.WriteHeadMark(_committedSequence, _committedHash);
                 (_markedAt, _markedSequence) = (now, _committedSequence);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception)
             {
-                // Kept as it was; the next commit tries again.
+                // Kept as it was (a full disk, a permission): the next commit tries again. Never thrown from the writer
+                // after a commit: its callers' records are durable.
             }
         }
 
@@ -758,8 +785,16 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             // not from what is left, makes the cut a gap that verification reports; and it is logged now.
             if (_committedSequence >= 0 && (_sequence < _committedSequence || (_sequence == _committedSequence && !string.Equals(_hash, _committedHash, StringComparison.Ordinal))))
             {
-                _headWentBack(_sequence, _committedSequence);
+                var found = _sequence;
                 (_sequence, _hash) = (_committedSequence, _committedHash!);
+                try
+                {
+                    _headWentBack(found, _committedSequence);
+                }
+                catch (Exception)
+                {
+                    // A failing logger must not fail the batch (and with it every later one).
+                }
             }
         }
     }
@@ -768,5 +803,8 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     {
         [Microsoft.Extensions.Logging.LoggerMessage(EventId = 4004, Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "The audit trail on disk ends at record {Found}, but this process had written up to record {Written}: records were removed or rewritten while it ran. It chains on from {Written}, so verification reports the gap")]
         public static partial void AuditHeadWentBack(Microsoft.Extensions.Logging.ILogger logger, long found, long written);
+
+        [Microsoft.Extensions.Logging.LoggerMessage(EventId = 4005, Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "The audit trail's head mark ({File}) does not verify under the seal key: it was edited or is torn. ema audit verify reports it; the writer goes on from the database's head")]
+        public static partial void AuditHeadMarkUnverifiable(Microsoft.Extensions.Logging.ILogger logger, string file);
     }
 }

@@ -163,6 +163,23 @@ public sealed class AuditSealTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuditSeal_TheHeadMark_FollowsTheLastCommitWithinASecond_WithoutAShutdown()
+    {
+        // Written at the first commit, then at most once a second: a burst followed by quiet is marked when the writer
+        // idles (a crash then loses at most that second), not only at shutdown.
+        await StartAsync();
+        await WriteAsync(1, 10);
+        await WriteAsync(11, 20);
+        var path = Path.Combine(_directory, "audit-seal.head");
+        for (var i = 0; i < 100 && !(File.Exists(path) && (await File.ReadAllTextAsync(path)).StartsWith("20 ", StringComparison.Ordinal)); i++)
+        {
+            await Task.Delay(100); // at most 10 seconds
+        }
+
+        Assert.StartsWith("20 ", await File.ReadAllTextAsync(path), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AuditSeal_AHeadMarkEditedWithoutTheKey_IsReported()
     {
         await StartAsync();
