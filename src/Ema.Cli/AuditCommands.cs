@@ -112,7 +112,8 @@ internal static class AuditCommands
 
             if (!report.Intact)
             {
-                Console.Error.WriteLine($"ema audit: the chain is broken at record #{report.FirstBrokenSequence} ({TerminalText.Safe(report.FirstBrokenId)}): {TerminalText.Safe(report.Problem)}.");
+                var id = report.FirstBrokenId is null ? string.Empty : $" ({TerminalText.Safe(report.FirstBrokenId)})";
+                Console.Error.WriteLine($"ema audit: the chain is broken at record #{report.FirstBrokenSequence}{id}: {TerminalText.Safe(report.Problem)}.");
             }
             else if (mismatch is not null)
             {
