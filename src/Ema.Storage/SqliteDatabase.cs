@@ -29,10 +29,7 @@ public sealed partial class SqliteDatabase
         _time = time;
         ArgumentNullException.ThrowIfNull(options);
         var directory = Path.GetDirectoryName(Path.GetFullPath(options.DatabasePath));
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
+        CreatePrivately(directory, options.DatabasePath);
 
         _connectionString = new SqliteConnectionStringBuilder
         {
@@ -44,6 +41,41 @@ public sealed partial class SqliteDatabase
             ForeignKeys = true,
         }.ToString();
         _logger = logger;
+    }
+
+    /// <summary>
+    /// A new data folder is readable by its owner only (700), and so is a new database file (600) — and with it SQLite's
+    /// WAL and shared-memory files, which take the database file's mode: they hold password and secret hashes, encrypted
+    /// keys and the audit trail's personal data. An existing folder or file keeps the mode it has.
+    /// </summary>
+    private static void CreatePrivately(string? directory, string databasePath)
+    {
+        if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory);
+            }
+            else
+            {
+                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+
+        if (OperatingSystem.IsWindows() || databasePath.StartsWith(':') || File.Exists(databasePath))
+        {
+            return;
+        }
+
+        try
+        {
+            // An empty file is a new database to SQLite; created here only to give it its mode from the first byte.
+            using var file = new FileStream(databasePath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+        }
+        catch (IOException) when (File.Exists(databasePath))
+        {
+            // Another process created it first.
+        }
     }
 
     /// <summary>Opens a connection.</summary>

@@ -80,7 +80,7 @@ public sealed class HealthTests(EmaServerFixture server)
         // The database's folder is replaced by a file after start: the database can be neither created nor opened.
         var notAFolder = Path.Combine(Path.GetTempPath(), "ema-not-a-folder-" + Guid.NewGuid().ToString("N"));
         var db = new SqliteDatabase(new SqliteStorageOptions { DatabasePath = Path.Combine(notAFolder, "ema.db") }, TimeProvider.System, NullLogger<SqliteDatabase>.Instance);
-        Directory.Delete(notAFolder);
+        Directory.Delete(notAFolder, recursive: true); // with the empty database file the constructor made
         await File.WriteAllTextAsync(notAFolder, "x");
         try
         {
