@@ -134,16 +134,16 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"{user.Username} has no authenticator.");
         }
 
-        try
+        foreach (var session in sessions)
         {
-            foreach (var session in sessions)
+            try
             {
                 await grants.RevokeSessionAsync(session.Id, CancellationToken.None).ConfigureAwait(false);
             }
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Already ended in the database (above); only this process's cache waits for its TTL.
+            catch (Exception)
+            {
+                // Already ended in the database (above); only this process's cache of it waits for its TTL.
+            }
         }
 
         return AdminResult.Done($"{user.Username}'s authenticator is removed and their sessions are ended; their next sign-in that needs MFA sets up a new one.");
