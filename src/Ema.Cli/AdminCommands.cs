@@ -525,27 +525,17 @@ internal static class AdminCommands
     /// <summary>The data folder's database path and its key ring alone (no start-up tasks run): for <c>ema audit reseal</c>.</summary>
     internal static (string DatabasePath, ServiceProvider Services) KeyProtectorOnly(string? dataDirectory)
     {
-        var settings = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();
-        settings.DataDirectory = dataDirectory ?? string.Empty;
-        var folder = settings.ResolveDataDirectory();
-        var services = new ServiceCollection()
-            .AddLogging()
-            .AddEmaAspNetCore(Path.Combine(folder, "dataprotection-keys"), settings.LoadKeyEncryptionCertificate())
-            .BuildServiceProvider();
-        return (Path.Combine(folder, "ema.db"), services);
+        var (folder, services) = DataFolderServices(dataDirectory);
+        return (Path.Combine(folder, "ema.db"), services.BuildServiceProvider());
     }
 
     /// <summary>Opens the data folder's database (migrated), runs <paramref name="action"/>, closes it.</summary>
     internal static async Task<int> RunWithStorage(string? dataDirectory, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
     {
-        // The data folder from --data; key encryption as the service has it, from the environment (Ema__KeyEncryption…).
-        var settings = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();
-        settings.DataDirectory = dataDirectory ?? string.Empty;
-        var services = new ServiceCollection()
-            .AddLogging()
+        var (folder, collection) = DataFolderServices(dataDirectory);
+        var services = collection
             .AddSingleton(new PasswordHasher())
-            .AddEmaSqliteStorage(Path.Combine(settings.ResolveDataDirectory(), "ema.db"))
-            .AddEmaAspNetCore(Path.Combine(settings.ResolveDataDirectory(), "dataprotection-keys"), settings.LoadKeyEncryptionCertificate()) // the key ring that encrypts keys and TOTP secrets
+            .AddEmaSqliteStorage(Path.Combine(folder, "ema.db"))
             .AddSingleton<SigningKeyManager>()
             .AddSingleton<AdminOperations>() // the console's change layer (options at their defaults)
             .AddSingleton<AuthorizationServerOperations>()
@@ -559,6 +549,16 @@ internal static class AdminCommands
 
             return await action(services, Console.Out).ConfigureAwait(false);
         }
+    }
+
+    // The data folder from --data, and its key ring — the one that encrypts keys and TOTP secrets — with key encryption as
+    // the service has it, from the environment (Ema__KeyEncryption…).
+    private static (string Folder, IServiceCollection Services) DataFolderServices(string? dataDirectory)
+    {
+        var settings = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddEnvironmentVariables().Build().GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();
+        settings.DataDirectory = dataDirectory ?? string.Empty;
+        var folder = settings.ResolveDataDirectory();
+        return (folder, new ServiceCollection().AddLogging().AddEmaAspNetCore(Path.Combine(folder, "dataprotection-keys"), settings.LoadKeyEncryptionCertificate()));
     }
 
     private static int Ok(TextWriter output, string message)

@@ -109,18 +109,7 @@ public static class EmaHost
         configure?.Invoke(builder);
         var settings = builder.Configuration.GetSection("Ema").Get<EmaHostOptions>() ?? new EmaHostOptions();
         var dataDirectory = settings.ResolveDataDirectory();
-        if (!Directory.Exists(dataDirectory))
-        {
-            // Readable by the service account only: it holds the database, the key ring and the audit seal key.
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(dataDirectory);
-            }
-            else
-            {
-                Directory.CreateDirectory(dataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-        }
+        Ema.Storage.OwnerOnly.CreateDirectory(dataDirectory); // the database, the key ring and the audit seal key
         var time = TimeProvider.System;
 
         var url = new Uri(settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries)[0]);

@@ -5,13 +5,7 @@ internal static class PrivateFile
 {
     public static FileStream Create(string path)
     {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        var stream = new FileStream(path, options);
+        var stream = new FileStream(path, Ema.Storage.OwnerOnly.FileOptions(FileMode.Create));
         if (!OperatingSystem.IsWindows())
         {
             // UnixCreateMode applies only when the file is new; tighten an existing file too.

@@ -50,19 +50,12 @@ public sealed partial class SqliteDatabase
     /// </summary>
     private static void CreatePrivately(string? directory, string databasePath)
     {
-        if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
+        if (!string.IsNullOrEmpty(directory))
         {
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(directory);
-            }
-            else
-            {
-                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
+            OwnerOnly.CreateDirectory(directory);
         }
 
-        if (OperatingSystem.IsWindows() || databasePath.StartsWith(':') || File.Exists(databasePath))
+        if (databasePath.StartsWith(':') || File.Exists(databasePath))
         {
             return;
         }
@@ -70,7 +63,7 @@ public sealed partial class SqliteDatabase
         try
         {
             // An empty file is a new database to SQLite; created here only to give it its mode from the first byte.
-            using var file = new FileStream(databasePath, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+            using var file = new FileStream(databasePath, OwnerOnly.FileOptions(FileMode.CreateNew));
         }
         catch (IOException) when (File.Exists(databasePath))
         {

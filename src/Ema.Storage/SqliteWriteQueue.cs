@@ -222,7 +222,6 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
                         transaction.Commit();
                     }
 
-
                     foreach (var write in batch)
                     {
                         write.Succeed();

@@ -81,27 +81,7 @@ internal sealed partial class AuditSeal
 
         var mac = Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}"));
         var text = string.Create(CultureInfo.InvariantCulture, $"{sequence} {hash} {Convert.ToHexStringLower(mac)}\n");
-        var temporary = _headPath + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            using (var file = new FileStream(temporary, options))
-            {
-                file.Write(Encoding.ASCII.GetBytes(text));
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, _headPath, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temporary);
-        }
+        OwnerOnly.WriteWhole(_headPath, Encoding.ASCII.GetBytes(text), replace: true);
     }
 
     /// <summary>
@@ -187,53 +167,32 @@ internal sealed partial class AuditSeal
 
         // The head: the first sealed record follows it, and its hash — which binds every record before it — goes into the
         // file, so a history replaced before sealing began (or cut back) is found (SqliteAuditLog.VerifyChainAsync).
-        var head = await db.RunAsync(c => c.QueryFirstOrDefaultAsync<HeadRow>("SELECT last_seq AS LastSequence, last_hash AS LastHash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1"), cancellationToken).ConfigureAwait(false);
-        var (last, lastHash) = head is null ? (0L, null) : (head.LastSequence, head.LastHash);
+        var (last, lastHash) = (await db.RunAsync(c => c.QueryAsync<(long, string?)>(SqliteAuditLog.HeadSql), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+        var sealedFrom = last + 1;
         var plain = new byte[PayloadBytes];
         RandomNumberGenerator.Fill(plain.AsSpan(0, KeyBytes));
-        BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(KeyBytes), last + 1);
+        BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(KeyBytes), sealedFrom);
         plain[KeyBytes + 8] = (byte)((earlierSealsLost ? EarlierSealsLostFlag : 0) | (lastHash is null ? 0 : AnchorHashedFlag));
         if (lastHash is not null)
         {
             Convert.FromHexString(lastHash, plain.AsSpan(KeyBytes + 9), out _, out _);
         }
 
-        var sealedFrom = last + 1;
         var protectedKey = protector.ForPurpose(Purpose).Protect(plain); // zeroes the plaintext
 
-        // Written whole under a temporary name, readable by this user only, then moved into place without replacing:
-        // two processes starting at once end up with one key (the second reads the first's).
-        var temporary = path + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)) + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
+        // Written whole, readable by this user only, and never over another key: two processes starting at once end up
+        // with one key (the second reads the first's).
         try
         {
-            var file = new FileStream(temporary, options);
-            await using (file.ConfigureAwait(false))
-            {
-                await file.WriteAsync(protectedKey, cancellationToken).ConfigureAwait(false);
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: false);
+            OwnerOnly.WriteWhole(path, protectedKey, replace: false);
         }
         catch (IOException) when (File.Exists(path))
         {
             return Read(path, protector).SealedFrom;
         }
-        finally
-        {
-            File.Delete(temporary);
-        }
 
         return sealedFrom;
     }
-
-    private sealed record HeadRow(long LastSequence, string? LastHash);
 
     private static AuditSeal Read(string path, IKeyProtector protector)
     {

@@ -30,6 +30,9 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     /// </summary>
     internal const int MaxBlockBytes = 60 * 1024;
 
+    /// <summary>The chain head: the newest block's last record number and hash (none for an empty trail).</summary>
+    internal const string HeadSql = "SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1";
+
     /// <summary>
     /// How much older than a newer block's records a later-committed record can be: a record's time is taken just before
     /// it is queued and it is committed within seconds. Searches stop at the first block that ends this much before
@@ -255,6 +258,29 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         var markForged = false;
         var mark = seal?.ReadHeadMark(out markForged);
         var chainStarted = false;
+
+        // Every report says how far the seals reach (or that they were not checked).
+        AuditChainReport Report(long? brokenAt, string? id, string? problem) =>
+            new(count, expectedPrevious, brokenAt, id, problem) { SealedFrom = seal?.SealedFrom, EarlierSealsLost = seal?.EarlierSealsLost ?? false };
+
+        // What the key file and the head mark hold about single records: the one before sealing began, the newest written.
+        string? SealedRecordProblem(long sequence, string? hash)
+        {
+            if (seal?.IsAnchor(sequence) == true)
+            {
+                if (!seal.AnchorMatches(hash))
+                {
+                    return AnchorProblem(seal);
+                }
+
+                anchorSeen = true;
+            }
+
+            return mark is { } marked && sequence == marked.Sequence && !string.Equals(hash, marked.Hash, StringComparison.Ordinal)
+                ? $"it is not the record written as #{marked.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({AuditSeal.HeadFileName} holds its hash): the trail was rewritten after it was written"
+                : null;
+        }
+
         var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
@@ -267,7 +293,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                     count++;
                     if (record is null)
                     {
-                        return new AuditChainReport(count, expectedPrevious, Math.Max(expectedSequence + 1, blockStart), null, "it cannot be read (its text was edited)");
+                        return Report(Math.Max(expectedSequence + 1, blockStart), null, "it cannot be read (its text was edited)");
                     }
 
                     if (record.Hash is null)
@@ -277,17 +303,12 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                         // after the last of them. Anywhere else an unhashed record is an insertion.
                         if (chainStarted || record.Sequence <= expectedSequence || records.Count != 1 || !reader.IsDBNull(6))
                         {
-                            return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, "it has no hash where the chain requires one (inserted)");
+                            return Report(record.Sequence, record.Event.Id, "it has no hash where the chain requires one (inserted)");
                         }
 
-                        if (seal?.IsAnchor(record.Sequence) == true)
+                        if (SealedRecordProblem(record.Sequence, null) is { } unhashedProblem)
                         {
-                            if (!seal.AnchorMatches(null))
-                            {
-                                return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, AnchorProblem(seal)) { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
-                            }
-
-                            anchorSeen = true;
+                            return Report(record.Sequence, record.Event.Id, unhashedProblem);
                         }
 
                         expectedSequence = record.Sequence;
@@ -311,24 +332,9 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                         problem = "its contents were changed after it was written";
                     }
 
-                    if (problem is not null)
+                    if ((problem ?? SealedRecordProblem(record.Sequence, record.Hash)) is { } recordProblem)
                     {
-                        return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, problem);
-                    }
-
-                    if (seal?.IsAnchor(record.Sequence) == true)
-                    {
-                        if (!seal.AnchorMatches(record.Hash))
-                        {
-                            return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, AnchorProblem(seal)) { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
-                        }
-
-                        anchorSeen = true;
-                    }
-
-                    if (mark is { } marked && record.Sequence == marked.Sequence && !string.Equals(record.Hash, marked.Hash, StringComparison.Ordinal))
-                    {
-                        return new AuditChainReport(count, expectedPrevious, record.Sequence, record.Event.Id, $"it is not the record written as #{marked.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({AuditSeal.HeadFileName} holds its hash): the trail was rewritten after it was written") { SealedFrom = seal!.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+                        return Report(record.Sequence, record.Event.Id, recordProblem);
                     }
 
                     expectedSequence = record.Sequence;
@@ -348,7 +354,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                 // earlier key: lost (ema audit reseal says so, and those are not checkable) or — otherwise — replaced.
                 if (seal is not null && records.Count > 0 && SealProblem(seal, records[0]!.Sequence, records[^1]!.Sequence, records[^1]!.Hash, reader.IsDBNull(9) ? null : reader.GetFieldValue<byte[]>(9)) is { } sealProblem)
                 {
-                    return new AuditChainReport(count, expectedPrevious, records[0]!.Sequence, records[0]!.Event.Id, sealProblem) { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+                    return Report(records[0]!.Sequence, records[0]!.Event.Id, sealProblem);
                 }
 
                 var times = records.Select(r => r!.Event.Time.ToUnixTimeMilliseconds()).ToList();
@@ -359,27 +365,27 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                     && (reader.IsDBNull(6) || reader.GetFieldValue<byte[]>(6).AsSpan().SequenceEqual(AuditKeyFilter.Build(keys)));
                 if (!intact)
                 {
-                    editedIndex ??= new AuditChainReport(count, expectedPrevious, blockStart, null, "the index data of its block (sequence or time range, count, last hash or key filter) does not match the records: it was edited, and searches could miss records");
+                    editedIndex ??= Report(blockStart, null, "the index data of its block (sequence or time range, count, last hash or key filter) does not match the records: it was edited, and searches could miss records");
                 }
             }
         }
 
         if (!anchorSeen)
         {
-            return new AuditChainReport(count, expectedPrevious, seal!.SealedFrom - 1, null, $"the trail ends before record {(seal.SealedFrom - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}, the last one written before sealing began: records were removed") { SealedFrom = seal.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+            return Report(seal!.SealedFrom - 1, null, $"the trail ends before record {(seal.SealedFrom - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}, the last one written before sealing began: records were removed");
         }
 
         if (markForged)
         {
-            return new AuditChainReport(count, expectedPrevious, expectedSequence + 1, null, $"the head mark ({AuditSeal.HeadFileName}) does not verify under the seal key: it was edited") { SealedFrom = seal!.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+            return Report(expectedSequence + 1, null, $"the head mark ({AuditSeal.HeadFileName}) does not verify under the seal key: it was edited");
         }
 
         if (mark is { } last && expectedSequence < last.Sequence)
         {
-            return new AuditChainReport(count, expectedPrevious, expectedSequence + 1, null, $"the trail ends at record #{expectedSequence.ToString(System.Globalization.CultureInfo.InvariantCulture)}, but records up to #{last.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} were written ({AuditSeal.HeadFileName}): records were removed") { SealedFrom = seal!.SealedFrom, EarlierSealsLost = seal.EarlierSealsLost };
+            return Report(expectedSequence + 1, null, $"the trail ends at record #{expectedSequence.ToString(System.Globalization.CultureInfo.InvariantCulture)}, but records up to #{last.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} were written ({AuditSeal.HeadFileName}): records were removed");
         }
 
-        return (editedIndex is null ? new AuditChainReport(count, expectedPrevious, null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious }) with { SealedFrom = seal?.SealedFrom, EarlierSealsLost = seal?.EarlierSealsLost ?? false };
+        return editedIndex is null ? Report(null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious };
     }, cancellationToken);
 
     private static string AnchorProblem(AuditSeal seal) =>
@@ -542,7 +548,6 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     private sealed class PendingBlock : IGroupCommitStage
     {
         private const string InsertSql = "INSERT INTO audit_blocks (first_seq, last_seq, record_count, min_time, max_time, last_hash, key_filter, records, seal) VALUES ($first, $last, $count, $min, $max, $hash, $filter, $records, $seal)";
-        private const string HeadSql = "SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1";
 
         // What a line adds to the canonical form: a comma, the quoted 64-character hash, the newline.
         private const int LineOverhead = 68;

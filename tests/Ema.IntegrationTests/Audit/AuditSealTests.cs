@@ -308,22 +308,7 @@ public sealed class AuditSealTests : IAsyncLifetime
         }
     }
 
-    private async Task<long> BlockStartAsync(long sequence)
-    {
-        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT first_seq FROM audit_blocks WHERE first_seq <= $seq AND last_seq >= $seq";
-        command.Parameters.AddWithValue("$seq", sequence);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> BlockStartAsync(long sequence) => AuditTamper.BlockStartAsync(DatabasePath, sequence);
 
-    private async Task SqlAsync(string sql)
-    {
-        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
-    }
+    private Task SqlAsync(string sql) => AuditTamper.SqlAsync(DatabasePath, sql);
 }

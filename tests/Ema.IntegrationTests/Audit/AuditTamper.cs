@@ -103,6 +103,27 @@ internal static class AuditTamper
         }
     }
 
+    /// <summary>The first record number of the block that holds record <paramref name="sequence"/>.</summary>
+    public static async Task<long> BlockStartAsync(string databasePath, long sequence)
+    {
+        await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT first_seq FROM audit_blocks WHERE first_seq <= $seq AND last_seq >= $seq";
+        command.Parameters.AddWithValue("$seq", sequence);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>Any SQL against the database file, as someone with write access to it would run it.</summary>
+    public static async Task SqlAsync(string databasePath, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
     private static string? Text(JsonNode? node) => node?.GetValue<string>();
 
     private static async Task RewriteBlockAsync(string databasePath, long sequence, Action<List<JsonArray>> change)

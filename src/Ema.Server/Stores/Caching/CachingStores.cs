@@ -2,6 +2,24 @@ using Ema.Server.Model;
 
 namespace Ema.Server.Stores.Caching;
 
+/// <summary>A write through a cache: its entries are invalidated once the write has completed — stored, or committed with
+/// its audit record —, never before (a read in between would cache the old value again for a whole TTL).</summary>
+internal static class CacheWrite
+{
+    public static async Task<T> Then<T>(Task<T> write, Action invalidate)
+    {
+        var result = await write.ConfigureAwait(false);
+        invalidate();
+        return result;
+    }
+
+    public static async Task Then(Task write, Action invalidate)
+    {
+        await write.ConfigureAwait(false);
+        invalidate();
+    }
+}
+
 /// <summary>Options of the store caches (configuration section <c>Ema:Storage</c>).</summary>
 public sealed class StoreCacheOptions
 {
@@ -26,34 +44,20 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
 
-    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
+    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var created = await inner.CreateClientAsync(client, cancellationToken, auditRecord).ConfigureAwait(false);
-        _clients.Invalidate(client.ClientId);
-        return created;
+        return CacheWrite.Then(inner.CreateClientAsync(client, cancellationToken, auditRecord), () => _clients.Invalidate(client.ClientId));
     }
 
-    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken, auditRecord).ConfigureAwait(false);
-        _clients.Invalidate(clientId);
-        return changed;
-    }
+    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientEnabledAsync(clientId, enabled, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
-    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord).ConfigureAwait(false);
-        _clients.Invalidate(clientId);
-        return changed;
-    }
+    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
-    public async Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken)
-    {
-        var changed = await inner.SetClientRedirectUrisAsync(clientId, redirectUris, cancellationToken).ConfigureAwait(false);
-        _clients.Invalidate(clientId);
-        return changed;
-    }
+    public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) =>
+        CacheWrite.Then(inner.SetClientRedirectUrisAsync(clientId, redirectUris, cancellationToken), () => _clients.Invalidate(clientId));
 
     public Task<ResourceApplication?> FindResourceAsync(string resourceId, CancellationToken cancellationToken) =>
         _resources.GetAsync(resourceId, id => inner.FindResourceAsync(id, cancellationToken));
@@ -63,23 +67,14 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
 
     public Task<IReadOnlyList<ResourceApplication>> ListResourcesAsync(CancellationToken cancellationToken) => inner.ListResourcesAsync(cancellationToken);
 
-    public async Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var created = await inner.CreateResourceAsync(resource, cancellationToken, auditRecord).ConfigureAwait(false);
-        _resources.InvalidateAll();
-        _resourcesByIdentifier.InvalidateAll();
-        return created;
-    }
+    public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.CreateResourceAsync(resource, cancellationToken, auditRecord), () => { _resources.InvalidateAll(); _resourcesByIdentifier.InvalidateAll(); });
 
     public Task<string?> FindClientIdAtResourceAsync(string clientId, string resourceId, CancellationToken cancellationToken) =>
         _clientIds.GetAsync((clientId, resourceId), k => inner.FindClientIdAtResourceAsync(k.Item1, k.Item2, cancellationToken));
 
-    public async Task<bool> SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var set = await inner.SetClientIdAtResourceAsync(clientId, resourceId, clientIdAtResource, cancellationToken, auditRecord).ConfigureAwait(false);
-        _clientIds.Invalidate((clientId, resourceId));
-        return set;
-    }
+    public Task<bool> SetClientIdAtResourceAsync(string clientId, string resourceId, string clientIdAtResource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientIdAtResourceAsync(clientId, resourceId, clientIdAtResource, cancellationToken, auditRecord), () => _clientIds.Invalidate((clientId, resourceId)));
 }
 
 /// <summary>Caches the per-client entitlement list.</summary>
@@ -92,12 +87,8 @@ public sealed class CachingEntitlementStore(IEntitlementStore inner, TimeProvide
 
     public Task<IReadOnlyList<Entitlement>> ListAsync(CancellationToken cancellationToken) => inner.ListAsync(cancellationToken);
 
-    public async Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var created = await inner.CreateAsync(entitlement, cancellationToken, auditRecord).ConfigureAwait(false);
-        _byClient.InvalidateAll();
-        return created;
-    }
+    public Task<bool> CreateAsync(Entitlement entitlement, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.CreateAsync(entitlement, cancellationToken, auditRecord), () => _byClient.InvalidateAll());
 }
 
 /// <summary>Caches users, their groups and roles; credentials and sign-in state are never cached.</summary>
@@ -117,20 +108,14 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<int> CountUsersAsync(CancellationToken cancellationToken) => inner.CountUsersAsync(cancellationToken);
 
-    public async Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
+    public Task<bool> CreateUserAsync(User user, string passwordHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(user);
-        var created = await inner.CreateUserAsync(user, passwordHash, cancellationToken, auditRecord).ConfigureAwait(false);
-        _users.Invalidate(user.Id);
-        return created;
+        return CacheWrite.Then(inner.CreateUserAsync(user, passwordHash, cancellationToken, auditRecord), () => _users.Invalidate(user.Id));
     }
 
-    public async Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var changed = await inner.SetUserStatusAsync(userId, status, cancellationToken, auditRecord).ConfigureAwait(false);
-        _users.Invalidate(userId);
-        return changed;
-    }
+    public Task<bool> SetUserStatusAsync(string userId, UserStatus status, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetUserStatusAsync(userId, status, cancellationToken, auditRecord), () => _users.Invalidate(userId));
 
     public Task<UserCredentials?> GetCredentialsAsync(string userId, CancellationToken cancellationToken) => inner.GetCredentialsAsync(userId, cancellationToken);
 
@@ -146,21 +131,13 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<bool> CreateGroupAsync(Group group, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.CreateGroupAsync(group, cancellationToken, auditRecord);
 
-    public async Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var added = await inner.AddGroupMemberAsync(groupId, userId, cancellationToken, auditRecord).ConfigureAwait(false);
-        _groups.Invalidate(userId);
-        return added;
-    }
+    public Task<bool> AddGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.AddGroupMemberAsync(groupId, userId, cancellationToken, auditRecord), () => _groups.Invalidate(userId));
 
     public Task<IReadOnlyList<string>> GetGroupIdsAsync(string userId, CancellationToken cancellationToken) => _groups.GetAsync(userId, id => inner.GetGroupIdsAsync(id, cancellationToken));
 
-    public async Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var added = await inner.AddRoleAsync(userId, role, cancellationToken, auditRecord).ConfigureAwait(false);
-        _roles.Invalidate(userId);
-        return added;
-    }
+    public Task<bool> AddRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.AddRoleAsync(userId, role, cancellationToken, auditRecord), () => _roles.Invalidate(userId));
 
     public Task<IReadOnlyList<string>> GetRolesAsync(string userId, CancellationToken cancellationToken) => _roles.GetAsync(userId, id => inner.GetRolesAsync(id, cancellationToken));
 
@@ -168,19 +145,11 @@ public sealed class CachingDirectoryStore(IDirectoryStore inner, TimeProvider ti
 
     public Task<IReadOnlyList<string>> ListRolesAsync(CancellationToken cancellationToken) => inner.ListRolesAsync(cancellationToken);
 
-    public async Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var removed = await inner.RemoveGroupMemberAsync(groupId, userId, cancellationToken, auditRecord).ConfigureAwait(false);
-        _groups.Invalidate(userId);
-        return removed;
-    }
+    public Task<bool> RemoveGroupMemberAsync(string groupId, string userId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.RemoveGroupMemberAsync(groupId, userId, cancellationToken, auditRecord), () => _groups.Invalidate(userId));
 
-    public async Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var removed = await inner.RemoveRoleAsync(userId, role, cancellationToken, auditRecord).ConfigureAwait(false);
-        _roles.Invalidate(userId);
-        return removed;
-    }
+    public Task<bool> RemoveRoleAsync(string userId, string role, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.RemoveRoleAsync(userId, role, cancellationToken, auditRecord), () => _roles.Invalidate(userId));
 }
 
 /// <summary>Caches session lookups by id (revocation through this process invalidates at once); everything else passes through.</summary>
@@ -198,11 +167,8 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 
     public Task<IReadOnlyList<IdpSession>> ListSessionsAsync(string? userId, CancellationToken cancellationToken) => inner.ListSessionsAsync(userId, cancellationToken);
 
-    public async Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        await inner.RevokeSessionAsync(sessionId, cancellationToken, auditRecord).ConfigureAwait(false);
-        _sessions.Invalidate(sessionId);
-    }
+    public Task RevokeSessionAsync(string sessionId, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.RevokeSessionAsync(sessionId, cancellationToken, auditRecord), () => _sessions.Invalidate(sessionId));
 
     public Task SavePendingAuthorizationAsync(PendingAuthorization request, CancellationToken cancellationToken) => inner.SavePendingAuthorizationAsync(request, cancellationToken);
 
@@ -222,11 +188,8 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
 
     // Like session revocation: at once in this process, within the TTL in other instances. The family's session and client
     // are not known here, and revocations are rare: every cached answer goes.
-    public async Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken)
-    {
-        await inner.RevokeRefreshTokenFamilyAsync(familyId, cancellationToken).ConfigureAwait(false);
-        _signOuts.InvalidateAll();
-    }
+    public Task RevokeRefreshTokenFamilyAsync(string familyId, CancellationToken cancellationToken) =>
+        CacheWrite.Then(inner.RevokeRefreshTokenFamilyAsync(familyId, cancellationToken), () => _signOuts.InvalidateAll());
 
     public Task<DateTimeOffset?> FindClientSignOutAsync(string sessionId, string clientId, CancellationToken cancellationToken) =>
         _signOuts.GetAsync((sessionId, clientId), key => inner.FindClientSignOutAsync(key.Item1, key.Item2, cancellationToken));
@@ -234,11 +197,8 @@ public sealed class CachingGrantStore(IGrantStore inner, TimeProvider time, Stor
     public Task<IReadOnlyList<ClientConnection>> ListConnectionsAsync(string userId, CancellationToken cancellationToken) => inner.ListConnectionsAsync(userId, cancellationToken);
 
     // Like session revocation: at once in this process (the console runs in it), within the TTL in other instances.
-    public async Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        await inner.DisconnectClientAsync(userId, clientId, at, cancellationToken, auditRecord).ConfigureAwait(false);
-        _disconnections.Invalidate((userId, clientId));
-    }
+    public Task DisconnectClientAsync(string userId, string clientId, DateTimeOffset at, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.DisconnectClientAsync(userId, clientId, at, cancellationToken, auditRecord), () => _disconnections.Invalidate((userId, clientId)));
 
     public Task<DateTimeOffset?> FindDisconnectionAsync(string userId, string clientId, CancellationToken cancellationToken) =>
         _disconnections.GetAsync((userId, clientId), key => inner.FindDisconnectionAsync(key.Item1, key.Item2, cancellationToken));
@@ -265,45 +225,27 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
 
     public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => _clients.GetAsync(clientId, id => inner.FindClientAsync(id, cancellationToken));
 
-    public async Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var changed = await inner.SetClientEnabledAsync(clientId, enabled, cancellationToken, auditRecord).ConfigureAwait(false);
-        _clients.Invalidate(clientId);
-        return changed;
-    }
+    public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientEnabledAsync(clientId, enabled, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
-    public async Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var changed = await inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord).ConfigureAwait(false);
-        _clients.Invalidate(clientId);
-        return changed;
-    }
+    public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
 
-    public async Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
+    public Task<bool> CreateClientAsync(ClientApplication client, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var created = await inner.CreateClientAsync(client, cancellationToken, auditRecord).ConfigureAwait(false);
-        _clients.Invalidate(client.ClientId);
-        return created;
+        return CacheWrite.Then(inner.CreateClientAsync(client, cancellationToken, auditRecord), () => _clients.Invalidate(client.ClientId));
     }
 
     public Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken) => _resources.GetAsync(string.Empty, _ => inner.ListResourcesAsync(cancellationToken));
 
-    public async Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var created = await inner.CreateResourceAsync(resource, cancellationToken, auditRecord).ConfigureAwait(false);
-        _resources.InvalidateAll();
-        return created;
-    }
+    public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.CreateResourceAsync(resource, cancellationToken, auditRecord), () => _resources.InvalidateAll());
 
-    public async Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null)
-    {
-        var deleted = await inner.DeleteResourceAsync(id, cancellationToken, auditRecord).ConfigureAwait(false);
-        _resources.InvalidateAll();
-        return deleted;
-    }
+    public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.DeleteResourceAsync(id, cancellationToken, auditRecord), () => _resources.InvalidateAll());
 
     public Task<Account?> FindAccountAsync(string tenantId, string issuer, string subject, CancellationToken cancellationToken) =>
         _accounts.GetAsync((tenantId, issuer, subject), k => inner.FindAccountAsync(k.Item1, k.Item2, k.Item3, cancellationToken));
