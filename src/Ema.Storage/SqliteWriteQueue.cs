@@ -22,7 +22,11 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     private readonly Channel<IGroupCommitWrite> _queue =
         Channel.CreateBounded<IGroupCommitWrite>(new BoundedChannelOptions(100_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly Lock _startLock = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, IGroupCommitStage> _stages = new();
+    private readonly Lock _stagesLock = new();
+
+    // Copied on write (stages are made once, at start): the writer reads them without a lock or an allocation each time
+    // it goes idle.
+    private IGroupCommitStage[] _stages = [];
 
     // Set by every enqueue; the writer sleeps on it when the queue is empty. No spinning: on a small machine the spin
     // would take the CPU the requests need.
@@ -75,7 +79,20 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     /// the same on-disk state (for example two audit logs the same chain head) and fork it; sharing one per queue prevents that.
     /// </summary>
     internal T SharedStage<T>(Func<T> create)
-        where T : class, IGroupCommitStage => (T)_stages.GetOrAdd(typeof(T), static (_, create) => create(), create);
+        where T : class, IGroupCommitStage
+    {
+        lock (_stagesLock)
+        {
+            if (_stages.FirstOrDefault(s => s.GetType() == typeof(T)) is T existing)
+            {
+                return existing;
+            }
+
+            var stage = create();
+            Volatile.Write(ref _stages, [.. _stages, stage]);
+            return stage;
+        }
+    }
 
     /// <summary>
     /// Queues <paramref name="write"/> for the next batch. Completes once it is queued (not once it is durable: the
@@ -290,7 +307,7 @@ public sealed partial class SqliteWriteQueue : IAsyncDisposable
     private TimeSpan? IdleStages()
     {
         TimeSpan? wake = null;
-        foreach (var stage in _stages.Values)
+        foreach (var stage in Volatile.Read(ref _stages))
         {
             try
             {
