@@ -11,7 +11,7 @@ using Ema.Tokens.Keys;
 namespace Ema.Admin;
 
 /// <summary>A trusted issuer to register: exactly one key location (metadata URL, JWKS URL or an inline JWKS).</summary>
-public sealed record TrustIssuerInput(string Issuer, string TenantId, string? MetadataUrl, string? JwksUrl, string? InlineJwks, IReadOnlyList<string>? Algorithms, IReadOnlyList<string>? AllowedClients, bool JitProvisioning = true);
+public sealed record TrustIssuerInput(string Issuer, string TenantId, string? MetadataUrl, string? JwksUrl, string? InlineJwks, IReadOnlyList<string>? Algorithms, IReadOnlyList<string>? AllowedClients, bool JitProvisioning = true, string? IssuerTenant = null);
 
 /// <summary>
 /// Every change to the authorization server's settings — tenants, trusted issuers, its clients, its resources — in one
@@ -117,13 +117,19 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
             return AdminResult.Refused($"'{badClient}' is not a client id.");
         }
 
+        var issuerTenant = Blank(input.IssuerTenant)?.Trim();
+        if (issuerTenant is not null && (issuerTenant.Length > 200 || issuerTenant.Any(char.IsControl)))
+        {
+            return AdminResult.Refused("The issuer's tenant must be at most 200 characters, without control characters.");
+        }
+
         var registration = new TrustedIssuerRegistration
         {
-            Issuer = input.Issuer, TenantId = (input.TenantId ?? string.Empty).Trim(), MetadataUri = Blank(input.MetadataUrl), JwksUri = Blank(input.JwksUrl),
+            Issuer = input.Issuer, TenantId = (input.TenantId ?? string.Empty).Trim(), IssuerTenant = issuerTenant, MetadataUri = Blank(input.MetadataUrl), JwksUri = Blank(input.JwksUrl),
             InlineJwks = Blank(input.InlineJwks), AllowedAlgorithms = algorithms, AllowedClientIds = clients, JitProvisioning = input.JitProvisioning,
         };
         var keys = registration.MetadataUri is { } m ? "metadata " + m : registration.JwksUri is { } j ? "jwks " + j : "inline JWKS";
-        var record = Record(by, "as_issuer_trust", $"trusted {registration.Issuer} for tenant {registration.TenantId} ({keys}; algs {string.Join(',', algorithms)}; jit {(registration.JitProvisioning ? "on" : "off")})", registration.Issuer);
+        var record = Record(by, "as_issuer_trust", $"trusted {registration.Issuer}{(issuerTenant is null ? string.Empty : $" (its tenant {issuerTenant})")} for tenant {registration.TenantId} ({keys}; algs {string.Join(',', algorithms)}; jit {(registration.JitProvisioning ? "on" : "off")})", registration.Issuer);
         if (!await store.CreateTrustedIssuerAsync(registration, cancellationToken, record).ConfigureAwait(false))
         {
             return AdminResult.Refused("That issuer is already trusted, or the tenant does not exist.");

@@ -69,7 +69,7 @@ internal static class AdminCommands
             foreach (var i in await s.GetRequiredService<IAuthorizationServerStore>().ListTrustedIssuersAsync(ct).ConfigureAwait(false))
             {
                 var keys = i.MetadataUri is not null ? "metadata " + i.MetadataUri : i.JwksUri is not null ? "jwks " + i.JwksUri : "inline JWKS";
-                o.WriteLine(TerminalText.Safe($"{i.Issuer}  tenant {i.TenantId}  keys: {keys}  algs: {string.Join(',', i.AllowedAlgorithms)}  jit: {(i.JitProvisioning ? "on" : "off")}  clients: {(i.AllowedClientIds is null ? "any" : string.Join(',', i.AllowedClientIds))}{(i.Enabled ? string.Empty : "  DISABLED (not trusted)")}"));
+                o.WriteLine(TerminalText.Safe($"{i.Issuer}{(i.IssuerTenant is null ? string.Empty : $" (its tenant {i.IssuerTenant})")}  tenant {i.TenantId}  keys: {keys}  algs: {string.Join(',', i.AllowedAlgorithms)}  jit: {(i.JitProvisioning ? "on" : "off")}  clients: {(i.AllowedClientIds is null ? "any" : string.Join(',', i.AllowedClientIds))}{(i.Enabled ? string.Empty : "  DISABLED (not trusted)")}"));
             }
 
             return 0;
@@ -82,7 +82,8 @@ internal static class AdminCommands
         var algs = new Option<string[]>("--alg") { AllowMultipleArgumentsPerToken = true, Description = "Accepted algorithms (default ES256 RS256 PS256)." };
         var clientIds = new Option<string[]>("--client") { AllowMultipleArgumentsPerToken = true, Description = "Only these clients may redeem this issuer's ID-JAGs." };
         var noJit = new Option<bool>("--no-jit") { Description = "Do not create accounts on first use." };
-        var issuerAdd = new Command("add", "Trust an IdP.") { issuer, tenant, metadata, jwksUrl, jwksFile, algs, clientIds, noJit, By, Remote };
+        var issuerTenant = new Option<string?>("--issuer-tenant") { Description = "For an IdP serving several organizations from one issuer: the IdP tenant whose users to accept (the ID-JAG's tenant claim must equal it)." };
+        var issuerAdd = new Command("add", "Trust an IdP.") { issuer, tenant, metadata, jwksUrl, jwksFile, algs, clientIds, noJit, issuerTenant, By, Remote };
         issuerAdd.SetAction(async (p, ct) =>
         {
             string? inline = null;
@@ -98,7 +99,7 @@ internal static class AdminCommands
                 }
             }
 
-            var input = new TrustIssuerInput(p.GetValue(issuer)!, p.GetValue(tenant)!, p.GetValue(metadata), p.GetValue(jwksUrl), inline, p.GetValue(algs), p.GetValue(clientIds), !p.GetValue(noJit));
+            var input = new TrustIssuerInput(p.GetValue(issuer)!, p.GetValue(tenant)!, p.GetValue(metadata), p.GetValue(jwksUrl), inline, p.GetValue(algs), p.GetValue(clientIds), !p.GetValue(noJit), p.GetValue(issuerTenant));
             return await AsChanged(p, ct, (ops, by) => ops.TrustIssuerAsync(by, input, ct), "POST", "/issuers", input).ConfigureAwait(false);
         });
         issuers.Subcommands.Add(issuerList);

@@ -10,12 +10,12 @@ namespace Ema.Admin.Api;
 public sealed record TenantView(string Id, string Name);
 
 /// <summary>A trusted enterprise IdP: where its keys come from (<see cref="KeySource"/>: metadata, jwks or inline), what it may use.</summary>
-public sealed record TrustedIssuerView(string Issuer, string TenantId, string KeySource, string? KeyUrl, IReadOnlyList<string> Algorithms, IReadOnlyList<string>? AllowedClients, bool JitProvisioning, bool Enabled)
+public sealed record TrustedIssuerView(string Issuer, string TenantId, string? IssuerTenant, string KeySource, string? KeyUrl, IReadOnlyList<string> Algorithms, IReadOnlyList<string>? AllowedClients, bool JitProvisioning, bool Enabled)
 {
     public static TrustedIssuerView From(TrustedIssuerRegistration r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        return new(r.Issuer, r.TenantId, r.MetadataUri is not null ? "metadata" : r.JwksUri is not null ? "jwks" : "inline", r.MetadataUri ?? r.JwksUri, r.AllowedAlgorithms, r.AllowedClientIds, r.JitProvisioning, r.Enabled);
+        return new(r.Issuer, r.TenantId, r.IssuerTenant, r.MetadataUri is not null ? "metadata" : r.JwksUri is not null ? "jwks" : "inline", r.MetadataUri ?? r.JwksUri, r.AllowedAlgorithms, r.AllowedClientIds, r.JitProvisioning, r.Enabled);
     }
 }
 

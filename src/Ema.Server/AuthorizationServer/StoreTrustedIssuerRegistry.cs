@@ -84,6 +84,7 @@ public sealed class StoreTrustedIssuerRegistry : ITrustedIssuerRegistry
             MaxAge = registration.MaxAge,
             TolerateAudienceTrailingSlash = registration.TolerateAudienceTrailingSlash,
             LocalTenantId = registration.TenantId,
+            Tenant = registration.IssuerTenant,
         };
     }
 }

@@ -13,6 +13,13 @@ public sealed record TrustedIssuerRegistration
 
     public required string TenantId { get; init; }
 
+    /// <summary>
+    /// For an issuer that serves several customer organizations from one <c>iss</c>: the IdP's own tenant whose users
+    /// this registration accepts. Every ID-JAG must then carry exactly this <c>tenant</c> claim (ID-JAG §6.1, §6.4;
+    /// spec-requirements §2(c)16); null for a single-tenant issuer, whose <c>sub</c> is unique per <c>iss</c>.
+    /// </summary>
+    public string? IssuerTenant { get; init; }
+
     /// <summary>RFC 8414 / OIDC metadata URL whose <c>jwks_uri</c> is used (one of the three key locations).</summary>
     public string? MetadataUri { get; init; }
 
@@ -44,13 +51,13 @@ public sealed record TrustedIssuerRegistration
     // with its JWKS cache and refetch budget, for as long as a re-read registration equals the one it was built from.
     public bool Equals(TrustedIssuerRegistration? other) =>
         other is not null
-        && Issuer == other.Issuer && TenantId == other.TenantId && MetadataUri == other.MetadataUri && JwksUri == other.JwksUri
+        && Issuer == other.Issuer && TenantId == other.TenantId && IssuerTenant == other.IssuerTenant && MetadataUri == other.MetadataUri && JwksUri == other.JwksUri
         && InlineJwks == other.InlineJwks && AllowedAlgorithms.SequenceEqual(other.AllowedAlgorithms, StringComparer.Ordinal)
         && (AllowedClientIds is null ? other.AllowedClientIds is null : other.AllowedClientIds is not null && AllowedClientIds.SequenceEqual(other.AllowedClientIds, StringComparer.Ordinal))
         && JitProvisioning == other.JitProvisioning && ClockSkew == other.ClockSkew && MaxAge == other.MaxAge
         && TolerateAudienceTrailingSlash == other.TolerateAudienceTrailingSlash && Enabled == other.Enabled;
 
-    public override int GetHashCode() => HashCode.Combine(Issuer, TenantId, MetadataUri, JwksUri, InlineJwks, Enabled);
+    public override int GetHashCode() => HashCode.Combine(Issuer, TenantId, IssuerTenant, MetadataUri, JwksUri, InlineJwks, Enabled);
 }
 
 /// <summary>A resource (MCP server) this authorization server issues tokens for.</summary>

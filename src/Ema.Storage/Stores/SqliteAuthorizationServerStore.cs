@@ -10,7 +10,7 @@ namespace Ema.Storage.Stores;
 /// <summary>The authorization server's tenants, trusted issuers, clients, resources and accounts in SQLite.</summary>
 public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
 {
-    private const string IssuerColumns = "issuer AS Issuer, tenant_id AS TenantId, metadata_uri AS MetadataUri, jwks_uri AS JwksUri, inline_jwks AS InlineJwks, allowed_algorithms AS AllowedAlgorithms, allowed_client_ids AS AllowedClientIds, jit_provisioning AS Jit, clock_skew_seconds AS Skew, max_age_seconds AS MaxAge, tolerate_audience_trailing_slash AS Tolerate, enabled AS Enabled";
+    private const string IssuerColumns = "issuer AS Issuer, tenant_id AS TenantId, issuer_tenant AS IssuerTenant, metadata_uri AS MetadataUri, jwks_uri AS JwksUri, inline_jwks AS InlineJwks, allowed_algorithms AS AllowedAlgorithms, allowed_client_ids AS AllowedClientIds, jit_provisioning AS Jit, clock_skew_seconds AS Skew, max_age_seconds AS MaxAge, tolerate_audience_trailing_slash AS Tolerate, enabled AS Enabled";
     private const string ClientColumns = "client_id AS ClientId, name AS Name, auth_method AS AuthMethod, secret_hash AS SecretHash, enabled AS Enabled";
     private const string AccountColumns = "id AS Id, tenant_id AS TenantId, issuer AS Issuer, subject AS Subject, email AS Email, created_at AS CreatedAt";
     private readonly SqliteDatabase _db;
@@ -24,11 +24,11 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
         _audit = audit;
     }
 
-    private sealed record IssuerRow(string Issuer, string TenantId, string? MetadataUri, string? JwksUri, string? InlineJwks, string AllowedAlgorithms, string? AllowedClientIds, long Jit, long Skew, long MaxAge, long Tolerate, long Enabled)
+    private sealed record IssuerRow(string Issuer, string TenantId, string? IssuerTenant, string? MetadataUri, string? JwksUri, string? InlineJwks, string AllowedAlgorithms, string? AllowedClientIds, long Jit, long Skew, long MaxAge, long Tolerate, long Enabled)
     {
         public TrustedIssuerRegistration ToModel() => new()
         {
-            Issuer = Issuer, TenantId = TenantId, MetadataUri = MetadataUri, JwksUri = JwksUri, InlineJwks = InlineJwks,
+            Issuer = Issuer, TenantId = TenantId, IssuerTenant = IssuerTenant, MetadataUri = MetadataUri, JwksUri = JwksUri, InlineJwks = InlineJwks,
             AllowedAlgorithms = Db.List(AllowedAlgorithms), AllowedClientIds = AllowedClientIds is null ? null : Db.List(AllowedClientIds),
             JitProvisioning = Jit != 0, ClockSkew = TimeSpan.FromSeconds(Skew), MaxAge = TimeSpan.FromSeconds(MaxAge), TolerateAudienceTrailingSlash = Tolerate != 0, Enabled = Enabled != 0,
         };
@@ -66,10 +66,10 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     {
         ArgumentNullException.ThrowIfNull(issuer);
         return _audit.ChangeOneAsync(
-            "INSERT INTO as_trusted_issuers (issuer, tenant_id, metadata_uri, jwks_uri, inline_jwks, allowed_algorithms, allowed_client_ids, jit_provisioning, clock_skew_seconds, max_age_seconds, tolerate_audience_trailing_slash, enabled) VALUES (@Issuer, @TenantId, @MetadataUri, @JwksUri, @InlineJwks, @algs, @clients, @jit, @skew, @maxAge, @tolerate, @enabled)",
+            "INSERT INTO as_trusted_issuers (issuer, tenant_id, issuer_tenant, metadata_uri, jwks_uri, inline_jwks, allowed_algorithms, allowed_client_ids, jit_provisioning, clock_skew_seconds, max_age_seconds, tolerate_audience_trailing_slash, enabled) VALUES (@Issuer, @TenantId, @IssuerTenant, @MetadataUri, @JwksUri, @InlineJwks, @algs, @clients, @jit, @skew, @maxAge, @tolerate, @enabled)",
             new
             {
-                issuer.Issuer, issuer.TenantId, issuer.MetadataUri, issuer.JwksUri, issuer.InlineJwks, algs = Db.List(issuer.AllowedAlgorithms),
+                issuer.Issuer, issuer.TenantId, issuer.IssuerTenant, issuer.MetadataUri, issuer.JwksUri, issuer.InlineJwks, algs = Db.List(issuer.AllowedAlgorithms),
                 clients = issuer.AllowedClientIds is null ? null : Db.List(issuer.AllowedClientIds), jit = issuer.JitProvisioning ? 1 : 0,
                 skew = (long)issuer.ClockSkew.TotalSeconds, maxAge = (long)issuer.MaxAge.TotalSeconds, tolerate = issuer.TolerateAudienceTrailingSlash ? 1 : 0, enabled = issuer.Enabled ? 1 : 0,
             },

@@ -60,6 +60,17 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TrustIssuer_WithAnIdpTenant_StoresIt_AndAControlCharacterIsRefused()
+    {
+        var refused = await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput("https://idp.globex.example", "globex", "https://idp.globex.example/.well-known/openid-configuration", null, null, null, null, IssuerTenant: "acme\u001B[2K"), default);
+        Assert.False(refused.Succeeded);
+        Assert.Empty(await Store.ListTrustedIssuersAsync(default));
+
+        Assert.True((await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput("https://idp.globex.example", "globex", "https://idp.globex.example/.well-known/openid-configuration", null, null, null, null, IssuerTenant: " acme "), default)).Succeeded);
+        Assert.Equal("acme", Assert.Single(await Store.ListTrustedIssuersAsync(default)).IssuerTenant);
+    }
+
+    [Fact]
     public async Task TrustIssuer_AListWithAnEmptyEntry_IsARefusal_NotAnException()
     {
         var result = await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput("https://idp.globex.example", "globex", "https://idp.globex.example/.well-known/openid-configuration", null, null, [null!], null), default);

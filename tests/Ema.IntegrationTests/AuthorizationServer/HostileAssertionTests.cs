@@ -4,6 +4,7 @@ using System.Text.Json;
 using Ema.Cli;
 using Ema.IntegrationTests.Infrastructure;
 using Ema.Protocol;
+using Ema.Server.Audit;
 using Ema.Server.Model;
 using Ema.Server.Stores;
 using Ema.Testing;
@@ -23,6 +24,7 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
     private const string IssuerA = "https://idp.tenant-a.example";
     private const string IssuerB = "https://idp.tenant-b.example";
     private const string NoJitIssuer = "https://idp.nojit.example";
+    private const string MultiTenantIssuer = "https://idp.multi-tenant.example";
     private readonly SigningKey _keyA = TestKeys.IdpEc();
     private readonly SigningKey _keyB = TestKeys.OtherIdpEc();
     private readonly SigningKey _attacker = TestKeys.AttackerEc();
@@ -39,6 +41,7 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
         await store.CreateTrustedIssuerAsync(new TrustedIssuerRegistration { Issuer = IssuerA, TenantId = "hostile-a", InlineJwks = Jwks(_keyA), AllowedAlgorithms = ["ES256"] }, default);
         await store.CreateTrustedIssuerAsync(new TrustedIssuerRegistration { Issuer = IssuerB, TenantId = "hostile-b", InlineJwks = Jwks(_keyB) }, default);
         await store.CreateTrustedIssuerAsync(new TrustedIssuerRegistration { Issuer = NoJitIssuer, TenantId = "hostile-a", InlineJwks = Jwks(_keyA), JitProvisioning = false }, default);
+        await store.CreateTrustedIssuerAsync(new TrustedIssuerRegistration { Issuer = MultiTenantIssuer, TenantId = "hostile-b", IssuerTenant = "acme", InlineJwks = Jwks(_keyA) }, default);
     }
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -90,6 +93,7 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
         "key of another trusted issuer", "expired", "not yet valid", "issued in the future", "lifetime too long", "aud prefix", "aud with trailing slash",
         "aud array of two", "iss untrusted", "client_id of another client", "resource not served", "jti missing", "sub missing", "duplicate claim",
         "cnf without proof", "crit header", "malformed", "encrypted (JWE)", "oversized",
+        "tenant of another organization", "tenant missing at a multi-tenant issuer",
     ];
 
     private (string Assertion, ErrorDescriptor Expected) Build(string name) => name switch
@@ -120,6 +124,8 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
         "malformed" => ("not.a-jwt", ErrorIds.IdJagMalformed),
         "encrypted (JWE)" => ("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d", ErrorIds.IdJagEncrypted),
         "oversized" => (Sign(c => c["pad"] = new string('x', 20_000)), ErrorIds.IdJagTooLarge),
+        "tenant of another organization" => (Sign(c => c["tenant"] = "globex", issuer: MultiTenantIssuer), ErrorIds.IdJagTenantMismatch),
+        "tenant missing at a multi-tenant issuer" => (Sign(issuer: MultiTenantIssuer), ErrorIds.IdJagTenantMismatch),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -155,6 +161,19 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Tenant_AtAMultiTenantIssuer_OnlyTheRegisteredIdpTenantIsAccepted()
+    {
+        // spec-requirements §2(c)16, ID-JAG §6: the registration's IdP tenant is what the running server checks.
+        var subject = await RedeemOkAsync(Sign(c => c["tenant"] = "acme", issuer: MultiTenantIssuer));
+        var store = server.App.Services.GetRequiredService<IAuthorizationServerStore>();
+        Assert.Equal(subject, (await store.FindAccountAsync("hostile-b", MultiTenantIssuer, "u-1", default))!.Id);
+
+        var refused = await RedeemAsync(Sign(c => c["tenant"] = "ACME", issuer: MultiTenantIssuer)); // compared exactly
+        var error = JsonSerializer.Deserialize(await refused.Content.ReadAsStringAsync(), EmaJsonContext.Default.OAuthErrorResponse)!;
+        Assert.Equal(ErrorIds.IdJagTenantMismatch.Id, error.EmaErrorId);
+    }
+
+    [Fact]
     public async Task Accounts_JitOffAndUnknownSubject_IsInvalidGrant()
     {
         var response = await RedeemAsync(Sign(issuer: NoJitIssuer));
@@ -169,6 +188,14 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
         var tokens = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!;
         server.Remember(tokens.AccessToken);
         Assert.Equal("tickets.read", tokens.Scope);
+
+        // Decision 9: the dropped scope is recorded in the redemption's audit record (found by the access token's jti).
+        var jti = AuthorizationServerTests.Claim(tokens.AccessToken, "jti");
+        var records = await server.App.Services.GetRequiredService<IAuditReader>().ListAsync(new AuditQuery { TokenId = jti }, default);
+        var record = Assert.Single(records);
+        Assert.Equal(AuditOutcomes.Granted, record.Outcome);
+        Assert.Contains("tickets.admin", record.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("tickets.read", record.Reason, StringComparison.Ordinal);
     }
 
     private async Task<string> RedeemOkAsync(string assertion)

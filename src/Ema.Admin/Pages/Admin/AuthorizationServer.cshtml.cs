@@ -30,8 +30,8 @@ public sealed class AuthorizationServerModel(IServiceProvider services) : Consol
     public Task OnPostTenantAsync(string id, string name, CancellationToken cancellationToken) =>
         ChangeAsync(() => Operations.CreateTenantAsync(Me, id, name, cancellationToken), cancellationToken);
 
-    public Task OnPostTrustAsync(string issuer, string tenantId, string? metadataUrl, string? jwksUrl, string? algorithms, string? clients, bool noJit, CancellationToken cancellationToken) =>
-        ChangeAsync(() => Operations.TrustIssuerAsync(Me, new TrustIssuerInput(issuer ?? string.Empty, tenantId ?? string.Empty, metadataUrl, jwksUrl, null, Words(algorithms), Words(clients), !noJit), cancellationToken), cancellationToken);
+    public Task OnPostTrustAsync(string issuer, string tenantId, string? metadataUrl, string? jwksUrl, string? algorithms, string? clients, bool noJit, string? issuerTenant, CancellationToken cancellationToken) =>
+        ChangeAsync(() => Operations.TrustIssuerAsync(Me, new TrustIssuerInput(issuer ?? string.Empty, tenantId ?? string.Empty, metadataUrl, jwksUrl, null, Words(algorithms), Words(clients), !noJit, issuerTenant), cancellationToken), cancellationToken);
 
     public Task OnPostIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken) =>
         ChangeAsync(() => Operations.SetIssuerEnabledAsync(Me, issuer, enabled, cancellationToken), cancellationToken);
