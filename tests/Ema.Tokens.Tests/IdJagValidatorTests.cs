@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Ema.Protocol;
 using Ema.Testing;
 using Ema.Tokens.Issuers;
@@ -513,6 +514,44 @@ public sealed class IdJagValidatorTests
         AssertRejected(await s.ValidateAsync(s.Token(c => c["tenant"] = "globex")), ErrorIds.IdJagTenantMismatch);
         AssertRejected(await s.ValidateAsync(s.Token()), ErrorIds.IdJagTenantMismatch);
         Assert.True((await s.ValidateAsync(s.Token(c => c["tenant"] = "acme"))).IsValid);
+    }
+
+    // ----- authorization_details (ID-JAG §4.4.1; RFC 9396 §2, §5; ADR 0004) -----
+
+    [Theory]
+    [InlineData("\"payment_initiation\"")]
+    [InlineData("{\"type\":\"payment_initiation\"}")]
+    [InlineData("[\"payment_initiation\"]")]
+    [InlineData("[{\"actions\":[\"read\"]}]")]
+    [InlineData("[{\"type\":\"\"}]")]
+    [InlineData("[{\"type\":7}]")]
+    [InlineData("[{\"type\":\"a\",\"type\":\"b\"}]")]
+    public async Task AuthorizationDetails_NotAnArrayOfTypedObjects_ReturnsAuthorizationDetailsMalformed(string claimJson)
+    {
+        var s = new IdJagScenario();
+        var token = s.Token(c => c["authorization_details"] = JsonDocument.Parse(claimJson).RootElement.Clone());
+        AssertRejected(await s.ValidateAsync(token), ErrorIds.IdJagAuthorizationDetailsMalformed);
+    }
+
+    [Fact]
+    public async Task AuthorizationDetails_OfATypeThisServerDoesNotDefine_ReturnsInvalidAuthorizationDetails_AndConsumesNoJti()
+    {
+        var s = new IdJagScenario();
+        var token = s.Token(c =>
+        {
+            c["jti"] = "jti-with-details";
+            c["authorization_details"] = JsonDocument.Parse("[{\"type\":\"payment_initiation\",\"instructedAmount\":{\"currency\":\"EUR\",\"amount\":\"123.50\"}}]").RootElement.Clone();
+        });
+        var result = await s.ValidateAsync(token);
+        AssertRejected(result, ErrorIds.IdJagAuthorizationDetailsUnsupported);
+        Assert.Equal(ErrorCodes.InvalidAuthorizationDetails, result.Error!.Code);
+
+        // Refused before the replay record: the same jti is still redeemable, and an empty array asks for nothing.
+        Assert.True((await s.ValidateAsync(s.Token(c =>
+        {
+            c["jti"] = "jti-with-details";
+            c["authorization_details"] = JsonDocument.Parse("[]").RootElement.Clone();
+        }))).IsValid);
     }
 
     // ----- replay (EMA §7.4.2; decision 2) -----

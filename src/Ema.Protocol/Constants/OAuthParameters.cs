@@ -17,6 +17,9 @@ public static class OAuthParameters
     public const string ActorToken = "actor_token";
     public const string ActorTokenType = "actor_token_type";
     public const string AuthorizationDetails = "authorization_details";
+
+    /// <summary>The member every <c>authorization_details</c> entry must have (RFC 9396 §2).</summary>
+    public const string AuthorizationDetailType = "type";
     public const string Assertion = "assertion";
     public const string Code = "code";
     public const string CodeVerifier = "code_verifier";

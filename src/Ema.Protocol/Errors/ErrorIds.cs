@@ -75,6 +75,8 @@ public static class ErrorIds
     public static readonly ErrorDescriptor IdJagConfirmationUnsupported = new("EMA2134", ErrorCodes.InvalidGrant, BadRequest, "The assertion is sender-constrained (cnf) but no proof of possession was presented.");
     public static readonly ErrorDescriptor IdJagTenantMismatch = new("EMA2135", ErrorCodes.InvalidGrant, BadRequest, "The assertion's tenant does not match the tenant configured for its issuer.");
     public static readonly ErrorDescriptor IdJagScopeMalformed = new("EMA2136", ErrorCodes.InvalidGrant, BadRequest, "The assertion's scope claim is malformed.");
+    public static readonly ErrorDescriptor IdJagAuthorizationDetailsMalformed = new("EMA2137", ErrorCodes.InvalidGrant, BadRequest, "The assertion's authorization_details claim is not a JSON array of objects with a type (RFC 9396 §2).");
+    public static readonly ErrorDescriptor IdJagAuthorizationDetailsUnsupported = new("EMA2138", ErrorCodes.InvalidAuthorizationDetails, BadRequest, "The assertion carries authorization details of a type this authorization server does not support (RFC 9396 §5).");
 
     // ----- Access-token validation at a resource server (RFC 9068 §4, RFC 6750 §3.1): invalid_token -----
     public static readonly ErrorDescriptor AccessTokenMalformed = new("EMA2300", ErrorCodes.InvalidToken, Unauthorized, "The access token is malformed.");
@@ -121,6 +123,8 @@ public static class ErrorIds
     public static readonly ErrorDescriptor UserDisabled = new("EMA3114", ErrorCodes.InvalidGrant, BadRequest, "The user's account is disabled.");
     public static readonly ErrorDescriptor AuditUnavailable = new("EMA3115", ErrorCodes.ServerError, 500, "The decision could not be recorded; nothing was issued.");
     public static readonly ErrorDescriptor ResourceDisabled = new("EMA3116", ErrorCodes.InvalidTarget, BadRequest, "The requested resource is disabled.");
+    public static readonly ErrorDescriptor AuthorizationDetailsMalformed = new("EMA3118", ErrorCodes.InvalidAuthorizationDetails, BadRequest, "authorization_details is not a JSON array of objects with a type (RFC 9396 §2).");
+    public static readonly ErrorDescriptor AuthorizationDetailsUnsupported = new("EMA3119", ErrorCodes.InvalidAuthorizationDetails, BadRequest, "This identity provider supports no authorization details type (RFC 9396 §5); request scopes instead.");
     public static readonly ErrorDescriptor PolicyUnreadable = new("EMA3117", ErrorCodes.InvalidGrant, BadRequest, "Your organization's policy cannot be read; access is refused until an administrator repairs it.");
 
     // ----- Authorization code and refresh token grants (RFC 6749 §4.1.3, §6; RFC 7636 §4.6) -----

@@ -245,6 +245,13 @@ public sealed class IdJagValidator
             return OAuthError.From(ErrorIds.IdJagTenantMismatch, $"tenant={claims.Tenant ?? "(none)"}");
         }
 
+        // ID-JAG §4.4.1 with RFC 9396 §5: an authorization details type the server does not know is refused, not
+        // dropped. Ema's authorization server defines none (ADR 0004); an empty array grants nothing and passes.
+        if (claims.AuthorizationDetailTypes is [var firstType, ..])
+        {
+            return OAuthError.From(ErrorIds.IdJagAuthorizationDetailsUnsupported, $"type={firstType}");
+        }
+
         var resourceError = BindResource(claims.Resources, request, out resource);
         if (resourceError is not null)
         {
@@ -374,6 +381,7 @@ public sealed class IdJagValidator
         JwtReadFailure.PayloadMalformed => OAuthError.From(ErrorIds.IdJagPayloadMalformed, read.Debug),
         JwtReadFailure.ClaimType when read.FailedClaim == JwtClaimNames.Scope => OAuthError.From(ErrorIds.IdJagScopeMalformed, read.Debug),
         JwtReadFailure.ClaimType when read.FailedClaim == JwtClaimNames.Resource => OAuthError.From(ErrorIds.IdJagResourceInvalid, read.Debug),
+        JwtReadFailure.ClaimType when read.FailedClaim == JwtClaimNames.AuthorizationDetails => OAuthError.From(ErrorIds.IdJagAuthorizationDetailsMalformed, read.Debug),
         JwtReadFailure.ClaimType => OAuthError.From(ErrorIds.IdJagPayloadMalformed, read.Debug),
         _ => OAuthError.From(ErrorIds.IdJagMalformed, read.Debug),
     };

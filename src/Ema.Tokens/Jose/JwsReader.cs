@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Ema.Protocol;
+using Ema.Protocol.Messages;
 
 namespace Ema.Tokens.Jose;
 
@@ -204,6 +205,7 @@ public static class JwsReader
         JwtClaimNames.NotBefore, JwtClaimNames.JwtId, JwtClaimNames.ClientId, JwtClaimNames.Scope, JwtClaimNames.Resource,
         JwtClaimNames.Tenant, JwtClaimNames.AuthTime, JwtClaimNames.AuthenticationContextClass, JwtClaimNames.AuthenticationMethods,
         JwtClaimNames.Nonce, JwtClaimNames.SessionId, JwtClaimNames.Email, JwtClaimNames.AuthorizedParty, JwtClaimNames.Confirmation,
+        JwtClaimNames.AuthorizationDetails,
     ];
 
     private static JwtReadFailure ReadPayload(ReadOnlySpan<byte> json, JwtPayload payload, out string? failedClaim)
@@ -312,7 +314,12 @@ public static class JwsReader
             case 15: if (!TryReadString(ref reader, out text)) { return false; } p.SessionId = text; return true;
             case 16: if (!TryReadString(ref reader, out text)) { return false; } p.Email = text; return true;
             case 17: if (!TryReadString(ref reader, out text)) { return false; } p.AuthorizedParty = text; return true;
-            default: return TryReadConfirmation(ref reader, p);
+            case 18: return TryReadConfirmation(ref reader, p);
+            default:
+                // ID-JAG §4.4.1: MUST parse as a JSON array (RFC 9396 §2); what the types mean is the validator's call.
+                reader.Read();
+                p.AuthorizationDetailTypes = AuthorizationDetails.ReadTypes(ref reader, out _);
+                return p.AuthorizationDetailTypes is not null;
         }
     }
 

@@ -69,6 +69,9 @@ public sealed class JwtPayload
     /// <summary><c>cnf.jkt</c> when present (RFC 9449 §6.1).</summary>
     public string? ConfirmationJkt { get; internal set; }
 
+    /// <summary>The types of the <c>authorization_details</c> entries (RFC 9396 §2), in order, when the claim is present.</summary>
+    public IReadOnlyList<string>? AuthorizationDetailTypes { get; internal set; }
+
     /// <summary>Names of claims that are not read into a property above (kept for policy and diagnostics).</summary>
     public IReadOnlyCollection<string> OtherClaimNames { get; internal set; } = [];
 }

@@ -94,6 +94,7 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
         "aud array of two", "iss untrusted", "client_id of another client", "resource not served", "jti missing", "sub missing", "duplicate claim",
         "cnf without proof", "crit header", "malformed", "encrypted (JWE)", "oversized",
         "tenant of another organization", "tenant missing at a multi-tenant issuer",
+        "authorization_details of an unknown type", "authorization_details not an array",
     ];
 
     private (string Assertion, ErrorDescriptor Expected) Build(string name) => name switch
@@ -126,6 +127,8 @@ public sealed class HostileAssertionTests(EmaServerFixture server) : IAsyncLifet
         "oversized" => (Sign(c => c["pad"] = new string('x', 20_000)), ErrorIds.IdJagTooLarge),
         "tenant of another organization" => (Sign(c => c["tenant"] = "globex", issuer: MultiTenantIssuer), ErrorIds.IdJagTenantMismatch),
         "tenant missing at a multi-tenant issuer" => (Sign(issuer: MultiTenantIssuer), ErrorIds.IdJagTenantMismatch),
+        "authorization_details of an unknown type" => (Sign(c => c["authorization_details"] = new[] { new Dictionary<string, string> { ["type"] = "payment_initiation" } }), ErrorIds.IdJagAuthorizationDetailsUnsupported),
+        "authorization_details not an array" => (Sign(c => c["authorization_details"] = "payment_initiation"), ErrorIds.IdJagAuthorizationDetailsMalformed),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Ema.Cli;
 using Ema.IntegrationTests.Infrastructure;
@@ -7,6 +8,7 @@ using Ema.Server.Audit;
 using Ema.Server.Model;
 using Ema.Server.Security;
 using Ema.Server.Stores;
+using Ema.Testing;
 using Ema.Tokens.IdJag;
 using Ema.Tokens.Issuers;
 using Ema.Tokens.Keys;
@@ -127,6 +129,10 @@ public sealed class TokenExchangeTests(EmaServerFixture server)
         { "SAML subject token type", "subject_token_type=urn:ietf:params:oauth:token-type:saml2", 400, ErrorIds.SubjectTokenTypeUnsupported.Id },
         { "garbage subject token", "subject_token=not.a.jwt", 400, ErrorIds.SubjectTokenInvalid.Id },
         { "actor token", "actor_token=x", 400, ErrorIds.ActorTokenUnsupported.Id },
+        { "authorization_details not an array", "authorization_details={\"type\":\"payment_initiation\"}", 400, ErrorIds.AuthorizationDetailsMalformed.Id },
+        { "authorization_details entry without a type", "authorization_details=[{\"actions\":[\"read\"]}]", 400, ErrorIds.AuthorizationDetailsMalformed.Id },
+        { "authorization_details not JSON", "authorization_details=[{", 400, ErrorIds.AuthorizationDetailsMalformed.Id },
+        { "authorization_details of a type the IdP does not support", "authorization_details=[{\"type\":\"payment_initiation\",\"actions\":[\"initiate\"]}]", 400, ErrorIds.AuthorizationDetailsUnsupported.Id },
         { "unsupported grant type", "grant_type=password", 400, ErrorIds.UnsupportedGrantType.Id },
     };
 
@@ -182,6 +188,68 @@ public sealed class TokenExchangeTests(EmaServerFixture server)
         var before = await server.AuditCountAsync();
         var response = await server.TokenAsync(server.ExchangeForm(desktop.Tokens.IdToken!, Tickets), Agent);
         await SignInTests.AssertErrorAsync(response, HttpStatusCode.BadRequest, ErrorIds.SubjectTokenClientMismatch);
+        Assert.Equal(before + 1, await server.AuditCountAsync());
+    }
+
+    [Fact]
+    public async Task AuthorizationDetails_UnknownType_IsInvalidAuthorizationDetails_AndAnEmptyArrayAsksForNothing()
+    {
+        // ID-JAG §4.3.3 (parse as a JSON array, process per RFC 9396) with RFC 9396 §5 (unknown type → refuse).
+        var alice = await server.SignInAsync("alice");
+        var form = server.ExchangeForm(alice.Tokens.IdToken!, Tickets);
+        form["authorization_details"] = "[{\"type\":\"tickets\"}]";
+        var refused = await server.TokenAsync(form, Agent);
+        var body = await refused.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(ErrorCodes.InvalidAuthorizationDetails, JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse)!.Error);
+        Assert.DoesNotContain("access_token", body, StringComparison.Ordinal);
+
+        form["authorization_details"] = "[]";
+        var granted = await server.TokenAsync(form, Agent);
+        var exchange = JsonSerializer.Deserialize(await granted.Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!;
+        server.Remember(exchange.AccessToken);
+        var claims = JsonDocument.Parse(Convert.FromBase64String(Pad(exchange.AccessToken.Split('.')[1]))).RootElement;
+        Assert.False(claims.TryGetProperty("authorization_details", out _));
+    }
+
+    [Fact]
+    public async Task SubjectToken_WithAlteredSignatureOrFromAnotherIssuer_IsInvalidRequest()
+    {
+        // Spec §2(b)4: the IdP validates the identity assertion's signature and issuer (issuer = itself).
+        var alice = await server.SignInAsync("alice");
+        var parts = alice.Tokens.IdToken!.Split('.');
+        var altered = parts[0] + "." + parts[1] + "." + (parts[2][0] == 'A' ? 'B' : 'A') + parts[2][1..];
+        var payload = JsonSerializer.Deserialize<Dictionary<string, object>>(Convert.FromBase64String(Pad(parts[1])))!;
+        payload["iss"] = "https://idp.elsewhere.example";
+        var foreign = RawJwt.Sign("{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"" + TestKeys.AttackerEc().KeyId + "\"}", JsonSerializer.Serialize(payload), TestKeys.AttackerEc());
+        var reSignedByAnotherKey = RawJwt.Sign(Encoding.UTF8.GetString(Convert.FromBase64String(Pad(parts[0]))), Encoding.UTF8.GetString(Convert.FromBase64String(Pad(parts[1]))), TestKeys.AttackerEc());
+
+        foreach (var token in new[] { altered, foreign, reSignedByAnotherKey })
+        {
+            var before = await server.AuditCountAsync();
+            var response = await server.TokenAsync(server.ExchangeForm(token, Tickets), Agent);
+            await SignInTests.AssertErrorAsync(response, HttpStatusCode.BadRequest, ErrorIds.SubjectTokenInvalid);
+            Assert.Equal(before + 1, await server.AuditCountAsync());
+        }
+    }
+
+    [Fact]
+    public async Task SubjectRefreshToken_OfAnotherClientOrAlreadyRotated_IsRefused()
+    {
+        // Spec §2(b)3 MAY accept its own refresh tokens: then only the client's own, and only while active.
+        var desktop = await server.SignInAsync("alice", "openid offline_access", clientId: DemoSeed.PublicClientId);
+        var response = await server.TokenAsync(server.ExchangeForm(desktop.Tokens.RefreshToken!, Tickets, subjectTokenType: TokenTypes.RefreshToken), Agent);
+        await SignInTests.AssertErrorAsync(response, HttpStatusCode.BadRequest, ErrorIds.SubjectTokenInvalid);
+
+        var alice = await server.SignInAsync("alice");
+        var rotated = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.RefreshToken, ["refresh_token"] = alice.Tokens.RefreshToken! }, Agent);
+        var renewed = JsonSerializer.Deserialize(await rotated.Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!;
+        server.Remember(renewed.AccessToken, renewed.IdToken, renewed.RefreshToken);
+        var before = await server.AuditCountAsync();
+        response = await server.TokenAsync(server.ExchangeForm(alice.Tokens.RefreshToken!, Tickets, subjectTokenType: TokenTypes.RefreshToken), Agent);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.DoesNotContain("access_token", body, StringComparison.Ordinal);
         Assert.Equal(before + 1, await server.AuditCountAsync());
     }
 

@@ -1,4 +1,5 @@
 using Ema.Protocol;
+using Ema.Protocol.Messages;
 using Ema.Server.Audit;
 using Ema.Server.Grants.RefreshToken;
 using Ema.Server.IdentityProvider;
@@ -93,6 +94,23 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
         }
 
         var audit = new GrantAuditDetails { Subject = subject.UserId, ParentTokenId = subject.TokenId, SessionId = subject.SessionId, Scope = request.Scope };
+
+        // ID-JAG §4.3.3: authorization_details MUST be parsed as a JSON array and processed per RFC 9396, whose §5 makes
+        // an unknown type a refusal, not something to drop. Ema's IdP defines no type (ADR 0004): an empty array asks
+        // for nothing and passes; any entry is refused with invalid_authorization_details, naming its type.
+        if (request.AuthorizationDetails is { } details)
+        {
+            var types = AuthorizationDetails.ReadTypes(details, out var problem);
+            if (types is null)
+            {
+                return GrantResult.Fail(OAuthError.From(ErrorIds.AuthorizationDetailsMalformed, $"{ErrorIds.AuthorizationDetailsMalformed.Description} {problem}.", null), audit);
+            }
+
+            if (types.Count > 0)
+            {
+                return GrantResult.Fail(OAuthError.From(ErrorIds.AuthorizationDetailsUnsupported, $"type={types[0]}"), audit);
+            }
+        }
 
         // Decision 7, EMA-S+ §7.6.1: audience and resource are both required and must be a registered pair.
         if (request.Audiences.Count != 1)
