@@ -531,12 +531,12 @@ internal static class AdminCommands
     }
 
     /// <summary>Opens the data folder's database (migrated), runs <paramref name="action"/>, closes it.</summary>
-    internal static async Task<int> RunWithStorage(string? dataDirectory, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
+    internal static async Task<int> RunWithStorage(string? dataDirectory, Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken, AuditSealUse sealUse = AuditSealUse.Write)
     {
         var (folder, collection) = DataFolderServices(dataDirectory);
         var services = collection
             .AddSingleton(new PasswordHasher())
-            .AddEmaSqliteStorage(Path.Combine(folder, "ema.db"))
+            .AddEmaSqliteStorage(Path.Combine(folder, "ema.db"), sealUse)
             .AddSingleton<SigningKeyManager>()
             .AddSingleton<AdminOperations>() // the console's change layer (options at their defaults)
             .AddSingleton<AuthorizationServerOperations>()

@@ -53,24 +53,24 @@ internal static class AuditCommands
             }
 
             var report = await trail.VerifyAsync(ct);
-            var newest = report.Intact ? (await trail.NewestAsync(1, ct)).FirstOrDefault() : null;
 
             // The seals (where the trail has a seal key) catch a rewrite by someone who can write the database but not
             // read the data folder's key ring; a head kept elsewhere catches the rest — a trail cut back at its end, or
             // rewritten by someone who has the key ring too. A kept record that is gone or has another hash means the trail was cut back or
             // rewritten at or before it.
+            // Compared whatever the chain check found: a kept hash or export is the proof that does not depend on this
+            // data folder's files (the seal key may be what is missing).
             string? mismatch = null;
             foreach (var (sequence, hash) in expected)
             {
-                var found = report.Intact ? (await trail.AfterAsync(sequence - 1, 1, ct)).FirstOrDefault(r => r.Sequence == sequence) : null;
-                mismatch ??= !report.Intact ? null
-                    : found is null ? $"record #{sequence} you kept is no longer in the trail: the newest records were removed"
+                var found = (await trail.AfterAsync(sequence - 1, 1, ct)).FirstOrDefault(r => r.Sequence == sequence);
+                mismatch ??= found is null ? $"record #{sequence} you kept is no longer in the trail: the newest records were removed"
                     : !string.Equals(found.Hash, hash, StringComparison.Ordinal) ? $"record #{sequence} no longer has the hash you kept: the trail was rewritten at or before it"
                     : null;
             }
 
             long comparedWithExport = 0;
-            if (report.Intact && mismatch is null && p.GetValue(against) is { } exportPath)
+            if (mismatch is null && p.GetValue(against) is { } exportPath)
             {
                 try
                 {
@@ -88,7 +88,7 @@ internal static class AuditCommands
                 var json = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(report, AuditJson.Default.AuditChainReport))!.AsObject();
                 if (expected.Count > 0 || p.GetValue(against) is not null)
                 {
-                    json["keptHashesMatch"] = report.Intact && mismatch is null;
+                    json["keptHashesMatch"] = mismatch is null;
                     json["keptHashProblem"] = mismatch;
                 }
 
@@ -99,23 +99,32 @@ internal static class AuditCommands
                 Console.Out.WriteLine($"Audit trail intact: {report.Records} records{(report.SealedFrom is { } sealedFrom ? $", sealed from record #{sealedFrom}" : ", not sealed")}{(expected.Count > 0 ? $", {expected.Count} kept hash(es) matched" : string.Empty)}{(p.GetValue(against) is not null ? $", {comparedWithExport} records of the export matched" : string.Empty)}. Head hash {report.HeadHash}.");
                 if (report.SealedFrom > 1)
                 {
+                    var since = report.SealStartedAt is { } started ? $" (the seal key was made {started.ToString("u", System.Globalization.CultureInfo.InvariantCulture)})" : string.Empty;
                     Console.Out.WriteLine(report.EarlierSealsLost
-                        ? $"Records before #{report.SealedFrom} were sealed with a key that was lost (ema audit reseal): only the chain and a kept hash or export protect them."
-                        : $"Records before #{report.SealedFrom} were written before sealing began: the seals after them cover any re-hashing, but a kept hash or export is their only proof of what they said.");
+                        ? $"Records before #{report.SealedFrom} are not covered by a seal: sealing started anew at #{report.SealedFrom} with 'ema audit reseal'{since}. Only the chain and a kept hash or export protect them."
+                        : $"Records before #{report.SealedFrom} are not covered by a seal{since}: a kept hash or export is their only proof of what they said.");
                 }
 
-                if (newest is not null)
+                // The head the verification itself reached (not a second read, which could see a block appended since).
+                if (report.HeadSequence > 0)
                 {
-                    Console.Out.WriteLine($"Keep {newest.Sequence}:{newest.Hash} elsewhere; 'ema audit verify --expect {newest.Sequence}:{newest.Hash}' later proves nothing up to it was rewritten or removed.");
+                    Console.Out.WriteLine($"Keep {report.HeadSequence}:{report.HeadHash} elsewhere; 'ema audit verify --expect {report.HeadSequence}:{report.HeadHash}' later proves nothing up to it was rewritten or removed.");
                 }
+            }
+
+            // Recorded by the trail about itself, sealed: they stay listed whatever else is found.
+            foreach (var warning in report.Warnings)
+            {
+                Console.Error.WriteLine($"ema audit: warning: {TerminalText.Safe(warning)}");
             }
 
             if (!report.Intact)
             {
                 var id = report.FirstBrokenId is null ? string.Empty : $" ({TerminalText.Safe(report.FirstBrokenId)})";
-                Console.Error.WriteLine($"ema audit: the chain is broken at record #{report.FirstBrokenSequence}{id}: {TerminalText.Safe(report.Problem)}.");
+                Console.Error.WriteLine($"ema audit: the trail is not intact at record #{report.FirstBrokenSequence}{id}: {TerminalText.Safe(report.Problem)}.");
             }
-            else if (mismatch is not null)
+
+            if (mismatch is not null)
             {
                 Console.Error.WriteLine($"ema audit: {mismatch}.");
             }
@@ -236,7 +245,7 @@ internal static class AuditCommands
         {
             return parse.GetValue(Remote)
                 ? await action(new RemoteTrail(parse))
-                : await AdminCommands.RunWithStorage(parse.GetValue(Data), (services, _) => action(new LocalTrail(services.GetRequiredService<IAuditTrail>())), cancellationToken);
+                : await AdminCommands.RunWithStorage(parse.GetValue(Data), (services, _) => action(new LocalTrail(services.GetRequiredService<IAuditTrail>())), cancellationToken, Ema.Storage.AuditSealUse.VerifyOnly);
         }
         catch (TrailReadFailedException failed)
         {

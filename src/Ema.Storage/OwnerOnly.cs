@@ -54,10 +54,55 @@ public static class OwnerOnly
             }
 
             File.Move(temporary, path, overwrite: replace);
+            SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         }
         finally
         {
             File.Delete(temporary);
         }
+    }
+
+    // The move is a change to the folder: until the folder itself is flushed, a power loss can undo it (fsync(2): "an
+    // explicit fsync() on a file descriptor for the directory is also needed"). .NET opens no folder as a file, hence libc.
+    private static void SyncDirectory(string directory)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS())
+        {
+            return;
+        }
+
+        var descriptor = NativeMethods.open(directory, NativeMethods.OpenReadOnly);
+        if (descriptor < 0)
+        {
+            throw new IOException($"Cannot open the folder {directory} to flush it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (NativeMethods.fsync(descriptor) != 0)
+            {
+                throw new IOException($"Cannot flush the folder {directory} (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            _ = NativeMethods.close(descriptor);
+        }
+    }
+
+    private static class NativeMethods
+    {
+        public const int OpenReadOnly = 0; // O_RDONLY: a folder opens read-only, which is all fsync needs
+
+#pragma warning disable SYSLIB1054, CA5392 // three calls on a rare path; LibraryImport would need unsafe code in this project
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true, CharSet = System.Runtime.InteropServices.CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+        public static extern int open(string path, int flags);
+
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        public static extern int fsync(int descriptor);
+
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        public static extern int close(int descriptor);
+#pragma warning restore SYSLIB1054, CA5392
     }
 }

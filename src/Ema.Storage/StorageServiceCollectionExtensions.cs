@@ -12,7 +12,7 @@ namespace Ema.Storage;
 public static class StorageServiceCollectionExtensions
 {
     /// <summary>Registers SQLite implementations of every store, the audit log, and the migration step.</summary>
-    public static IServiceCollection AddEmaSqliteStorage(this IServiceCollection services, string databasePath)
+    public static IServiceCollection AddEmaSqliteStorage(this IServiceCollection services, string databasePath, AuditSealUse sealUse = AuditSealUse.Write)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(databasePath);
@@ -41,7 +41,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IAuditReader>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.TryAddSingleton<IAuditTrail>(sp => sp.GetRequiredService<SqliteAuditLog>());
         services.AddSingleton<Ema.Server.IStartupTask>(sp => new MigrationStartupTask(sp.GetRequiredService<SqliteDatabase>()));
-        services.AddSingleton<Ema.Server.IStartupTask>(sp => new AuditSealStartupTask(sp, databasePath));
+        services.AddSingleton<Ema.Server.IStartupTask>(sp => new AuditSealStartupTask(sp, databasePath, sealUse));
         return services;
     }
 
@@ -53,7 +53,7 @@ public static class StorageServiceCollectionExtensions
 
     // After the migrations and the key ring's own check (90), before anything writes a record: where the host keeps keys
     // encrypted at rest (an IKeyProtector: Ema.Server.AspNetCore's Data Protection), the audit blocks are sealed.
-    private sealed class AuditSealStartupTask(IServiceProvider services, string databasePath) : Ema.Server.IStartupTask
+    private sealed class AuditSealStartupTask(IServiceProvider services, string databasePath, AuditSealUse sealUse) : Ema.Server.IStartupTask
     {
         public int Order => 95;
 
@@ -65,7 +65,14 @@ public static class StorageServiceCollectionExtensions
             }
 
             var log = services.GetRequiredService<SqliteAuditLog>();
-            log.UseSeal(await AuditSeal.LoadOrCreateAsync(databasePath, services.GetRequiredService<SqliteDatabase>(), protector, services.GetRequiredService<ILogger<SqliteAuditLog>>(), cancellationToken).ConfigureAwait(false));
+            if (sealUse == AuditSealUse.VerifyOnly)
+            {
+                await log.UseSealForVerificationAsync(await AuditSeal.LoadIfPresentAsync(databasePath, protector, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            var seal = await AuditSeal.LoadOrCreateAsync(databasePath, services.GetRequiredService<SqliteDatabase>(), protector, services.GetRequiredService<ILogger<SqliteAuditLog>>(), services.GetService<TimeProvider>() ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            await log.UseSealAsync(seal, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -75,4 +82,17 @@ public static class StorageServiceCollectionExtensions
 
         public Task RunAsync(CancellationToken cancellationToken) => db.MigrateAsync(cancellationToken);
     }
+}
+
+/// <summary>How a process uses the audit trail's seal.</summary>
+public enum AuditSealUse
+{
+    /// <summary>A process that writes records: loads the seal key (made for a new trail), holds the writers' lock, marks the head.</summary>
+    Write,
+
+    /// <summary>
+    /// A reader (<c>ema audit verify|export|tail</c> on a data folder): checks seals with the key if it is there, writes
+    /// nothing — no key, no head mark, no record; a missing key file on a trail with records is a verification finding.
+    /// </summary>
+    VerifyOnly,
 }

@@ -98,4 +98,13 @@ public sealed record AuditChainReport(long Records, string HeadHash, long? First
 
     /// <summary>The seal key was made anew after the previous one was lost (<c>ema audit reseal</c>): seals before <see cref="SealedFrom"/> were not checked.</summary>
     public bool EarlierSealsLost { get; init; }
+
+    /// <summary>When the seal key was made (null: not sealed, or a key file that did not record it).</summary>
+    public DateTimeOffset? SealStartedAt { get; init; }
+
+    /// <summary>The last record checked: the head when the trail is intact (its hash is <see cref="HeadHash"/>).</summary>
+    public long HeadSequence { get; init; }
+
+    /// <summary>What the trail recorded about itself (<see cref="AuditEventTypes.AuditIntegrity"/> records), as lines.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 }

@@ -15,6 +15,20 @@ public static class AuditEventTypes
     /// <summary>An MCP <c>tools/call</c> at a protected server: its parent is the access token's <c>jti</c>.</summary>
     public const string McpToolCall = "mcp_call";
     public const string AdminChange = "admin";
+
+    /// <summary>What the audit trail found about itself (a head mark gone at start, sealing restarted): kept in the
+    /// trail, sealed like any record, and listed by verification as warnings.</summary>
+    public const string AuditIntegrity = "audit_integrity";
+}
+
+/// <summary>Actions of <see cref="AuditEventTypes.AuditIntegrity"/> records.</summary>
+public static class AuditIntegrityActions
+{
+    /// <summary>The first record sealed by a key made with <c>ema audit reseal</c>.</summary>
+    public const string SealingStarted = "sealing_started";
+
+    /// <summary>A process started and found the head mark missing, unreadable or not verifiable.</summary>
+    public const string HeadMarkNotValid = "head_mark_not_valid";
 }
 
 /// <summary>Audit outcomes.</summary>

@@ -43,6 +43,8 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     private readonly SqliteWriteQueue _writer;
     private readonly PendingBlock _pending;
     private readonly Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>? _logger;
+    private readonly TimeProvider _time;
+    private bool _sealKeyMissing;
 
     public SqliteAuditLog(SqliteDatabase db, SqliteWriteQueue writer, Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>? logger = null, TimeProvider? time = null)
     {
@@ -50,13 +52,21 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         _db = db;
         _writer = writer;
         _logger = logger;
+        _time = time ?? TimeProvider.System;
         _pending = writer.SharedStage(() => new PendingBlock(
-            time ?? TimeProvider.System,
+            _time,
             (found, written) =>
             {
                 if (logger is not null)
                 {
                     Log.AuditHeadWentBack(logger, found, written);
+                }
+            },
+            failure =>
+            {
+                if (logger is not null)
+                {
+                    Log.AuditHeadMarkNotWritten(logger, failure, AuditSeal.HeadFileName);
                 }
             }));
     }
@@ -65,18 +75,69 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     /// Seals every block written from now on (the start-up task, once it has loaded the key) and checks seals in
     /// verification; the head mark left by the last run is where the chain must go on from, whatever the database says.
     /// </summary>
-    internal void UseSeal(AuditSeal seal)
+    /// <remarks>
+    /// What this start finds is written into the trail itself, as sealed records that verification lists as warnings
+    /// for good: a head mark that is missing or does not verify (someone may have cut the trail back and removed the
+    /// mark to hide it — a log line alone would be gone with the next rotation), and the first record after
+    /// <c>ema audit reseal</c>, which says why sealing starts there.
+    /// </remarks>
+    internal async Task UseSealAsync(AuditSeal seal, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(seal);
         _pending.Seal = seal;
-        if (seal.ReadHeadMark(out var forged) is { } mark)
+        var state = seal.ReadHeadMark(out var mark);
+        if (state == HeadMarkState.Valid)
         {
-            _pending.ResumeAfter(mark.Sequence, mark.Hash);
+            _pending.ResumeAfter(mark!.Value.Sequence, mark.Value.Hash);
         }
-        else if (forged && _logger is not null)
+        else if (_logger is not null)
         {
-            Log.AuditHeadMarkUnverifiable(_logger, AuditSeal.HeadFileName);
+            Log.AuditHeadMarkNotValid(_logger, AuditSeal.HeadFileName, state);
+        }
+
+        var (head, headHash) = (await _db.RunAsync(c => c.QueryAsync<(long, string?)>(HeadSql), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+        var at = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"#{head} ({headHash ?? "no hash"})");
+        if (seal.SealedFrom > 1 && head == seal.SealedFrom - 1)
+        {
+            var when = seal.CreatedAt is { } created ? created.ToString("u", System.Globalization.CultureInfo.InvariantCulture) : "an unrecorded time";
+            await WriteAsync(Integrity(AuditIntegrityActions.SealingStarted, AuditOutcomes.Succeeded, $"sealing starts at this record: 'ema audit reseal' made a new seal key at {when} for a trail of {head} records ending at {at}; those records are covered by the chain, not by a seal"), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (state != HeadMarkState.Valid)
+        {
+            var what = state switch { HeadMarkState.Missing => "missing", HeadMarkState.Unreadable => "unreadable", _ => "not verifiable under the seal key" };
+            await WriteAsync(Integrity(AuditIntegrityActions.HeadMarkNotValid, AuditOutcomes.Failed, $"the head mark ({AuditSeal.HeadFileName}) was {what} when a process started: records written after {at} may have been removed before this start, and the mark that would show it is gone; compare with an export or a kept hash"), cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Checks seals in verification without writing anything (a verifier that is not a writer; tests).</summary>
+    internal void UseSealForVerificationOnly(AuditSeal seal) => _pending.Seal = seal;
+
+    /// <summary>
+    /// A reader's start: seals checked with the key if there is one; none on a trail with records is itself reported by
+    /// verification (a writer would refuse to start), never read as "not sealed".
+    /// </summary>
+    internal async Task UseSealForVerificationAsync(AuditSeal? seal, CancellationToken cancellationToken)
+    {
+        if (seal is not null)
+        {
+            _pending.Seal = seal;
+            return;
+        }
+
+        var head = (await _db.RunAsync(c => c.QueryAsync<(long, string?)>(HeadSql), cancellationToken).ConfigureAwait(false)).FirstOrDefault().Item1;
+        _sealKeyMissing = head > 0;
+    }
+
+    private AuditEvent Integrity(string action, string outcome, string reason) => new()
+    {
+        Id = Ema.Server.Security.SecretHasher.NewOrderedId("evt_", _time.GetUtcNow()),
+        Time = _time.GetUtcNow(),
+        Type = AuditEventTypes.AuditIntegrity,
+        Action = action,
+        Outcome = outcome,
+        Reason = reason,
+    };
 
     /// <inheritdoc />
     public Task WriteAsync(AuditEvent auditEvent, CancellationToken cancellationToken)
@@ -255,13 +316,20 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
 
         // The head mark, read before the records (it is written after each commit, so it never runs ahead of what is
         // read next): the newest record an Ema process made durable must still be there, with the hash it had.
-        var markForged = false;
-        var mark = seal?.ReadHeadMark(out markForged);
+        (long Sequence, string Hash)? mark = null;
+        var markState = seal?.ReadHeadMark(out mark) ?? HeadMarkState.Valid;
         var chainStarted = false;
 
-        // Every report says how far the seals reach (or that they were not checked).
+        // What the trail recorded about itself (audit_integrity records): listed with every report, for good.
+        var warnings = new List<string>();
+
+        // Every report says how far the seals reach (or that they were not checked), and where the checked chain ends.
         AuditChainReport Report(long? brokenAt, string? id, string? problem) =>
-            new(count, expectedPrevious, brokenAt, id, problem) { SealedFrom = seal?.SealedFrom, EarlierSealsLost = seal?.EarlierSealsLost ?? false };
+            new(count, expectedPrevious, brokenAt, id, problem)
+            {
+                SealedFrom = seal?.SealedFrom, EarlierSealsLost = seal?.EarlierSealsLost ?? false, SealStartedAt = seal?.CreatedAt,
+                HeadSequence = expectedSequence, Warnings = warnings,
+            };
 
         // What the key file and the head mark hold about single records: the one before sealing began, the newest written.
         string? SealedRecordProblem(long sequence, string? hash)
@@ -276,7 +344,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                 anchorSeen = true;
             }
 
-            return mark is { } marked && sequence == marked.Sequence && !string.Equals(hash, marked.Hash, StringComparison.Ordinal)
+            return mark is { } marked && sequence == marked.Sequence && !string.Equals(hash ?? AuditSeal.UnhashedMark, marked.Hash, StringComparison.Ordinal)
                 ? $"it is not the record written as #{marked.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({AuditSeal.HeadFileName} holds its hash): the trail was rewritten after it was written"
                 : null;
         }
@@ -327,7 +395,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                     {
                         problem = "its link to the previous record is broken (a record before it was deleted, inserted or reordered)";
                     }
-                    else if (!string.Equals(record.Hash, AuditChain.Hash(record.Sequence, record.PreviousHash!, record.Event), StringComparison.Ordinal))
+                    else if (!string.Equals(record.Hash, HashOrNull(record), StringComparison.Ordinal))
                     {
                         problem = "its contents were changed after it was written";
                     }
@@ -339,6 +407,10 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
 
                     expectedSequence = record.Sequence;
                     expectedPrevious = record.Hash;
+                    if (record.Event.Type == AuditEventTypes.AuditIntegrity && record.Event.Action != AuditIntegrityActions.SealingStarted)
+                    {
+                        warnings.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"record #{record.Sequence} ({record.Event.Time:u}): {record.Event.Reason}"));
+                    }
                 }
 
                 keys.Clear();
@@ -375,9 +447,20 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             return Report(seal!.SealedFrom - 1, null, $"the trail ends before record {(seal.SealedFrom - 1).ToString(System.Globalization.CultureInfo.InvariantCulture)}, the last one written before sealing began: records were removed");
         }
 
-        if (markForged)
+        if (_sealKeyMissing)
         {
-            return Report(expectedSequence + 1, null, $"the head mark ({AuditSeal.HeadFileName}) does not verify under the seal key: it was edited");
+            return Report(1, null, $"the seal key file ({AuditSeal.FileName}) is missing while the trail has records: its seals cannot be checked, and a rewrite hashes included would pass. Restore the file with the data folder's key ring; if it is lost for good, 'ema audit reseal' starts sealing anew");
+        }
+
+        if (markState != HeadMarkState.Valid)
+        {
+            var what = markState switch
+            {
+                HeadMarkState.Missing => "is missing (every seal key is made with one)",
+                HeadMarkState.Unreadable => "cannot be read",
+                _ => "does not verify under the seal key: it was edited",
+            };
+            return Report(expectedSequence + 1, null, $"the head mark ({AuditSeal.HeadFileName}) {what}; records at the end may have been removed — compare with an export or a kept hash. The next start of the IdP records this in the trail and marks the head again");
         }
 
         if (mark is { } last && expectedSequence < last.Sequence)
@@ -385,8 +468,21 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             return Report(expectedSequence + 1, null, $"the trail ends at record #{expectedSequence.ToString(System.Globalization.CultureInfo.InvariantCulture)}, but records up to #{last.Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture)} were written ({AuditSeal.HeadFileName}): records were removed");
         }
 
-        return editedIndex is null ? Report(null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious };
+        return editedIndex is null ? Report(null, null, null) : editedIndex with { Records = count, HeadHash = expectedPrevious, HeadSequence = expectedSequence };
     }, cancellationToken);
+
+    // A record too large to serialize (only a hand-made one: the writer could not have hashed it either) is a finding.
+    private static string? HashOrNull(AuditRecord record)
+    {
+        try
+        {
+            return AuditChain.Hash(record.Sequence, record.PreviousHash!, record.Event);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or OutOfMemoryException)
+        {
+            return null;
+        }
+    }
 
     private static string AnchorProblem(AuditSeal seal) =>
         $"it is not the record the seal key was made after (the last one before record {seal.SealedFrom.ToString(System.Globalization.CultureInfo.InvariantCulture)}): the records before sealing began were replaced";
@@ -465,6 +561,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     {
         await _writer.DisposeAsync().ConfigureAwait(false);
         _pending.MarkHead(force: true); // the writer has stopped: the last durable record is final
+        _pending.Seal?.Dispose(); // the shared lock on the seal: ema audit reseal may run once no writer holds it
     }
 
     // A record on its way to disk; the caller's task completes when its batch is durable.
@@ -566,6 +663,8 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         private long _maxTime;
         private AuditSeal? _seal;
         private readonly Action<long, long> _headWentBack;
+        private readonly Action<Exception> _markFailed;
+        private long _markFailureReportedAt = long.MinValue;
         private readonly TimeProvider _time;
         private static readonly TimeSpan MarkInterval = TimeSpan.FromSeconds(1);
         private long _markedAt;
@@ -575,11 +674,12 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         private long _committedSequence = -1;
         private string? _committedHash;
 
-        public PendingBlock(TimeProvider time, Action<long, long> headWentBack)
+        public PendingBlock(TimeProvider time, Action<long, long> headWentBack, Action<Exception> markFailed)
         {
             _json = new Utf8JsonWriter(_canonical);
             _time = time;
             _headWentBack = headWentBack;
+            _markFailed = markFailed;
         }
 
         /// <summary>Set once, at start-up, before any record is written (read by the writer and by verification).</summary>
@@ -745,10 +845,23 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                 seal.WriteHeadMark(_committedSequence, _committedHash);
                 (_markedAt, _markedSequence) = (now, _committedSequence);
             }
-            catch (Exception)
+            catch (Exception ex)
             {
                 // Kept as it was (a full disk, a permission): the next commit tries again. Never thrown from the writer
-                // after a commit: its callers' records are durable.
+                // after a commit — its callers' records are durable —, but said, once a minute: while the mark stands
+                // still, a trail cut back at its end goes unnoticed.
+                if (_markFailureReportedAt == long.MinValue || _time.GetElapsedTime(_markFailureReportedAt, now) >= TimeSpan.FromMinutes(1))
+                {
+                    _markFailureReportedAt = now;
+                    try
+                    {
+                        _markFailed(ex);
+                    }
+                    catch (Exception)
+                    {
+                        // A failing logger must not fail the writer.
+                    }
+                }
             }
         }
 
@@ -809,7 +922,10 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
         [Microsoft.Extensions.Logging.LoggerMessage(EventId = 4004, Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "The audit trail on disk ends at record {Found}, but this process had written up to record {Written}: records were removed or rewritten while it ran. It chains on from {Written}, so verification reports the gap")]
         public static partial void AuditHeadWentBack(Microsoft.Extensions.Logging.ILogger logger, long found, long written);
 
-        [Microsoft.Extensions.Logging.LoggerMessage(EventId = 4005, Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "The audit trail's head mark ({File}) does not verify under the seal key: it was edited or is torn. ema audit verify reports it; the writer goes on from the database's head")]
-        public static partial void AuditHeadMarkUnverifiable(Microsoft.Extensions.Logging.ILogger logger, string file);
+        [Microsoft.Extensions.Logging.LoggerMessage(EventId = 4005, Level = Microsoft.Extensions.Logging.LogLevel.Error, Message = "The audit trail's head mark ({File}) is {State} at start: records at the end may have been removed. A sealed audit_integrity record says so in the trail (ema audit verify lists it); the writer goes on from the database's head")]
+        public static partial void AuditHeadMarkNotValid(Microsoft.Extensions.Logging.ILogger logger, string file, HeadMarkState state);
+
+        [Microsoft.Extensions.Logging.LoggerMessage(EventId = 4006, Level = Microsoft.Extensions.Logging.LogLevel.Warning, Message = "The audit trail's head mark ({File}) could not be written (reported at most once a minute): until it is, a trail cut back at its end is not detected")]
+        public static partial void AuditHeadMarkNotWritten(Microsoft.Extensions.Logging.ILogger logger, Exception exception, string file);
     }
 }

@@ -323,6 +323,9 @@ public sealed class AuditChainTests : IAsyncLifetime
     [Fact]
     public async Task AuditVerify_WithAKeptHash_DetectsARewrittenAndRehashedTrail_AndACutBackOne()
     {
+        // This fixture's trail was written without a key ring (no seal): an operator seals it from the next record on.
+        var sealing = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "reseal", "--data", _directory);
+        Assert.True(sealing.Code == 0, sealing.Err);
         var kept = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
         Assert.True(kept.Code == 0, kept.Err);
         var head = kept.Out.Split("Keep ")[1].Split(' ')[0]; // "50:<hash>"
@@ -338,16 +341,19 @@ public sealed class AuditChainTests : IAsyncLifetime
         await AuditTamper.EditAndRehashAsync(DatabasePath, 17, line => (line[AuditTamper.Outcome], line[AuditTamper.Reason]) = (AuditOutcomes.Granted, null));
         Assert.True((await _log.VerifyChainAsync(default)).Intact);
 
-        // The first verify made the data folder's seal key, holding record 50's hash (AuditSealTests): it would name the
-        // rewrite at #50. Someone who can also delete that file — this trail has no sealed block yet, so the next run makes
-        // a new key quietly — leaves only the kept hash and the kept export to catch it.
+        // The seal key holds record 50's hash (AuditSealTests): verify names the rewrite at #50. Someone who also deletes
+        // that file gets a verification that says the key is missing — and the kept hash and export still name the rewrite.
         var anchored = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
         Assert.Contains("not the record the seal key was made after", anchored.Err, StringComparison.Ordinal);
-        File.Delete(Path.Combine(_directory, "audit-seal.key"));
+        var keyFile = Path.Combine(_directory, "audit-seal.key");
+        var keyBytes = await File.ReadAllBytesAsync(keyFile);
+        File.Delete(keyFile);
 
         var rewritten = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head);
         Assert.Equal(1, rewritten.Code);
+        Assert.Contains("the seal key file (audit-seal.key) is missing while the trail has records", rewritten.Err, StringComparison.Ordinal);
         Assert.Contains("record #50 no longer has the hash you kept", rewritten.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(keyFile)); // a reader makes no key
         var rewrittenJson = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--expect", head, "--json");
         Assert.Equal(1, rewrittenJson.Code);
         Assert.Contains("\"keptHashesMatch\":false", rewrittenJson.Out, StringComparison.Ordinal); // a script reading the JSON sees it too
@@ -355,8 +361,9 @@ public sealed class AuditChainTests : IAsyncLifetime
         Assert.Equal(1, againstCopy.Code);
         Assert.Contains("record #17 differs from the exported copy", againstCopy.Err, StringComparison.Ordinal); // the first rewritten record, named
 
-        // Cut back: the seal key made since holds record 50 as the last one before sealing, so verify alone names the cut;
-        // without that file, the kept hash does.
+        // Cut back: the seal key holds record 50 as the last one before sealing, so verify alone names the cut; without
+        // that file, the kept hash does.
+        await File.WriteAllBytesAsync(keyFile, keyBytes);
         await SqlAsync("DELETE FROM audit_blocks WHERE last_seq = 50");
         Assert.Contains("the trail ends before record 50", (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory)).Err, StringComparison.Ordinal);
         File.Delete(Path.Combine(_directory, "audit-seal.key"));

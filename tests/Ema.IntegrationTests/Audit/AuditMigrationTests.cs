@@ -94,6 +94,8 @@ public sealed class AuditMigrationTests : IAsyncLifetime
         }
 
         // A kept export covers the record from before the chain too: compared line for line, it has no hash to compare.
+        // Sealed from the next record by the operator (a trail from before seals has no key file to check them with).
+        Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "reseal", "--data", _directory)).Code);
         var kept = Path.Combine(_directory, "kept.jsonl");
         Assert.Equal(0, (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "export", "--data", _directory, "--out", kept)).Code);
         var intact = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory, "--against", kept);

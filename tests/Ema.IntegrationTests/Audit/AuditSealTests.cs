@@ -68,15 +68,27 @@ public sealed class AuditSealTests : IAsyncLifetime
     [Fact]
     public async Task AuditSeal_AnUpgradedTrail_IsSealedFromTheNextRecord_AndAnOlderEditIsCaughtByTheKeysAnchor()
     {
-        // Written before sealing existed (no key ring: nothing to keep a key with), then opened with one.
+        // Written before sealing existed (no key ring: nothing to keep a key with), then opened with one: refused until
+        // an operator reseals (the database cannot tell a trail never sealed from one stripped of its seals).
         await StartAsync(keyRing: false);
         await WriteAsync(1, 20);
         Assert.Null((await Log.VerifyChainAsync(default)).SealedFrom);
-        await RestartAsync();
+        await StopAsync();
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        Assert.Contains("has 20 records but no seal key file", refused.Message, StringComparison.Ordinal);
+        await ResealAsync();
+        await StartAsync();
         await WriteAsync(21, 40);
         var report = await Log.VerifyChainAsync(default);
         Assert.True(report.Intact, report.Problem);
         Assert.Equal(21, report.SealedFrom);
+        Assert.Empty(report.Warnings);
+
+        // The first sealed record says why sealing starts there.
+        var first = (await Log.ReadAfterAsync(20, 1, default)).Single();
+        Assert.Equal(AuditEventTypes.AuditIntegrity, first.Event.Type);
+        Assert.Equal(AuditIntegrityActions.SealingStarted, first.Event.Action);
+        Assert.Contains("a trail of 20 records", first.Event.Reason, StringComparison.Ordinal);
 
         // Record 5 is in an unsealed block, but re-hashing after it changes record 20, whose hash the key file holds (and
         // the sealed blocks' last hashes).
@@ -121,7 +133,9 @@ public sealed class AuditSealTests : IAsyncLifetime
         // An upgraded trail sealed from record 21. No seal covers records 1–20, but the key file holds record 20's hash.
         await StartAsync(keyRing: false);
         await WriteAsync(1, 20);
-        await RestartAsync();
+        await StopAsync();
+        await ResealAsync();
+        await StartAsync();
         await WriteAsync(21, 40);
 
         // Everything sealed removed, then the history before it rewritten and re-hashed: ends at a record 20 that is not the one.
@@ -188,17 +202,98 @@ public sealed class AuditSealTests : IAsyncLifetime
         var path = Path.Combine(_directory, "audit-seal.head");
         var mark = await File.ReadAllTextAsync(path);
 
-        // Moved back to record 20 without the key: the mark no longer verifies.
-        await File.WriteAllTextAsync(path, "20" + mark[2..]);
+        // The mark as it was written: intact, no warning.
         await StartAsync();
-        Assert.Contains("does not verify under the seal key", (await Log.VerifyChainAsync(default)).Problem, StringComparison.Ordinal);
+        var clean = await Log.VerifyChainAsync(default);
+        Assert.True(clean.Intact, clean.Problem);
+        Assert.Empty(clean.Warnings);
         await StopAsync();
 
-        // The mark as it was written: intact.
-        await File.WriteAllTextAsync(path, mark);
+        // Moved back to record 20 without the key: the mark no longer verifies. Verified with the seal loaded but before
+        // a writer starts, that is a finding; the next start records it in the trail itself (sealed), and verification
+        // lists it from then on, whatever marks follow.
+        await File.WriteAllTextAsync(path, "20" + (await File.ReadAllTextAsync(path))[2..]);
+        var offline = await VerifyWithoutStartingAsync();
+        Assert.Contains("does not verify under the seal key", offline.Problem, StringComparison.Ordinal);
+
         await StartAsync();
+        await WriteAsync(31, 35);
+        await RestartAsync();
         var report = await Log.VerifyChainAsync(default);
         Assert.True(report.Intact, report.Problem);
+        var warning = Assert.Single(report.Warnings);
+        Assert.Contains("not verifiable under the seal key", warning, StringComparison.Ordinal);
+        Assert.Contains("after #30", warning, StringComparison.Ordinal);
+        Assert.NotEqual(mark, await File.ReadAllTextAsync(path)); // marked again, forward
+    }
+
+    [Fact]
+    public async Task AuditSeal_HeadMarkRemovedAndTrailCutBack_IsRecordedInTheTrailAtTheNextStart_NeverPassesSilently()
+    {
+        // The review's attack: stop, cut the newest blocks, delete the mark, start. Before: the next start wrote a new
+        // mark at the cut head and the trail verified clean.
+        await StartAsync();
+        await WriteAsync(1, 30);
+        await StopAsync();
+        var cutFrom = await BlockStartAsync(25);
+        await SqlAsync($"DELETE FROM audit_blocks WHERE first_seq >= {cutFrom}");
+        File.Delete(Path.Combine(_directory, "audit-seal.head"));
+        Assert.Contains("is missing", (await VerifyWithoutStartingAsync()).Problem, StringComparison.Ordinal);
+
+        await StartAsync();
+        await WaitForHeadMarkAsync(); // written by the writer after the integrity record's commit, within a second
+        var report = await Log.VerifyChainAsync(default);
+        Assert.True(report.Intact, report.Problem);
+        var warning = Assert.Single(report.Warnings);
+        Assert.Contains($"was missing when a process started: records written after #{cutFrom - 1}", warning, StringComparison.Ordinal);
+        var cli = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
+        Assert.Contains("warning: record #", cli.Err, StringComparison.Ordinal);
+
+        // Garbage in place of the mark: the same, a second warning.
+        await StopAsync();
+        await File.WriteAllTextAsync(Path.Combine(_directory, "audit-seal.head"), "garbage");
+        await StartAsync();
+        await WaitForHeadMarkAsync();
+        Assert.Equal(2, (await Log.VerifyChainAsync(default)).Warnings.Count);
+    }
+
+    [Fact]
+    public async Task AuditSeal_KeyAndMarkDeletedAndSealsCleared_StopsTheStart_InsteadOfSealingAnew()
+    {
+        // The review's other attack: edit and re-hash, clear every seal, delete the key file and the mark, start. A key
+        // made on its own then sealed "from now on" and the rewrite verified clean.
+        await StartAsync();
+        await WriteAsync(1, 30);
+        await StopAsync();
+        await AuditTamper.EditAndRehashAsync(DatabasePath, 13, line => (line[AuditTamper.Outcome], line[AuditTamper.Reason]) = (AuditOutcomes.Granted, null));
+        await SqlAsync("UPDATE audit_blocks SET seal = NULL");
+        File.Delete(Path.Combine(_directory, "audit-seal.key"));
+        File.Delete(Path.Combine(_directory, "audit-seal.head"));
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
+        Assert.Contains("has 30 records but no seal key file", refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory, "audit-seal.key")));
+    }
+
+    [Fact]
+    public async Task AuditSeal_Reseal_IsRefusedWhileAProcessWritesTheTrail()
+    {
+        // A running writer holds the old key in memory; a new key beside it would make its later blocks fail their seals.
+        await StartAsync();
+        await WriteAsync(1, 5);
+        File.Delete(Path.Combine(_directory, "audit-seal.key"));
+        var reseal = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "reseal", "--data", _directory);
+        Assert.NotEqual(0, reseal.Code);
+        Assert.Contains("is writing this data folder's audit trail", reseal.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_directory, "audit-seal.key")));
+    }
+
+    [Fact]
+    public async Task AuditSeal_ANewKey_IsMadeWithItsFirstHeadMark()
+    {
+        await StartAsync();
+        Assert.StartsWith("0 " + AuditChain.Genesis + " ", await File.ReadAllTextAsync(Path.Combine(_directory, "audit-seal.head")), StringComparison.Ordinal);
+        Assert.Empty((await Log.VerifyChainAsync(default)).Warnings);
     }
 
     [Fact]
@@ -208,7 +303,9 @@ public sealed class AuditSealTests : IAsyncLifetime
         // row would otherwise fall under neither rule (it starts before sealing, so it "needs" no seal).
         await StartAsync(keyRing: false);
         await WriteAsync(1, 20);
-        await RestartAsync();
+        await StopAsync();
+        await ResealAsync();
+        await StartAsync();
         await WriteAsync(21, 40);
         var before = await BlockStartAsync(20);
         await SqlAsync($"""
@@ -235,7 +332,7 @@ public sealed class AuditSealTests : IAsyncLifetime
 
         // A new key made on its own would make the trail look sealed only from now on.
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync());
-        Assert.Contains("seal key file is missing", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("has 30 records but no seal key file", refused.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(_directory, "audit-seal.key")));
 
         var reseal = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "reseal", "--data", _directory);
@@ -249,10 +346,12 @@ public sealed class AuditSealTests : IAsyncLifetime
         Assert.True(report.Intact, report.Problem);
         Assert.Equal(31, report.SealedFrom);
         Assert.True(report.EarlierSealsLost);
+        Assert.NotNull(report.SealStartedAt);
         await StopAsync();
         var verify = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "verify", "--data", _directory);
         Assert.True(verify.Code == 0, verify.Err);
-        Assert.Contains("sealed with a key that was lost", verify.Out, StringComparison.Ordinal);
+        Assert.Contains("sealing started anew at #31 with 'ema audit reseal'", verify.Out, StringComparison.Ordinal);
+        Assert.Contains("Keep 41:", verify.Out, StringComparison.Ordinal); // the integrity record #31 and ten more
     }
 
     private async Task StartAsync(bool keyRing = true)
@@ -278,6 +377,35 @@ public sealed class AuditSealTests : IAsyncLifetime
         }
 
         _services = provider;
+    }
+
+    private async Task WaitForHeadMarkAsync()
+    {
+        var path = Path.Combine(_directory, "audit-seal.head");
+        for (var i = 0; i < 100 && !(File.Exists(path) && (await File.ReadAllTextAsync(path)).Length > 70); i++)
+        {
+            await Task.Delay(100); // at most 10 seconds
+        }
+    }
+
+    // What `ema audit reseal` does (the CLI test above runs the command itself).
+    private async Task ResealAsync()
+    {
+        await using var keys = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System).AddEmaAspNetCore(Path.Combine(_directory, "dataprotection-keys")).BuildServiceProvider();
+        await AuditSealKeys.ResealAfterLossAsync(DatabasePath, keys.GetRequiredService<Ema.Server.Security.IKeyProtector>(), keys.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), TimeProvider.System, default);
+    }
+
+    // The seal loaded and checked with no writer started: what the trail looks like to a verifier before any process
+    // has written (or re-marked) it.
+    private async Task<AuditChainReport> VerifyWithoutStartingAsync()
+    {
+        await using var services = new ServiceCollection().AddLogging().AddSingleton(TimeProvider.System).AddEmaSqliteStorage(DatabasePath).AddEmaAspNetCore(Path.Combine(_directory, "dataprotection-keys")).BuildServiceProvider();
+        var log = services.GetRequiredService<SqliteAuditLog>();
+        using var seal = await AuditSeal.LoadOrCreateAsync(DatabasePath, services.GetRequiredService<SqliteDatabase>(), services.GetRequiredService<Ema.Server.Security.IKeyProtector>(), services.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SqliteAuditLog>>(), TimeProvider.System, default);
+        log.UseSealForVerificationOnly(seal);
+        var report = await log.VerifyChainAsync(default);
+        SqliteConnection.ClearAllPools();
+        return report;
     }
 
     private async Task RestartAsync()

@@ -162,7 +162,7 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
 
         var broken = await RunAsync("audit", "verify", "--data", data);
         Assert.Equal(1, broken.Code);
-        Assert.Contains($"broken at record #{denied.GetProperty("seq").GetInt64()}", broken.Err, StringComparison.Ordinal);
+        Assert.Contains($"not intact at record #{denied.GetProperty("seq").GetInt64()}", broken.Err, StringComparison.Ordinal);
     }
 
     [Fact]
