@@ -156,15 +156,24 @@ internal static class AuditCommands
             {
                 var writer = file ?? Console.Out;
                 long count = 0;
+                var gaps = false;
                 while (page.Count > 0)
                 {
                     foreach (var record in page)
                     {
+                        // Records are numbered without gaps: a missing run was deleted. The copy goes on, but says so —
+                        // a SIEM copy must not lack records silently.
+                        if (record.Sequence != last + 1)
+                        {
+                            Console.Error.WriteLine($"ema audit: records #{last + 1}–#{record.Sequence - 1} are missing from the trail (deleted); 'ema audit verify' reports it.");
+                            gaps = true;
+                        }
+
                         await writer.WriteLineAsync(JsonSerializer.Serialize(record, AuditJson.Default.AuditExportRecord));
                         count++;
+                        last = record.Sequence;
                     }
 
-                    last = page[^1].Sequence;
                     page = await NextPageAsync(trail, last, ct);
                 }
 
@@ -172,9 +181,9 @@ internal static class AuditCommands
                 {
                     Console.Out.WriteLine($"Exported {count} records to {path}.");
                 }
-            }
 
-            return ExitCodes.Ok;
+                return gaps ? ExitCodes.Failed : ExitCodes.Ok;
+            }
         }, ct));
 
         var lines = new Option<int>("--lines") { Description = "How many of the newest records to show first.", DefaultValueFactory = _ => 20 };
@@ -381,11 +390,24 @@ internal static class AuditCommands
 
     private sealed class LocalTrail(IAuditTrail trail) : ITrail
     {
-        public async Task<IReadOnlyList<AuditExportRecord>> AfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
-            Export(await trail.ReadAfterAsync(afterSequence, limit, cancellationToken));
+        public Task<IReadOnlyList<AuditExportRecord>> AfterAsync(long afterSequence, int limit, CancellationToken cancellationToken) =>
+            ReadAsync(() => trail.ReadAfterAsync(afterSequence, limit, cancellationToken));
 
-        public async Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken) =>
-            Export(await trail.ReadNewestAsync(count, cancellationToken));
+        public Task<IReadOnlyList<AuditExportRecord>> NewestAsync(int count, CancellationToken cancellationToken) =>
+            ReadAsync(() => trail.ReadNewestAsync(count, cancellationToken));
+
+        private static async Task<IReadOnlyList<AuditExportRecord>> ReadAsync(Func<Task<IReadOnlyList<(long Sequence, string? Hash, AuditEvent Event)>>> read)
+        {
+            try
+            {
+                return Export(await read());
+            }
+            catch (AuditTrailUnreadableException unreadable)
+            {
+                Console.Error.WriteLine("ema audit: " + unreadable.Message);
+                throw new TrailReadFailedException(ExitCodes.Failed);
+            }
+        }
 
         public Task<AuditChainReport> VerifyAsync(CancellationToken cancellationToken) => trail.VerifyChainAsync(cancellationToken);
 

@@ -177,7 +177,7 @@ internal static class AdminApi
     }
 
     // The chain in order: after a sequence number (a SIEM feed pages on from the last record it has) or the newest N (a tail).
-    private static async Task<Results<Ok<List<AuditExportRecord>>, BadRequest<AdminProblem>>> ReadTrailAsync(IAuditTrail trail, long? after, int? limit, int? newest, CancellationToken ct)
+    private static async Task<Results<Ok<List<AuditExportRecord>>, BadRequest<AdminProblem>, Conflict<AdminProblem>>> ReadTrailAsync(IAuditTrail trail, long? after, int? limit, int? newest, CancellationToken ct)
     {
         if (after < 0 || limit < 1 || newest < 1 || (newest is not null && (after is not null || limit is not null)))
         {
@@ -185,10 +185,17 @@ internal static class AdminApi
         }
 
         var count = Math.Min(newest ?? limit ?? 1000, AuditExportRecord.MaxPerAnswer);
-        var page = newest is null
-            ? await trail.ReadAfterAsync(after ?? 0, count, ct).ConfigureAwait(false)
-            : await trail.ReadNewestAsync(count, ct).ConfigureAwait(false);
-        return TypedResults.Ok(page.Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event)).ToList());
+        try
+        {
+            var page = newest is null
+                ? await trail.ReadAfterAsync(after ?? 0, count, ct).ConfigureAwait(false)
+                : await trail.ReadNewestAsync(count, ct).ConfigureAwait(false);
+            return TypedResults.Ok(page.Select(r => AuditExportRecord.From(r.Sequence, r.Hash, r.Event)).ToList());
+        }
+        catch (AuditTrailUnreadableException unreadable)
+        {
+            return TypedResults.Conflict(new AdminProblem("Unreadable audit record", unreadable.Message));
+        }
     }
 
     // One at a time (AuditVerificationGate): a second admin asking meanwhile gets 429 rather than a second full read.

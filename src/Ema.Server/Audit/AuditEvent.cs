@@ -129,6 +129,27 @@ public sealed class AuditUnavailableException : Exception
     }
 }
 
+/// <summary>
+/// A stored record that cannot be read back (its text was edited): reading the trail in order stops there rather than
+/// skip it, so an export for a SIEM never lacks a record silently. <c>ema audit verify</c> names the record.
+/// </summary>
+public sealed class AuditTrailUnreadableException : Exception
+{
+    public AuditTrailUnreadableException()
+    {
+    }
+
+    public AuditTrailUnreadableException(string message)
+        : base(message)
+    {
+    }
+
+    public AuditTrailUnreadableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>Reads audit events back (console, CLI, tests).</summary>
 public interface IAuditReader
 {

@@ -517,7 +517,13 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
                 break;
             }
 
-            if (record is not null && record.Sequence > afterSequence)
+            if (record is null)
+            {
+                var before = records.Count > 0 ? records[^1].Item1 : afterSequence;
+                throw new AuditTrailUnreadableException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"A record after #{before} cannot be read (its text was edited): reading stops there; 'ema audit verify' names it."));
+            }
+
+            if (record.Sequence > afterSequence)
             {
                 records.Add((record.Sequence, record.Hash, record.Event));
             }

@@ -289,6 +289,34 @@ public sealed class AuditSealTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AuditExport_ATrailWithDeletedOrUnreadableRecords_SaysSo_NeverASilentlyShorterCopy()
+    {
+        await StartAsync();
+        await WriteAsync(1, 30);
+        await StopAsync();
+
+        // Deleted records: the copy goes on, names the gap and fails.
+        var block = await BlockStartAsync(15);
+        var exportedBefore = (await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "export", "--data", _directory)).Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        Assert.Equal(30, exportedBefore);
+        await SqlAsync($"DELETE FROM audit_blocks WHERE first_seq = {block}");
+        var gap = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "export", "--data", _directory);
+        Assert.Equal(1, gap.Code);
+        Assert.Matches($"records #{block}–#[0-9]+ are missing from the trail", gap.Err);
+        Assert.Contains("\"seq\":30", gap.Out, StringComparison.Ordinal);
+
+        // A record whose text no longer parses: reading stops there, with the reason.
+        await AuditTamper.EditAsync(DatabasePath, 3, line =>
+        {
+            line[AuditTamper.Outcome] = 42;
+            return line;
+        });
+        var unreadable = await Ema.IntegrationTests.Infrastructure.EmaCli.RunAsync("audit", "export", "--data", _directory);
+        Assert.Equal(1, unreadable.Code);
+        Assert.Contains("cannot be read", unreadable.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AuditSeal_ANewKey_IsMadeWithItsFirstHeadMark()
     {
         await StartAsync();
