@@ -105,6 +105,41 @@ public sealed class TokenBrokerTests
         Assert.Equal(0, _network.Count(Idp + "/token")); // no ID-JAG requested for an AS the client cannot use
     }
 
+    [Theory]
+    [InlineData("N_A")]
+    [InlineData("n_a")]
+    [InlineData(null)]
+    public async Task TokenType_OfTheIdJagResponse_AnyCaseOrMissing_IsAccepted(string? tokenType)
+    {
+        // Decision 12: the IdP answers N_A exactly; the client accepts any case or none (issued_token_type is what counts).
+        _network.On(HttpMethod.Post, Idp + "/token", (_, _) => tokenType is null
+            ? FakeNetwork.JsonResponse(HttpStatusCode.OK, new { access_token = "id-jag-1", issued_token_type = TokenTypes.IdJag })
+            : FakeNetwork.JsonResponse(HttpStatusCode.OK, new { access_token = "id-jag-1", issued_token_type = TokenTypes.IdJag, token_type = tokenType }));
+        using var client = Client();
+        Assert.Equal("at-1", await client.GetAccessTokenAsync(new EmaServer("notes", Resource)));
+        Assert.Equal("id-jag-1", Form(_network.Requests.Single(r => r.Url == As + "/token").Body)["assertion"]);
+    }
+
+    [Fact]
+    public async Task EnterpriseMode_AnAuthorizationServerWithoutEma_IsNeverSentTheUserToItsAuthorizationEndpoint()
+    {
+        // Spec §2(a)39 with decision 11: in enterprise mode (the default) the client does not fall back to the server's
+        // own consent flow — no browser, no authorization request, no registration; the server is reported instead.
+        const string Legacy = "https://legacy-as.example";
+        _network.Json("https://mcp.example/.well-known/oauth-protected-resource/mcp", new { resource = Resource, authorization_servers = new[] { Legacy } });
+        _network.Json(Legacy + "/.well-known/oauth-authorization-server", new
+        {
+            issuer = Legacy, authorization_endpoint = Legacy + "/authorize", token_endpoint = Legacy + "/token", registration_endpoint = Legacy + "/register",
+            grant_types_supported = new[] { "authorization_code" }, code_challenge_methods_supported = new[] { "S256" },
+        });
+        var browser = new RedirectingBrowser(this);
+        using var client = Client(browser);
+        await Assert.ThrowsAsync<EmaProtocolException>(() => client.GetAccessTokenAsync(new EmaServer("notes", Resource)));
+        Assert.Empty(browser.Opened);
+        Assert.DoesNotContain(_network.Requests, r => r.Url.StartsWith(Legacy + "/authorize", StringComparison.Ordinal) || r.Url.StartsWith(Legacy + "/register", StringComparison.Ordinal) || r.Url.StartsWith(Legacy + "/token", StringComparison.Ordinal));
+        Assert.Equal(0, _network.Count(Idp + "/token")); // nor is the user's identity sent for a server that cannot use it
+    }
+
     [Fact]
     public async Task IssuedTokenTypeOtherThanIdJag_IsRefused()
     {

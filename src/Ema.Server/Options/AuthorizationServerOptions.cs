@@ -40,7 +40,7 @@ public sealed class AuthorizationServerOptionsValidator : IValidateOptions<Autho
         {
             failures.Add($"{nameof(options.Issuer)} must be an absolute URL without query, fragment or trailing '/' (got '{options.Issuer}').");
         }
-        else if (issuer.Scheme != Uri.UriSchemeHttps && !(options.AllowHttpOnLoopback && issuer.IsLoopback))
+        else if (issuer.Scheme != Uri.UriSchemeHttps && !(options.AllowHttpOnLoopback && issuer.Scheme == Uri.UriSchemeHttp && issuer.IsLoopback))
         {
             failures.Add($"{nameof(options.Issuer)} must use https.");
         }

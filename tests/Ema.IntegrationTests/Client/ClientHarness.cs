@@ -51,15 +51,23 @@ internal sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHand
 
     public void FailNext(string path, Func<HttpResponseMessage> response) => _faults.Enqueue((path, response));
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    /// <summary>The JSON bodies the client posted to MCP servers (paths under <c>/mcp/</c>), in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> McpRequestBodies { get; } = new();
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var path = request.RequestUri!.AbsolutePath;
         _counts.AddOrUpdate(path, 1, (_, n) => n + 1);
         if (_faults.TryPeek(out var fault) && fault.Path == path && _faults.TryDequeue(out fault))
         {
-            return Task.FromResult(fault.Response());
+            return fault.Response();
         }
 
-        return base.SendAsync(request, cancellationToken);
+        if (request.Method == HttpMethod.Post && path.StartsWith("/mcp/", StringComparison.Ordinal) && request.Content is { } content)
+        {
+            McpRequestBodies.Enqueue(await content.ReadAsStringAsync(cancellationToken)); // buffered: still sent whole
+        }
+
+        return await base.SendAsync(request, cancellationToken);
     }
 }

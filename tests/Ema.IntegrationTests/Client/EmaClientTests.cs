@@ -52,6 +52,29 @@ public sealed class EmaClientTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task Initialize_DeclaresTheEmaExtension_InTheClientCapabilities()
+    {
+        // spec §2(a)40: informational, but on the wire — read from the initialize request the client actually sent.
+        var network = new CountingHandler(TrustedHttp.Handler(server.Ca));
+        using var client = await ClientHarness.SignedInAsync(server, "alice", network: network);
+        var connections = await client.ConnectAllAsync();
+        try
+        {
+            Assert.Contains(connections, c => c.Status == ConnectionStatus.Connected);
+            var initialize = network.McpRequestBodies.Select(b => JsonDocument.Parse(b).RootElement).First(b => b.TryGetProperty("method", out var m) && m.GetString() == "initialize");
+            var extensions = initialize.GetProperty("params").GetProperty("capabilities").GetProperty("extensions");
+            Assert.Equal(JsonValueKind.Object, extensions.GetProperty("io.modelcontextprotocol/enterprise-managed-authorization").ValueKind);
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task SingleFlight_HundredConcurrentCallers_CauseOneExchange()
     {
         var network = new CountingHandler(TrustedHttp.Handler(server.Ca));

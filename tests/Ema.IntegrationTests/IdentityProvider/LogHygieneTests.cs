@@ -17,6 +17,15 @@ public sealed class LogHygieneTests(EmaServerFixture server)
         var exchange = await server.TokenAsync(server.ExchangeForm(alice.Tokens.IdToken!, server.BaseUrl + "/mcp/tickets"), (DemoSeed.AgentClientId, server.Demo.ClientSecret));
         var jag = JsonSerializer.Deserialize(await exchange.Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!;
         server.Remember(jag.AccessToken);
+
+        // At the authorization server too (spec §2(c)19: never log a full ID-JAG): a redemption, its replay, a tampered one.
+        var redeemed = await RedeemAsync(jag.AccessToken);
+        Assert.True(redeemed.IsSuccessStatusCode, await redeemed.Content.ReadAsStringAsync());
+        server.Remember(JsonSerializer.Deserialize(await redeemed.Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!.AccessToken);
+        Assert.False((await RedeemAsync(jag.AccessToken)).IsSuccessStatusCode);
+        var tampered = jag.AccessToken[..^4] + (jag.AccessToken[^4] == 'A' ? "BBBB" : "AAAA");
+        server.Remember(tampered);
+        Assert.False((await RedeemAsync(tampered)).IsSuccessStatusCode);
         const string WrongSecret = "wrong-secret-9f8e7d6c5b4a";
         server.Remember(WrongSecret);
         await server.TokenAsync(server.ExchangeForm(alice.Tokens.IdToken!, server.BaseUrl + "/mcp/tickets"), (DemoSeed.AgentClientId, WrongSecret));
@@ -38,5 +47,12 @@ public sealed class LogHygieneTests(EmaServerFixture server)
                 Assert.True(leak is null, $"a secret appears in the logs: {leak?[..Math.Min(leak.Length, 200)]}");
             }
         }
+    }
+
+    private Task<HttpResponseMessage> RedeemAsync(string assertion)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, server.BaseUrl + "/as/token") { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = GrantTypes.JwtBearer, ["assertion"] = assertion }) };
+        request.Headers.Authorization = new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{DemoSeed.AgentClientId}:{server.Demo.AuthorizationServerClientSecret}")));
+        return server.Http.SendAsync(request);
     }
 }

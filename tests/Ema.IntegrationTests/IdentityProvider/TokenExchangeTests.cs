@@ -254,6 +254,36 @@ public sealed class TokenExchangeTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task IdJag_Subject_IsTheIdTokensSubject_AndASingleTenantIdpSendsNoTenant()
+    {
+        // Spec §2(b)19–20: sub is what this IdP would put in an ID token for the AS as relying party — Ema's subject
+        // identifiers are public (one per user, not per relying party), so the same value; a single-tenant IdP adds no tenant.
+        var alice = await server.SignInAsync("alice");
+        var response = await server.TokenAsync(server.ExchangeForm(alice.Tokens.IdToken!, Tickets), Agent);
+        var exchange = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!;
+        server.Remember(exchange.AccessToken);
+        var idJag = JsonDocument.Parse(Convert.FromBase64String(Pad(exchange.AccessToken.Split('.')[1]))).RootElement;
+        var idToken = JsonDocument.Parse(Convert.FromBase64String(Pad(alice.Tokens.IdToken!.Split('.')[1]))).RootElement;
+        Assert.Equal(idToken.GetProperty("sub").GetString(), idJag.GetProperty("sub").GetString());
+        Assert.False(idJag.TryGetProperty("tenant", out _));
+    }
+
+    [Fact]
+    public async Task IdentityProvider_NeverRedeemsAnIdJag_JwtBearerIsUnsupportedAtItsTokenEndpoint()
+    {
+        // Spec §2(b)24: the IdP issues ID-JAGs and never accepts one — its token endpoint has no jwt-bearer grant.
+        var alice = await server.SignInAsync("alice");
+        var response = await server.TokenAsync(server.ExchangeForm(alice.Tokens.IdToken!, Tickets), Agent);
+        var idJag = JsonSerializer.Deserialize(await response.Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!.AccessToken;
+        server.Remember(idJag);
+        var redeem = await server.TokenAsync(new() { ["grant_type"] = GrantTypes.JwtBearer, ["assertion"] = idJag }, Agent);
+        var body = await redeem.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, redeem.StatusCode);
+        Assert.Equal(ErrorIds.UnsupportedGrantType.Id, JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse)!.EmaErrorId);
+        Assert.DoesNotContain("access_token", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Exchange_PublicClientWithoutPermission_IsInvalidClient()
     {
         var desktop = await server.SignInAsync("alice", "openid", clientId: DemoSeed.PublicClientId);
