@@ -75,13 +75,14 @@ internal static class ClientCommands
         var servers = new Option<string[]>("--server") { Description = "An MCP server besides the catalog: NAME=URL (repeatable)." };
         var ca = new Option<string?>("--ca") { Description = "A CA certificate to trust besides the system roots (e.g. a local Ema's tls/ca.crt)." };
         var device = new Option<bool>("--device") { Description = "Sign in on another device (RFC 8628), for machines without a browser." };
-        var command = new Command("login", "Sign in once with your organization's IdP.") { idp, clientId, clientSecret, clientAuth, authorizationServers, servers, ca, device, JsonOption };
+        var dpop = new Option<bool>("--dpop") { Description = "With --idp: bind every ID-JAG to a key this client holds in memory (DPoP, RFC 9449)." };
+        var command = new Command("login", "Sign in once with your organization's IdP.") { idp, clientId, clientSecret, clientAuth, authorizationServers, servers, ca, device, dpop, JsonOption };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var directory = ProfileDirectory(parse);
             if (parse.GetValue(idp) is { Length: > 0 } issuer)
             {
-                var error = WriteProfile(directory, issuer, parse.GetValue(clientId), parse.GetValue(clientSecret) ?? Environment.GetEnvironmentVariable("EMA_CLIENT_SECRET"), parse.GetValue(clientAuth)!, parse.GetValue(authorizationServers) ?? [], parse.GetValue(servers) ?? [], parse.GetValue(ca));
+                var error = WriteProfile(directory, issuer, parse.GetValue(clientId), parse.GetValue(clientSecret) ?? Environment.GetEnvironmentVariable("EMA_CLIENT_SECRET"), parse.GetValue(clientAuth)!, parse.GetValue(authorizationServers) ?? [], parse.GetValue(servers) ?? [], parse.GetValue(ca), parse.GetValue(dpop));
                 if (error is not null)
                 {
                     return Fail(error, ExitCodes.Usage);
@@ -121,7 +122,7 @@ internal static class ClientCommands
         return command;
     }
 
-    private static string? WriteProfile(string directory, string issuer, string? clientId, string? secret, string method, string[] authorizationServers, string[] servers, string? ca)
+    private static string? WriteProfile(string directory, string issuer, string? clientId, string? secret, string method, string[] authorizationServers, string[] servers, string? ca, bool useDpop)
     {
         if (string.IsNullOrEmpty(clientId))
         {
@@ -139,6 +140,7 @@ internal static class ClientCommands
             IdentityProvider = issuer,
             IdentityProviderClient = new StoredCredentials { ClientId = clientId, Method = method },
             TrustedCaFile = ca is null ? null : Path.GetFullPath(ca),
+            UseDpop = useDpop,
         };
         profile.Save(directory); // creates the key ring before secrets are protected with it
         if (secret is not null)

@@ -59,6 +59,9 @@ internal sealed class ClientProfile
     [JsonPropertyName("useCatalog")]
     public bool UseCatalog { get; set; } = true;
 
+    /// <summary>Bind ID-JAGs to a key held in memory (<see cref="EmaClientOptions.UseDpop"/>).</summary>
+    public bool UseDpop { get; set; }
+
     /// <summary>A CA certificate file trusted besides the system roots (e.g. a local Ema's generated CA; decision 22).</summary>
     [JsonPropertyName("trustedCaFile")]
     public string? TrustedCaFile { get; set; }
@@ -104,6 +107,7 @@ internal sealed class ClientProfile
             IdentityProvider = IdentityProvider,
             IdentityProviderClient = Unprotect(IdentityProviderClient),
             UseCatalog = UseCatalog,
+            UseDpop = UseDpop,
         };
         foreach (var (issuer, credentials) in AuthorizationServers)
         {

@@ -67,6 +67,14 @@ public sealed class EmaClientOptions
     /// <summary>The client name sent in dynamic client registration (RFC 7591) for the interactive fallback.</summary>
     public string ClientName { get; set; } = "Ema";
 
+    /// <summary>
+    /// RFC 9449 with ID-JAG §8.6.1: prove possession of a key at the token exchange, so the IdP binds every ID-JAG to it
+    /// (<c>cnf.jkt</c>), and at the authorization server when redeeming one. The key (P-256) is made when the client
+    /// starts and never leaves memory; an ID-JAG that comes back unbound is refused (a silent downgrade). Access tokens
+    /// stay Bearer. Off by default.
+    /// </summary>
+    public bool UseDpop { get; set; }
+
     /// <summary>Development switch: accept http URLs whose host is a loopback address (decision 22).</summary>
     public bool AllowHttpOnLoopback { get; set; }
 

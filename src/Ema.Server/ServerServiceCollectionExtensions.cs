@@ -10,6 +10,8 @@ using Ema.Server.IdentityProvider;
 using Ema.Server.Options;
 using Ema.Server.Policy;
 using Ema.Server.Security;
+using Ema.Tokens.Dpop;
+using Ema.Tokens.Replay;
 using Ema.Tokens.Keys;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -40,6 +42,7 @@ public static class ServerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<IdentityProviderOptions>, IdentityProviderOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEmaMetrics();
+        services.TryAddDpopProofValidator();
         services.TryAddSingleton(new PasswordHasher());
         services.TryAddSingleton<ClientAuthenticator>();
         // The policy file when configured, else the newest stored policy version, else entitlements v1.
@@ -70,7 +73,9 @@ public static class ServerServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>(),
             sp.GetService<EmaMetrics>(),
-            EmaRoles.IdentityProvider));
+            EmaRoles.IdentityProvider,
+            sp.GetRequiredService<DpopProofValidator>(),
+            sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.Issuer + "/token"));
         services.TryAddSingleton(sp => new TokenRevocationService(
             new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
             sp.GetRequiredService<Stores.IGrantStore>(),
@@ -117,6 +122,7 @@ public static class ServerServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AuthorizationServerOptions>, AuthorizationServerOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddDpopProofValidator();
         services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton<StoreTrustedIssuerRegistry>();
         services.TryAddSingleton(sp => new AuthorizationServerTokens(
@@ -131,7 +137,9 @@ public static class ServerServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>(),
             sp.GetService<EmaMetrics>(),
-            EmaRoles.AuthorizationServer));
+            EmaRoles.AuthorizationServer,
+            sp.GetRequiredService<DpopProofValidator>(),
+            sp.GetRequiredService<IOptions<AuthorizationServerOptions>>().Value.Issuer + "/token"));
         services.AddSingleton<IStartupTask>(sp => new LoadKeysStartupTask(
             sp.GetRequiredService<SigningKeyManager>(),
             AuthorizationServerTokens.KeyPurpose,
@@ -149,4 +157,9 @@ public static class ServerServiceCollectionExtensions
 
         public Task RunAsync(CancellationToken cancellationToken) => keys.GetRingAsync(purpose, options, cancellationToken);
     }
+
+    // DPoP proofs (RFC 9449) at the token endpoints: their jti values are remembered in memory for the proofs' short
+    // window (a proof is single-use per key, §11.1) — apart from the assertions' replay records, which must survive a restart.
+    private static void TryAddDpopProofValidator(this IServiceCollection services) =>
+        services.TryAddSingleton(sp => new DpopProofValidator(new InMemoryReplayCache(sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<TimeProvider>()));
 }

@@ -140,6 +140,67 @@ public sealed class TokenBrokerTests
         Assert.Equal(0, _network.Count(Idp + "/token")); // nor is the user's identity sent for a server that cannot use it
     }
 
+    [Theory]
+    [InlineData(true, null)] // DPoP on, the ID-JAG comes back unbound: a silent downgrade (ID-JAG §8.6.1.1 step 3)
+    [InlineData(true, "someone-elses-key")] // bound to another key
+    [InlineData(false, "some-key")] // no proof sent, yet bound: this client could never redeem it (spec §2(a)32)
+    public async Task KeyBinding_OfTheIdJag_NotTheOneThisClientAskedFor_IsRefusedBeforeTheAuthorizationServer(bool useDpop, string? boundTo)
+    {
+        var claims = boundTo is null ? "{\"sub\":\"u-1\"}" : "{\"sub\":\"u-1\",\"cnf\":{\"jkt\":\"" + boundTo + "\"}}";
+        var idJag = "eyJhbGciOiJFUzI1NiJ9." + Convert.ToBase64String(Encoding.UTF8.GetBytes(claims)).TrimEnd('=').Replace('+', '-').Replace('/', '_') + ".c2ln";
+        _network.On(HttpMethod.Post, Idp + "/token", (_, _) => FakeNetwork.JsonResponse(HttpStatusCode.OK, new { access_token = idJag, issued_token_type = TokenTypes.IdJag, token_type = "N_A" }));
+        using var client = Client(useDpop: useDpop);
+        var ex = await Assert.ThrowsAsync<EmaProtocolException>(() => client.GetAccessTokenAsync(new EmaServer("notes", Resource)));
+        Assert.Contains("ID-JAG", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _network.Count(As + "/token"));
+    }
+
+    [Fact]
+    public async Task Dpop_ProofsGoToBothTokenEndpoints_EachFreshAndForItsOwnUrl()
+    {
+        string? exchangeProof = null, redemptionProof = null;
+        _network.On(HttpMethod.Post, Idp + "/token", (request, _) =>
+        {
+            exchangeProof = request.Headers.GetValues("DPoP").Single();
+            var jkt = JwkThumbprintOf(exchangeProof);
+            var claims = "{\"sub\":\"u-1\",\"cnf\":{\"jkt\":\"" + jkt + "\"}}";
+            var idJag = "eyJhbGciOiJFUzI1NiJ9." + B64(claims) + ".c2ln";
+            return FakeNetwork.JsonResponse(HttpStatusCode.OK, new { access_token = idJag, issued_token_type = TokenTypes.IdJag, token_type = "N_A" });
+        });
+        _network.On(HttpMethod.Post, As + "/token", (request, _) =>
+        {
+            redemptionProof = request.Headers.GetValues("DPoP").Single();
+            return FakeNetwork.JsonResponse(HttpStatusCode.OK, new { access_token = "at-1", token_type = "Bearer", expires_in = 600 });
+        });
+        using var client = Client(useDpop: true);
+        Assert.Equal("at-1", await client.GetAccessTokenAsync(new EmaServer("notes", Resource)));
+
+        var first = ProofClaims(exchangeProof!);
+        var second = ProofClaims(redemptionProof!);
+        Assert.Equal((Idp + "/token", "POST"), (first.GetProperty("htu").GetString(), first.GetProperty("htm").GetString()));
+        Assert.Equal(As + "/token", second.GetProperty("htu").GetString());
+        Assert.NotEqual(first.GetProperty("jti").GetString(), second.GetProperty("jti").GetString());
+        Assert.Equal(JwkThumbprintOf(exchangeProof!), JwkThumbprintOf(redemptionProof!)); // one key for the client's life
+    }
+
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static JsonElement Segment(string jwt, int index)
+    {
+        var s = jwt.Split('.')[index].Replace('-', '+').Replace('_', '/');
+        return JsonDocument.Parse(Convert.FromBase64String(s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '='))).RootElement;
+    }
+
+    private static JsonElement ProofClaims(string proof) => Segment(proof, 1);
+
+    // RFC 7638 thumbprint of the proof's header jwk, computed here independently of the client's own code.
+    private static string JwkThumbprintOf(string proof)
+    {
+        var jwk = Segment(proof, 0).GetProperty("jwk");
+        var canonical = $"{{\"crv\":\"{jwk.GetProperty("crv").GetString()}\",\"kty\":\"{jwk.GetProperty("kty").GetString()}\",\"x\":\"{jwk.GetProperty("x").GetString()}\",\"y\":\"{jwk.GetProperty("y").GetString()}\"}}";
+        return Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(canonical))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
     [Fact]
     public async Task IssuedTokenTypeOtherThanIdJag_IsRefused()
     {
@@ -151,9 +212,9 @@ public sealed class TokenBrokerTests
 
     private string _stepUpIdToken = string.Empty;
 
-    private EmaClient Client(IBrowser? browser = null, bool registerAs = true)
+    private EmaClient Client(IBrowser? browser = null, bool registerAs = true, bool useDpop = false)
     {
-        var options = new EmaClientOptions { IdentityProvider = Idp, IdentityProviderClient = new ClientCredentials("agent", "idp-secret"), UseCatalog = false };
+        var options = new EmaClientOptions { IdentityProvider = Idp, IdentityProviderClient = new ClientCredentials("agent", "idp-secret"), UseCatalog = false, UseDpop = useDpop };
         if (registerAs)
         {
             options.AuthorizationServerClients[As] = new ClientCredentials("agent@as", "as+secret");

@@ -122,7 +122,7 @@ public sealed class IdJagScenario
         return RawJwt.Sign(header ?? Header(), Json(claims), key ?? IdpKey);
     }
 
-    public ValueTask<IdJagValidationResult> ValidateAsync(string token, string clientId = ClientId, IReadOnlyList<string>? requestedResources = null) =>
+    public ValueTask<IdJagValidationResult> ValidateAsync(string token, string clientId = ClientId, IReadOnlyList<string>? requestedResources = null, string? proofKeyThumbprint = null) =>
         Validator.ValidateAsync(
             new IdJagValidationRequest
             {
@@ -131,6 +131,7 @@ public sealed class IdJagScenario
                 AuthorizationServerIssuer = AsIssuer,
                 ServedResources = ServedResources,
                 RequestedResources = requestedResources ?? [],
+                ProofKeyThumbprint = proofKeyThumbprint,
             },
             CancellationToken.None);
 

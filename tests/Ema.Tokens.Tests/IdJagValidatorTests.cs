@@ -508,6 +508,20 @@ public sealed class IdJagValidatorTests
         AssertRejected(await _s.ValidateAsync(_s.Token(c => c["cnf"] = new Dictionary<string, string> { ["jkt"] = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" })), ErrorIds.IdJagConfirmationUnsupported);
 
     [Fact]
+    public async Task Cnf_WithAProofByTheBoundKey_IsAccepted_ByAnotherKey_IsConfirmationMismatch()
+    {
+        // ID-JAG §8.6.1.2.2: the proof's RFC 7638 thumbprint must equal cnf.jkt exactly.
+        const string Bound = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+        Assert.True((await _s.ValidateAsync(_s.Token(c => c["cnf"] = new Dictionary<string, string> { ["jkt"] = Bound }), proofKeyThumbprint: Bound)).IsValid);
+        AssertRejected(await _s.ValidateAsync(_s.Token(c => c["cnf"] = new Dictionary<string, string> { ["jkt"] = Bound }), proofKeyThumbprint: "another-key-thumbprint"), ErrorIds.IdJagConfirmationMismatch);
+        AssertRejected(await _s.ValidateAsync(_s.Token(c => c["cnf"] = new Dictionary<string, string> { ["x5t#S256"] = Bound }), proofKeyThumbprint: Bound), ErrorIds.IdJagConfirmationMismatch);
+    }
+
+    [Fact]
+    public async Task Cnf_AbsentAndAProofPresented_IsAccepted() =>
+        Assert.True((await _s.ValidateAsync(_s.Token(), proofKeyThumbprint: "any-key")).IsValid); // RFC 9449: MAY issue a token
+
+    [Fact]
     public async Task Tenant_MismatchWithConfiguredTenant_ReturnsTenantMismatch()
     {
         var s = new IdJagScenario(i => i with { Tenant = "acme" });

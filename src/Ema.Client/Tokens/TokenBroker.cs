@@ -28,6 +28,7 @@ internal sealed record AccessGrant(string AccessToken, DateTimeOffset ExpiresAt,
 internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions options, SessionManager sessions, TimeProvider time, ILogger logger)
 {
     private readonly TokenEndpointClient _endpoints = new(http);
+    private readonly DpopKey? _dpop = options.UseDpop ? new DpopKey(time) : null;
     private readonly ConcurrentDictionary<TokenKey, Slot> _slots = new();
     private long _exchanges;
 
@@ -149,7 +150,9 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
             new(OAuthParameters.Resource, binding.Resource),
         };
 
-        var redeemed = await _endpoints.PostAsync(binding.AuthorizationServer.TokenEndpoint!, parameters, asClient, EmaJsonContext.Default.AccessTokenResponse, cancellationToken).ConfigureAwait(false);
+        // Spec §2(a)32: an ID-JAG bound to this client's key is redeemed with a proof by that key.
+        var asEndpoint = binding.AuthorizationServer.TokenEndpoint!;
+        var redeemed = await _endpoints.PostAsync(asEndpoint, parameters, asClient, EmaJsonContext.Default.AccessTokenResponse, _dpop?.Proof(HttpMethod.Post.Method, asEndpoint), cancellationToken).ConfigureAwait(false);
         if (redeemed.Value is not { } token)
         {
             LogRefused(logger, "authorization server", issuer, binding.Resource, redeemed.Error!.Error);
@@ -187,7 +190,7 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
             }
 
             var endpoint = await IdpTokenEndpointAsync(cancellationToken).ConfigureAwait(false);
-            var result = await _endpoints.PostAsync(endpoint, parameters, options.IdentityProviderClient!, EmaJsonContext.Default.TokenExchangeResponse, cancellationToken).ConfigureAwait(false);
+            var result = await _endpoints.PostAsync(endpoint, parameters, options.IdentityProviderClient!, EmaJsonContext.Default.TokenExchangeResponse, _dpop?.Proof(HttpMethod.Post.Method, endpoint), cancellationToken).ConfigureAwait(false);
             if (result.Value is { } issued)
             {
                 // ID-JAG draft §4.3.4; decision 12: token_type N_A in any case, or absent.
@@ -197,6 +200,7 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
                     throw new EmaProtocolException($"{idp} answered the token exchange with '{issued.IssuedTokenType}', not an ID-JAG.");
                 }
 
+                CheckKeyBinding(idp, issued.AccessToken);
                 return issued.AccessToken;
             }
 
@@ -230,6 +234,23 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
             // Decision 11: every other refusal is final for this server; reported, never looped on.
             LogRefused(logger, "identity provider", idp, binding.Resource, error.Error);
             throw new EmaAccessDeniedException(new EmaRefusal(RefusalSource.IdentityProvider, error.Error, error.ErrorDescription, error.EmaDecisionId));
+        }
+    }
+
+    // ID-JAG §8.6.1.1 step 3 (SHOULD): with DPoP, an ID-JAG not bound to this client's key is a silent downgrade — an
+    // unbound assertion anyone holding it could redeem — and is not used. Without DPoP, an ID-JAG bound to some key
+    // could not be redeemed by this client at all (spec §2(a)32), so it is reported here, clearly, instead of at the AS.
+    private void CheckKeyBinding(string idp, string idJag)
+    {
+        var bound = DpopKey.ConfirmationThumbprint(idJag, out var hasConfirmation);
+        if (_dpop is not null && !string.Equals(bound, _dpop.Thumbprint, StringComparison.Ordinal))
+        {
+            throw new EmaProtocolException($"{idp} answered a DPoP token exchange with an ID-JAG that is not bound to this client's key (cnf.jkt {(bound is null ? "missing" : "of another key")}): not used.");
+        }
+
+        if (_dpop is null && hasConfirmation)
+        {
+            throw new EmaProtocolException($"{idp} bound the ID-JAG to a proof-of-possession key (cnf) although this client sent no DPoP proof: it cannot be redeemed.");
         }
     }
 

@@ -13,10 +13,19 @@ internal readonly record struct TokenEndpointResult<T>(T? Value, OAuthErrorRespo
 /// <summary>Posts form-encoded token requests with client authentication (RFC 6749 §2.3.1, §3.2).</summary>
 internal sealed class TokenEndpointClient(HttpClient http)
 {
-    public async Task<TokenEndpointResult<T>> PostAsync<T>(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client, JsonTypeInfo<T> responseType, CancellationToken cancellationToken)
+    public Task<TokenEndpointResult<T>> PostAsync<T>(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client, JsonTypeInfo<T> responseType, CancellationToken cancellationToken)
+        where T : class => PostAsync(endpoint, parameters, client, responseType, null, cancellationToken);
+
+    /// <summary>The same, with a DPoP proof for this request (RFC 9449 §5) when <paramref name="dpopProof"/> is given.</summary>
+    public async Task<TokenEndpointResult<T>> PostAsync<T>(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client, JsonTypeInfo<T> responseType, string? dpopProof, CancellationToken cancellationToken)
         where T : class
     {
         using var request = Authenticated(endpoint, parameters, client);
+        if (dpopProof is not null)
+        {
+            request.Headers.Add(HeaderValues.DpopHeader, dpopProof);
+        }
+
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
         return response.IsSuccessStatusCode

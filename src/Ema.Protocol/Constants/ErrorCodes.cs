@@ -25,6 +25,9 @@ public static class ErrorCodes
     public const string ExpiredToken = "expired_token";
     public const string InvalidAuthorizationDetails = "invalid_authorization_details";
 
+    /// <summary>RFC 9449 §5: the DPoP proof of a token request is invalid.</summary>
+    public const string InvalidDpopProof = "invalid_dpop_proof";
+
     /// <summary>RFC 7009 §2.2.1: the server does not revoke this kind of token.</summary>
     public const string UnsupportedTokenType = "unsupported_token_type";
 }

@@ -25,6 +25,15 @@ public static class JwtClaimNames
     public const string PreferredUsername = "preferred_username";
     public const string Confirmation = "cnf";
     public const string JwkThumbprint = "jkt";
+
+    /// <summary>DPoP proof: the HTTP method of the request (RFC 9449 §4.2).</summary>
+    public const string HttpMethod = "htm";
+
+    /// <summary>DPoP proof: the HTTP target URI of the request, without query and fragment (RFC 9449 §4.2).</summary>
+    public const string HttpUri = "htu";
+
+    /// <summary>DPoP proof: base64url SHA-256 of the access token it is presented with (RFC 9449 §4.2).</summary>
+    public const string DpopAccessTokenHash = "ath";
     public const string AuthTime = "auth_time";
     public const string AuthenticationContextClass = "acr";
     public const string AuthenticationMethods = "amr";

@@ -9,6 +9,9 @@ public static class JwtTypes
     /// <summary>The full media-type spelling of <see cref="IdJag"/>, also accepted (decision 3, RFC 7515 §4.1.9).</summary>
     public const string IdJagMediaType = "application/oauth-id-jag+jwt";
 
+    /// <summary>RFC 9449 §4.2: the <c>typ</c> of a DPoP proof.</summary>
+    public const string DpopProof = "dpop+jwt";
+
     /// <summary>RFC 9068 §2.1 JWT access token.</summary>
     public const string AccessToken = "at+jwt";
 

@@ -17,6 +17,9 @@ public static class HeaderValues
     public const string NoCache = "no-cache";
     public const string BearerScheme = "Bearer";
     public const string BasicScheme = "Basic";
+
+    /// <summary>RFC 9449 §4.1: the request header carrying a DPoP proof.</summary>
+    public const string DpopHeader = "DPoP";
 }
 
 /// <summary>Well-known URI suffixes (RFC 8615) for metadata documents.</summary>

@@ -37,6 +37,15 @@ public static class ErrorIds
     public static readonly ErrorDescriptor MissingParameter = new("EMA1110", ErrorCodes.InvalidRequest, BadRequest, "A required request parameter is missing.");
     public static readonly ErrorDescriptor UnsupportedParameterValue = new("EMA1111", ErrorCodes.InvalidRequest, BadRequest, "A request parameter has a value this server does not support.");
 
+    // ----- DPoP proofs at token endpoints (RFC 9449 §4.3, §5): invalid_dpop_proof -----
+    public static readonly ErrorDescriptor DpopProofMalformed = new("EMA1201", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof is not one well-formed JWT with typ dpop+jwt and the claims jti, htm, htu and iat (RFC 9449 §4.2).");
+    public static readonly ErrorDescriptor DpopProofAlgorithmNotAllowed = new("EMA1202", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof's alg is not an accepted asymmetric algorithm for its key.");
+    public static readonly ErrorDescriptor DpopProofKeyInvalid = new("EMA1203", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof's jwk header is missing, holds a private key, or is not a usable public key.");
+    public static readonly ErrorDescriptor DpopProofSignatureInvalid = new("EMA1204", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof's signature does not verify with the key in its jwk header.");
+    public static readonly ErrorDescriptor DpopProofTargetMismatch = new("EMA1205", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof's htm or htu does not match this request.");
+    public static readonly ErrorDescriptor DpopProofStale = new("EMA1206", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof's iat is outside the window this server accepts.");
+    public static readonly ErrorDescriptor DpopProofReplayed = new("EMA1207", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof was already used.");
+
     // ----- ID-JAG validation at the authorization server (RFC 7523 §3, ID-JAG draft §4.4.1): invalid_grant unless noted -----
     public static readonly ErrorDescriptor IdJagMalformed = new("EMA2100", ErrorCodes.InvalidGrant, BadRequest, "The assertion is not a well-formed signed JWT.");
     public static readonly ErrorDescriptor IdJagTooLarge = new("EMA2101", ErrorCodes.InvalidGrant, BadRequest, "The assertion is larger than this server accepts.");
@@ -76,6 +85,7 @@ public static class ErrorIds
     public static readonly ErrorDescriptor IdJagTenantMismatch = new("EMA2135", ErrorCodes.InvalidGrant, BadRequest, "The assertion's tenant does not match the tenant configured for its issuer.");
     public static readonly ErrorDescriptor IdJagScopeMalformed = new("EMA2136", ErrorCodes.InvalidGrant, BadRequest, "The assertion's scope claim is malformed.");
     public static readonly ErrorDescriptor IdJagAuthorizationDetailsMalformed = new("EMA2137", ErrorCodes.InvalidGrant, BadRequest, "The assertion's authorization_details claim is not a JSON array of objects with a type (RFC 9396 §2).");
+    public static readonly ErrorDescriptor IdJagConfirmationMismatch = new("EMA2139", ErrorCodes.InvalidGrant, BadRequest, "The DPoP proof's key is not the key the assertion is bound to (cnf.jkt).");
     public static readonly ErrorDescriptor IdJagAuthorizationDetailsUnsupported = new("EMA2138", ErrorCodes.InvalidAuthorizationDetails, BadRequest, "The assertion carries authorization details of a type this authorization server does not support (RFC 9396 §5).");
 
     // ----- Access-token validation at a resource server (RFC 9068 §4, RFC 6750 §3.1): invalid_token -----

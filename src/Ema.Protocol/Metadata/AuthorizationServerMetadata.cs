@@ -55,6 +55,10 @@ public record AuthorizationServerMetadata
     [JsonPropertyName("device_authorization_endpoint")]
     public string? DeviceAuthorizationEndpoint { get; init; }
 
+    /// <summary>RFC 9449 §5.1: the algorithms this server accepts for DPoP proofs at its token endpoint.</summary>
+    [JsonPropertyName("dpop_signing_alg_values_supported")]
+    public IReadOnlyList<string>? DpopSigningAlgValuesSupported { get; init; }
+
     /// <summary>ID-JAG draft §7.2: contains <see cref="GrantProfiles.IdJag"/> when the jwt-bearer ID-JAG profile is implemented.</summary>
     [JsonPropertyName("authorization_grant_profiles_supported")]
     public IReadOnlyList<string>? AuthorizationGrantProfilesSupported { get; init; }

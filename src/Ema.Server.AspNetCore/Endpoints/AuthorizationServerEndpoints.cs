@@ -47,7 +47,7 @@ public static class AuthorizationServerEndpoints
             var remote = ctx.Connection.RemoteIpAddress?.ToString();
             var form = await RequestBody.ReadFormAsync(ctx.Request, FormParserOptions.Default).ConfigureAwait(false);
             var result = form.IsSuccess
-                ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, ctx.RequestAborted).ConfigureAwait(false)
+                ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, IdentityProviderEndpoints.DpopProofs(ctx), ctx.RequestAborted).ConfigureAwait(false)
                 : await service.RejectAsync(form.Error!, remote, null, null, ctx.RequestAborted).ConfigureAwait(false);
             await IdentityProviderEndpoints.WriteTokenResultAsync(ctx, result).ConfigureAwait(false);
         });
@@ -72,6 +72,9 @@ public static class AuthorizationServerEndpoints
             GrantTypesSupported = ready ? [GrantTypes.JwtBearer] : [],
             AuthorizationGrantProfilesSupported = ready ? [GrantProfiles.IdJag] : null,
             TokenEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost],
+
+            // RFC 9449 §5.1: proofs are checked here — a key-bound ID-JAG (cnf.jkt) is redeemed only with its key's proof.
+            DpopSigningAlgValuesSupported = ctx.RequestServices.GetRequiredService<Ema.Tokens.Dpop.DpopProofValidator>().AllowedAlgorithms,
             ScopesSupported = [.. resources.SelectMany(r => r.Scopes).Select(s => s.Name).Distinct(StringComparer.Ordinal)],
         };
         ctx.Response.Headers.CacheControl = "public, max-age=300";

@@ -11,6 +11,9 @@ public sealed record TokenRequestContext
     public required ClientIdentity Client { get; init; }
 
     public string? RemoteAddress { get; init; }
+
+    /// <summary>The RFC 7638 thumbprint of the key of the request's valid DPoP proof (RFC 9449), if it had one.</summary>
+    public string? DpopKeyThumbprint { get; init; }
 }
 
 /// <summary>Correlation data of a grant decision, for its audit record (never a token or secret).</summary>

@@ -2,6 +2,7 @@ using Ema.Protocol;
 using Ema.Server.Audit;
 using Ema.Server.Clients;
 using Ema.Server.Security;
+using Ema.Tokens.Dpop;
 using Microsoft.Extensions.Logging;
 
 namespace Ema.Server.Grants;
@@ -36,9 +37,18 @@ public sealed class TokenEndpointService
     private readonly ILogger<TokenEndpointService> _logger;
     private readonly EmaMetrics? _metrics;
     private readonly string _role;
+    private readonly DpopProofValidator? _dpop;
+    private readonly string? _tokenEndpoint;
 
-    public TokenEndpointService(GrantRegistry grants, ClientAuthenticator clients, IAuditSink audit, TimeProvider time, ILogger<TokenEndpointService> logger, EmaMetrics? metrics = null, string role = EmaRoles.IdentityProvider)
+    /// <summary>
+    /// A token endpoint over <paramref name="grants"/>. With <paramref name="dpop"/> and <paramref name="tokenEndpoint"/>
+    /// (this endpoint's URL as published in the metadata: what a proof's <c>htu</c> must name) DPoP proofs are checked
+    /// (RFC 9449 §5); without them a request with a DPoP header is refused.
+    /// </summary>
+    public TokenEndpointService(GrantRegistry grants, ClientAuthenticator clients, IAuditSink audit, TimeProvider time, ILogger<TokenEndpointService> logger, EmaMetrics? metrics = null, string role = EmaRoles.IdentityProvider, DpopProofValidator? dpop = null, string? tokenEndpoint = null)
     {
+        _dpop = dpop;
+        _tokenEndpoint = tokenEndpoint;
         _grants = grants;
         _clients = clients;
         _audit = audit;
@@ -52,8 +62,13 @@ public sealed class TokenEndpointService
     public IReadOnlyCollection<string> GrantTypes => _grants.GrantTypes;
 
     /// <summary>Handles a parsed form.</summary>
-    public async Task<TokenEndpointResult> HandleAsync(FormParameters form, string? authorizationHeader, string? remoteAddress, CancellationToken cancellationToken)
+    public Task<TokenEndpointResult> HandleAsync(FormParameters form, string? authorizationHeader, string? remoteAddress, CancellationToken cancellationToken) =>
+        HandleAsync(form, authorizationHeader, remoteAddress, [], cancellationToken);
+
+    /// <summary>Handles a parsed form with the request's <c>DPoP</c> header values (none: no proof).</summary>
+    public async Task<TokenEndpointResult> HandleAsync(FormParameters form, string? authorizationHeader, string? remoteAddress, IReadOnlyList<string> dpopProofs, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(dpopProofs);
         ArgumentNullException.ThrowIfNull(form);
         var parsed = TokenRequest.FromForm(form);
         if (parsed.Error is not null)
@@ -80,10 +95,30 @@ public sealed class TokenEndpointService
             return await RejectAsync(OAuthError.From(ErrorIds.GrantTypeNotAllowed, $"client_id={client.Client.ClientId}"), remoteAddress, client.Client.ClientId, request.GrantType, cancellationToken, handler.AuditType).ConfigureAwait(false);
         }
 
+        // RFC 9449 §5: a proof, when present, is checked before the grant — after client authentication, so that an
+        // unauthenticated caller cannot make this server verify signatures. A valid one binds what the grant issues
+        // where the grant supports it (the ID-JAG's cnf.jkt; the AS checks it against the assertion's binding).
+        string? proofKey = null;
+        if (dpopProofs.Count > 0)
+        {
+            if (_dpop is null || _tokenEndpoint is null)
+            {
+                return await RejectAsync(OAuthError.From(ErrorIds.DpopProofMalformed, "DPoP is not enabled at this endpoint"), remoteAddress, client.Client.ClientId, request.GrantType, cancellationToken, handler.AuditType).ConfigureAwait(false);
+            }
+
+            var proof = await _dpop.ValidateAsync(dpopProofs, HttpMethod.Post.Method, _tokenEndpoint, null, cancellationToken).ConfigureAwait(false);
+            if (!proof.IsValid)
+            {
+                return await RejectAsync(proof.Error!, remoteAddress, client.Client.ClientId, request.GrantType, cancellationToken, handler.AuditType).ConfigureAwait(false);
+            }
+
+            proofKey = proof.KeyThumbprint;
+        }
+
         GrantResult result;
         try
         {
-            result = await handler.HandleAsync(new TokenRequestContext { Request = request, Client = client, RemoteAddress = remoteAddress }, cancellationToken).ConfigureAwait(false);
+            result = await handler.HandleAsync(new TokenRequestContext { Request = request, Client = client, RemoteAddress = remoteAddress, DpopKeyThumbprint = proofKey }, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

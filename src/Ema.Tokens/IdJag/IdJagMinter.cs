@@ -46,6 +46,12 @@ public sealed record IdJagDescriptor
 
     /// <summary><c>email</c> (only when policy needs it; EMA §7.4.3).</summary>
     public string? Email { get; init; }
+
+    /// <summary>
+    /// The RFC 7638 thumbprint of the key the client proved with DPoP at the token exchange: written as <c>cnf.jkt</c>
+    /// (ID-JAG §8.6.1.1, RFC 7800 §3.1), binding the ID-JAG to that key.
+    /// </summary>
+    public string? ConfirmationKeyThumbprint { get; init; }
 }
 
 /// <summary>Issues ID-JAGs signed with the IdP's current key, header <c>typ: oauth-id-jag+jwt</c>.</summary>
@@ -86,6 +92,12 @@ public sealed class IdJagMinter
             }
 
             JwtWriter.WriteOptionalClaims(json, d.Scope, d.Tenant, d.AuthTime, d.Acr, d.Amr, d.Email);
+            if (d.ConfirmationKeyThumbprint is { } jkt)
+            {
+                json.WriteStartObject(JwtClaimNames.Confirmation);
+                json.WriteString(JwtClaimNames.JwkThumbprint, jkt);
+                json.WriteEndObject();
+            }
         });
         return new MintedToken(token, jti, issuedAt, expiresAt);
     }

@@ -20,6 +20,12 @@ public sealed record IdJagValidationRequest
 
     /// <summary><c>resource</c> parameters of the token request, if any (decision 7).</summary>
     public IReadOnlyList<string> RequestedResources { get; init; } = [];
+
+    /// <summary>
+    /// The RFC 7638 thumbprint of the key of the request's valid DPoP proof, if it carried one (RFC 9449; checked
+    /// before): an assertion bound to a key (<c>cnf.jkt</c>) is accepted only with a proof by that key.
+    /// </summary>
+    public string? ProofKeyThumbprint { get; init; }
 }
 
 /// <summary>An ID-JAG that passed every rule, with the values the authorization server acts on.</summary>

@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Ema.Protocol;
 using Ema.Tokens.Issuers;
 using Ema.Tokens.Jose;
@@ -258,10 +260,19 @@ public sealed class IdJagValidator
             return resourceError;
         }
 
-        // ID-JAG draft §8.6.1.2: cnf present without a DPoP proof MUST fail (Ema accepts no proofs yet).
+        // ID-JAG draft §8.6.1.2.2: an assertion bound to a key (cnf) needs a DPoP proof by exactly that key — no proof,
+        // or a proof by another key (or a cnf this server cannot match, without jkt), is invalid_grant.
         if (claims.HasConfirmation)
         {
-            return OAuthError.From(ErrorIds.IdJagConfirmationUnsupported);
+            if (request.ProofKeyThumbprint is null)
+            {
+                return OAuthError.From(ErrorIds.IdJagConfirmationUnsupported);
+            }
+
+            if (claims.ConfirmationJkt is null || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(claims.ConfirmationJkt), Encoding.ASCII.GetBytes(request.ProofKeyThumbprint)))
+            {
+                return OAuthError.From(ErrorIds.IdJagConfirmationMismatch);
+            }
         }
 
         // RFC 6749 §3.3 scope syntax.

@@ -12,8 +12,9 @@ namespace Ema.Tokens.Jose;
 /// trailing data. Escaped member names are compared after unescaping, so <c>"\u0069ss"</c> is a duplicate of <c>iss</c>.
 /// </summary>
 /// <remarks>
-/// Header members that name keys (<c>jku</c>, <c>jwk</c>, <c>x5u</c>, <c>x5c</c>) are read past and never used:
-/// keys only ever come from the trusted issuer's own key source (decision 4, RFC 8725 §3.10).
+/// Header members that name keys (<c>jku</c>, <c>jwk</c>, <c>x5u</c>, <c>x5c</c>) are never used to verify an assertion:
+/// keys only ever come from the trusted issuer's own key source (decision 4, RFC 8725 §3.10). The <c>jwk</c> member is
+/// kept as text (<see cref="JwsToken.EmbeddedJwk"/>) for DPoP proofs, which are self-signed by design.
 /// </remarks>
 public static class JwsReader
 {
@@ -106,7 +107,7 @@ public static class JwsReader
             }
 
             var signingInput = token.AsMemory(0, second);
-            return new JwsReadResult(new JwsToken(header.Algorithm, header.Type, header.KeyId, payload, signingInput, signature), JwtReadFailure.None, null, null);
+            return new JwsReadResult(new JwsToken(header.Algorithm, header.Type, header.KeyId, payload, signingInput, signature) { EmbeddedJwk = header.Jwk }, JwtReadFailure.None, null, null);
         }
         finally
         {
@@ -114,7 +115,7 @@ public static class JwsReader
         }
     }
 
-    private readonly record struct HeaderValues(string? Algorithm, string? Type, string? KeyId, JwtReadFailure Failure, string? Debug);
+    private readonly record struct HeaderValues(string? Algorithm, string? Type, string? KeyId, JwtReadFailure Failure, string? Debug, string? Jwk = null);
 
     private static HeaderValues ReadHeader(ReadOnlySpan<byte> json)
     {
@@ -126,7 +127,7 @@ public static class JwsReader
                 return new(null, null, null, JwtReadFailure.HeaderMalformed, "header is not a JSON object");
             }
 
-            string? alg = null, typ = null, kid = null;
+            string? alg = null, typ = null, kid = null, jwk = null;
             var critical = false;
             var seen = 0;
             HashSet<string>? others = null;
@@ -174,6 +175,20 @@ public static class JwsReader
                 {
                     return new(null, null, null, JwtReadFailure.Encrypted, "enc header member");
                 }
+                else if (reader.ValueTextEquals(JoseHeaderNames.Jwk))
+                {
+                    // Kept as text for the one reader that needs it — a DPoP proof is signed by the key it carries (RFC
+                    // 9449 §4.2). Every assertion validator ignores it: their keys come from the issuer (RFC 8725 §3.10).
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        return new(null, null, null, JwtReadFailure.HeaderMalformed, "jwk is not an object");
+                    }
+
+                    var start = (int)reader.TokenStartIndex;
+                    reader.Skip();
+                    jwk = System.Text.Encoding.UTF8.GetString(json[start..(int)reader.BytesConsumed]);
+                }
                 else
                 {
                     // jku, jwk, x5u, x5c and any other member: read past, never used (RFC 8725 §3.10).
@@ -190,7 +205,7 @@ public static class JwsReader
             // RFC 7515 §4.1.11: Ema understands no header extensions, so any crit means "reject".
             return critical
                 ? new(null, null, null, JwtReadFailure.CriticalHeader, "crit present")
-                : new(alg, typ, kid, JwtReadFailure.None, null);
+                : new(alg, typ, kid, JwtReadFailure.None, null, jwk);
         }
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
@@ -205,7 +220,7 @@ public static class JwsReader
         JwtClaimNames.NotBefore, JwtClaimNames.JwtId, JwtClaimNames.ClientId, JwtClaimNames.Scope, JwtClaimNames.Resource,
         JwtClaimNames.Tenant, JwtClaimNames.AuthTime, JwtClaimNames.AuthenticationContextClass, JwtClaimNames.AuthenticationMethods,
         JwtClaimNames.Nonce, JwtClaimNames.SessionId, JwtClaimNames.Email, JwtClaimNames.AuthorizedParty, JwtClaimNames.Confirmation,
-        JwtClaimNames.AuthorizationDetails,
+        JwtClaimNames.AuthorizationDetails, JwtClaimNames.HttpMethod, JwtClaimNames.HttpUri, JwtClaimNames.DpopAccessTokenHash,
     ];
 
     private static JwtReadFailure ReadPayload(ReadOnlySpan<byte> json, JwtPayload payload, out string? failedClaim)
@@ -315,11 +330,14 @@ public static class JwsReader
             case 16: if (!TryReadString(ref reader, out text)) { return false; } p.Email = text; return true;
             case 17: if (!TryReadString(ref reader, out text)) { return false; } p.AuthorizedParty = text; return true;
             case 18: return TryReadConfirmation(ref reader, p);
-            default:
+            case 19:
                 // ID-JAG §4.4.1: MUST parse as a JSON array (RFC 9396 §2); what the types mean is the validator's call.
                 reader.Read();
                 p.AuthorizationDetailTypes = AuthorizationDetails.ReadTypes(ref reader, out _);
                 return p.AuthorizationDetailTypes is not null;
+            case 20: if (!TryReadString(ref reader, out text)) { return false; } p.HttpMethod = text; return true;
+            case 21: if (!TryReadString(ref reader, out text)) { return false; } p.HttpUri = text; return true;
+            default: if (!TryReadString(ref reader, out text)) { return false; } p.AccessTokenHash = text; return true;
         }
     }
 

@@ -30,6 +30,12 @@ public sealed class JwsToken
 
     /// <summary>Decoded signature bytes.</summary>
     public byte[] Signature { get; }
+
+    /// <summary>
+    /// The header's <c>jwk</c> member as JSON text, for DPoP proofs only (RFC 9449 §4.2). Never a key to verify an
+    /// assertion with: those come from the issuer's key source (RFC 8725 §3.10).
+    /// </summary>
+    public string? EmbeddedJwk { get; init; }
 }
 
 /// <summary>Outcome of <see cref="JwsReader.Read"/>.</summary>

@@ -69,6 +69,15 @@ public sealed class JwtPayload
     /// <summary><c>cnf.jkt</c> when present (RFC 9449 §6.1).</summary>
     public string? ConfirmationJkt { get; internal set; }
 
+    /// <summary><c>htm</c> (DPoP proofs, RFC 9449 §4.2).</summary>
+    public string? HttpMethod { get; internal set; }
+
+    /// <summary><c>htu</c> (DPoP proofs).</summary>
+    public string? HttpUri { get; internal set; }
+
+    /// <summary><c>ath</c> (DPoP proofs presented with an access token).</summary>
+    public string? AccessTokenHash { get; internal set; }
+
     /// <summary>The types of the <c>authorization_details</c> entries (RFC 9396 §2), in order, when the claim is present.</summary>
     public IReadOnlyList<string>? AuthorizationDetailTypes { get; internal set; }
 

@@ -88,7 +88,9 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
     [Fact]
     public async Task Bridge_IsAStdioMcpServer_ExposingEveryEntitledServersToolsUnderNamespacedNames()
     {
-        await LoginAsync("bob");
+        // With --dpop: the bridge's every ID-JAG is bound to its in-memory key and redeemed with its proof (RFC 9449).
+        await LoginAsync("bob", dpop: true);
+        Assert.Contains("\"UseDpop\": true", await File.ReadAllTextAsync(Path.Combine(_profile, "client.json")), StringComparison.Ordinal);
         var transport = new StdioClientTransport(new StdioClientTransportOptions { Command = "dotnet", Arguments = [Ema, "bridge", "--profile", _profile], Name = "ema-bridge" });
         await using var client = await McpClient.CreateAsync(transport);
         var tools = await client.ListToolsAsync();
@@ -391,12 +393,13 @@ public sealed partial class CliClientTests(EmaServerFixture server) : IDisposabl
     }
 
     /// <summary><c>ema login</c> writes the profile and prints the sign-in URL; the test is the person with the browser.</summary>
-    private async Task LoginAsync(string username)
+    private async Task LoginAsync(string username, bool dpop = false)
     {
-        var start = Start("login", "--idp", server.Issuer, "--client-id", DemoSeed.AgentClientId, "--client-secret", server.Demo.ClientSecret,
+        string[] args = ["login", "--idp", server.Issuer, "--client-id", DemoSeed.AgentClientId, "--client-secret", server.Demo.ClientSecret,
             "--as", $"{server.BaseUrl}/as={DemoSeed.AgentClientId}:{server.Demo.AuthorizationServerClientSecret}",
             "--server", $"Ledger={server.BaseUrl}/mcp/ledger", "--server", $"Tickets={server.BaseUrl}/mcp/tickets",
-            "--ca", Path.Combine(server.DataDirectory, "tls", "ca.crt"));
+            "--ca", Path.Combine(server.DataDirectory, "tls", "ca.crt")];
+        var start = Start(dpop ? [.. args, "--dpop"] : args);
         using var process = start;
         string? url = null;
         while (url is null && await process.StandardError.ReadLineAsync() is { } line)

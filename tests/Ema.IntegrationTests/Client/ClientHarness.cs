@@ -54,6 +54,9 @@ internal sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHand
     /// <summary>The JSON bodies the client posted to MCP servers (paths under <c>/mcp/</c>), in order.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<string> McpRequestBodies { get; } = new();
 
+    /// <summary>The paths of requests that carried a DPoP header (RFC 9449 §4.1), in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> DpopRequestPaths { get; } = new();
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var path = request.RequestUri!.AbsolutePath;
@@ -61,6 +64,11 @@ internal sealed class CountingHandler(HttpMessageHandler inner) : DelegatingHand
         if (_faults.TryPeek(out var fault) && fault.Path == path && _faults.TryDequeue(out fault))
         {
             return fault.Response();
+        }
+
+        if (request.Headers.Contains("DPoP"))
+        {
+            DpopRequestPaths.Enqueue(path);
         }
 
         if (request.Method == HttpMethod.Post && path.StartsWith("/mcp/", StringComparison.Ordinal) && request.Content is { } content)

@@ -75,6 +75,35 @@ public sealed class EmaClientTests(EmaServerFixture server)
     }
 
     [Fact]
+    public async Task Dpop_TheClientsKeyBindsEachIdJag_AndTheAuthorizationServerRedeemsItWithTheProof()
+    {
+        // Spec §2(a)23 (MAY) and §2(a)32 (MUST): with UseDpop the IdP binds the ID-JAG to the client's key — the client
+        // refuses one that comes back unbound — and the real AS redeems it only with that key's proof; the tool call works.
+        var network = new CountingHandler(TrustedHttp.Handler(server.Ca));
+        var options = ClientHarness.Options(server, useCatalog: false, ClientHarness.Server(server, "tickets", "tickets.read"));
+        options.UseDpop = true;
+        using var client = await ClientHarness.SignedInAsync(server, "alice", options, network);
+        var connections = await client.ConnectAllAsync();
+        try
+        {
+            var tickets = Assert.Single(connections);
+            Assert.True(tickets.Status == ConnectionStatus.Connected, tickets.Summary);
+            var tools = await tickets.Client!.ListToolsAsync();
+            Assert.NotEmpty(tools);
+            Assert.Contains("/idp/token", network.DpopRequestPaths);
+            Assert.Contains("/as/token", network.DpopRequestPaths);
+            Assert.DoesNotContain(network.DpopRequestPaths, p => p.StartsWith("/mcp/", StringComparison.Ordinal)); // access tokens stay Bearer
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task SingleFlight_HundredConcurrentCallers_CauseOneExchange()
     {
         var network = new CountingHandler(TrustedHttp.Handler(server.Ca));

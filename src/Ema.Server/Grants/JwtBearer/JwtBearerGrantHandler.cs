@@ -70,6 +70,7 @@ public sealed class JwtBearerGrantHandler : IGrantHandler
                 AuthorizationServerIssuer = _options.Issuer,
                 ServedResources = [.. resources.Select(r => r.Resource)],
                 RequestedResources = request.Resources,
+                ProofKeyThumbprint = context.DpopKeyThumbprint,
             },
             cancellationToken).ConfigureAwait(false);
         var audit = new GrantAuditDetails { ParentTokenId = validation.JwtId, Audience = validation.IssuerId, Subject = validation.Subject };

@@ -180,6 +180,7 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
         var grantedScope = string.Join(' ', decision.GrantedScopes);
         var idJag = _tokens.IdJags.Mint(new IdJagDescriptor
         {
+            ConfirmationKeyThumbprint = context.DpopKeyThumbprint, // ID-JAG §8.6.1.1: a DPoP proof binds the ID-JAG to its key
             Issuer = _tokens.Issuer,
             Subject = user.Id,
             Audience = resource.AuthorizationServerIssuer,
