@@ -33,4 +33,39 @@ internal static partial class AdminInput
         var now = time.GetUtcNow();
         return new AuditEvent { Id = SecretHasher.NewOrderedId("evt_", now), Time = now, Type = AuditEventTypes.AdminChange, Action = action, Outcome = AuditOutcomes.Succeeded, Subject = by.Id, Resource = target, ClientId = clientId, Reason = reason, SessionId = sessionId ?? by.SessionId };
     }
+
+    /// <summary>
+    /// A client's public keys for private_key_jwt: a JWK Set document (at most 64 KB) with at least one signature key Ema
+    /// can verify with and no private member anywhere (RFC 7518 §6: d, p, q, dp, dq, qi, oth, k). Null when it is usable.
+    /// </summary>
+    public static string? ClientJwksProblem(string jwks)
+    {
+        if (jwks.Length > 64 * 1024)
+        {
+            return "The JWK Set is larger than 64 KB.";
+        }
+
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(jwks);
+            if (document.RootElement.ValueKind != System.Text.Json.JsonValueKind.Object || !document.RootElement.TryGetProperty("keys", out var keys) || keys.ValueKind != System.Text.Json.JsonValueKind.Array)
+            {
+                return "Not a JWK Set: a JSON object with a \"keys\" array is expected.";
+            }
+
+            string[] privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+            if (keys.EnumerateArray().Any(k => k.ValueKind == System.Text.Json.JsonValueKind.Object && privateMembers.Any(m => k.TryGetProperty(m, out _))))
+            {
+                return "The JWK Set holds a private key: register the public keys only.";
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return "The JWK Set is not valid JSON.";
+        }
+
+        return Ema.Tokens.Keys.JwksParser.Parse(System.Text.Encoding.UTF8.GetBytes(jwks)).Keys.Count == 0
+            ? "The JWK Set has no usable signature key (EC P-256/384/521, or RSA of 2048–8192 bits)."
+            : null;
+    }
 }

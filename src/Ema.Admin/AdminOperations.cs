@@ -254,7 +254,14 @@ public sealed partial class AdminOperations(
         return AdminResult.Done($"Removed {user.Username} from {groupId}.");
     }
 
-    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, IReadOnlyList<string> redirectUris, string authenticationMethod, bool tokenExchange, CancellationToken cancellationToken)
+    public Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, IReadOnlyList<string> redirectUris, string authenticationMethod, bool tokenExchange, CancellationToken cancellationToken) =>
+        CreateClientAsync(by, clientId, name, redirectUris, authenticationMethod, tokenExchange, null, cancellationToken);
+
+    /// <summary>
+    /// A client application; a confidential one's secret is returned once. With <c>private_key_jwt</c> the client has no
+    /// secret: <paramref name="jwks"/> holds the public keys its assertions are verified with (RFC 7523 §2.2).
+    /// </summary>
+    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, IReadOnlyList<string> redirectUris, string authenticationMethod, bool tokenExchange, string? jwks, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
         ArgumentNullException.ThrowIfNull(redirectUris);
@@ -264,9 +271,19 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("A client needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
 
-        if (authenticationMethod is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.None))
+        if (authenticationMethod is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.PrivateKeyJwt or ClientAuthenticationMethods.None))
         {
-            return AdminResult.Refused("The authentication method must be client_secret_basic, client_secret_post or none.");
+            return AdminResult.Refused("The authentication method must be client_secret_basic, client_secret_post, private_key_jwt or none.");
+        }
+
+        if ((authenticationMethod == ClientAuthenticationMethods.PrivateKeyJwt) != (jwks is not null))
+        {
+            return AdminResult.Refused("private_key_jwt needs the client's public keys (a JWK Set), and only private_key_jwt takes them.");
+        }
+
+        if (jwks is not null && AdminInput.ClientJwksProblem(jwks) is { } jwksProblem)
+        {
+            return AdminResult.Refused(jwksProblem);
         }
 
         foreach (var uri in redirectUris)
@@ -278,7 +295,7 @@ public sealed partial class AdminOperations(
             }
         }
 
-        var secret = authenticationMethod == ClientAuthenticationMethods.None ? null : SecretHasher.NewSecret();
+        var secret = authenticationMethod is ClientAuthenticationMethods.None or ClientAuthenticationMethods.PrivateKeyJwt ? null : SecretHasher.NewSecret();
         var client = new ClientApplication
         {
             ClientId = clientId,
@@ -286,6 +303,7 @@ public sealed partial class AdminOperations(
             RedirectUris = redirectUris,
             AuthenticationMethod = authenticationMethod,
             SecretHash = secret is null ? null : SecretHasher.Hash(secret),
+            Jwks = jwks,
             GrantTypes = tokenExchange ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange] : [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
             TokenExchangeAllowed = tokenExchange,
         };
@@ -294,7 +312,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }
 
-        return AdminResult.Done(secret is null ? $"Created public client {clientId}." : $"Created client {clientId}. Copy its secret now: it is not shown again.", secret);
+        return AdminResult.Done(
+            jwks is not null ? $"Created client {clientId} (private_key_jwt: it signs its assertions with the keys registered)."
+            : secret is null ? $"Created public client {clientId}."
+            : $"Created client {clientId}. Copy its secret now: it is not shown again.",
+            secret);
     }
 
     public async Task<AdminResult> RotateClientSecretAsync(ConsoleUser by, string clientId, CancellationToken cancellationToken)

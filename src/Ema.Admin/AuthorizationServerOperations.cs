@@ -155,7 +155,11 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
     }
 
     /// <summary>A confidential client (decision 14: public clients cannot use the jwt-bearer grant); its secret is returned once.</summary>
-    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, CancellationToken cancellationToken)
+    public Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, CancellationToken cancellationToken) =>
+        CreateClientAsync(by, clientId, name, null, cancellationToken);
+
+    /// <summary>With <paramref name="jwks"/>, a private_key_jwt client (RFC 7523 §2.2; decision 14) verified with those public keys.</summary>
+    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, string? jwks, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
         clientId = (clientId ?? string.Empty).Trim();
@@ -164,14 +168,24 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
             return AdminResult.Refused("A client needs an id (letters, digits, '.', '_' or '-') and a name.");
         }
 
-        var secret = SecretHasher.NewSecret();
-        var client = new ClientApplication { ClientId = clientId, Name = name.Trim(), AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, SecretHash = SecretHasher.Hash(secret) };
-        if (!await store.CreateClientAsync(client, cancellationToken, Record(by, "as_client_create", $"created authorization-server client {clientId}", clientId)).ConfigureAwait(false))
+        if (jwks is not null && AdminInput.ClientJwksProblem(jwks) is { } jwksProblem)
+        {
+            return AdminResult.Refused(jwksProblem);
+        }
+
+        var secret = jwks is null ? SecretHasher.NewSecret() : null;
+        var client = new ClientApplication
+        {
+            ClientId = clientId, Name = name.Trim(), Jwks = jwks,
+            AuthenticationMethod = jwks is null ? ClientAuthenticationMethods.ClientSecretBasic : ClientAuthenticationMethods.PrivateKeyJwt,
+            SecretHash = secret is null ? null : SecretHasher.Hash(secret),
+        };
+        if (!await store.CreateClientAsync(client, cancellationToken, Record(by, "as_client_create", $"created authorization-server client {clientId} ({client.AuthenticationMethod})", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }
 
-        return AdminResult.Done($"Created client {clientId}.", secret);
+        return AdminResult.Done(jwks is null ? $"Created client {clientId}." : $"Created client {clientId} (private_key_jwt).", secret);
     }
 
     public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)

@@ -129,8 +129,17 @@ internal static class AdminCommands
         }, ct));
         var clientId = new Option<string>("--id") { Required = true };
         var clientName = new Option<string>("--name") { Required = true };
-        var clientAdd = new Command("add", "Add a client; its secret is printed once.") { clientId, clientName, By, Remote };
-        clientAdd.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(clientId)!, p.GetValue(clientName)!, ct), "POST", "/clients", new CreateAuthorizationServerClientRequest(p.GetValue(clientId)!, p.GetValue(clientName)!)));
+        var clientJwks = new Option<string?>("--jwks-file") { Description = "Register a private_key_jwt client with these public keys (a JWK Set) instead of a secret." };
+        var clientAdd = new Command("add", "Add a client; its secret is printed once (none with --jwks-file).") { clientId, clientName, clientJwks, By, Remote };
+        clientAdd.SetAction(async (p, ct) =>
+        {
+            if (ReadJwksFile(p.GetValue(clientJwks)) is var (jwks, readError) && readError is not null)
+            {
+                return Fail(readError);
+            }
+
+            return await AsChanged(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(clientId)!, p.GetValue(clientName)!, jwks, ct), "POST", "/clients", new CreateAuthorizationServerClientRequest(p.GetValue(clientId)!, p.GetValue(clientName)!, jwks)).ConfigureAwait(false);
+        });
         clients.Subcommands.Add(clientList);
         clients.Subcommands.Add(clientAdd);
         foreach (var enable in new[] { false, true })
@@ -353,10 +362,19 @@ internal static class AdminCommands
         var id = new Option<string>("--id") { Required = true };
         var name = new Option<string>("--name") { Required = true };
         var redirect = new Option<string[]>("--redirect-uri") { AllowMultipleArgumentsPerToken = true };
-        var auth = new Option<string>("--auth") { DefaultValueFactory = _ => ClientAuthenticationMethods.ClientSecretBasic, Description = "client_secret_basic, client_secret_post or none." };
+        var auth = new Option<string>("--auth") { DefaultValueFactory = _ => ClientAuthenticationMethods.ClientSecretBasic, Description = "client_secret_basic, client_secret_post, private_key_jwt (with --jwks-file) or none." };
         var exchange = new Option<bool>("--token-exchange") { Description = "Allow token exchange (ID-JAG issuance)." };
-        var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange, By, Remote };
-        add.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth)!, p.GetValue(exchange), ct), "POST", "/clients", new CreateClientRequest(p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth), p.GetValue(exchange))));
+        var jwksFile = new Option<string?>("--jwks-file") { Description = "private_key_jwt: a file with the client's public keys (a JWK Set)." };
+        var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange, jwksFile, By, Remote };
+        add.SetAction(async (p, ct) =>
+        {
+            if (ReadJwksFile(p.GetValue(jwksFile)) is var (jwks, readError) && readError is not null)
+            {
+                return Fail(readError);
+            }
+
+            return await Changed(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth)!, p.GetValue(exchange), jwks, ct), "POST", "/clients", new CreateClientRequest(p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth), p.GetValue(exchange), jwks)).ConfigureAwait(false);
+        });
         clients.Subcommands.Add(add);
 
         var clientId = new Argument<string>("client-id");
@@ -572,5 +590,23 @@ internal static class AdminCommands
     {
         Console.Error.WriteLine("ema admin: " + TerminalText.Safe(message));
         return 1;
+    }
+
+    // A --jwks-file's text, or the reason it cannot be read (the admin layer checks what it holds).
+    private static (string? Jwks, string? Error) ReadJwksFile(string? path)
+    {
+        if (path is null)
+        {
+            return (null, null);
+        }
+
+        try
+        {
+            return (File.ReadAllText(path), null);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return (null, $"Cannot read {path}: {ex.Message}");
+        }
     }
 }

@@ -5,10 +5,20 @@ namespace Ema.Client;
 /// <summary>How the client authenticates at one server's token endpoint (spec §2(a)22, §2(a)30; decision 13).</summary>
 /// <param name="ClientId">The client id registered at that server (the IdP's and each AS's ids generally differ).</param>
 /// <param name="ClientSecret">The secret, for <c>client_secret_basic</c> and <c>client_secret_post</c>.</param>
-/// <param name="Method">One of <see cref="ClientAuthenticationMethods"/>: basic, post or none.</param>
+/// <param name="Method">One of <see cref="ClientAuthenticationMethods"/>: basic, post, private_key_jwt or none.</param>
 public sealed record ClientCredentials(string ClientId, string? ClientSecret = null, string Method = ClientAuthenticationMethods.ClientSecretBasic)
 {
-    /// <summary>Never print the secret (records print their members by default).</summary>
+    /// <summary>
+    /// For <c>private_key_jwt</c> (RFC 7523 §2.2): the private key as PKCS#8 PEM — EC P-256 (signs ES256) or RSA of at
+    /// least 2048 bits (RS256). Its public key is what the server has registered for this client.
+    /// </summary>
+    public string? PrivateKeyPem { get; init; }
+
+    /// <summary>A <c>private_key_jwt</c> registration.</summary>
+    public static ClientCredentials WithPrivateKey(string clientId, string privateKeyPem) =>
+        new(clientId, null, ClientAuthenticationMethods.PrivateKeyJwt) { PrivateKeyPem = privateKeyPem };
+
+    /// <summary>Never print the secret or the key (records print their members by default).</summary>
     public override string ToString() => $"{ClientId} ({Method})";
 }
 
@@ -103,9 +113,16 @@ public sealed class EmaClientOptions
 
         foreach (var credentials in AuthorizationServerClients.Values.Append(IdentityProviderClient).OfType<ClientCredentials>())
         {
-            if (credentials.Method is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.None))
+            if (credentials.Method is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.PrivateKeyJwt or ClientAuthenticationMethods.None))
             {
                 problems.Add($"Client '{credentials.ClientId}': unsupported authentication method '{credentials.Method}'.");
+            }
+            else if (credentials.Method == ClientAuthenticationMethods.PrivateKeyJwt)
+            {
+                if (Tokens.ClientAssertion.KeyProblem(credentials.PrivateKeyPem) is { } keyProblem)
+                {
+                    problems.Add($"Client '{credentials.ClientId}': private_key_jwt {keyProblem}");
+                }
             }
             else if (credentials.Method != ClientAuthenticationMethods.None && string.IsNullOrEmpty(credentials.ClientSecret))
             {

@@ -43,6 +43,9 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEmaMetrics();
         services.TryAddDpopProofValidator();
+        services.AddKeyedSingleton(EmaRoles.IdentityProvider, (sp, _) => new ClientAuthenticator(
+            sp.GetRequiredService<Stores.IApplicationStore>(),
+            AssertionVerifier(sp, sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.Issuer, Ema.Protocol.RevocationPaths.Revoke, Ema.Protocol.DevicePaths.Authorization)));
         services.TryAddSingleton(new PasswordHasher());
         services.TryAddSingleton<ClientAuthenticator>();
         // The policy file when configured, else the newest stored policy version, else entitlements v1.
@@ -68,7 +71,7 @@ public static class ServerServiceCollectionExtensions
         // The IdP's token endpoint: its own grants and its own client directory (style rule 1: dispatch by registry).
         services.AddKeyedSingleton(EmaRoles.IdentityProvider, (sp, _) => new TokenEndpointService(
             new GrantRegistry([sp.GetRequiredService<AuthorizationCodeGrantHandler>(), sp.GetRequiredService<RefreshTokenGrantHandler>(), sp.GetRequiredService<TokenExchangeGrantHandler>(), sp.GetRequiredService<DeviceCodeGrantHandler>()]),
-            new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
+            sp.GetRequiredKeyedService<ClientAuthenticator>(EmaRoles.IdentityProvider),
             sp.GetRequiredService<Audit.IAuditSink>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>(),
@@ -77,7 +80,7 @@ public static class ServerServiceCollectionExtensions
             sp.GetRequiredService<DpopProofValidator>(),
             sp.GetRequiredService<IOptions<IdentityProviderOptions>>().Value.Issuer + "/token"));
         services.TryAddSingleton(sp => new TokenRevocationService(
-            new ClientAuthenticator(sp.GetRequiredService<Stores.IApplicationStore>()),
+            sp.GetRequiredKeyedService<ClientAuthenticator>(EmaRoles.IdentityProvider),
             sp.GetRequiredService<Stores.IGrantStore>(),
             sp.GetRequiredService<Audit.IAuditSink>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -123,6 +126,9 @@ public static class ServerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AuthorizationServerOptions>, AuthorizationServerOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddDpopProofValidator();
+        services.AddKeyedSingleton(EmaRoles.AuthorizationServer, (sp, _) => new ClientAuthenticator(
+            new AuthorizationServerClientDirectory(sp.GetRequiredService<Stores.IAuthorizationServerStore>()),
+            AssertionVerifier(sp, sp.GetRequiredService<IOptions<AuthorizationServerOptions>>().Value.Issuer)));
         services.TryAddSingleton<SigningKeyManager>();
         services.TryAddSingleton<StoreTrustedIssuerRegistry>();
         services.TryAddSingleton(sp => new AuthorizationServerTokens(
@@ -132,7 +138,7 @@ public static class ServerServiceCollectionExtensions
         services.TryAddSingleton<JwtBearerGrantHandler>();
         services.AddKeyedSingleton(EmaRoles.AuthorizationServer, (sp, _) => new TokenEndpointService(
             new GrantRegistry([sp.GetRequiredService<JwtBearerGrantHandler>()]),
-            new ClientAuthenticator(new AuthorizationServerClientDirectory(sp.GetRequiredService<Stores.IAuthorizationServerStore>())),
+            sp.GetRequiredKeyedService<ClientAuthenticator>(EmaRoles.AuthorizationServer),
             sp.GetRequiredService<Audit.IAuditSink>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<TokenEndpointService>>(),
@@ -162,4 +168,12 @@ public static class ServerServiceCollectionExtensions
     // window (a proof is single-use per key, §11.1) — apart from the assertions' replay records, which must survive a restart.
     private static void TryAddDpopProofValidator(this IServiceCollection services) =>
         services.TryAddSingleton(sp => new DpopProofValidator(new InMemoryReplayCache(sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<TimeProvider>()));
+
+    // private_key_jwt (RFC 7523 §3 item 3): aud may name the issuer, the token endpoint, or the other endpoint the
+    // assertion is posted to (OIDC Core §9 names "the URL of the endpoint"); assertion ids are remembered in the host's
+    // replay cache (persistent with Ema.Storage), else in memory.
+    private static ClientAssertionVerifier AssertionVerifier(IServiceProvider sp, string issuer, params string[] otherEndpoints) => new(
+        sp.GetService<IReplayCache>() ?? new InMemoryReplayCache(sp.GetRequiredService<TimeProvider>()),
+        sp.GetRequiredService<TimeProvider>(),
+        [issuer, issuer + "/token", .. otherEndpoints.Select(path => issuer + path)]);
 }

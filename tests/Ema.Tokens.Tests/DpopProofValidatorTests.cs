@@ -2,6 +2,7 @@ using System.Text;
 using Ema.Protocol;
 using Ema.Testing;
 using Ema.Tokens.Dpop;
+using Ema.Tokens.Jose;
 using Ema.Tokens.Keys;
 using Ema.Tokens.Replay;
 
@@ -84,6 +85,30 @@ public sealed class DpopProofValidatorTests
     {
         var withPrivate = DpopProofs.PublicJwk(_key).TrimEnd('}') + ",\"d\":\"AAAA\"}";
         AssertRefused(await CheckAsync(Proof(jwk: withPrivate)), ErrorIds.DpopProofKeyInvalid);
+    }
+
+    [Fact]
+    public async Task Jwk_RepeatingAMember_IsKeyInvalid()
+    {
+        var repeated = DpopProofs.PublicJwk(_key).TrimEnd('}') + ",\"x\":\"" + _key.PublicKey.Jwk.X + "\"}";
+        AssertRefused(await CheckAsync(Proof(jwk: repeated)), ErrorIds.DpopProofKeyInvalid);
+    }
+
+    [Fact]
+    public async Task Jwk_NotInItsCanonicalEncoding_IsKeyInvalid()
+    {
+        // RFC 7638 hashes the members as sent: an RSA modulus with a leading zero octet is the same key under another
+        // thumbprint, so it is refused rather than normalized (RFC 7518 §6.3.1.1).
+        var rsa = TestKeys.IdpRsa();
+        var n = Base64UrlStrict.Encode([0, .. Convert.FromBase64String(Pad(rsa.PublicKey.Jwk.N!))]);
+        var padded = $"{{\"kty\":\"RSA\",\"n\":\"{n}\",\"e\":\"{rsa.PublicKey.Jwk.E}\"}}";
+        AssertRefused(await CheckAsync(Proof(key: rsa, jwk: padded)), ErrorIds.DpopProofKeyInvalid);
+    }
+
+    private static string Pad(string base64Url)
+    {
+        var s = base64Url.Replace('-', '+').Replace('_', '/');
+        return s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '=');
     }
 
     [Fact]

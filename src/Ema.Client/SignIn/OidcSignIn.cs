@@ -18,7 +18,7 @@ public sealed record StepUpRequest(int? MaxAge, string? AcrValues);
 /// </summary>
 internal sealed class OidcSignIn(HttpClient http, EmaClientOptions options, MetadataDiscovery discovery, TimeProvider time)
 {
-    private readonly TokenEndpointClient _tokens = new(http);
+    private readonly TokenEndpointClient _tokens = new(http, time);
 
     /// <summary>Runs the browser sign-in; with <paramref name="stepUp"/>, asks for a fresh or stronger authentication.</summary>
     public async Task<EnterpriseSession> SignInAsync(IBrowser browser, StepUpRequest? stepUp, CancellationToken cancellationToken)

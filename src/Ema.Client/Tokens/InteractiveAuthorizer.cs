@@ -17,7 +17,7 @@ namespace Ema.Client.Tokens;
 /// </summary>
 internal sealed class InteractiveAuthorizer(HttpClient http, EmaClientOptions options, IBrowser? browser, TimeProvider time)
 {
-    private readonly TokenEndpointClient _tokens = new(http);
+    private readonly TokenEndpointClient _tokens = new(http, time);
     private readonly ConcurrentDictionary<string, Lazy<Task<ClientCredentials>>> _registrations = new(StringComparer.Ordinal);
 
     public async Task<AccessGrant> AuthorizeAsync(ResourceBinding binding, string scope, CancellationToken cancellationToken)

@@ -27,7 +27,7 @@ internal sealed record AccessGrant(string AccessToken, DateTimeOffset ExpiresAt,
 /// </summary>
 internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions options, SessionManager sessions, TimeProvider time, ILogger logger)
 {
-    private readonly TokenEndpointClient _endpoints = new(http);
+    private readonly TokenEndpointClient _endpoints = new(http, time);
     private readonly DpopKey? _dpop = options.UseDpop ? new DpopKey(time) : null;
     private readonly ConcurrentDictionary<TokenKey, Slot> _slots = new();
     private long _exchanges;

@@ -11,8 +11,10 @@ internal readonly record struct TokenEndpointResult<T>(T? Value, OAuthErrorRespo
     where T : class;
 
 /// <summary>Posts form-encoded token requests with client authentication (RFC 6749 §2.3.1, §3.2).</summary>
-internal sealed class TokenEndpointClient(HttpClient http)
+internal sealed class TokenEndpointClient(HttpClient http, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     public Task<TokenEndpointResult<T>> PostAsync<T>(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client, JsonTypeInfo<T> responseType, CancellationToken cancellationToken)
         where T : class => PostAsync(endpoint, parameters, client, responseType, null, cancellationToken);
 
@@ -64,7 +66,7 @@ internal sealed class TokenEndpointClient(HttpClient http)
     }
 
     // The client authenticates by its registered method, at the token and revocation endpoints alike.
-    private static HttpRequestMessage Authenticated(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client)
+    private HttpRequestMessage Authenticated(string endpoint, IEnumerable<KeyValuePair<string, string>> parameters, ClientCredentials client)
     {
         var form = new List<KeyValuePair<string, string>>(parameters);
         var request = new HttpRequestMessage(HttpMethod.Post, endpoint);
@@ -78,6 +80,11 @@ internal sealed class TokenEndpointClient(HttpClient http)
             case ClientAuthenticationMethods.ClientSecretPost:
                 form.Add(new(OAuthParameters.ClientId, client.ClientId));
                 form.Add(new(OAuthParameters.ClientSecret, client.ClientSecret ?? string.Empty));
+                break;
+            case ClientAuthenticationMethods.PrivateKeyJwt:
+                // RFC 7523 §2.2: the signed assertion instead of a secret, its aud the endpoint it goes to.
+                form.Add(new(OAuthParameters.ClientAssertionType, ClientAssertionTypes.JwtBearer));
+                form.Add(new(OAuthParameters.ClientAssertion, ClientAssertion.Create(client, endpoint, _time)));
                 break;
             default:
                 form.Add(new(OAuthParameters.ClientId, client.ClientId)); // public client (RFC 6749 §3.2.1)

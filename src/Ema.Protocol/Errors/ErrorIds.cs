@@ -114,6 +114,8 @@ public static class ErrorIds
     public static readonly ErrorDescriptor ClientAuthenticationMultipleMethods = new("EMA3006", ErrorCodes.InvalidRequest, BadRequest, "The client used more than one authentication method.");
     public static readonly ErrorDescriptor ClientDisabled = new("EMA3007", ErrorCodes.InvalidClient, Unauthorized, "The client is disabled.");
     public static readonly ErrorDescriptor GrantTypeNotAllowed = new("EMA3008", ErrorCodes.UnauthorizedClient, BadRequest, "The client is not allowed to use this grant type.");
+    public static readonly ErrorDescriptor ClientAssertionInvalid = new("EMA3010", ErrorCodes.InvalidClient, Unauthorized, "The client assertion (private_key_jwt, RFC 7523 §3) is invalid: its signature, issuer, subject, audience, expiry or jti.");
+    public static readonly ErrorDescriptor ClientAssertionReplayed = new("EMA3011", ErrorCodes.InvalidClient, Unauthorized, "The client assertion was already used.");
     public static readonly ErrorDescriptor PublicClientTokenExchangeNotAllowed = new("EMA3009", ErrorCodes.InvalidClient, Unauthorized, "Token exchange requires client authentication for this client.");
 
     // ----- Token exchange at the IdP (RFC 8693 §2.2.2; ID-JAG draft §4.3; decision 10) -----

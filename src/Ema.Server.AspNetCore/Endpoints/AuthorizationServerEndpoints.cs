@@ -71,7 +71,8 @@ public static class AuthorizationServerEndpoints
             ResponseTypesSupported = [],
             GrantTypesSupported = ready ? [GrantTypes.JwtBearer] : [],
             AuthorizationGrantProfilesSupported = ready ? [GrantProfiles.IdJag] : null,
-            TokenEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost],
+            TokenEndpointAuthMethodsSupported = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.PrivateKeyJwt],
+            TokenEndpointAuthSigningAlgValuesSupported = SecurityAlgorithms.DefaultAccepted, // private_key_jwt (RFC 8414 §2)
 
             // RFC 9449 §5.1: proofs are checked here — a key-bound ID-JAG (cnf.jkt) is redeemed only with its key's proof.
             DpopSigningAlgValuesSupported = ctx.RequestServices.GetRequiredService<Ema.Tokens.Dpop.DpopProofValidator>().AllowedAlgorithms,

@@ -37,7 +37,7 @@ internal static class DeviceAuthorizationEndpoints
 
         var parameters = form.Parameters!;
         var request = TokenRequest.WithClientCredentials(parameters, GrantTypes.DeviceCode);
-        var authentication = await new ClientAuthenticator(ctx.RequestServices.GetRequiredService<IApplicationStore>()).AuthenticateAsync(ctx.Request.Headers.Authorization.FirstOrDefault(), request, ctx.RequestAborted).ConfigureAwait(false);
+        var authentication = await ctx.RequestServices.GetRequiredKeyedService<ClientAuthenticator>(EmaRoles.IdentityProvider).AuthenticateAsync(ctx.Request.Headers.Authorization.FirstOrDefault(), request, ctx.RequestAborted).ConfigureAwait(false);
         OAuthError? error = authentication.IsSuccess ? null : authentication.Error;
         var clientId = authentication.Identity?.Client.ClientId ?? request.ClientId;
         if (error is null && !authentication.Identity!.Client.GrantTypes.Contains(GrantTypes.DeviceCode, StringComparer.Ordinal))

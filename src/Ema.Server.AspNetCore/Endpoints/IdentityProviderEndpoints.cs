@@ -67,7 +67,7 @@ public static class IdentityProviderEndpoints
         var i = options.Issuer;
 
         // The token and revocation endpoints authenticate clients alike (the same ClientAuthenticator).
-        string[] clientAuthentication = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.None];
+        string[] clientAuthentication = [ClientAuthenticationMethods.ClientSecretBasic, ClientAuthenticationMethods.ClientSecretPost, ClientAuthenticationMethods.PrivateKeyJwt, ClientAuthenticationMethods.None];
         var metadata = new OpenIdProviderMetadata
         {
             Issuer = i,
@@ -84,6 +84,7 @@ public static class IdentityProviderEndpoints
             SubjectTypesSupported = [SubjectTypes.Public],
             IdTokenSigningAlgValuesSupported = [tokens.Ring.Current.Algorithm.Name],
             TokenEndpointAuthMethodsSupported = clientAuthentication,
+            TokenEndpointAuthSigningAlgValuesSupported = SecurityAlgorithms.DefaultAccepted, // private_key_jwt (RFC 8414 §2)
             CodeChallengeMethodsSupported = [CodeChallengeMethods.S256],
             ScopesSupported = [OidcScopes.OpenId, OidcScopes.Profile, OidcScopes.Email, OidcScopes.OfflineAccess],
             ClaimsSupported = [JwtClaimNames.Subject, JwtClaimNames.Issuer, JwtClaimNames.Audience, JwtClaimNames.ExpiresAt, JwtClaimNames.IssuedAt, JwtClaimNames.AuthTime, JwtClaimNames.Nonce, JwtClaimNames.AuthenticationContextClass, JwtClaimNames.AuthenticationMethods, JwtClaimNames.SessionId, JwtClaimNames.Name, JwtClaimNames.PreferredUsername, JwtClaimNames.Email],

@@ -27,11 +27,14 @@ public readonly record struct ClientAuthenticationResult(ClientIdentity? Identit
 public sealed class ClientAuthenticator
 {
     private readonly IClientDirectory _applications;
+    private readonly ClientAssertionVerifier? _assertions;
 
-    public ClientAuthenticator(IClientDirectory applications)
+    /// <summary>A client directory, and — for <c>private_key_jwt</c> — the assertion checks (none: assertions refused).</summary>
+    public ClientAuthenticator(IClientDirectory applications, ClientAssertionVerifier? assertions = null)
     {
         ArgumentNullException.ThrowIfNull(applications);
         _applications = applications;
+        _assertions = assertions;
     }
 
     /// <summary>Authenticates from the <c>Authorization</c> header (if any) and the body parameters.</summary>
@@ -45,8 +48,7 @@ public sealed class ClientAuthenticator
 
         if (request.ClientAssertion is not null || request.ClientAssertionType is not null)
         {
-            // private_key_jwt comes later (decisions 13, 14); refuse rather than ignore an assertion.
-            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, "client_assertion is not supported yet"), basic);
+            return await AuthenticateWithAssertionAsync(basic, request, cancellationToken).ConfigureAwait(false);
         }
 
         if (basic)
@@ -120,12 +122,61 @@ public sealed class ClientAuthenticator
             : Fail(OAuthError.From(ErrorIds.ClientSecretInvalid, $"client_id={clientId}"), basic);
     }
 
+    // RFC 7523 §2.2 (private_key_jwt; decisions 13, 14): the assertion is the only credential — with a Basic header or a
+    // secret besides it the request used two methods (RFC 6749 §2.3). client_id, when sent too, must be the assertion's.
+    private async Task<ClientAuthenticationResult> AuthenticateWithAssertionAsync(bool basic, TokenRequest request, CancellationToken cancellationToken)
+    {
+        if (basic || request.ClientSecret is not null)
+        {
+            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMultipleMethods, "client_assertion with another credential"), basic);
+        }
+
+        if (request.ClientAssertionType != ClientAssertionTypes.JwtBearer || string.IsNullOrEmpty(request.ClientAssertion))
+        {
+            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMalformed, $"client_assertion_type must be {ClientAssertionTypes.JwtBearer}, with a client_assertion"), basic);
+        }
+
+        if (_assertions is null)
+        {
+            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, "private_key_jwt is not enabled at this endpoint"), basic);
+        }
+
+        var clientId = ClientAssertionVerifier.ClaimedClientId(request.ClientAssertion);
+        if (clientId is null || (request.ClientId is not null && request.ClientId != clientId))
+        {
+            return Fail(OAuthError.From(ErrorIds.ClientAssertionInvalid, "iss missing, or not the client_id sent"), basic);
+        }
+
+        var client = await _applications.FindClientAsync(clientId, cancellationToken).ConfigureAwait(false);
+        if (client is null)
+        {
+            return Fail(OAuthError.From(ErrorIds.ClientUnknown, $"client_id={clientId}"), basic);
+        }
+
+        if (!client.Enabled)
+        {
+            return Fail(OAuthError.From(ErrorIds.ClientDisabled, $"client_id={clientId}"), basic);
+        }
+
+        if (client.AuthenticationMethod != ClientAuthenticationMethods.PrivateKeyJwt)
+        {
+            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, $"client_id={clientId} used {ClientAuthenticationMethods.PrivateKeyJwt}, registered {client.AuthenticationMethod}"), basic);
+        }
+
+        var error = await _assertions.VerifyAsync(request.ClientAssertion, client, cancellationToken).ConfigureAwait(false);
+        return error is null
+            ? new(new ClientIdentity(client, Authenticated: true, ClientAuthenticationMethods.PrivateKeyJwt), null, basic)
+            : Fail(error, basic);
+    }
+
     // RFC 6749 §2.3.1: client id and secret are form-urlencoded, joined by ':', then base64-encoded.
     /// <summary>The client id a request claims — in the body, else in its Basic credentials — for the record of a failed authentication.</summary>
     public static string? ClaimedClientId(string? authorizationHeader, TokenRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return request.ClientId ?? (authorizationHeader is not null && TryParseBasic(authorizationHeader, out var basicId, out _) ? basicId : null);
+        return request.ClientId
+            ?? (authorizationHeader is not null && TryParseBasic(authorizationHeader, out var basicId, out _) ? basicId : null)
+            ?? (request.ClientAssertion is { } assertion ? ClientAssertionVerifier.ClaimedClientId(assertion) : null);
     }
 
     internal static bool TryParseBasic(string header, out string? clientId, out string? secret)

@@ -17,11 +17,17 @@ public sealed record ClientApplication
     /// <summary>Where the client may be sent after sign-out.</summary>
     public IReadOnlyList<string> PostLogoutRedirectUris { get; init; } = [];
 
-    /// <summary><c>client_secret_basic</c>, <c>client_secret_post</c> or <c>none</c> (public client).</summary>
+    /// <summary><c>client_secret_basic</c>, <c>client_secret_post</c>, <c>private_key_jwt</c> or <c>none</c> (public client).</summary>
     public required string AuthenticationMethod { get; init; }
 
     /// <summary>SHA-256 hash of the client secret (decision 15); null for public clients.</summary>
     public string? SecretHash { get; init; }
+
+    /// <summary>
+    /// For <c>private_key_jwt</c> (RFC 7523 §2.2; decisions 13–14): the client's public keys as a JWK Set document — the
+    /// only keys its assertions are verified with.
+    /// </summary>
+    public string? Jwks { get; init; }
 
     /// <summary>Grant types the client may use.</summary>
     public IReadOnlyList<string> GrantTypes { get; init; } = [];

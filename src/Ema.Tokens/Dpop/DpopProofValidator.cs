@@ -75,13 +75,42 @@ public sealed class DpopProofValidator
 
         if (!string.Equals(proof.Type, JwtTypes.DpopProof, StringComparison.OrdinalIgnoreCase))
         {
-            return Fail(ErrorIds.DpopProofMalformed, $"typ={proof.Type ?? "(none)"}");
+            return Fail(ErrorIds.DpopProofMalformed, $"typ={Shown(proof.Type)}");
         }
 
         // Step 5: an asymmetric algorithm this server accepts (never none, never HS*).
         if (!JwsAlgorithm.TryGet(proof.Algorithm, out var algorithm) || !_options.AllowedAlgorithms.Contains(algorithm.Name, StringComparer.Ordinal))
         {
-            return Fail(ErrorIds.DpopProofAlgorithmNotAllowed, $"alg={proof.Algorithm ?? "(none)"}");
+            return Fail(ErrorIds.DpopProofAlgorithmNotAllowed, $"alg={Shown(proof.Algorithm)}");
+        }
+
+        // The cheap checks come first (claims, target, time), so that a proof that fails them costs no key import and no
+        // signature verification — anyone who can reach a token endpoint can send proofs.
+        var claims = proof.Payload;
+        if (string.IsNullOrEmpty(claims.JwtId) || claims.JwtId.Length > 256 || claims.HttpMethod is null || claims.HttpUri is null || claims.IssuedAt is not { } issuedAt)
+        {
+            return Fail(ErrorIds.DpopProofMalformed, "jti, htm, htu or iat missing");
+        }
+
+        // Steps 8–9: this request's method and URI (RFC 9110 methods are case-sensitive; the URI without query and
+        // fragment, compared after syntax-based normalization, RFC 3986 §6.2.2).
+        if (!string.Equals(claims.HttpMethod, method, StringComparison.Ordinal) || !SameTarget(claims.HttpUri, url))
+        {
+            return Fail(ErrorIds.DpopProofTargetMismatch, $"htm={Shown(claims.HttpMethod)} htu={Shown(claims.HttpUri)}");
+        }
+
+        // Step 11: created within the window.
+        var now = _time.GetUtcNow();
+        var created = DateTimeOffset.FromUnixTimeSeconds(issuedAt);
+        if (created > now + _options.ClockSkew || created < now - _options.MaxAge)
+        {
+            return Fail(ErrorIds.DpopProofStale, $"iat={issuedAt}");
+        }
+
+        // Step 12 (with an access token): ath is the hash of exactly that token.
+        if (accessToken is not null && !string.Equals(claims.AccessTokenHash, AccessTokenHash(accessToken), StringComparison.Ordinal))
+        {
+            return Fail(ErrorIds.DpopProofTargetMismatch, "ath does not match the access token");
         }
 
         // Steps 6–7: the public key in the header, and the signature it makes.
@@ -100,40 +129,13 @@ public sealed class DpopProofValidator
             return Fail(ErrorIds.DpopProofSignatureInvalid);
         }
 
-        var claims = proof.Payload;
-        if (string.IsNullOrEmpty(claims.JwtId) || claims.JwtId.Length > 256 || claims.HttpMethod is null || claims.HttpUri is null || claims.IssuedAt is not { } issuedAt)
-        {
-            return Fail(ErrorIds.DpopProofMalformed, "jti, htm, htu or iat missing");
-        }
-
-        // Steps 8–9: this request's method and URI (RFC 9110 methods are case-sensitive; the URI without query and
-        // fragment, compared after syntax-based normalization, RFC 3986 §6.2.2).
-        if (!string.Equals(claims.HttpMethod, method, StringComparison.Ordinal) || !SameTarget(claims.HttpUri, url))
-        {
-            return Fail(ErrorIds.DpopProofTargetMismatch, $"htm={claims.HttpMethod} htu={claims.HttpUri}");
-        }
-
-        // Step 11: created within the window.
-        var now = _time.GetUtcNow();
-        var created = DateTimeOffset.FromUnixTimeSeconds(issuedAt);
-        if (created > now + _options.ClockSkew || created < now - _options.MaxAge)
-        {
-            return Fail(ErrorIds.DpopProofStale, $"iat={issuedAt}");
-        }
-
-        // Step 12 (with an access token): ath is the hash of exactly that token.
-        if (accessToken is not null && !string.Equals(claims.AccessTokenHash, AccessTokenHash(accessToken), StringComparison.Ordinal))
-        {
-            return Fail(ErrorIds.DpopProofTargetMismatch, "ath does not match the access token");
-        }
-
         // RFC 9449 §11.1: a proof is single-use within its window — recorded per key, only once everything else held.
         var thumbprint = Thumbprint(key);
         var recorded = await _replay.TryAddAsync("dpop " + thumbprint, claims.JwtId, created + _options.MaxAge + _options.ClockSkew, cancellationToken).ConfigureAwait(false);
         return recorded switch
         {
             ReplayCheckResult.Accepted => new DpopProofResult(thumbprint, null),
-            ReplayCheckResult.Replayed => Fail(ErrorIds.DpopProofReplayed, $"jti={claims.JwtId}"),
+            ReplayCheckResult.Replayed => Fail(ErrorIds.DpopProofReplayed, $"jti={Shown(claims.JwtId)}"),
             _ => new DpopProofResult(null, OAuthError.ServerError("dpop replay cache unavailable")),
         };
     }
@@ -167,12 +169,36 @@ public sealed class DpopProofValidator
                     problem = $"jwk holds the private member {member}";
                     return null;
                 }
+
+                // One value per member: with duplicates, which one is "the key" would depend on the parser.
+                var names = new HashSet<string>(StringComparer.Ordinal);
+                if (document.RootElement.EnumerateObject().Any(p => !names.Add(p.Name)))
+                {
+                    problem = "jwk repeats a member";
+                    return null;
+                }
             }
 
             var jwk = JsonSerializer.Deserialize(json, EmaJsonContext.Default.JsonWebKeyDocument);
             if (jwk is null || !VerificationKey.TryFromJwk(jwk with { KeyId = null }, out var key, out problem))
             {
                 problem ??= "jwk is not a key";
+                return null;
+            }
+
+            // RFC 7638 §3.1 hashes the members as presented: they must already be in the one encoding the key has (RFC 7518
+            // §6.2.1, §6.3.1: no leading zero octets), so that the thumbprint is the same for everyone who computes it.
+            var canonical = key.Jwk;
+            if (canonical.X != jwk.X || canonical.Y != jwk.Y || canonical.Curve != jwk.Curve || canonical.N != jwk.N || canonical.E != jwk.E)
+            {
+                problem = "jwk members are not in their canonical encoding";
+                return null;
+            }
+
+            // Proof keys cost a verification per request: RSA beyond 4096 bits buys nothing but CPU for the sender.
+            if (jwk.N is { Length: > 683 })
+            {
+                problem = "RSA keys for DPoP are limited to 4096 bits";
                 return null;
             }
 
@@ -199,4 +225,8 @@ public sealed class DpopProofValidator
     }
 
     private static DpopProofResult Fail(ErrorDescriptor error, string? debug = null) => new(null, OAuthError.From(error, debug));
+
+    // A value from the proof, for the debug text that may be logged: at most 200 characters, control characters escaped.
+    private static string Shown(string? value) =>
+        value is null ? "(none)" : string.Concat(value.Take(200).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
 }
