@@ -29,11 +29,22 @@ public sealed class OptionsAndChallengeTests
     [Theory]
     [InlineData(ClientAuthenticationMethods.ClientSecretBasic, null, "needs a secret")]
     [InlineData(ClientAuthenticationMethods.ClientSecretPost, "", "needs a secret")]
-    [InlineData(ClientAuthenticationMethods.PrivateKeyJwt, "s", "unsupported authentication method")]
+    [InlineData(ClientAuthenticationMethods.PrivateKeyJwt, "s", "needs PrivateKeyPem")] // a secret is no key
+    [InlineData("tls_client_auth", "s", "unsupported authentication method")]
     public void Options_ClientCredentialsInconsistent_AreRefused(string method, string? secret, string message)
     {
         var options = new EmaClientOptions { IdentityProvider = "https://idp.example", IdentityProviderClient = new ClientCredentials("a", "s") };
         options.AuthorizationServerClients["https://as.example"] = new ClientCredentials("agent", secret, method);
+        var ex = Assert.Throws<InvalidOperationException>(() => new EmaClient(options, new FakeNetwork()));
+        Assert.Contains(message, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("not a pem", "is not a PEM private key")]
+    [InlineData("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "is not a PEM private key")]
+    public void Options_PrivateKeyJwtWithAnUnusableKey_IsRefused(string pem, string message)
+    {
+        var options = new EmaClientOptions { IdentityProvider = "https://idp.example", IdentityProviderClient = ClientCredentials.WithPrivateKey("a", pem) };
         var ex = Assert.Throws<InvalidOperationException>(() => new EmaClient(options, new FakeNetwork()));
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
     }

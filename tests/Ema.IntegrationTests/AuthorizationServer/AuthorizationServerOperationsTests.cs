@@ -102,6 +102,40 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
         Assert.Single(await Store.ListResourcesAsync(default));
     }
 
+    [Theory]
+    [InlineData("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"1\",\"y\":\"2\"}]}", "no usable signature key")]
+    [InlineData("[]", "Not a JWK Set")]
+    [InlineData("{\"keys\":", "not valid JSON")]
+    [InlineData("PRIVATE", "holds a private key")]
+    public async Task CreateClient_WithKeysThatCannotVerifyOrArePrivate_IsRefused_AndNothingStored(string jwks, string expected)
+    {
+        // private_key_jwt registrations take public keys only: a private one pasted by mistake is refused, not stored.
+        if (jwks == "PRIVATE")
+        {
+            var key = System.Text.Json.Nodes.JsonNode.Parse(System.Text.Json.JsonSerializer.Serialize(TestKeys.OtherIdpEc().PublicKey.Jwk, Ema.Protocol.EmaJsonContext.Default.JsonWebKeyDocument))!.AsObject();
+            key["d"] = "AAAA";
+            jwks = "{\"keys\":[" + key.ToJsonString() + "]}";
+        }
+
+        var refused = await Operations.CreateClientAsync(Admin, "pk-client", "PK", jwks, default);
+        Assert.False(refused.Succeeded);
+        Assert.Contains(expected, refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await Store.ListClientsAsync(default));
+    }
+
+    [Fact]
+    public async Task CreateClient_WithPublicKeys_IsPrivateKeyJwt_WithoutASecret()
+    {
+        var jwks = "{\"keys\":[" + System.Text.Json.JsonSerializer.Serialize(TestKeys.OtherIdpEc().PublicKey.Jwk, Ema.Protocol.EmaJsonContext.Default.JsonWebKeyDocument) + "]}";
+        var created = await Operations.CreateClientAsync(Admin, "pk-client", "PK", jwks, default);
+        Assert.True(created.Succeeded, created.Message);
+        Assert.Null(created.OneTimeSecret);
+        var client = Assert.Single(await Store.ListClientsAsync(default));
+        Assert.Equal(Ema.Protocol.ClientAuthenticationMethods.PrivateKeyJwt, client.AuthenticationMethod);
+        Assert.Null(client.SecretHash);
+        Assert.Equal(jwks, client.Jwks);
+    }
+
     [Fact]
     public async Task TrustChanges_WhoseAuditRecordCannotBeWritten_DoNotHappen_AndTheOldSecretStillWorks()
     {
