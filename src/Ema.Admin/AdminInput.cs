@@ -64,8 +64,22 @@ internal static partial class AdminInput
             return "The JWK Set is not valid JSON.";
         }
 
-        return Ema.Tokens.Keys.JwksParser.Parse(System.Text.Encoding.UTF8.GetBytes(jwks)).Keys.Count == 0
-            ? "The JWK Set has no usable signature key (EC P-256/384/521, or RSA of 2048–8192 bits)."
+        // Keys the verifier will use: ES256 (P-256) or RS256/PS256 with RSA of 2048–4096 bits; at most five, each a
+        // verification an assertion may cost.
+        var parsed = Ema.Tokens.Keys.JwksParser.Parse(System.Text.Encoding.UTF8.GetBytes(jwks)).Keys;
+        if (parsed.Count > 5)
+        {
+            return "At most five keys per client.";
+        }
+
+        var accepted = Ema.Protocol.SecurityAlgorithms.DefaultAccepted.Select(Ema.Tokens.Jose.JwsAlgorithm.Get).ToList();
+        if (parsed.Any(k => k.Jwk.N is { Length: > 683 }))
+        {
+            return "RSA keys of more than 4096 bits are not accepted for client authentication.";
+        }
+
+        return parsed.Count == 0 || !parsed.All(k => accepted.Any(k.IsCompatibleWith))
+            ? "Every key must be usable for ES256 (EC P-256) or RS256/PS256 (RSA, 2048–4096 bits)."
             : null;
     }
 }

@@ -328,6 +328,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused(client is null ? $"There is no client '{clientId}'." : $"{client.ClientId} is a public client: it has no secret.");
         }
 
+        if (client.AuthenticationMethod == ClientAuthenticationMethods.PrivateKeyJwt)
+        {
+            return AdminResult.Refused($"{client.ClientId} authenticates with keys (private_key_jwt), not a secret: replace its keys instead.");
+        }
+
         var secret = SecretHasher.NewSecret();
         if (!await applications.SetClientSecretHashAsync(client.ClientId, SecretHasher.Hash(secret), cancellationToken, Record(by, "client_secret_rotate", $"rotated the secret of {client.ClientId}", client.ClientId)).ConfigureAwait(false))
         {
@@ -335,6 +340,21 @@ public sealed partial class AdminOperations(
         }
 
         return AdminResult.Done($"New secret for {client.ClientId}; the old one no longer works. Copy it now: it is not shown again.", secret);
+    }
+
+    /// <summary>Replaces a private_key_jwt client's public keys: assertions signed with the old ones stop working.</summary>
+    public async Task<AdminResult> ReplaceClientKeysAsync(ConsoleUser by, string clientId, string jwks, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        clientId ??= string.Empty;
+        if (AdminInput.ClientJwksProblem(jwks ?? string.Empty) is { } problem)
+        {
+            return AdminResult.Refused(problem);
+        }
+
+        return await applications.SetClientJwksAsync(clientId, jwks!, cancellationToken, Record(by, "client_keys_replace", $"replaced the keys of {clientId}", clientId)).ConfigureAwait(false)
+            ? AdminResult.Done($"Replaced the keys of {clientId}; assertions signed with the old ones no longer work.")
+            : AdminResult.Refused($"There is no private_key_jwt client '{clientId}'.");
     }
 
     public async Task<AdminResult> SetClientEnabledAsync(ConsoleUser by, string clientId, bool enabled, CancellationToken cancellationToken)

@@ -204,6 +204,11 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
     public async Task<AdminResult> RotateClientSecretAsync(ConsoleUser by, string clientId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
+        if (!string.IsNullOrWhiteSpace(clientId) && await store.FindClientAsync(clientId, cancellationToken).ConfigureAwait(false) is { AuthenticationMethod: ClientAuthenticationMethods.PrivateKeyJwt })
+        {
+            return AdminResult.Refused($"{clientId} authenticates with keys (private_key_jwt), not a secret: replace its keys instead.");
+        }
+
         var secret = SecretHasher.NewSecret();
         if (string.IsNullOrWhiteSpace(clientId)
             || !await store.SetClientSecretHashAsync(clientId, SecretHasher.Hash(secret), cancellationToken, Record(by, "as_client_rotate_secret", $"rotated the secret of authorization-server client {clientId}", clientId)).ConfigureAwait(false))
@@ -212,6 +217,21 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
         }
 
         return AdminResult.Done($"Rotated the secret of {clientId}.", secret);
+    }
+
+    /// <summary>Replaces a private_key_jwt client's public keys: assertions signed with the old ones stop working.</summary>
+    public async Task<AdminResult> ReplaceClientKeysAsync(ConsoleUser by, string clientId, string jwks, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        clientId ??= string.Empty;
+        if (AdminInput.ClientJwksProblem(jwks ?? string.Empty) is { } problem)
+        {
+            return AdminResult.Refused(problem);
+        }
+
+        return await store.SetClientJwksAsync(clientId, jwks!, cancellationToken, Record(by, "as_client_keys_replace", $"replaced the keys of authorization-server client {clientId}", clientId)).ConfigureAwait(false)
+            ? AdminResult.Done($"Replaced the keys of {clientId}; assertions signed with the old ones no longer work.")
+            : AdminResult.Refused($"There is no private_key_jwt client '{clientId}'.");
     }
 
     public async Task<AdminResult> CreateResourceAsync(ConsoleUser by, string id, string name, string resource, IReadOnlyList<string> scopes, CancellationToken cancellationToken)

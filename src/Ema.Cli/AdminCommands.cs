@@ -154,6 +154,17 @@ internal static class AdminCommands
         var rotate = new Command("rotate-secret", "Give a client a new secret, printed once; the old one stops working (running servers: within 10 s).") { rotated, By, Remote };
         rotate.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.RotateClientSecretAsync(by, p.GetValue(rotated)!, ct), "POST", $"/clients/{E(p.GetValue(rotated)!)}/rotate-secret", null));
         clients.Subcommands.Add(rotate);
+        var rekeyed = new Option<string>("--id") { Required = true };
+        var rekeyFile = new Option<string>("--jwks-file") { Required = true, Description = "The client's new public keys (a JWK Set)." };
+        var rekey = new Command("set-keys", "Replace a private_key_jwt client's public keys; assertions signed with the old ones stop working.") { rekeyed, rekeyFile, By, Remote };
+        rekey.SetAction(async (p, ct) =>
+        {
+            var (jwks, readError) = ReadJwksFile(p.GetValue(rekeyFile));
+            return readError is not null
+                ? Fail(readError)
+                : await AsChanged(p, ct, (ops, by) => ops.ReplaceClientKeysAsync(by, p.GetValue(rekeyed)!, jwks!, ct), "POST", $"/clients/{E(p.GetValue(rekeyed)!)}/keys", new ClientKeysRequest(jwks!)).ConfigureAwait(false);
+        });
+        clients.Subcommands.Add(rekey);
         root.Subcommands.Add(clients);
 
         var resources = new Command("resources", "MCP servers this authorization server issues tokens for.");
@@ -388,6 +399,16 @@ internal static class AdminCommands
         var rotate = new Command("rotate-secret", "Replace a confidential client's secret; the new one is printed once and the old one stops working.") { clientId, By, Remote };
         rotate.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.RotateClientSecretAsync(by, p.GetValue(clientId)!, ct), "POST", $"/clients/{E(p.GetValue(clientId)!)}/rotate-secret", null));
         clients.Subcommands.Add(rotate);
+        var keysFile = new Option<string>("--jwks-file") { Required = true, Description = "The client's new public keys (a JWK Set)." };
+        var setKeys = new Command("set-keys", "Replace a private_key_jwt client's public keys; assertions signed with the old ones stop working.") { clientId, keysFile, By, Remote };
+        setKeys.SetAction(async (p, ct) =>
+        {
+            var (jwks, readError) = ReadJwksFile(p.GetValue(keysFile));
+            return readError is not null
+                ? Fail(readError)
+                : await Changed(p, ct, (ops, by) => ops.ReplaceClientKeysAsync(by, p.GetValue(clientId)!, jwks!, ct), "POST", $"/clients/{E(p.GetValue(clientId)!)}/keys", new ClientKeysRequest(jwks!)).ConfigureAwait(false);
+        });
+        clients.Subcommands.Add(setKeys);
 
         var resource = new Argument<string>("resource-id");
         var remoteId = new Argument<string>("client-id-at-resource");

@@ -42,8 +42,15 @@ public sealed class OptionsAndChallengeTests
     [Theory]
     [InlineData("not a pem", "is not a PEM private key")]
     [InlineData("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "is not a PEM private key")]
+    [InlineData("PUBLIC", "is not a PEM private key")] // a public key imports, but cannot sign
     public void Options_PrivateKeyJwtWithAnUnusableKey_IsRefused(string pem, string message)
     {
+        if (pem == "PUBLIC")
+        {
+            using var rsa = System.Security.Cryptography.RSA.Create(2048);
+            pem = rsa.ExportSubjectPublicKeyInfoPem();
+        }
+
         var options = new EmaClientOptions { IdentityProvider = "https://idp.example", IdentityProviderClient = ClientCredentials.WithPrivateKey("a", pem) };
         var ex = Assert.Throws<InvalidOperationException>(() => new EmaClient(options, new FakeNetwork()));
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);

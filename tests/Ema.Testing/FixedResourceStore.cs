@@ -25,6 +25,8 @@ public sealed class FixedResourceStore(IReadOnlyList<ResourceApplication> resour
 
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
+    public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
+
     public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();

@@ -23,6 +23,9 @@ public sealed record UsernameRequest(string Username);
 public sealed record RoleRequest(string Role);
 
 /// <summary>New client application.</summary>
+/// <summary>A private_key_jwt client's new public keys (a JWK Set document).</summary>
+public sealed record ClientKeysRequest(string Jwks);
+
 public sealed record CreateClientRequest(string ClientId, string Name, IReadOnlyList<string>? RedirectUris, string? AuthenticationMethod, bool TokenExchange, string? Jwks = null);
 
 /// <summary>New resource application; <see cref="Scopes"/> one per line: <c>name</c> or <c>name:low|medium|high</c>.</summary>
@@ -100,6 +103,8 @@ internal static class AdminApiChanges
             RunAsync(c, by => o.CreateClientAsync(by, r.ClientId, r.Name, r.RedirectUris ?? [], r.AuthenticationMethod ?? Ema.Protocol.ClientAuthenticationMethods.ClientSecretBasic, r.TokenExchange, r.Jwks, ct))).WithName("CreateClient");
         changes.MapPost("/clients/{clientId}/rotate-secret", (string clientId, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.RotateClientSecretAsync(by, clientId, ct))).WithName("RotateClientSecret");
+        changes.MapPost("/clients/{clientId}/keys", (string clientId, ClientKeysRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
+            RunAsync(c, by => o.ReplaceClientKeysAsync(by, clientId, r.Jwks, ct))).WithName("ReplaceClientKeys");
         changes.MapPost("/clients/{clientId}/disable", (string clientId, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.SetClientEnabledAsync(by, clientId, enabled: false, ct))).WithName("DisableClient");
         changes.MapPost("/clients/{clientId}/enable", (string clientId, AdminOperations o, HttpContext c, CancellationToken ct) =>

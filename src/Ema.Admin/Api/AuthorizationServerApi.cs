@@ -84,6 +84,8 @@ internal static class AuthorizationServerApi
             AdminApiChanges.RunAsync(c, by => o.SetClientEnabledAsync(by, clientId, enabled: true, ct))).WithName("EnableAuthorizationServerClient");
         a.MapPost("/clients/{clientId}/rotate-secret", (string clientId, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
             AdminApiChanges.RunAsync(c, by => o.RotateClientSecretAsync(by, clientId, ct))).WithName("RotateAuthorizationServerClientSecret");
+        a.MapPost("/clients/{clientId}/keys", (string clientId, ClientKeysRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
+            AdminApiChanges.RunAsync(c, by => o.ReplaceClientKeysAsync(by, clientId, r.Jwks, ct))).WithName("ReplaceAuthorizationServerClientKeys");
         a.MapPost("/resources", (CreateAuthorizationServerResourceRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
             AdminApiChanges.RunAsync(c, by => o.CreateResourceAsync(by, r.Id, r.Name, r.Resource, r.Scopes ?? [], ct))).WithName("CreateAuthorizationServerResource");
         a.MapDelete("/resources/{id}", (string id, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>

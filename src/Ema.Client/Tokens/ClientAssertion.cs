@@ -75,6 +75,7 @@ internal static class ClientAssertion
         try
         {
             rsa.ImportFromPem(pem);
+            _ = rsa.ExportParameters(includePrivateParameters: true); // a public-key PEM imports too: it cannot sign
             return rsa.KeySize >= 2048 ? (SecurityAlgorithms.RsaSha256, null, rsa) : (null, null, rsa);
         }
         catch (Exception ex) when (ex is ArgumentException or CryptographicException)
@@ -93,6 +94,10 @@ internal static class ClientAssertion
             throw;
         }
 
-        return ec.KeySize == 256 ? (SecurityAlgorithms.EcdsaSha256, ec, null) : (null, ec, null);
+        // ES256 is P-256 exactly (RFC 7518 §3.4): other 256-bit curves (secp256k1, brainpool) sign nothing a server accepts.
+        var parameters = ec.ExportParameters(includePrivateParameters: true);
+        return parameters.Curve.Oid?.Value == ECCurve.NamedCurves.nistP256.Oid.Value && parameters.D is not null
+            ? (SecurityAlgorithms.EcdsaSha256, ec, null)
+            : (null, ec, null);
     }
 }

@@ -52,10 +52,16 @@ public sealed class ClientAssertionVerifier
 
         if (!JwsAlgorithm.TryGet(token.Algorithm, out var algorithm) || !SecurityAlgorithms.DefaultAccepted.Contains(algorithm.Name, StringComparer.Ordinal))
         {
-            return Invalid(client, $"alg={token.Algorithm ?? "(none)"}");
+            return Invalid(client, $"alg={Shown(token.Algorithm)}");
         }
 
+        // With several keys registered the assertion names its key (kid): one verification per request, not one per key.
         var keys = _keys.GetValue(client, static c => c.Jwks is { } jwks ? JwksParser.Parse(Encoding.UTF8.GetBytes(jwks)).Keys : []);
+        if (keys.Count > 1 && token.KeyId is null)
+        {
+            return Invalid(client, "no kid, and the client has several keys");
+        }
+
         var verified = keys.Any(k => (token.KeyId is null || k.KeyId == token.KeyId) && k.IsCompatibleWith(algorithm) && k.Verify(algorithm, token.SigningInput.Span, token.Signature));
         if (!verified)
         {
@@ -70,17 +76,22 @@ public sealed class ClientAssertionVerifier
             return Invalid(client, "iss and sub must both be the client id");
         }
 
-        if (claims.Audiences is not { Count: > 0 } audiences || !audiences.Any(a => _audiences.Contains(a, StringComparer.Ordinal)))
+        // One audience, this server (draft-ietf-oauth-rfc7523bis: an assertion naming several audiences could be
+        // replayed by any of them here).
+        if (claims.Audiences is not [var audience] || !_audiences.Contains(audience, StringComparer.Ordinal))
         {
-            return Invalid(client, "aud does not name this server");
+            return Invalid(client, "aud is not exactly this server");
         }
 
-        if (claims.ExpiresAt is not { } exp || DateTimeOffset.FromUnixTimeSeconds(exp) + ClockSkew <= now || DateTimeOffset.FromUnixTimeSeconds(exp) > now + MaxLifetime + ClockSkew)
+        // Compared in whole seconds (no DateTimeOffset arithmetic that could overflow near year 9999).
+        var nowSeconds = now.ToUnixTimeSeconds();
+        var skew = (long)ClockSkew.TotalSeconds;
+        if (claims.ExpiresAt is not { } exp || exp + skew <= nowSeconds || exp > nowSeconds + (long)MaxLifetime.TotalSeconds + skew)
         {
             return Invalid(client, "exp missing, passed, or more than ten minutes ahead");
         }
 
-        if ((claims.NotBefore is { } nbf && DateTimeOffset.FromUnixTimeSeconds(nbf) > now + ClockSkew) || (claims.IssuedAt is { } iat && DateTimeOffset.FromUnixTimeSeconds(iat) > now + ClockSkew))
+        if ((claims.NotBefore is { } nbf && nbf > nowSeconds + skew) || (claims.IssuedAt is { } iat && iat > nowSeconds + skew))
         {
             return Invalid(client, "nbf or iat in the future");
         }
@@ -91,14 +102,18 @@ public sealed class ClientAssertionVerifier
         }
 
         // RFC 7523 §3 item 7: the server may refuse a jti it has seen — Ema always does, for the assertion's lifetime.
-        var recorded = await _replay.TryAddAsync("client_assertion " + client.ClientId, claims.JwtId, DateTimeOffset.FromUnixTimeSeconds(exp) + ClockSkew, cancellationToken).ConfigureAwait(false);
+        var recorded = await _replay.TryAddAsync("client_assertion " + client.ClientId, claims.JwtId, DateTimeOffset.FromUnixTimeSeconds(exp + skew), cancellationToken).ConfigureAwait(false);
         return recorded switch
         {
             ReplayCheckResult.Accepted => null,
-            ReplayCheckResult.Replayed => OAuthError.From(ErrorIds.ClientAssertionReplayed, $"client_id={client.ClientId} jti={claims.JwtId}"),
+            ReplayCheckResult.Replayed => OAuthError.From(ErrorIds.ClientAssertionReplayed, $"client_id={client.ClientId} jti={Shown(claims.JwtId)}"),
             _ => OAuthError.ServerError("client assertion replay cache unavailable"),
         };
     }
 
     private static OAuthError Invalid(ClientApplication client, string why) => OAuthError.From(ErrorIds.ClientAssertionInvalid, $"client_id={client.ClientId}: {why}");
+
+    /// <summary>An unverified value for the debug text that may be logged: at most 200 characters, control characters escaped.</summary>
+    internal static string Shown(string? value) =>
+        value is null ? "(none)" : string.Concat(value.Take(200).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
 }

@@ -150,17 +150,17 @@ public sealed class ClientAuthenticator
         var client = await _applications.FindClientAsync(clientId, cancellationToken).ConfigureAwait(false);
         if (client is null)
         {
-            return Fail(OAuthError.From(ErrorIds.ClientUnknown, $"client_id={clientId}"), basic);
+            return Fail(OAuthError.From(ErrorIds.ClientUnknown, $"client_id={ClientAssertionVerifier.Shown(clientId)}"), basic);
         }
 
         if (!client.Enabled)
         {
-            return Fail(OAuthError.From(ErrorIds.ClientDisabled, $"client_id={clientId}"), basic);
+            return Fail(OAuthError.From(ErrorIds.ClientDisabled, $"client_id={ClientAssertionVerifier.Shown(clientId)}"), basic);
         }
 
         if (client.AuthenticationMethod != ClientAuthenticationMethods.PrivateKeyJwt)
         {
-            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, $"client_id={clientId} used {ClientAuthenticationMethods.PrivateKeyJwt}, registered {client.AuthenticationMethod}"), basic);
+            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, $"client_id={ClientAssertionVerifier.Shown(clientId)} used {ClientAuthenticationMethods.PrivateKeyJwt}, registered {client.AuthenticationMethod}"), basic);
         }
 
         var error = await _assertions.VerifyAsync(request.ClientAssertion, client, cancellationToken).ConfigureAwait(false);

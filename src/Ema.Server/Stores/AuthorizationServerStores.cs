@@ -42,6 +42,9 @@ public interface IAuthorizationServerStore
     /// <summary>Replaces a client's secret hash (rotation: the old secret stops working). False when there is no such client.</summary>
     Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
+    /// <summary>Replaces a <c>private_key_jwt</c> client's public keys (false: no such client with that method).</summary>
+    Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
+
     Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken);
 
     Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);

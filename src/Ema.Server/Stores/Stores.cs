@@ -90,6 +90,9 @@ public interface IApplicationStore : IClientDirectory
     /// <summary>Replaces a confidential client's secret hash (rotation); false when there is no such client.</summary>
     Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
+    /// <summary>Replaces a <c>private_key_jwt</c> client's public keys (false: no such client with that method).</summary>
+    Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
+
     /// <summary>Replaces a client's redirect URIs; false when there is no such client.</summary>
     Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken);
 

@@ -77,7 +77,10 @@ public sealed class SqliteApplicationStore : IApplicationStore
         _audit.ChangeOneAsync("UPDATE clients SET enabled = @e WHERE client_id = @clientId", new { e = enabled ? 1 : 0, clientId }, auditRecord, cancellationToken);
 
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
-        _audit.ChangeOneAsync("UPDATE clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method <> @none", new { secretHash, clientId, none = Ema.Protocol.ClientAuthenticationMethods.None }, auditRecord, cancellationToken);
+        _audit.ChangeOneAsync("UPDATE clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method IN (@basic, @post)", new { secretHash, clientId, basic = Ema.Protocol.ClientAuthenticationMethods.ClientSecretBasic, post = Ema.Protocol.ClientAuthenticationMethods.ClientSecretPost }, auditRecord, cancellationToken);
+
+    public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE clients SET jwks = @jwks WHERE client_id = @clientId AND auth_method = @method", new { jwks, clientId, method = Ema.Protocol.ClientAuthenticationMethods.PrivateKeyJwt }, auditRecord, cancellationToken);
 
     public async Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) =>
         await _db.RunAsync(c => c.ExecuteAsync("UPDATE clients SET redirect_uris = @uris WHERE client_id = @clientId", new { uris = Db.List(redirectUris), clientId }), cancellationToken).ConfigureAwait(false) == 1;

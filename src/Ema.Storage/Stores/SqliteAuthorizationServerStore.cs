@@ -84,7 +84,10 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
         _audit.ChangeOneAsync("UPDATE as_clients SET enabled = @enabled WHERE client_id = @clientId", new { clientId, enabled = enabled ? 1 : 0 }, auditRecord, cancellationToken);
 
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
-        _audit.ChangeOneAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId", new { clientId, secretHash }, auditRecord, cancellationToken);
+        _audit.ChangeOneAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method <> @method", new { clientId, secretHash, method = Ema.Protocol.ClientAuthenticationMethods.PrivateKeyJwt }, auditRecord, cancellationToken);
+
+    public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE as_clients SET jwks = @jwks WHERE client_id = @clientId AND auth_method = @method", new { jwks, clientId, method = Ema.Protocol.ClientAuthenticationMethods.PrivateKeyJwt }, auditRecord, cancellationToken);
 
     public Task<bool> DeleteResourceAsync(string id, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
         _audit.ChangeOneAsync("DELETE FROM as_resources WHERE id = @id", new { id }, auditRecord, cancellationToken);

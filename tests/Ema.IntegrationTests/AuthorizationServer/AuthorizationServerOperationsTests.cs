@@ -103,10 +103,12 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"1\",\"y\":\"2\"}]}", "no usable signature key")]
+    [InlineData("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"1\",\"y\":\"2\"}]}", "Every key must be usable for ES256")]
     [InlineData("[]", "Not a JWK Set")]
     [InlineData("{\"keys\":", "not valid JSON")]
     [InlineData("PRIVATE", "holds a private key")]
+    [InlineData("P384", "Every key must be usable for ES256")] // a key the verifier would never use
+    [InlineData("SIX", "At most five keys")]
     public async Task CreateClient_WithKeysThatCannotVerifyOrArePrivate_IsRefused_AndNothingStored(string jwks, string expected)
     {
         // private_key_jwt registrations take public keys only: a private one pasted by mistake is refused, not stored.
@@ -117,6 +119,18 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
             jwks = "{\"keys\":[" + key.ToJsonString() + "]}";
         }
 
+        string PublicJwk(System.Security.Cryptography.ECCurve curve)
+        {
+            using var ec = System.Security.Cryptography.ECDsa.Create(curve);
+            return System.Text.Json.JsonSerializer.Serialize(Ema.Tokens.Keys.VerificationKey.FromEcdsa(ec).Jwk, Ema.Protocol.EmaJsonContext.Default.JsonWebKeyDocument);
+        }
+
+        jwks = jwks switch
+        {
+            "P384" => "{\"keys\":[" + PublicJwk(System.Security.Cryptography.ECCurve.NamedCurves.nistP384) + "]}",
+            "SIX" => "{\"keys\":[" + string.Join(",", Enumerable.Range(0, 6).Select(_ => PublicJwk(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))) + "]}",
+            _ => jwks,
+        };
         var refused = await Operations.CreateClientAsync(Admin, "pk-client", "PK", jwks, default);
         Assert.False(refused.Succeeded);
         Assert.Contains(expected, refused.Message, StringComparison.Ordinal);

@@ -83,6 +83,8 @@ public sealed class IssuerKeyRefreshTests
 
         public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
+        public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
+
         public Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();

@@ -113,7 +113,8 @@ public sealed class PrivateKeyJwtTests(EmaServerFixture server) : IAsyncLifetime
 
     public static TheoryData<string> Refusals() =>
     [
-        "signed by another key", "aud of another server", "expired", "exp too far ahead", "iss not the client", "sub not the client", "no jti", "no exp", "alg none", "not a JWT",
+        "signed by another key", "aud of another server", "aud naming this server and another", "expired", "exp too far ahead", "exp in year 9999",
+        "iss not the client", "sub not the client", "no jti", "no exp", "alg none", "not a JWT",
     ];
 
     [Theory]
@@ -124,6 +125,8 @@ public sealed class PrivateKeyJwtTests(EmaServerFixture server) : IAsyncLifetime
         {
             "signed by another key" => Assertion(AsToken, TestKeys.AttackerEc()),
             "aud of another server" => Assertion(server.Issuer + "/token"),
+            "aud naming this server and another" => Assertion(AsToken, mutate: c => c["aud"] = new[] { AsToken, "https://as.elsewhere.example" }), // rfc7523bis
+            "exp in year 9999" => Assertion(AsToken, mutate: c => c["exp"] = 253_402_300_799L), // refused, never a 500
             "expired" => Assertion(AsToken, mutate: c => { c["iat"] = Now - 600; c["exp"] = Now - 120; }),
             "exp too far ahead" => Assertion(AsToken, mutate: c => c["exp"] = Now + 3600),
             "iss not the client" => Assertion(AsToken, mutate: c => c["iss"] = ClientId + "-x"),
@@ -175,6 +178,30 @@ public sealed class PrivateKeyJwtTests(EmaServerFixture server) : IAsyncLifetime
         var options = new EmaClientOptions { IdentityProvider = server.Issuer, IdentityProviderClient = ClientCredentials.WithPrivateKey(ClientId, pem), UseCatalog = false };
         using var client = await ClientHarness.SignedInAsync(server, "alice", options);
         Assert.Equal("alice", client.Session!.Username);
+    }
+
+    [Fact]
+    public async Task Keys_Replaced_TheOldKeyStopsWorking_AndASecretCannotBeRotatedIn()
+    {
+        var operations = server.App.Services.GetRequiredService<Ema.Admin.AuthorizationServerOperations>();
+        var admin = new Ema.Admin.Console.ConsoleUser("usr-admin", "admin", "Admin", ["admin"], DateTimeOffset.UnixEpoch, ["pwd", "mfa"], null);
+        var rotated = await operations.RotateClientSecretAsync(admin, ClientId, default);
+        Assert.False(rotated.Succeeded);
+        Assert.Contains("replace its keys instead", rotated.Message, StringComparison.Ordinal);
+
+        var newKey = TestKeys.AttackerEc();
+        try
+        {
+            Assert.True((await operations.ReplaceClientKeysAsync(admin, ClientId, Jwks(newKey), default)).Succeeded);
+            await AssertInvalidClientAsync(await RedeemAsync(Assertion(AsToken)), ErrorIds.ClientAssertionInvalid); // the old key
+            var withNewKey = await RedeemAsync(Assertion(AsToken, newKey));
+            Assert.True(withNewKey.IsSuccessStatusCode, await withNewKey.Content.ReadAsStringAsync());
+            server.Remember(JsonSerializer.Deserialize(await withNewKey.Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!.AccessToken);
+        }
+        finally
+        {
+            Assert.True((await operations.ReplaceClientKeysAsync(admin, ClientId, Jwks(_clientKey), default)).Succeeded);
+        }
     }
 
     [Fact]

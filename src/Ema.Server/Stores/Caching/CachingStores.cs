@@ -56,6 +56,9 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
         CacheWrite.Then(inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
+    public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientJwksAsync(clientId, jwks, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
+
     public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) =>
         CacheWrite.Then(inner.SetClientRedirectUrisAsync(clientId, redirectUris, cancellationToken), () => _clients.Invalidate(clientId));
 
@@ -230,6 +233,9 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
 
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
         CacheWrite.Then(inner.SetClientSecretHashAsync(clientId, secretHash, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
+
+    public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientJwksAsync(clientId, jwks, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
 
