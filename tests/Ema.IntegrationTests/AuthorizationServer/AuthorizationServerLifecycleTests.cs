@@ -48,6 +48,11 @@ public sealed class AuthorizationServerLifecycleTests(LifecycleServerFixture ser
             var before = await server.AuditCountAsync();
             await SignInTests.AssertErrorAsync(await RedeemAsync(idJag, AsAgent), HttpStatusCode.BadRequest, ErrorIds.IdJagIssuerUntrusted);
             Assert.Equal(before + 1, await server.AuditCountAsync());
+
+            // Spec §2(c)26: with no issuer trusted, the metadata offers neither the jwt-bearer grant nor the ID-JAG profile.
+            var untrusting = await MetadataAsync();
+            Assert.Empty(untrusting.GrantTypesSupported!);
+            Assert.Null(untrusting.AuthorizationGrantProfilesSupported);
         }
         finally
         {
@@ -57,7 +62,11 @@ public sealed class AuthorizationServerLifecycleTests(LifecycleServerFixture ser
 
         Assert.Equal(HttpStatusCode.OK, (await RedeemAsync(await ExchangeAsync(alice.Tokens.IdToken!), AsAgent)).StatusCode);
         Assert.False(await Store.SetTrustedIssuerEnabledAsync("https://idp.nowhere.example", false, default));
+        Assert.Equal([GrantProfiles.IdJag], (await MetadataAsync()).AuthorizationGrantProfilesSupported!);
     }
+
+    private async Task<AuthorizationServerMetadata> MetadataAsync() =>
+        JsonSerializer.Deserialize(await server.Http.GetStringAsync(server.BaseUrl + "/.well-known/oauth-authorization-server/as"), EmaJsonContext.Default.AuthorizationServerMetadata)!;
 
     [Fact]
     public async Task IssuerRegistry_UnchangedRegistration_KeepsItsKeySource_AcrossRereads()
