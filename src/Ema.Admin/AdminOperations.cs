@@ -261,7 +261,11 @@ public sealed partial class AdminOperations(
     /// A client application; a confidential one's secret is returned once. With <c>private_key_jwt</c> the client has no
     /// secret: <paramref name="jwks"/> holds the public keys its assertions are verified with (RFC 7523 §2.2).
     /// </summary>
-    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, IReadOnlyList<string> redirectUris, string authenticationMethod, bool tokenExchange, string? jwks, CancellationToken cancellationToken)
+    public Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, IReadOnlyList<string> redirectUris, string authenticationMethod, bool tokenExchange, string? jwks, CancellationToken cancellationToken) =>
+        CreateClientAsync(by, clientId, name, redirectUris, authenticationMethod, tokenExchange, jwks, requireDpop: false, cancellationToken);
+
+    /// <summary>The same; with <paramref name="requireDpop"/> the client gets key-bound ID-JAGs only (ADR 0007).</summary>
+    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, IReadOnlyList<string> redirectUris, string authenticationMethod, bool tokenExchange, string? jwks, bool requireDpop, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
         ArgumentNullException.ThrowIfNull(redirectUris);
@@ -304,10 +308,11 @@ public sealed partial class AdminOperations(
             AuthenticationMethod = authenticationMethod,
             SecretHash = secret is null ? null : SecretHasher.Hash(secret),
             Jwks = jwks,
+            RequireDpop = requireDpop,
             GrantTypes = tokenExchange ? [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.TokenExchange] : [GrantTypes.AuthorizationCode, GrantTypes.RefreshToken],
             TokenExchangeAllowed = tokenExchange,
         };
-        if (!await applications.CreateClientAsync(client, cancellationToken, Record(by, "client_create", $"created client {clientId} ({authenticationMethod}{(tokenExchange ? ", token exchange" : string.Empty)})", clientId)).ConfigureAwait(false))
+        if (!await applications.CreateClientAsync(client, cancellationToken, Record(by, "client_create", $"created client {clientId} ({authenticationMethod}{(tokenExchange ? ", token exchange" : string.Empty)}{(requireDpop ? ", DPoP required" : string.Empty)})", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }

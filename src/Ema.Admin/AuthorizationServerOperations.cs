@@ -159,7 +159,11 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
         CreateClientAsync(by, clientId, name, null, cancellationToken);
 
     /// <summary>With <paramref name="jwks"/>, a private_key_jwt client (RFC 7523 §2.2; decision 14) verified with those public keys.</summary>
-    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, string? jwks, CancellationToken cancellationToken)
+    public Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, string? jwks, CancellationToken cancellationToken) =>
+        CreateClientAsync(by, clientId, name, jwks, requireDpop: false, cancellationToken);
+
+    /// <summary>The same; with <paramref name="requireDpop"/> only key-bound ID-JAGs are redeemed for this client (ADR 0007).</summary>
+    public async Task<AdminResult> CreateClientAsync(ConsoleUser by, string clientId, string name, string? jwks, bool requireDpop, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(by);
         clientId = (clientId ?? string.Empty).Trim();
@@ -176,11 +180,11 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
         var secret = jwks is null ? SecretHasher.NewSecret() : null;
         var client = new ClientApplication
         {
-            ClientId = clientId, Name = name.Trim(), Jwks = jwks,
+            ClientId = clientId, Name = name.Trim(), Jwks = jwks, RequireDpop = requireDpop,
             AuthenticationMethod = jwks is null ? ClientAuthenticationMethods.ClientSecretBasic : ClientAuthenticationMethods.PrivateKeyJwt,
             SecretHash = secret is null ? null : SecretHasher.Hash(secret),
         };
-        if (!await store.CreateClientAsync(client, cancellationToken, Record(by, "as_client_create", $"created authorization-server client {clientId} ({client.AuthenticationMethod})", clientId)).ConfigureAwait(false))
+        if (!await store.CreateClientAsync(client, cancellationToken, Record(by, "as_client_create", $"created authorization-server client {clientId} ({client.AuthenticationMethod}{(requireDpop ? ", DPoP required" : string.Empty)})", clientId)).ConfigureAwait(false))
         {
             return AdminResult.Refused($"A client '{clientId}' already exists.");
         }

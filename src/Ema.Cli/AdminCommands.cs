@@ -130,7 +130,8 @@ internal static class AdminCommands
         var clientId = new Option<string>("--id") { Required = true };
         var clientName = new Option<string>("--name") { Required = true };
         var clientJwks = new Option<string?>("--jwks-file") { Description = "Register a private_key_jwt client with these public keys (a JWK Set) instead of a secret." };
-        var clientAdd = new Command("add", "Add a client; its secret is printed once (none with --jwks-file).") { clientId, clientName, clientJwks, By, Remote };
+        var clientRequireDpop = new Option<bool>("--require-dpop") { Description = "Redeem only key-bound ID-JAGs (cnf) for this client, with their DPoP proof." };
+        var clientAdd = new Command("add", "Add a client; its secret is printed once (none with --jwks-file).") { clientId, clientName, clientJwks, clientRequireDpop, By, Remote };
         clientAdd.SetAction(async (p, ct) =>
         {
             if (ReadJwksFile(p.GetValue(clientJwks)) is var (jwks, readError) && readError is not null)
@@ -138,7 +139,7 @@ internal static class AdminCommands
                 return Fail(readError);
             }
 
-            return await AsChanged(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(clientId)!, p.GetValue(clientName)!, jwks, ct), "POST", "/clients", new CreateAuthorizationServerClientRequest(p.GetValue(clientId)!, p.GetValue(clientName)!, jwks)).ConfigureAwait(false);
+            return await AsChanged(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(clientId)!, p.GetValue(clientName)!, jwks, p.GetValue(clientRequireDpop), ct), "POST", "/clients", new CreateAuthorizationServerClientRequest(p.GetValue(clientId)!, p.GetValue(clientName)!, jwks, p.GetValue(clientRequireDpop))).ConfigureAwait(false);
         });
         clients.Subcommands.Add(clientList);
         clients.Subcommands.Add(clientAdd);
@@ -376,7 +377,8 @@ internal static class AdminCommands
         var auth = new Option<string>("--auth") { DefaultValueFactory = _ => ClientAuthenticationMethods.ClientSecretBasic, Description = "client_secret_basic, client_secret_post, private_key_jwt (with --jwks-file) or none." };
         var exchange = new Option<bool>("--token-exchange") { Description = "Allow token exchange (ID-JAG issuance)." };
         var jwksFile = new Option<string?>("--jwks-file") { Description = "private_key_jwt: a file with the client's public keys (a JWK Set)." };
-        var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange, jwksFile, By, Remote };
+        var requireDpop = new Option<bool>("--require-dpop") { Description = "Key-bound ID-JAGs only: its token exchanges need a DPoP proof (RFC 9449)." };
+        var add = new Command("add", "Add a client; a confidential client's secret is printed once.") { id, name, redirect, auth, exchange, jwksFile, requireDpop, By, Remote };
         add.SetAction(async (p, ct) =>
         {
             if (ReadJwksFile(p.GetValue(jwksFile)) is var (jwks, readError) && readError is not null)
@@ -384,7 +386,7 @@ internal static class AdminCommands
                 return Fail(readError);
             }
 
-            return await Changed(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth)!, p.GetValue(exchange), jwks, ct), "POST", "/clients", new CreateClientRequest(p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth), p.GetValue(exchange), jwks)).ConfigureAwait(false);
+            return await Changed(p, ct, (ops, by) => ops.CreateClientAsync(by, p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth)!, p.GetValue(exchange), jwks, p.GetValue(requireDpop), ct), "POST", "/clients", new CreateClientRequest(p.GetValue(id)!, p.GetValue(name)!, p.GetValue(redirect) ?? [], p.GetValue(auth), p.GetValue(exchange), jwks, p.GetValue(requireDpop))).ConfigureAwait(false);
         });
         clients.Subcommands.Add(add);
 

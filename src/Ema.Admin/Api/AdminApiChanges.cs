@@ -26,7 +26,7 @@ public sealed record RoleRequest(string Role);
 /// <summary>A private_key_jwt client's new public keys (a JWK Set document).</summary>
 public sealed record ClientKeysRequest(string Jwks);
 
-public sealed record CreateClientRequest(string ClientId, string Name, IReadOnlyList<string>? RedirectUris, string? AuthenticationMethod, bool TokenExchange, string? Jwks = null);
+public sealed record CreateClientRequest(string ClientId, string Name, IReadOnlyList<string>? RedirectUris, string? AuthenticationMethod, bool TokenExchange, string? Jwks = null, bool RequireDpop = false);
 
 /// <summary>New resource application; <see cref="Scopes"/> one per line: <c>name</c> or <c>name:low|medium|high</c>.</summary>
 public sealed record CreateResourceRequest(string Id, string DisplayName, string Resource, string AuthorizationServer, string Scopes);
@@ -100,7 +100,7 @@ internal static class AdminApiChanges
             RunAsync(c, by => o.RemoveGroupMemberAsync(by, groupId, username, ct))).WithName("RemoveGroupMember");
 
         changes.MapPost("/clients", (CreateClientRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
-            RunAsync(c, by => o.CreateClientAsync(by, r.ClientId, r.Name, r.RedirectUris ?? [], r.AuthenticationMethod ?? Ema.Protocol.ClientAuthenticationMethods.ClientSecretBasic, r.TokenExchange, r.Jwks, ct))).WithName("CreateClient");
+            RunAsync(c, by => o.CreateClientAsync(by, r.ClientId, r.Name, r.RedirectUris ?? [], r.AuthenticationMethod ?? Ema.Protocol.ClientAuthenticationMethods.ClientSecretBasic, r.TokenExchange, r.Jwks, r.RequireDpop, ct))).WithName("CreateClient");
         changes.MapPost("/clients/{clientId}/rotate-secret", (string clientId, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.RotateClientSecretAsync(by, clientId, ct))).WithName("RotateClientSecret");
         changes.MapPost("/clients/{clientId}/keys", (string clientId, ClientKeysRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>

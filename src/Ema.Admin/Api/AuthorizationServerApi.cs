@@ -32,7 +32,7 @@ public sealed record CreateTenantRequest(string Id, string Name);
 public sealed record IssuerRequest(string Issuer);
 
 /// <summary>New authorization-server client (confidential; its secret is in the answer only).</summary>
-public sealed record CreateAuthorizationServerClientRequest(string ClientId, string Name, string? Jwks = null);
+public sealed record CreateAuthorizationServerClientRequest(string ClientId, string Name, string? Jwks = null, bool RequireDpop = false);
 
 /// <summary>New authorization-server resource.</summary>
 public sealed record CreateAuthorizationServerResourceRequest(string Id, string Name, string Resource, IReadOnlyList<string>? Scopes);
@@ -77,7 +77,7 @@ internal static class AuthorizationServerApi
         a.MapPost("/issuers/enable", (IssuerRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
             AdminApiChanges.RunAsync(c, by => o.SetIssuerEnabledAsync(by, r.Issuer, enabled: true, ct))).WithName("EnableTrustedIssuer");
         a.MapPost("/clients", (CreateAuthorizationServerClientRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
-            AdminApiChanges.RunAsync(c, by => o.CreateClientAsync(by, r.ClientId, r.Name, r.Jwks, ct))).WithName("CreateAuthorizationServerClient");
+            AdminApiChanges.RunAsync(c, by => o.CreateClientAsync(by, r.ClientId, r.Name, r.Jwks, r.RequireDpop, ct))).WithName("CreateAuthorizationServerClient");
         a.MapPost("/clients/{clientId}/disable", (string clientId, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
             AdminApiChanges.RunAsync(c, by => o.SetClientEnabledAsync(by, clientId, enabled: false, ct))).WithName("DisableAuthorizationServerClient");
         a.MapPost("/clients/{clientId}/enable", (string clientId, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>

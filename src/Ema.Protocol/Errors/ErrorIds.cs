@@ -45,6 +45,7 @@ public static class ErrorIds
     public static readonly ErrorDescriptor DpopProofTargetMismatch = new("EMA1205", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof's htm or htu does not match this request.");
     public static readonly ErrorDescriptor DpopProofStale = new("EMA1206", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof's iat is outside the window this server accepts.");
     public static readonly ErrorDescriptor DpopProofReplayed = new("EMA1207", ErrorCodes.InvalidDpopProof, BadRequest, "The DPoP proof was already used.");
+    public static readonly ErrorDescriptor DpopProofRequired = new("EMA1208", ErrorCodes.InvalidDpopProof, BadRequest, "This client must present a DPoP proof: its ID-JAGs are always bound to a key.");
 
     // ----- ID-JAG validation at the authorization server (RFC 7523 §3, ID-JAG draft §4.4.1): invalid_grant unless noted -----
     public static readonly ErrorDescriptor IdJagMalformed = new("EMA2100", ErrorCodes.InvalidGrant, BadRequest, "The assertion is not a well-formed signed JWT.");
@@ -85,6 +86,7 @@ public static class ErrorIds
     public static readonly ErrorDescriptor IdJagTenantMismatch = new("EMA2135", ErrorCodes.InvalidGrant, BadRequest, "The assertion's tenant does not match the tenant configured for its issuer.");
     public static readonly ErrorDescriptor IdJagScopeMalformed = new("EMA2136", ErrorCodes.InvalidGrant, BadRequest, "The assertion's scope claim is malformed.");
     public static readonly ErrorDescriptor IdJagAuthorizationDetailsMalformed = new("EMA2137", ErrorCodes.InvalidGrant, BadRequest, "The assertion's authorization_details claim is not a JSON array of objects with a type (RFC 9396 §2).");
+    public static readonly ErrorDescriptor IdJagConfirmationRequired = new("EMA2140", ErrorCodes.InvalidGrant, BadRequest, "This client's assertions must be bound to a DPoP key (cnf), and this one is not.");
     public static readonly ErrorDescriptor IdJagConfirmationMismatch = new("EMA2139", ErrorCodes.InvalidGrant, BadRequest, "The DPoP proof's key is not the key the assertion is bound to (cnf.jkt).");
     public static readonly ErrorDescriptor IdJagAuthorizationDetailsUnsupported = new("EMA2138", ErrorCodes.InvalidAuthorizationDetails, BadRequest, "The assertion carries authorization details of a type this authorization server does not support (RFC 9396 §5).");
 

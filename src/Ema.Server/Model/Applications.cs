@@ -29,6 +29,13 @@ public sealed record ClientApplication
     /// </summary>
     public string? Jwks { get; init; }
 
+    /// <summary>
+    /// Sender-constrained ID-JAGs only (RFC 9449 §10.1's <c>dpop_bound_access_tokens</c>, applied to ID-JAGs; ADR 0007): at
+    /// the IdP a token exchange without a DPoP proof is refused; at the authorization server an ID-JAG that is not bound
+    /// to a key (no <c>cnf</c>) is refused for this client.
+    /// </summary>
+    public bool RequireDpop { get; init; }
+
     /// <summary>Grant types the client may use.</summary>
     public IReadOnlyList<string> GrantTypes { get; init; } = [];
 

@@ -9,7 +9,7 @@ namespace Ema.Storage.Stores;
 /// <summary>Client and resource applications in SQLite.</summary>
 public sealed class SqliteApplicationStore : IApplicationStore
 {
-    private const string ClientColumns = "client_id AS ClientId, name AS Name, redirect_uris AS RedirectUris, post_logout_redirect_uris AS PostLogoutRedirectUris, auth_method AS AuthMethod, secret_hash AS SecretHash, jwks AS Jwks, grant_types AS GrantTypes, token_exchange_allowed AS TokenExchangeAllowed, public_token_exchange_allowed AS PublicTokenExchangeAllowed, enabled AS Enabled";
+    private const string ClientColumns = "client_id AS ClientId, name AS Name, redirect_uris AS RedirectUris, post_logout_redirect_uris AS PostLogoutRedirectUris, auth_method AS AuthMethod, secret_hash AS SecretHash, jwks AS Jwks, require_dpop AS RequireDpop, grant_types AS GrantTypes, token_exchange_allowed AS TokenExchangeAllowed, public_token_exchange_allowed AS PublicTokenExchangeAllowed, enabled AS Enabled";
     private const string ResourceColumns = "id AS Id, display_name AS DisplayName, resource AS Resource, as_issuer AS AsIssuer, scopes AS Scopes, enabled AS Enabled";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
@@ -22,7 +22,7 @@ public sealed class SqliteApplicationStore : IApplicationStore
         _audit = audit;
     }
 
-    private sealed record ClientRow(string ClientId, string Name, string RedirectUris, string PostLogoutRedirectUris, string AuthMethod, string? SecretHash, string? Jwks, string GrantTypes, long TokenExchangeAllowed, long PublicTokenExchangeAllowed, long Enabled)
+    private sealed record ClientRow(string ClientId, string Name, string RedirectUris, string PostLogoutRedirectUris, string AuthMethod, string? SecretHash, string? Jwks, long RequireDpop, string GrantTypes, long TokenExchangeAllowed, long PublicTokenExchangeAllowed, long Enabled)
     {
         public ClientApplication ToModel() => new()
         {
@@ -33,6 +33,7 @@ public sealed class SqliteApplicationStore : IApplicationStore
             AuthenticationMethod = AuthMethod,
             SecretHash = SecretHash,
             Jwks = Jwks,
+            RequireDpop = RequireDpop != 0,
             GrantTypes = Db.List(GrantTypes),
             TokenExchangeAllowed = TokenExchangeAllowed != 0,
             PublicTokenExchangeAllowed = PublicTokenExchangeAllowed != 0,
@@ -63,10 +64,10 @@ public sealed class SqliteApplicationStore : IApplicationStore
     {
         ArgumentNullException.ThrowIfNull(client);
         return _audit.ChangeOneAsync(
-            "INSERT INTO clients (client_id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, grant_types, token_exchange_allowed, public_token_exchange_allowed, enabled, created_at) VALUES (@ClientId, @Name, @redirect, @postLogout, @AuthenticationMethod, @SecretHash, @Jwks, @grants, @tx, @ptx, @enabled, @now)",
+            "INSERT INTO clients (client_id, name, redirect_uris, post_logout_redirect_uris, auth_method, secret_hash, jwks, require_dpop, grant_types, token_exchange_allowed, public_token_exchange_allowed, enabled, created_at) VALUES (@ClientId, @Name, @redirect, @postLogout, @AuthenticationMethod, @SecretHash, @Jwks, @dpop, @grants, @tx, @ptx, @enabled, @now)",
             new
             {
-                client.ClientId, client.Name, redirect = Db.List(client.RedirectUris), postLogout = Db.List(client.PostLogoutRedirectUris), client.AuthenticationMethod, client.SecretHash, client.Jwks,
+                client.ClientId, client.Name, redirect = Db.List(client.RedirectUris), postLogout = Db.List(client.PostLogoutRedirectUris), client.AuthenticationMethod, client.SecretHash, client.Jwks, dpop = client.RequireDpop ? 1 : 0,
                 grants = Db.List(client.GrantTypes), tx = client.TokenExchangeAllowed ? 1 : 0, ptx = client.PublicTokenExchangeAllowed ? 1 : 0, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()),
             },
             auditRecord,

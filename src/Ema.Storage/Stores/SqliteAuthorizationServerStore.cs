@@ -11,7 +11,7 @@ namespace Ema.Storage.Stores;
 public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
 {
     private const string IssuerColumns = "issuer AS Issuer, tenant_id AS TenantId, issuer_tenant AS IssuerTenant, metadata_uri AS MetadataUri, jwks_uri AS JwksUri, inline_jwks AS InlineJwks, allowed_algorithms AS AllowedAlgorithms, allowed_client_ids AS AllowedClientIds, jit_provisioning AS Jit, clock_skew_seconds AS Skew, max_age_seconds AS MaxAge, tolerate_audience_trailing_slash AS Tolerate, enabled AS Enabled";
-    private const string ClientColumns = "client_id AS ClientId, name AS Name, auth_method AS AuthMethod, secret_hash AS SecretHash, jwks AS Jwks, enabled AS Enabled";
+    private const string ClientColumns = "client_id AS ClientId, name AS Name, auth_method AS AuthMethod, secret_hash AS SecretHash, jwks AS Jwks, require_dpop AS RequireDpop, enabled AS Enabled";
     private const string AccountColumns = "id AS Id, tenant_id AS TenantId, issuer AS Issuer, subject AS Subject, email AS Email, created_at AS CreatedAt";
     private readonly SqliteDatabase _db;
     private readonly TimeProvider _time;
@@ -34,11 +34,11 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
         };
     }
 
-    private sealed record ClientRow(string ClientId, string Name, string AuthMethod, string? SecretHash, string? Jwks, long Enabled)
+    private sealed record ClientRow(string ClientId, string Name, string AuthMethod, string? SecretHash, string? Jwks, long RequireDpop, long Enabled)
     {
         public ClientApplication ToModel() => new()
         {
-            ClientId = ClientId, Name = Name, AuthenticationMethod = AuthMethod, SecretHash = SecretHash, Jwks = Jwks, Enabled = Enabled != 0,
+            ClientId = ClientId, Name = Name, AuthenticationMethod = AuthMethod, SecretHash = SecretHash, Jwks = Jwks, RequireDpop = RequireDpop != 0, Enabled = Enabled != 0,
             GrantTypes = [GrantTypes.JwtBearer],
         };
     }
@@ -102,8 +102,8 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     {
         ArgumentNullException.ThrowIfNull(client);
         return _audit.ChangeOneAsync(
-            "INSERT INTO as_clients (client_id, name, auth_method, secret_hash, jwks, enabled, created_at) VALUES (@ClientId, @Name, @AuthenticationMethod, @SecretHash, @Jwks, @enabled, @now)",
-            new { client.ClientId, client.Name, client.AuthenticationMethod, client.SecretHash, client.Jwks, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()) },
+            "INSERT INTO as_clients (client_id, name, auth_method, secret_hash, jwks, require_dpop, enabled, created_at) VALUES (@ClientId, @Name, @AuthenticationMethod, @SecretHash, @Jwks, @dpop, @enabled, @now)",
+            new { client.ClientId, client.Name, client.AuthenticationMethod, client.SecretHash, client.Jwks, dpop = client.RequireDpop ? 1 : 0, enabled = client.Enabled ? 1 : 0, now = Db.Ms(_time.GetUtcNow()) },
             auditRecord,
             cancellationToken);
     }

@@ -26,6 +26,9 @@ public sealed record IdJagValidationRequest
     /// before): an assertion bound to a key (<c>cnf.jkt</c>) is accepted only with a proof by that key.
     /// </summary>
     public string? ProofKeyThumbprint { get; init; }
+
+    /// <summary>The authenticated client accepts only key-bound assertions (its registration says DPoP is required).</summary>
+    public bool RequireConfirmation { get; init; }
 }
 
 /// <summary>An ID-JAG that passed every rule, with the values the authorization server acts on.</summary>

@@ -262,6 +262,11 @@ public sealed class IdJagValidator
 
         // ID-JAG draft §8.6.1.2.2: an assertion bound to a key (cnf) needs a DPoP proof by exactly that key — no proof,
         // or a proof by another key (or a cnf this server cannot match, without jkt), is invalid_grant.
+        if (!claims.HasConfirmation && request.RequireConfirmation)
+        {
+            return OAuthError.From(ErrorIds.IdJagConfirmationRequired);
+        }
+
         if (claims.HasConfirmation)
         {
             if (request.ProofKeyThumbprint is null)

@@ -7,7 +7,10 @@ using Ema.IntegrationTests.Infrastructure;
 using Ema.Protocol;
 using Ema.Testing;
 using Ema.Tokens.Dpop;
+using Ema.Server.Model;
+using Ema.Server.Stores;
 using Ema.Tokens.Keys;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Ema.IntegrationTests.AuthorizationServer;
 
@@ -16,8 +19,10 @@ namespace Ema.IntegrationTests.AuthorizationServer;
 /// ID-JAG to its key (cnf.jkt), and the authorization server redeems a bound ID-JAG only with a proof by that key.
 /// </summary>
 [Collection(EmaServerCollection.Name)]
-public sealed class DpopTests(EmaServerFixture server)
+public sealed class DpopTests(EmaServerFixture server) : IAsyncLifetime
 {
+    private const string RequiringClient = "dpop-required-desktop";
+    private const string TestIssuer = "https://idp.dpop-required.example";
     private readonly SigningKey _clientKey = TestKeys.OtherIdpEc();
 
     private string IdpToken => server.Issuer + "/token";
@@ -25,6 +30,91 @@ public sealed class DpopTests(EmaServerFixture server)
     private string AsToken => server.BaseUrl + "/as/token";
 
     private string Tickets => server.BaseUrl + "/mcp/tickets";
+
+    public async Task InitializeAsync()
+    {
+        // A public client registered as DPoP-required at the IdP, and the same id at the AS (with a test issuer whose
+        // ID-JAGs the tests sign themselves, bound or not).
+        await server.App.Services.GetRequiredService<IApplicationStore>().CreateClientAsync(new ClientApplication
+        {
+            ClientId = RequiringClient, Name = "DPoP required", AuthenticationMethod = ClientAuthenticationMethods.None, RedirectUris = ["http://127.0.0.1/callback"],
+            GrantTypes = [GrantTypes.AuthorizationCode, GrantTypes.TokenExchange], TokenExchangeAllowed = true, PublicTokenExchangeAllowed = true, RequireDpop = true,
+        }, default);
+        var store = server.App.Services.GetRequiredService<IAuthorizationServerStore>();
+        await store.CreateTenantAsync(new Tenant("dpop-required", "DPoP required"), default);
+        await store.CreateTrustedIssuerAsync(new TrustedIssuerRegistration { Issuer = TestIssuer, TenantId = "dpop-required", InlineJwks = JsonSerializer.Serialize(new JsonWebKeySetDocument { Keys = [TestKeys.IdpEc().PublicKey.Jwk] }, EmaJsonContext.Default.JsonWebKeySetDocument) }, default);
+        await store.CreateClientAsync(new ClientApplication { ClientId = RequiringClient, Name = "DPoP required", AuthenticationMethod = ClientAuthenticationMethods.ClientSecretBasic, SecretHash = Ema.Server.Security.SecretHasher.Hash("dpop-required-secret"), RequireDpop = true }, default);
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task RequireDpop_AtTheIdp_ATokenExchangeWithoutAProof_IsRefused_NeverAnUnboundIdJag()
+    {
+        var desktop = await server.SignInAsync("alice", "openid", clientId: RequiringClient);
+        var form = server.ExchangeForm(desktop.Tokens.IdToken!, Tickets);
+        form["client_id"] = RequiringClient;
+        var before = await server.AuditCountAsync();
+        var unproven = await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, IdpToken) { Content = new FormUrlEncodedContent(form) });
+        await AssertRefusedAsync(unproven, ErrorIds.DpopProofRequired);
+        Assert.Equal(before + 1, await server.AuditCountAsync());
+
+        // With a proof the DPoP gate is passed (what follows is the policy's decision for this client).
+        var request = new HttpRequestMessage(HttpMethod.Post, IdpToken) { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Add(HeaderValues.DpopHeader, Proof(_clientKey, IdpToken));
+        var proven = await server.Http.SendAsync(request);
+        var body = await proven.Content.ReadAsStringAsync();
+        if (proven.IsSuccessStatusCode)
+        {
+            var idJag = JsonSerializer.Deserialize(body, EmaJsonContext.Default.TokenExchangeResponse)!.AccessToken;
+            server.Remember(idJag);
+            Assert.True(Claims(idJag).TryGetProperty("cnf", out _));
+        }
+        else
+        {
+            Assert.NotEqual(ErrorIds.DpopProofRequired.Id, JsonSerializer.Deserialize(body, EmaJsonContext.Default.OAuthErrorResponse)!.EmaErrorId);
+        }
+    }
+
+    [Fact]
+    public async Task RequireDpop_AtTheAuthorizationServer_AnUnboundIdJag_IsRefused_ABoundOneWithItsProofIsRedeemed()
+    {
+        string IdJag(string? jkt)
+        {
+            var claims = new Dictionary<string, object?>
+            {
+                ["iss"] = TestIssuer, ["sub"] = "u-dpop", ["aud"] = server.BaseUrl + "/as", ["client_id"] = RequiringClient, ["jti"] = Guid.NewGuid().ToString("N"),
+                ["iat"] = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds(), ["exp"] = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds() + 300,
+                ["resource"] = Tickets, ["scope"] = "tickets.read",
+            };
+            if (jkt is not null)
+            {
+                claims["cnf"] = new Dictionary<string, string> { ["jkt"] = jkt };
+            }
+
+            var key = TestKeys.IdpEc();
+            return RawJwt.Sign($"{{\"alg\":\"ES256\",\"typ\":\"oauth-id-jag+jwt\",\"kid\":\"{key.KeyId}\"}}", JsonSerializer.Serialize(claims), key);
+        }
+
+        Task<HttpResponseMessage> RedeemAsRequiringClientAsync(string idJag, string? proof)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, AsToken) { Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = GrantTypes.JwtBearer, ["assertion"] = idJag }) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{RequiringClient}:dpop-required-secret")));
+            if (proof is not null)
+            {
+                request.Headers.Add(HeaderValues.DpopHeader, proof);
+            }
+
+            return server.Http.SendAsync(request);
+        }
+
+        await AssertRefusedAsync(await RedeemAsRequiringClientAsync(IdJag(null), null), ErrorIds.IdJagConfirmationRequired);
+        await AssertRefusedAsync(await RedeemAsRequiringClientAsync(IdJag(null), Proof(_clientKey, AsToken)), ErrorIds.IdJagConfirmationRequired); // a proof does not bind after the fact
+        var bound = await RedeemAsRequiringClientAsync(IdJag(DpopProofValidator.Thumbprint(_clientKey.PublicKey)), Proof(_clientKey, AsToken));
+        var body = await bound.Content.ReadAsStringAsync();
+        Assert.True(bound.IsSuccessStatusCode, body);
+        server.Remember(JsonSerializer.Deserialize(body, EmaJsonContext.Default.AccessTokenResponse)!.AccessToken);
+    }
 
     [Fact]
     public async Task TokenExchange_WithADpopProof_BindsTheIdJagToItsKey_AndTheAsRedeemsItOnlyWithThatKey()

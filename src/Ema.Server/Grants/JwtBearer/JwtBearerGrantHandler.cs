@@ -71,6 +71,7 @@ public sealed class JwtBearerGrantHandler : IGrantHandler
                 ServedResources = [.. resources.Select(r => r.Resource)],
                 RequestedResources = request.Resources,
                 ProofKeyThumbprint = context.DpopKeyThumbprint,
+                RequireConfirmation = context.Client.Client.RequireDpop,
             },
             cancellationToken).ConfigureAwait(false);
         var audit = new GrantAuditDetails { ParentTokenId = validation.JwtId, Audience = validation.IssuerId, Subject = validation.Subject };

@@ -81,6 +81,12 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
             return GrantResult.Fail(OAuthError.From(ErrorIds.RequestedTokenTypeUnsupported, $"requested_token_type={request.RequestedTokenType}"));
         }
 
+        // ADR 0007: a client registered as DPoP-required gets key-bound ID-JAGs only — never an unbound one for want of a proof.
+        if (client.RequireDpop && context.DpopKeyThumbprint is null)
+        {
+            return GrantResult.Fail(OAuthError.From(ErrorIds.DpopProofRequired));
+        }
+
         // ID-JAG draft §4.3, §8.5: actor tokens have no defined processing; refuse rather than ignore.
         if (request.ActorToken is not null || request.ActorTokenType is not null)
         {
