@@ -451,6 +451,27 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
     }
 
     [Fact]
+    public async Task AdminConsole_PrivateKeyJwtClient_IsRegisteredWithPublicKeysAndNoSecret_APrivateKeyIsRefused()
+    {
+        using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);
+        var publicJwk = JsonSerializer.Serialize(TestKeys.OtherIdpEc().PublicKey.Jwk, Ema.Protocol.EmaJsonContext.Default.JsonWebKeyDocument);
+        var applications = server.App.Services.GetRequiredService<IApplicationStore>();
+
+        // A private member pasted by mistake: refused with the reason, nothing stored.
+        await alice.SubmitAsync("/admin/clients", "Create", new() { ["clientId"] = "signing-bot", ["name"] = "Signing bot", ["authenticationMethod"] = ClientAuthenticationMethods.PrivateKeyJwt, ["jwks"] = "{\"keys\":[" + publicJwk.TrimEnd('}') + ",\"d\":\"AAAA\"}]}" });
+        Assert.Equal(HttpStatusCode.BadRequest, alice.Status);
+        Assert.Contains("holds a private key", alice.Html, StringComparison.Ordinal);
+        Assert.Null(await applications.FindClientAsync("signing-bot", default));
+
+        await alice.SubmitAsync("/admin/clients", "Create", new() { ["clientId"] = "signing-bot", ["name"] = "Signing bot", ["authenticationMethod"] = ClientAuthenticationMethods.PrivateKeyJwt, ["requireDpop"] = "true", ["jwks"] = "{\"keys\":[" + publicJwk + "]}" });
+        Assert.DoesNotContain("one-time-secret", alice.Html, StringComparison.Ordinal); // no secret to show
+        var client = (await applications.FindClientAsync("signing-bot", default))!;
+        Assert.Equal(ClientAuthenticationMethods.PrivateKeyJwt, client.AuthenticationMethod);
+        Assert.Null(client.SecretHash);
+        Assert.True(client.RequireDpop);
+    }
+
+    [Fact]
     public async Task AdminConsole_InvalidInput_IsRefusedWithAReasonAndChangesNothing()
     {
         using var alice = await ConsoleSession.SignInAsync(server, "alice", "/admin", server.Clock);

@@ -36,8 +36,8 @@ public sealed class AuthorizationServerModel(IServiceProvider services) : Consol
     public Task OnPostIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken) =>
         ChangeAsync(() => Operations.SetIssuerEnabledAsync(Me, issuer, enabled, cancellationToken), cancellationToken);
 
-    public Task OnPostClientAsync(string clientId, string name, CancellationToken cancellationToken) =>
-        ChangeAsync(() => Operations.CreateClientAsync(Me, clientId, name, cancellationToken), cancellationToken);
+    public Task OnPostClientAsync(string clientId, string name, string? jwks, bool requireDpop, CancellationToken cancellationToken) =>
+        ChangeAsync(() => Operations.CreateClientAsync(Me, clientId, name, string.IsNullOrWhiteSpace(jwks) ? null : jwks, requireDpop, cancellationToken), cancellationToken);
 
     public Task OnPostClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken) =>
         ChangeAsync(() => Operations.SetClientEnabledAsync(Me, clientId, enabled, cancellationToken), cancellationToken);

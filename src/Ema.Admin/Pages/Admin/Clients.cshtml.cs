@@ -6,10 +6,10 @@ public sealed class ClientsModel(AdminQueries queries, AdminOperations operation
 
     public async Task OnGetAsync(CancellationToken cancellationToken) => Clients = await queries.ListClientsAsync(cancellationToken);
 
-    public async Task OnPostCreateAsync(string clientId, string name, string authenticationMethod, bool tokenExchange, string? redirectUris, CancellationToken cancellationToken)
+    public async Task OnPostCreateAsync(string clientId, string name, string authenticationMethod, bool tokenExchange, string? redirectUris, string? jwks, bool requireDpop, CancellationToken cancellationToken)
     {
         var uris = (redirectUris ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Show(await operations.CreateClientAsync(Me, clientId, name, uris, authenticationMethod, tokenExchange, cancellationToken));
+        Show(await operations.CreateClientAsync(Me, clientId, name, uris, authenticationMethod, tokenExchange, string.IsNullOrWhiteSpace(jwks) ? null : jwks, requireDpop, cancellationToken));
         Clients = await queries.ListClientsAsync(cancellationToken);
     }
 
