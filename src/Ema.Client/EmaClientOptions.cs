@@ -80,8 +80,9 @@ public sealed class EmaClientOptions
     /// <summary>
     /// RFC 9449 with ID-JAG §8.6.1: prove possession of a key at the token exchange, so the IdP binds every ID-JAG to it
     /// (<c>cnf.jkt</c>), and at the authorization server when redeeming one. The key (P-256) is made when the client
-    /// starts and never leaves memory; an ID-JAG that comes back unbound is refused (a silent downgrade). Access tokens
-    /// stay Bearer. Off by default.
+    /// starts and never leaves memory; an ID-JAG that comes back unbound is refused (a silent downgrade). An access token
+    /// the AS binds too (<c>token_type</c> DPoP) goes to the MCP server as <c>Authorization: DPoP</c> with a fresh proof on
+    /// every request; <see cref="EmaClient.GetAccessTokenAsync"/> callers sending it themselves must do the same. Off by default.
     /// </summary>
     public bool UseDpop { get; set; }
 

@@ -111,7 +111,14 @@ public sealed class EmaAuthorizationHandler : DelegatingHandler
             request.Content = content;
         }
 
-        request.Headers.Authorization = grant is null ? null : new AuthenticationHeaderValue(HeaderValues.BearerScheme, grant.AccessToken);
+        request.Headers.Authorization = grant is null ? null : new AuthenticationHeaderValue(grant.DpopBound ? TokenTypes.Dpop : HeaderValues.BearerScheme, grant.AccessToken);
+        request.Headers.Remove(HeaderValues.DpopHeader);
+        if (grant is { DpopBound: true })
+        {
+            // RFC 9449 §7: a fresh proof per request, for its method and URI, carrying the token's hash.
+            request.Headers.Add(HeaderValues.DpopHeader, _client.Broker.ResourceProof(request.Method.Method, request.RequestUri!, grant.AccessToken));
+        }
+
         return base.SendAsync(request, cancellationToken);
     }
 

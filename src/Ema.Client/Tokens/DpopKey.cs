@@ -34,7 +34,7 @@ internal sealed class DpopKey
     public string Thumbprint { get; }
 
     /// <summary>A proof for one request (RFC 9449 §4.2): a fresh <c>jti</c>, the method, the URI without query and fragment.</summary>
-    public string Proof(string method, string url)
+    public string Proof(string method, string url, string? accessToken = null)
     {
         var target = new Uri(url).GetLeftPart(UriPartial.Path);
         var header = $"{{\"{JoseHeaderNames.Type}\":\"{JwtTypes.DpopProof}\",\"{JoseHeaderNames.Algorithm}\":\"{SecurityAlgorithms.EcdsaSha256}\",\"{JoseHeaderNames.Jwk}\":{_publicJwk}}}";
@@ -46,6 +46,12 @@ internal sealed class DpopKey
             json.WriteString(JwtClaimNames.HttpMethod, method);
             json.WriteString(JwtClaimNames.HttpUri, target);
             json.WriteNumber(JwtClaimNames.IssuedAt, _time.GetUtcNow().ToUnixTimeSeconds());
+            if (accessToken is not null)
+            {
+                // RFC 9449 §4.2: with an access token, its hash — base64url SHA-256 of its ASCII bytes.
+                json.WriteString(JwtClaimNames.DpopAccessTokenHash, Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(accessToken))));
+            }
+
             json.WriteEndObject();
         }
 

@@ -10,6 +10,9 @@ namespace Ema.Client.Tokens;
 /// <summary>An access token for one MCP server.</summary>
 internal sealed record AccessGrant(string AccessToken, DateTimeOffset ExpiresAt, string? Scope)
 {
+    /// <summary>RFC 9449: bound to this client's DPoP key — sent with the DPoP scheme and a proof on every request.</summary>
+    public bool DpopBound { get; init; }
+
     /// <summary>When it was obtained: the renewal margin is at most half its lifetime, so a short-lived token is not
     /// renewed on every call.</summary>
     public DateTimeOffset ObtainedAt { get; init; }
@@ -159,13 +162,15 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
             throw new EmaAccessDeniedException(new EmaRefusal(RefusalSource.AuthorizationServer, redeemed.Error.Error, redeemed.Error.ErrorDescription, redeemed.Error.EmaDecisionId));
         }
 
-        if (!string.Equals(token.TokenType, TokenTypes.Bearer, StringComparison.OrdinalIgnoreCase) || string.IsNullOrEmpty(token.AccessToken))
+        // RFC 9449 §5: a Bearer token, or — only when this client sent a proof — a token bound to its key.
+        var dpopBound = _dpop is not null && string.Equals(token.TokenType, TokenTypes.Dpop, StringComparison.OrdinalIgnoreCase);
+        if ((!dpopBound && !string.Equals(token.TokenType, TokenTypes.Bearer, StringComparison.OrdinalIgnoreCase)) || string.IsNullOrEmpty(token.AccessToken))
         {
-            throw new EmaProtocolException($"{issuer} answered token_type '{token.TokenType}'; this client sends Bearer tokens only.");
+            throw new EmaProtocolException($"{issuer} answered token_type '{token.TokenType}'; this client sends Bearer tokens{(_dpop is null ? string.Empty : " and DPoP-bound ones")} only.");
         }
 
         var now = time.GetUtcNow();
-        return new AccessGrant(token.AccessToken, now + AccessGrant.Lifetime(token.ExpiresIn), token.Scope) { ObtainedAt = now };
+        return new AccessGrant(token.AccessToken, now + AccessGrant.Lifetime(token.ExpiresIn), token.Scope) { ObtainedAt = now, DpopBound = dpopBound };
     }
 
     private async Task<string> RequestIdJagAsync(ResourceBinding binding, string scope, CancellationToken cancellationToken)
@@ -253,6 +258,10 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
             throw new EmaProtocolException($"{idp} bound the ID-JAG to a proof-of-possession key (cnf) although this client sent no DPoP proof: it cannot be redeemed.");
         }
     }
+
+    /// <summary>A DPoP proof for a request to a resource with a DPoP-bound access token (RFC 9449 §7: with <c>ath</c>).</summary>
+    public string ResourceProof(string method, Uri url, string accessToken) =>
+        (_dpop ?? throw new InvalidOperationException("This client has no DPoP key.")).Proof(method, url.ToString(), accessToken);
 
     private string? _idpTokenEndpoint;
 

@@ -20,4 +20,7 @@ public static class TokenTypes
 
     /// <summary><c>token_type</c> of an access-token response (RFC 6750).</summary>
     public const string Bearer = "Bearer";
+
+    /// <summary>RFC 9449 §5: the <c>token_type</c> (and the <c>Authorization</c> scheme) of a DPoP-bound access token.</summary>
+    public const string Dpop = "DPoP";
 }

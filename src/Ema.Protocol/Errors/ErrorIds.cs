@@ -101,6 +101,9 @@ public static class ErrorIds
     public static readonly ErrorDescriptor AccessTokenNotYetValid = new("EMA2307", ErrorCodes.InvalidToken, Unauthorized, "The access token is not valid yet.");
     public static readonly ErrorDescriptor AccessTokenClaimMissing = new("EMA2308", ErrorCodes.InvalidToken, Unauthorized, "The access token lacks a required claim.");
     public static readonly ErrorDescriptor AccessTokenKeyNotFound = new("EMA2309", ErrorCodes.InvalidToken, Unauthorized, "The access token's signing key is unknown.");
+    public static readonly ErrorDescriptor AccessTokenDpopBound = new("EMA2311", ErrorCodes.InvalidToken, Unauthorized, "This access token is bound to a DPoP key: present it with the DPoP scheme and a proof by that key (RFC 9449 section 7).");
+    public static readonly ErrorDescriptor AccessTokenNotDpopBound = new("EMA2312", ErrorCodes.InvalidToken, Unauthorized, "This access token is not bound to a key: present it with the Bearer scheme.");
+    public static readonly ErrorDescriptor AccessTokenDpopProofInvalid = new("EMA2313", ErrorCodes.InvalidDpopProof, Unauthorized, "The DPoP proof presented with the access token is invalid, or not by the key the token is bound to (RFC 9449 section 7.1).");
     public static readonly ErrorDescriptor AccessTokenKeysUnavailable = new("EMA2310", ErrorCodes.InvalidToken, Unauthorized, "The authorization server's signing keys could not be retrieved.");
 
     // ----- Key sources (JWKS retrieval; surfaced through the error of the token being validated) -----

@@ -54,6 +54,16 @@ internal static class RequestBody
     }
 
     /// <summary>The bearer token of the Authorization header (RFC 6750 §2.1), or null.</summary>
+    /// <summary>The access token of an <c>Authorization</c> header with the Bearer or the DPoP scheme (RFC 9449 §7.1), and which.</summary>
+    public static (string? Token, bool Dpop) AccessToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        const string DpopPrefix = TokenTypes.Dpop + " ";
+        return header.StartsWith(DpopPrefix, StringComparison.OrdinalIgnoreCase) && header.Length > DpopPrefix.Length
+            ? (header[DpopPrefix.Length..].Trim(), true)
+            : (BearerToken(request), false);
+    }
+
     public static string? BearerToken(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();

@@ -4,7 +4,9 @@ using Ema.Protocol;
 using Ema.Server.AspNetCore.Endpoints;
 using Ema.Server.AspNetCore.Results;
 using Ema.Tokens.AccessTokens;
+using Ema.Tokens.Dpop;
 using Ema.Tokens.Keys;
+using Ema.Tokens.Replay;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -30,10 +32,15 @@ public sealed class EmaProtectedResourceHandler : AuthenticationHandler<EmaProte
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var token = RequestBody.BearerToken(Request);
+        var (token, dpopScheme) = RequestBody.AccessToken(Request);
         if (token is null)
         {
             return AuthenticateResult.NoResult();
+        }
+
+        if (dpopScheme)
+        {
+            Context.Items[DpopItem] = true; // a refusal answers with a DPoP challenge too
         }
 
         var runtime = _state.For(Scheme.Name, Options, TimeProvider);
@@ -51,6 +58,35 @@ public sealed class EmaProtectedResourceHandler : AuthenticationHandler<EmaProte
             runtime.Cache.Add(key, validated);
         }
 
+        // RFC 9449 §7.1: a token bound to a key is accepted only with the DPoP scheme and a proof, by that key, for this
+        // very request (method, URI, ath); a Bearer token is not accepted under the DPoP scheme. The proof is checked on
+        // every request — the validated-token cache never stands in for it.
+        if (validated!.ConfirmationKeyThumbprint is { } bound)
+        {
+            Context.Items[DpopItem] = true;
+            if (!dpopScheme)
+            {
+                return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopBound));
+            }
+
+            var proofs = Request.Headers.TryGetValue(HeaderValues.DpopHeader, out var values) ? values.Select(v => v ?? string.Empty).ToArray() : [];
+            if (proofs.Length == 0)
+            {
+                return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, "no DPoP proof"));
+            }
+
+            var url = $"{Request.Scheme}://{Request.Host}{Request.PathBase}{Request.Path}";
+            var proof = await runtime.Dpop.ValidateAsync(proofs, Request.Method, url, token, Context.RequestAborted).ConfigureAwait(false);
+            if (!proof.IsValid || bound.Length == 0 || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(proof.KeyThumbprint!), System.Text.Encoding.ASCII.GetBytes(bound)))
+            {
+                return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, proof.Error?.Debug ?? proof.Error?.ErrorId ?? "another key"));
+            }
+        }
+        else if (dpopScheme)
+        {
+            return Refuse(OAuthError.From(ErrorIds.AccessTokenNotDpopBound));
+        }
+
         var identity = new ClaimsIdentity(Scheme.Name, JwtClaimNames.Subject, "role");
         identity.AddClaim(new Claim(JwtClaimNames.Subject, validated!.Subject));
         identity.AddClaim(new Claim(JwtClaimNames.ClientId, validated.ClientId));
@@ -64,11 +100,27 @@ public sealed class EmaProtectedResourceHandler : AuthenticationHandler<EmaProte
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 
+    private AuthenticateResult Refuse(OAuthError error)
+    {
+        Context.Items[ErrorItem] = error;
+        return AuthenticateResult.Fail(error.Description);
+    }
+
     // RFC 6750 §3 and RFC 9728 §5.1: point the client at the resource metadata; name the error when a token was refused.
+    // RFC 9449 §7.1: a DPoP challenge beside it, naming the proof algorithms this server accepts.
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var error = Context.Items[ErrorItem] as OAuthError;
-        OAuthErrorWriter.WriteBearerChallenge(Context, error, Options.ResourceMetadataUrl, Options.ScopesSupported.Count > 0 && error is null ? string.Join(' ', Options.ScopesSupported) : null);
+        var scope = Options.ScopesSupported.Count > 0 && error is null ? string.Join(' ', Options.ScopesSupported) : null;
+        if (Context.Items.ContainsKey(DpopItem))
+        {
+            OAuthErrorWriter.WriteBearerAndDpopChallenge(Context, error, Options.ResourceMetadataUrl, scope, _state.For(Scheme.Name, Options, TimeProvider).Dpop.AllowedAlgorithms);
+        }
+        else
+        {
+            OAuthErrorWriter.WriteBearerChallenge(Context, error, Options.ResourceMetadataUrl, scope);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -81,6 +133,7 @@ public sealed class EmaProtectedResourceHandler : AuthenticationHandler<EmaProte
     }
 
     private const string ErrorItem = "ema.bearer.error";
+    private const string DpopItem = "ema.bearer.dpop";
 }
 
 /// <summary>Per-scheme validators and caches (created once per scheme, shared by every request).</summary>
@@ -89,7 +142,7 @@ public sealed class EmaProtectedResourceState
     private readonly Dictionary<string, Runtime> _schemes = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
-    internal sealed record Runtime(AccessTokenValidator Validator, ValidatedTokenCache Cache);
+    internal sealed record Runtime(AccessTokenValidator Validator, ValidatedTokenCache Cache, DpopProofValidator Dpop);
 
     internal Runtime For(string scheme, EmaProtectedResourceOptions options, TimeProvider time)
     {
@@ -111,7 +164,8 @@ public sealed class EmaProtectedResourceState
                 time);
             var runtime = new Runtime(
                 new AccessTokenValidator(new AccessTokenValidationParameters { Issuer = options.AuthorizationServer, Audience = options.Resource, Keys = keys, ClockSkew = options.ClockSkew }, time),
-                new ValidatedTokenCache(time, options.ValidatedTokenCacheSize, options.ClockSkew));
+                new ValidatedTokenCache(time, options.ValidatedTokenCacheSize, options.ClockSkew),
+                new DpopProofValidator(new InMemoryReplayCache(time), time)); // proofs for DPoP-bound tokens, single-use per key
             _schemes[scheme] = runtime;
             return runtime;
         }

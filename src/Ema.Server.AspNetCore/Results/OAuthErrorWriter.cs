@@ -57,6 +57,24 @@ public static class OAuthErrorWriter
         NoStore(context.Response);
     }
 
+    /// <summary>
+    /// RFC 9449 §7.1: the Bearer challenge (with the resource metadata, for discovery) and a DPoP one naming the accepted
+    /// proof algorithms — and the error, when it is about DPoP.
+    /// </summary>
+    public static void WriteBearerAndDpopChallenge(HttpContext context, OAuthError? error, string? resourceMetadata, string? scope, IReadOnlyList<string> dpopAlgorithms)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(dpopAlgorithms);
+        WriteBearerChallenge(context, error, resourceMetadata, scope);
+        var dpop = $"{TokenTypes.Dpop} algs=\"{Quote(string.Join(' ', dpopAlgorithms))}\"";
+        if (error is not null)
+        {
+            dpop += $", {BearerChallengeParameters.Error}=\"{Quote(error.Code)}\", {BearerChallengeParameters.ErrorDescription}=\"{Quote(error.Description)}\"";
+        }
+
+        context.Response.Headers.Append(Microsoft.Net.Http.Headers.HeaderNames.WWWAuthenticate, dpop);
+    }
+
     /// <summary>Writes a successful token response (JSON, no-store).</summary>
     public static Task WriteJsonNoStoreAsync<T>(HttpContext context, T body, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
     {
@@ -83,6 +101,8 @@ public static class OAuthErrorWriter
     }
 
     // RFC 7230 quoted-string: escape backslash and quote; drop control characters.
+    // RFC 6750 §3: error_description is printable ASCII — anything else (control characters, and non-ASCII such as
+    // "§", which Kestrel refuses in a header value) is left out rather than turn a challenge into a 500.
     private static string Quote(string value) =>
-        new string(value.Where(c => c >= 0x20 && c != 0x7F).ToArray()).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
+        new string(value.Where(c => c >= 0x20 && c < 0x7F).ToArray()).Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal);
 }

@@ -39,6 +39,9 @@ public sealed record AccessTokenDescriptor
     /// so a resource can refuse the token once that session is revoked. Not set on the authorization server's tokens.
     /// </summary>
     public string? SessionId { get; init; }
+
+    /// <summary>RFC 9449 §6.1: the thumbprint of the key the token is bound to (<c>cnf.jkt</c>); null for a Bearer token.</summary>
+    public string? ConfirmationKeyThumbprint { get; init; }
 }
 
 /// <summary>Issues RFC 9068 JWT access tokens (header <c>typ: at+jwt</c>) audience-bound to one resource.</summary>
@@ -79,6 +82,13 @@ public sealed class AccessTokenMinter
             if (d.SessionId is not null)
             {
                 json.WriteString(JwtClaimNames.SessionId, d.SessionId);
+            }
+
+            if (d.ConfirmationKeyThumbprint is { } jkt)
+            {
+                json.WriteStartObject(JwtClaimNames.Confirmation);
+                json.WriteString(JwtClaimNames.JwkThumbprint, jkt);
+                json.WriteEndObject();
             }
         });
         return new MintedToken(token, jti, issuedAt, expiresAt);

@@ -55,6 +55,12 @@ public sealed record ValidatedAccessToken
 
     /// <summary><c>sid</c> when present (the IdP's own tokens).</summary>
     public string? SessionId { get; init; }
+
+    /// <summary>
+    /// RFC 9449 §6.1: the key the token is bound to (<c>cnf.jkt</c>), or — for a <c>cnf</c> this validator cannot match
+    /// (no <c>jkt</c>) — an empty string, so the token is never taken as a Bearer token. Null: a Bearer token.
+    /// </summary>
+    public string? ConfirmationKeyThumbprint { get; init; }
 }
 
 /// <summary>Either a <see cref="ValidatedAccessToken"/> or an RFC 6750 <c>invalid_token</c> error.</summary>
@@ -172,6 +178,7 @@ public sealed class AccessTokenValidator
                 Acr = claims.Acr,
                 Amr = claims.Amr,
                 SessionId = claims.SessionId,
+                ConfirmationKeyThumbprint = claims.HasConfirmation ? claims.ConfirmationJkt ?? string.Empty : null,
             },
             null);
     }

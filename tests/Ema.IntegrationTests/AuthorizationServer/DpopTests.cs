@@ -140,7 +140,8 @@ public sealed class DpopTests(EmaServerFixture server) : IAsyncLifetime
         Assert.True(redeemed.IsSuccessStatusCode, tokens);
         var accessToken = JsonSerializer.Deserialize(tokens, EmaJsonContext.Default.AccessTokenResponse)!;
         server.Remember(accessToken.AccessToken);
-        Assert.Equal(HeaderValues.BearerScheme, accessToken.TokenType); // ADR 0007: the access token itself is not bound
+        Assert.Equal(TokenTypes.Dpop, accessToken.TokenType); // RFC 9449 §5: bound to the same key
+        Assert.Equal(thumbprint, Claims(accessToken.AccessToken).GetProperty("cnf").GetProperty("jkt").GetString());
     }
 
     [Fact]
@@ -158,6 +159,74 @@ public sealed class DpopTests(EmaServerFixture server) : IAsyncLifetime
         Assert.True(first.IsSuccessStatusCode, await first.Content.ReadAsStringAsync());
         server.Remember(JsonSerializer.Deserialize(await first.Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!.AccessToken);
         await AssertRefusedAsync(await ExchangeAsync(alice.Tokens.IdToken!, proof), ErrorIds.DpopProofReplayed);
+    }
+
+    [Fact]
+    public async Task ResourceServer_ADpopBoundToken_IsAcceptedOnlyWithTheDpopSchemeAndAFreshProofByItsKey()
+    {
+        // RFC 9449 §7: at the MCP server, the bound token needs the DPoP scheme and a proof for this request (method, URI,
+        // ath) by the bound key; a Bearer presentation, a missing, replayed or foreign proof are 401 with a DPoP challenge.
+        var alice = await server.SignInAsync("alice");
+        var exchanged = await ExchangeAsync(alice.Tokens.IdToken!, Proof(_clientKey, IdpToken));
+        var idJag = JsonSerializer.Deserialize(await exchanged.Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!.AccessToken;
+        server.Remember(idJag);
+        var redeemed = await RedeemAsync(idJag, Proof(_clientKey, AsToken));
+        var token = JsonSerializer.Deserialize(await redeemed.Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!.AccessToken;
+        server.Remember(token);
+
+        Task<HttpResponseMessage> CallAsync(string scheme, string? proof)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, Tickets)
+            {
+                Content = new StringContent("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Accept.ParseAdd("application/json");
+            request.Headers.Accept.ParseAdd("text/event-stream");
+            request.Headers.Authorization = new AuthenticationHeaderValue(scheme, token);
+            if (proof is not null)
+            {
+                request.Headers.Add(HeaderValues.DpopHeader, proof);
+            }
+
+            return server.Http.SendAsync(request);
+        }
+
+        string ResourceProof(SigningKey key, string? forToken = null) => DpopProofs.Create(key, "POST", Tickets, TimeProvider.System.GetUtcNow(), claims: new Dictionary<string, object?> { ["ath"] = DpopProofValidator.AccessTokenHash(forToken ?? token) });
+
+        async Task AssertUnauthorizedAsync(HttpResponseMessage response, string expectedError)
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            var challenges = string.Join(" | ", response.Headers.WwwAuthenticate.Select(h => h.ToString()));
+            Assert.Contains("DPoP algs=", challenges, StringComparison.Ordinal);
+            Assert.Contains(expectedError, challenges, StringComparison.Ordinal);
+        }
+
+        await AssertUnauthorizedAsync(await CallAsync("Bearer", null), "invalid_token"); // presented as Bearer
+        await AssertUnauthorizedAsync(await CallAsync("DPoP", null), "invalid_dpop_proof"); // no proof
+        await AssertUnauthorizedAsync(await CallAsync("DPoP", ResourceProof(TestKeys.AttackerEc())), "invalid_dpop_proof"); // another key
+        await AssertUnauthorizedAsync(await CallAsync("DPoP", ResourceProof(_clientKey, forToken: "another-token")), "invalid_dpop_proof"); // ath of another token
+
+        var proof = ResourceProof(_clientKey);
+        var accepted = await CallAsync("DPoP", proof);
+        Assert.True(accepted.IsSuccessStatusCode, $"{(int)accepted.StatusCode} {await accepted.Content.ReadAsStringAsync()}");
+        await AssertUnauthorizedAsync(await CallAsync("DPoP", proof), "invalid_dpop_proof"); // the same proof again
+    }
+
+    [Fact]
+    public async Task ResourceServer_ABearerToken_UnderTheDpopScheme_IsRefused()
+    {
+        var alice = await server.SignInAsync("alice");
+        var idJag = JsonSerializer.Deserialize(await (await ExchangeAsync(alice.Tokens.IdToken!, null)).Content.ReadAsStringAsync(), EmaJsonContext.Default.TokenExchangeResponse)!.AccessToken;
+        server.Remember(idJag);
+        var token = JsonSerializer.Deserialize(await (await RedeemAsync(idJag, null)).Content.ReadAsStringAsync(), EmaJsonContext.Default.AccessTokenResponse)!;
+        server.Remember(token.AccessToken);
+        Assert.Equal(TokenTypes.Bearer, token.TokenType);
+        var request = new HttpRequestMessage(HttpMethod.Post, Tickets) { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("DPoP", token.AccessToken);
+        request.Headers.Add(HeaderValues.DpopHeader, DpopProofs.Create(_clientKey, "POST", Tickets, TimeProvider.System.GetUtcNow(), claims: new Dictionary<string, object?> { ["ath"] = DpopProofValidator.AccessTokenHash(token.AccessToken) }));
+        var response = await server.Http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains(ErrorIds.AccessTokenNotDpopBound.Description[..20], string.Join(" ", response.Headers.WwwAuthenticate.Select(h => h.ToString())), StringComparison.Ordinal);
     }
 
     [Fact]

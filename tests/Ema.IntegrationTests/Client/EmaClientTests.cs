@@ -92,7 +92,7 @@ public sealed class EmaClientTests(EmaServerFixture server)
             Assert.NotEmpty(tools);
             Assert.Contains("/idp/token", network.DpopRequestPaths);
             Assert.Contains("/as/token", network.DpopRequestPaths);
-            Assert.DoesNotContain(network.DpopRequestPaths, p => p.StartsWith("/mcp/", StringComparison.Ordinal)); // access tokens stay Bearer
+            Assert.Contains("/mcp/tickets", network.DpopRequestPaths); // the access token is bound too: a proof with every MCP request
         }
         finally
         {

@@ -135,10 +135,14 @@ public sealed class JwtBearerGrantHandler : IGrantHandler
             AuthTime = idJag.AuthTime,
             Acr = idJag.Acr,
             Amr = idJag.Amr,
+
+            // RFC 9449 §5: a request with a valid DPoP proof gets a token bound to the proof's key — for a key-bound ID-JAG
+            // the same key (checked above, ID-JAG §8.6.1.2) — which the resource servers accept only with that key's proofs.
+            ConfirmationKeyThumbprint = context.DpopKeyThumbprint,
         });
         return new GrantResult
         {
-            Tokens = new AccessTokenResponse { AccessToken = accessToken.Token, TokenType = TokenTypes.Bearer, ExpiresIn = accessToken.ExpiresIn, Scope = scope, Resource = resource.Resource },
+            Tokens = new AccessTokenResponse { AccessToken = accessToken.Token, TokenType = context.DpopKeyThumbprint is null ? TokenTypes.Bearer : TokenTypes.Dpop, ExpiresIn = accessToken.ExpiresIn, Scope = scope, Resource = resource.Resource },
             Audit = audit with
             {
                 TokenId = accessToken.JwtId,
