@@ -198,6 +198,19 @@ public sealed class EmaClient : IDisposable
         return (await Broker.GetAsync(binding, server.Scopes ?? binding.ScopesSupported, null, cancellationToken).ConfigureAwait(false)).AccessToken;
     }
 
+    /// <summary>
+    /// With <see cref="EmaClientOptions.UseDpop"/>: a DPoP proof (RFC 9449 §7) for one request that carries
+    /// <paramref name="accessToken"/> — send it as the <c>DPoP</c> header with <c>Authorization: DPoP &lt;token&gt;</c>, a new
+    /// one per request. For callers of <see cref="GetAccessTokenAsync"/> that make their own requests.
+    /// </summary>
+    public string CreateDpopProof(HttpMethod method, Uri url, string accessToken)
+    {
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(url);
+        ArgumentException.ThrowIfNullOrEmpty(accessToken);
+        return Broker.ResourceProof(method.Method, url, accessToken);
+    }
+
     /// <summary>A handler that authorizes requests to <paramref name="server"/>; put it in the <c>HttpClient</c> of the MCP
     /// SDK's <c>HttpClientTransport</c>. Its inner handler is this client's network handler.</summary>
     public EmaAuthorizationHandler CreateAuthorizationHandler(EmaServer server) => new(this, server, _network);

@@ -165,6 +165,18 @@ public sealed class DpopProofValidatorTests
     }
 
     [Fact]
+    public async Task RequiredKey_AProofByAnotherKey_IsRefusedBeforeItsJtiIsRecorded()
+    {
+        // A bound token's proofs must be by its key: others are refused without a signature check or a replay record,
+        // so a foreign key cannot fill the replay memory.
+        var bound = DpopProofValidator.Thumbprint(_key.PublicKey);
+        var foreign = await _validator.ValidateAsync([Proof(jti: "j-shared", key: TestKeys.AttackerEc())], "POST", Endpoint, null, bound, default);
+        AssertRefused(foreign, ErrorIds.DpopProofKeyInvalid);
+        var own = await _validator.ValidateAsync([Proof(jti: "j-shared")], "POST", Endpoint, null, bound, default);
+        Assert.True(own.IsValid, own.Error?.Debug);
+    }
+
+    [Fact]
     public async Task Ath_WithAnAccessToken_MustBeItsHash()
     {
         AssertRefused(await CheckAsync(Proof(), accessToken: "at-1"), ErrorIds.DpopProofTargetMismatch);

@@ -36,7 +36,9 @@ internal sealed class DpopKey
     /// <summary>A proof for one request (RFC 9449 §4.2): a fresh <c>jti</c>, the method, the URI without query and fragment.</summary>
     public string Proof(string method, string url, string? accessToken = null)
     {
-        var target = new Uri(url).GetLeftPart(UriPartial.Path);
+        // RFC 9449 §4.2: the URI without query and fragment — and without any user information.
+        var parsed = new Uri(url);
+        var target = parsed.Scheme + "://" + parsed.Authority + parsed.AbsolutePath;
         var header = $"{{\"{JoseHeaderNames.Type}\":\"{JwtTypes.DpopProof}\",\"{JoseHeaderNames.Algorithm}\":\"{SecurityAlgorithms.EcdsaSha256}\",\"{JoseHeaderNames.Jwk}\":{_publicJwk}}}";
         using var payload = new MemoryStream();
         using (var json = new Utf8JsonWriter(payload))

@@ -261,7 +261,7 @@ internal sealed partial class TokenBroker(HttpClient http, EmaClientOptions opti
 
     /// <summary>A DPoP proof for a request to a resource with a DPoP-bound access token (RFC 9449 §7: with <c>ath</c>).</summary>
     public string ResourceProof(string method, Uri url, string accessToken) =>
-        (_dpop ?? throw new InvalidOperationException("This client has no DPoP key.")).Proof(method, url.ToString(), accessToken);
+        (_dpop ?? throw new InvalidOperationException("This client has no DPoP key.")).Proof(method, url.AbsoluteUri, accessToken);
 
     private string? _idpTokenEndpoint;
 

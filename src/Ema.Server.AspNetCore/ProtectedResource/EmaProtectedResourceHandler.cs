@@ -75,8 +75,11 @@ public sealed class EmaProtectedResourceHandler : AuthenticationHandler<EmaProte
                 return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, "no DPoP proof"));
             }
 
-            var url = $"{Request.Scheme}://{Request.Host}{Request.PathBase}{Request.Path}";
-            var proof = await runtime.Dpop.ValidateAsync(proofs, Request.Method, url, token, Context.RequestAborted).ConfigureAwait(false);
+            // htu: the resource's public origin (its identifier's scheme and authority — right behind a TLS-terminating
+            // proxy too, and not whatever Host header the request carries), with this request's path.
+            var origin = new Uri(Options.Resource).GetLeftPart(UriPartial.Authority);
+            var url = $"{origin}{Request.PathBase}{Request.Path}";
+            var proof = await runtime.Dpop.ValidateAsync(proofs, Request.Method, url, token, bound.Length == 0 ? null : bound, Context.RequestAborted).ConfigureAwait(false);
             if (!proof.IsValid || bound.Length == 0 || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(proof.KeyThumbprint!), System.Text.Encoding.ASCII.GetBytes(bound)))
             {
                 return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, proof.Error?.Debug ?? proof.Error?.ErrorId ?? "another key"));
@@ -128,7 +131,17 @@ public sealed class EmaProtectedResourceHandler : AuthenticationHandler<EmaProte
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         var required = Context.GetEndpoint()?.Metadata.GetOrderedMetadata<RequiredScopeAttribute>().Select(a => a.Scope).Distinct().ToArray() ?? [];
-        OAuthErrorWriter.WriteBearerChallenge(Context, OAuthError.InsufficientScope(string.Join(' ', required)), Options.ResourceMetadataUrl);
+        var error = OAuthError.InsufficientScope(string.Join(' ', required));
+        if (Context.Items.ContainsKey(DpopItem))
+        {
+            // RFC 9449 §7.1: a DPoP-bound token's holder is told in the DPoP challenge as well.
+            OAuthErrorWriter.WriteBearerAndDpopChallenge(Context, error, Options.ResourceMetadataUrl, null, _state.For(Scheme.Name, Options, TimeProvider).Dpop.AllowedAlgorithms);
+        }
+        else
+        {
+            OAuthErrorWriter.WriteBearerChallenge(Context, error, Options.ResourceMetadataUrl);
+        }
+
         return Task.CompletedTask;
     }
 

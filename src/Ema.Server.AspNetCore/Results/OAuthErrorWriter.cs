@@ -65,7 +65,15 @@ public static class OAuthErrorWriter
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(dpopAlgorithms);
-        WriteBearerChallenge(context, error, resourceMetadata, scope);
+
+        // invalid_dpop_proof is a DPoP error code, not a Bearer one (RFC 9449 §7.1, RFC 6750 §3.1): the Bearer challenge
+        // then points at the metadata only, and the DPoP challenge carries the error.
+        WriteBearerChallenge(context, error?.Code == ErrorCodes.InvalidDpopProof ? null : error, resourceMetadata, scope);
+        if (error is not null)
+        {
+            context.Response.StatusCode = error.StatusCode;
+        }
+
         var dpop = $"{TokenTypes.Dpop} algs=\"{Quote(string.Join(' ', dpopAlgorithms))}\"";
         if (error is not null)
         {

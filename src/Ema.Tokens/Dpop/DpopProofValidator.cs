@@ -56,7 +56,14 @@ public sealed class DpopProofValidator
     public IReadOnlyList<string> AllowedAlgorithms => _options.AllowedAlgorithms;
 
     /// <summary>Checks the <c>DPoP</c> header values of a request to <paramref name="method"/> <paramref name="url"/>.</summary>
-    public async ValueTask<DpopProofResult> ValidateAsync(IReadOnlyList<string> headerValues, string method, string url, string? accessToken, CancellationToken cancellationToken)
+    public ValueTask<DpopProofResult> ValidateAsync(IReadOnlyList<string> headerValues, string method, string url, string? accessToken, CancellationToken cancellationToken) =>
+        ValidateAsync(headerValues, method, url, accessToken, null, cancellationToken);
+
+    /// <summary>
+    /// The same, for a proof that must be by one known key (a bound token's <c>cnf.jkt</c>): a proof by any other key is
+    /// refused before its signature is verified or its <c>jti</c> recorded, so foreign keys cannot fill the replay memory.
+    /// </summary>
+    public async ValueTask<DpopProofResult> ValidateAsync(IReadOnlyList<string> headerValues, string method, string url, string? accessToken, string? requiredKeyThumbprint, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(headerValues);
 
@@ -124,13 +131,18 @@ public sealed class DpopProofValidator
             return Fail(ErrorIds.DpopProofAlgorithmNotAllowed, $"alg={algorithm.Name} does not fit the key");
         }
 
+        var thumbprint = Thumbprint(key);
+        if (requiredKeyThumbprint is not null && !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(thumbprint), Encoding.ASCII.GetBytes(requiredKeyThumbprint)))
+        {
+            return Fail(ErrorIds.DpopProofKeyInvalid, "not the key the token is bound to");
+        }
+
         if (!key.Verify(algorithm, proof.SigningInput.Span, proof.Signature))
         {
             return Fail(ErrorIds.DpopProofSignatureInvalid);
         }
 
         // RFC 9449 §11.1: a proof is single-use within its window — recorded per key, only once everything else held.
-        var thumbprint = Thumbprint(key);
         var recorded = await _replay.TryAddAsync("dpop " + thumbprint, claims.JwtId, created + _options.MaxAge + _options.ClockSkew, cancellationToken).ConfigureAwait(false);
         return recorded switch
         {

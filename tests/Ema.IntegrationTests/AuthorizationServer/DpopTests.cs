@@ -205,6 +205,9 @@ public sealed class DpopTests(EmaServerFixture server) : IAsyncLifetime
         await AssertUnauthorizedAsync(await CallAsync("DPoP", null), "invalid_dpop_proof"); // no proof
         await AssertUnauthorizedAsync(await CallAsync("DPoP", ResourceProof(TestKeys.AttackerEc())), "invalid_dpop_proof"); // another key
         await AssertUnauthorizedAsync(await CallAsync("DPoP", ResourceProof(_clientKey, forToken: "another-token")), "invalid_dpop_proof"); // ath of another token
+        var athOfToken = new Dictionary<string, object?> { ["ath"] = DpopProofValidator.AccessTokenHash(token) };
+        await AssertUnauthorizedAsync(await CallAsync("DPoP", DpopProofs.Create(_clientKey, "POST", server.BaseUrl + "/mcp/wiki", TimeProvider.System.GetUtcNow(), claims: athOfToken)), "invalid_dpop_proof"); // another URI
+        await AssertUnauthorizedAsync(await CallAsync("DPoP", DpopProofs.Create(_clientKey, "GET", Tickets, TimeProvider.System.GetUtcNow(), claims: athOfToken)), "invalid_dpop_proof"); // another method
 
         var proof = ResourceProof(_clientKey);
         var accepted = await CallAsync("DPoP", proof);
