@@ -178,7 +178,7 @@ public sealed class EmaProtectedResourceState
             var runtime = new Runtime(
                 new AccessTokenValidator(new AccessTokenValidationParameters { Issuer = options.AuthorizationServer, Audience = options.Resource, Keys = keys, ClockSkew = options.ClockSkew }, time),
                 new ValidatedTokenCache(time, options.ValidatedTokenCacheSize, options.ClockSkew),
-                new DpopProofValidator(new InMemoryReplayCache(time), time)); // proofs for DPoP-bound tokens, single-use per key
+                new DpopProofValidator(options.DpopReplayCache ?? new InMemoryReplayCache(time), time)); // proofs for DPoP-bound tokens, single-use per key
             _schemes[scheme] = runtime;
             return runtime;
         }

@@ -33,6 +33,13 @@ public sealed class EmaProtectedResourceOptions : AuthenticationSchemeOptions
     /// <summary>Development switch: http for the authorization server on loopback.</summary>
     public bool AllowHttpOnLoopback { get; set; }
 
+    /// <summary>
+    /// Where the <c>jti</c> of DPoP proofs presented with bound tokens are remembered for their window (RFC 9449 §11.1).
+    /// Default: in this process's memory — set a shared <see cref="Ema.Tokens.Replay.IReplayCache"/> when several instances
+    /// serve this resource, so a proof cannot be replayed once per instance.
+    /// </summary>
+    public Ema.Tokens.Replay.IReplayCache? DpopReplayCache { get; set; }
+
     /// <summary>The RFC 9728 metadata URL for this resource (path-inserted form of <see cref="Resource"/>).</summary>
     public string ResourceMetadataUrl
     {
