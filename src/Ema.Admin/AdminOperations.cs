@@ -280,6 +280,11 @@ public sealed partial class AdminOperations(
             return AdminResult.Refused("The authentication method must be client_secret_basic, client_secret_post, private_key_jwt or none.");
         }
 
+        if (requireDpop && !tokenExchange)
+        {
+            return AdminResult.Refused("DPoP required concerns ID-JAGs: it needs token exchange allowed.");
+        }
+
         if ((authenticationMethod == ClientAuthenticationMethods.PrivateKeyJwt) != (jwks is not null))
         {
             return AdminResult.Refused("private_key_jwt needs the client's public keys (a JWK Set), and only private_key_jwt takes them.");
@@ -345,6 +350,25 @@ public sealed partial class AdminOperations(
         }
 
         return AdminResult.Done($"New secret for {client.ClientId}; the old one no longer works. Copy it now: it is not shown again.", secret);
+    }
+
+    /// <summary>Turns "DPoP required" on or off for a client (ADR 0007): on, its token exchanges need a proof.</summary>
+    public async Task<AdminResult> SetClientRequireDpopAsync(ConsoleUser by, string clientId, bool requireDpop, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        var client = await applications.FindClientAsync(clientId ?? string.Empty, cancellationToken).ConfigureAwait(false);
+        if (client is null)
+        {
+            return AdminResult.Refused($"There is no client '{clientId}'.");
+        }
+
+        if (requireDpop && !client.TokenExchangeAllowed)
+        {
+            return AdminResult.Refused("DPoP required concerns ID-JAGs: this client may not use token exchange.");
+        }
+
+        await applications.SetClientRequireDpopAsync(client.ClientId, requireDpop, cancellationToken, Record(by, "client_require_dpop", $"{(requireDpop ? "required" : "no longer required")} DPoP for {client.ClientId}", client.ClientId)).ConfigureAwait(false);
+        return AdminResult.Done($"{client.ClientId}: DPoP {(requireDpop ? "required — its token exchanges need a proof" : "no longer required")}.");
     }
 
     /// <summary>Replaces a private_key_jwt client's public keys: assertions signed with the old ones stop working.</summary>

@@ -16,7 +16,7 @@ public sealed record UserView(string Id, string Username, string DisplayName, st
 public sealed record GroupView(string Id, string Name, string? Description, IReadOnlyList<string> Members);
 
 /// <summary>A client as the console shows it: whether it has a secret, never the secret or its hash.</summary>
-public sealed record ClientView(string ClientId, string Name, string AuthenticationMethod, bool HasSecret, bool Enabled, bool TokenExchange, IReadOnlyList<string> RedirectUris, IReadOnlyList<string> GrantTypes);
+public sealed record ClientView(string ClientId, string Name, string AuthenticationMethod, bool HasSecret, bool Enabled, bool TokenExchange, IReadOnlyList<string> RedirectUris, IReadOnlyList<string> GrantTypes, bool RequireDpop = false);
 
 public sealed record ScopeView(string Name, string Risk, string? Description);
 
@@ -117,7 +117,7 @@ public sealed class AdminQueries(
     }
 
     public async Task<IReadOnlyList<ClientView>> ListClientsAsync(CancellationToken cancellationToken) =>
-        [.. (await applications.ListClientsAsync(cancellationToken).ConfigureAwait(false)).Select(c => new ClientView(c.ClientId, c.Name, c.AuthenticationMethod, c.SecretHash is not null, c.Enabled, c.TokenExchangeAllowed, c.RedirectUris, c.GrantTypes))];
+        [.. (await applications.ListClientsAsync(cancellationToken).ConfigureAwait(false)).Select(c => new ClientView(c.ClientId, c.Name, c.AuthenticationMethod, c.SecretHash is not null, c.Enabled, c.TokenExchangeAllowed, c.RedirectUris, c.GrantTypes, c.RequireDpop))];
 
     public async Task<IReadOnlyList<ResourceView>> ListResourcesAsync(CancellationToken cancellationToken) =>
         [.. (await applications.ListResourcesAsync(cancellationToken).ConfigureAwait(false)).Select(ToView)];

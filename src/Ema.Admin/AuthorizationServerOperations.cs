@@ -118,9 +118,9 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
         }
 
         var issuerTenant = Blank(input.IssuerTenant)?.Trim();
-        if (issuerTenant is not null && (issuerTenant.Length > 200 || issuerTenant.Any(char.IsControl)))
+        if (!AdminInput.IsText(issuerTenant, required: false))
         {
-            return AdminResult.Refused("The issuer's tenant must be at most 200 characters, without control characters.");
+            return AdminResult.Refused("The issuer's tenant must be at most 200 characters, without control or format characters.");
         }
 
         var registration = new TrustedIssuerRegistration
@@ -221,6 +221,32 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
         }
 
         return AdminResult.Done($"Rotated the secret of {clientId}.", secret);
+    }
+
+    /// <summary>Turns "DPoP required" on or off for a client: on, only key-bound ID-JAGs are redeemed for it (ADR 0007).</summary>
+    public async Task<AdminResult> SetClientRequireDpopAsync(ConsoleUser by, string clientId, bool requireDpop, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        clientId ??= string.Empty;
+        return await store.SetClientRequireDpopAsync(clientId, requireDpop, cancellationToken, Record(by, "as_client_require_dpop", $"{(requireDpop ? "required" : "no longer required")} DPoP for authorization-server client {clientId}", clientId)).ConfigureAwait(false)
+            ? AdminResult.Done($"{clientId}: DPoP {(requireDpop ? "required — only key-bound ID-JAGs are redeemed" : "no longer required")}.")
+            : AdminResult.Refused($"There is no client '{clientId}'.");
+    }
+
+    /// <summary>Sets or clears the IdP tenant a trusted issuer's ID-JAGs must carry (ID-JAG §6).</summary>
+    public async Task<AdminResult> SetIssuerTenantAsync(ConsoleUser by, string issuer, string? issuerTenant, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(by);
+        issuer ??= string.Empty;
+        var tenant = Blank(issuerTenant)?.Trim();
+        if (!AdminInput.IsText(tenant, required: false))
+        {
+            return AdminResult.Refused("The issuer's tenant must be at most 200 characters, without control or format characters.");
+        }
+
+        return await store.SetTrustedIssuerTenantAsync(issuer, tenant, cancellationToken, Record(by, "as_issuer_tenant", tenant is null ? $"{issuer} accepts ID-JAGs of any IdP tenant" : $"{issuer} accepts ID-JAGs of IdP tenant {tenant} only", issuer)).ConfigureAwait(false)
+            ? AdminResult.Done(tenant is null ? $"{issuer}: any IdP tenant (running servers: within 30 s)." : $"{issuer}: IdP tenant {tenant} only (running servers: within 30 s).")
+            : AdminResult.Refused($"'{issuer}' is not a registered issuer.");
     }
 
     /// <summary>Replaces a private_key_jwt client's public keys: assertions signed with the old ones stop working.</summary>

@@ -114,6 +114,12 @@ internal static class AdminCommands
             issuers.Subcommands.Add(command);
         }
 
+        var tenantOf = new Option<string>("--issuer") { Required = true };
+        var newTenant = new Option<string?>("--issuer-tenant") { Description = "The IdP tenant its ID-JAGs must carry; leave out to accept any." };
+        var setTenant = new Command("set-tenant", "Set (or clear) the IdP tenant a trusted issuer's ID-JAGs must carry (ID-JAG section 6).") { tenantOf, newTenant, By, Remote };
+        setTenant.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.SetIssuerTenantAsync(by, p.GetValue(tenantOf)!, p.GetValue(newTenant), ct), "POST", "/issuers/tenant", new IssuerTenantRequest(p.GetValue(tenantOf)!, p.GetValue(newTenant))));
+        issuers.Subcommands.Add(setTenant);
+
         root.Subcommands.Add(issuers);
 
         var clients = new Command("clients", "Clients of the authorization server (confidential only, decision 14).");
@@ -122,7 +128,7 @@ internal static class AdminCommands
         {
             foreach (var c in await s.GetRequiredService<IAuthorizationServerStore>().ListClientsAsync(ct).ConfigureAwait(false))
             {
-                o.WriteLine(TerminalText.Safe($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9} {c.Name}"));
+                o.WriteLine(TerminalText.Safe($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9}{(c.RequireDpop ? " dpop=required" : string.Empty)} {c.Name}"));
             }
 
             return 0;
@@ -166,6 +172,11 @@ internal static class AdminCommands
                 : await AsChanged(p, ct, (ops, by) => ops.ReplaceClientKeysAsync(by, p.GetValue(rekeyed)!, jwks!, ct), "POST", $"/clients/{E(p.GetValue(rekeyed)!)}/keys", new ClientKeysRequest(jwks!)).ConfigureAwait(false);
         });
         clients.Subcommands.Add(rekey);
+        var dpopClient = new Option<string>("--id") { Required = true };
+        var dpopOff = new Option<bool>("--off") { Description = "No longer require DPoP." };
+        var asRequireDpop = new Command("require-dpop", "Redeem only key-bound ID-JAGs (cnf) for this client, with their DPoP proof; --off to stop.") { dpopClient, dpopOff, By, Remote };
+        asRequireDpop.SetAction((p, ct) => AsChanged(p, ct, (ops, by) => ops.SetClientRequireDpopAsync(by, p.GetValue(dpopClient)!, !p.GetValue(dpopOff), ct), "POST", $"/clients/{E(p.GetValue(dpopClient)!)}/require-dpop", new RequireDpopRequest(!p.GetValue(dpopOff))));
+        clients.Subcommands.Add(asRequireDpop);
         root.Subcommands.Add(clients);
 
         var resources = new Command("resources", "MCP servers this authorization server issues tokens for.");
@@ -364,7 +375,7 @@ internal static class AdminCommands
         {
             foreach (var c in await s.GetRequiredService<IApplicationStore>().ListClientsAsync(ct).ConfigureAwait(false))
             {
-                o.WriteLine($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9} token-exchange={(c.TokenExchangeAllowed ? "yes" : "no")} {c.Name}");
+                o.WriteLine(TerminalText.Safe($"{c.ClientId,-20} {c.AuthenticationMethod,-20} {(c.Enabled ? "enabled" : "disabled"),-9} token-exchange={(c.TokenExchangeAllowed ? "yes" : "no")}{(c.RequireDpop ? " dpop=required" : string.Empty)} {c.Name}"));
             }
 
             return 0;
@@ -411,6 +422,10 @@ internal static class AdminCommands
                 : await Changed(p, ct, (ops, by) => ops.ReplaceClientKeysAsync(by, p.GetValue(clientId)!, jwks!, ct), "POST", $"/clients/{E(p.GetValue(clientId)!)}/keys", new ClientKeysRequest(jwks!)).ConfigureAwait(false);
         });
         clients.Subcommands.Add(setKeys);
+        var off = new Option<bool>("--off") { Description = "No longer require DPoP." };
+        var requireDpopCommand = new Command("require-dpop", "Require a DPoP proof at this client's token exchanges (its ID-JAGs always key-bound); --off to stop.") { clientId, off, By, Remote };
+        requireDpopCommand.SetAction((p, ct) => Changed(p, ct, (ops, by) => ops.SetClientRequireDpopAsync(by, p.GetValue(clientId)!, !p.GetValue(off), ct), "POST", $"/clients/{E(p.GetValue(clientId)!)}/require-dpop", new RequireDpopRequest(!p.GetValue(off))));
+        clients.Subcommands.Add(requireDpopCommand);
 
         var resource = new Argument<string>("resource-id");
         var remoteId = new Argument<string>("client-id-at-resource");

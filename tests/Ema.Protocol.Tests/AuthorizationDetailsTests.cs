@@ -26,6 +26,8 @@ public sealed class AuthorizationDetailsTests
     [InlineData("[{\"type\":\"a\"}] []", "not valid JSON")]
     [InlineData("[{\"type\":\"a\"}", "not valid JSON")]
     [InlineData("[{\"type\":\"a\"}]x", "not valid JSON")]
+    [InlineData("[{\"type\":\"\\uD800\"}]", "not valid JSON")] // a lone surrogate: refused, never a 500
+    [InlineData("[{\"type\":\"a\\uDC00b\"}]", "not valid JSON")]
     public void ReadTypes_NotAnArrayOfTypedObjects_IsAProblemNeverAnException(string json, string expected)
     {
         Assert.Null(AuthorizationDetails.ReadTypes(json, out var problem));

@@ -27,6 +27,10 @@ public sealed class FixedResourceStore(IReadOnlyList<ResourceApplication> resour
 
     public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
+    public Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
+
+    public Task<bool> SetTrustedIssuerTenantAsync(string issuer, string? issuerTenant, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();
+
     public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) => throw new NotSupportedException();
 
     public Task<bool> CreateResourceAsync(ResourceApplication resource, CancellationToken cancellationToken, Ema.Server.Audit.AuditEvent? auditRecord = null) => throw new NotSupportedException();

@@ -103,6 +103,8 @@ internal static class AdminApiChanges
             RunAsync(c, by => o.CreateClientAsync(by, r.ClientId, r.Name, r.RedirectUris ?? [], r.AuthenticationMethod ?? Ema.Protocol.ClientAuthenticationMethods.ClientSecretBasic, r.TokenExchange, r.Jwks, r.RequireDpop, ct))).WithName("CreateClient");
         changes.MapPost("/clients/{clientId}/rotate-secret", (string clientId, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.RotateClientSecretAsync(by, clientId, ct))).WithName("RotateClientSecret");
+        changes.MapPost("/clients/{clientId}/require-dpop", (string clientId, RequireDpopRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
+            RunAsync(c, by => o.SetClientRequireDpopAsync(by, clientId, r.RequireDpop, ct))).WithName("SetClientRequireDpop");
         changes.MapPost("/clients/{clientId}/keys", (string clientId, ClientKeysRequest r, AdminOperations o, HttpContext c, CancellationToken ct) =>
             RunAsync(c, by => o.ReplaceClientKeysAsync(by, clientId, r.Jwks, ct))).WithName("ReplaceClientKeys");
         changes.MapPost("/clients/{clientId}/disable", (string clientId, AdminOperations o, HttpContext c, CancellationToken ct) =>

@@ -20,7 +20,7 @@ public sealed record TrustedIssuerView(string Issuer, string TenantId, string? I
 }
 
 /// <summary>A client of the authorization server (never its secret hash).</summary>
-public sealed record AuthorizationServerClientView(string ClientId, string Name, string AuthenticationMethod, bool Enabled);
+public sealed record AuthorizationServerClientView(string ClientId, string Name, string AuthenticationMethod, bool Enabled, bool RequireDpop = false);
 
 /// <summary>An MCP server the authorization server issues tokens for.</summary>
 public sealed record AuthorizationServerResourceView(string Id, string Name, string Resource, IReadOnlyList<string> Scopes);
@@ -30,6 +30,12 @@ public sealed record CreateTenantRequest(string Id, string Name);
 
 /// <summary>An issuer named in a body (its identifier is a URL).</summary>
 public sealed record IssuerRequest(string Issuer);
+
+/// <summary>The IdP tenant a trusted issuer's ID-JAGs must carry (null: any).</summary>
+public sealed record IssuerTenantRequest(string Issuer, string? IssuerTenant);
+
+/// <summary>Whether a client's ID-JAGs must be bound to a DPoP key.</summary>
+public sealed record RequireDpopRequest(bool RequireDpop);
 
 /// <summary>New authorization-server client (confidential; its secret is in the answer only).</summary>
 public sealed record CreateAuthorizationServerClientRequest(string ClientId, string Name, string? Jwks = null, bool RequireDpop = false);
@@ -60,7 +66,7 @@ internal static class AuthorizationServerApi
         reads.MapGet("/issuers", async (IAuthorizationServerStore s, CancellationToken ct) =>
             (await s.ListTrustedIssuersAsync(ct).ConfigureAwait(false)).Select(TrustedIssuerView.From).ToList()).WithName("ListTrustedIssuers");
         reads.MapGet("/clients", async (IAuthorizationServerStore s, CancellationToken ct) =>
-            (await s.ListClientsAsync(ct).ConfigureAwait(false)).Select(c => new AuthorizationServerClientView(c.ClientId, c.Name, c.AuthenticationMethod, c.Enabled)).ToList()).WithName("ListAuthorizationServerClients");
+            (await s.ListClientsAsync(ct).ConfigureAwait(false)).Select(c => new AuthorizationServerClientView(c.ClientId, c.Name, c.AuthenticationMethod, c.Enabled, c.RequireDpop)).ToList()).WithName("ListAuthorizationServerClients");
         reads.MapGet("/resources", async (IAuthorizationServerStore s, CancellationToken ct) =>
             (await s.ListResourcesAsync(ct).ConfigureAwait(false)).Select(r => new AuthorizationServerResourceView(r.Id, r.Name, r.Resource, [.. r.Scopes.Select(x => x.Name)])).ToList()).WithName("ListAuthorizationServerResources");
     }
@@ -72,6 +78,10 @@ internal static class AuthorizationServerApi
             AdminApiChanges.RunAsync(c, by => o.CreateTenantAsync(by, r.Id, r.Name, ct))).WithName("CreateTenant");
         a.MapPost("/issuers", (TrustIssuerInput r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
             AdminApiChanges.RunAsync(c, by => o.TrustIssuerAsync(by, r, ct))).WithName("TrustIssuer");
+        a.MapPost("/issuers/tenant", (IssuerTenantRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
+            AdminApiChanges.RunAsync(c, by => o.SetIssuerTenantAsync(by, r.Issuer, r.IssuerTenant, ct))).WithName("SetAuthorizationServerIssuerTenant");
+        a.MapPost("/clients/{clientId}/require-dpop", (string clientId, RequireDpopRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
+            AdminApiChanges.RunAsync(c, by => o.SetClientRequireDpopAsync(by, clientId, r.RequireDpop, ct))).WithName("SetAuthorizationServerClientRequireDpop");
         a.MapPost("/issuers/disable", (IssuerRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>
             AdminApiChanges.RunAsync(c, by => o.SetIssuerEnabledAsync(by, r.Issuer, enabled: false, ct))).WithName("DisableTrustedIssuer");
         a.MapPost("/issuers/enable", (IssuerRequest r, AuthorizationServerOperations o, HttpContext c, CancellationToken ct) =>

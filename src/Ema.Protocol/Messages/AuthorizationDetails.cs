@@ -33,8 +33,9 @@ public static class AuthorizationDetails
 
             return types;
         }
-        catch (JsonException)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
+            // InvalidOperationException: a string the reader cannot decode (an escaped lone surrogate, "\uD800").
             problem = "authorization_details is not valid JSON";
             return null;
         }

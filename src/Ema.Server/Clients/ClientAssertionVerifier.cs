@@ -113,7 +113,6 @@ public sealed class ClientAssertionVerifier
 
     private static OAuthError Invalid(ClientApplication client, string why) => OAuthError.From(ErrorIds.ClientAssertionInvalid, $"client_id={client.ClientId}: {why}");
 
-    /// <summary>An unverified value for the debug text that may be logged: at most 200 characters, control characters escaped.</summary>
-    internal static string Shown(string? value) =>
-        value is null ? "(none)" : string.Concat(value.Take(200).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
+    /// <summary>An unverified value for the debug text that may be logged.</summary>
+    internal static string Shown(string? value) => DebugText.Untrusted(value);
 }

@@ -45,6 +45,12 @@ public interface IAuthorizationServerStore
     /// <summary>Replaces a <c>private_key_jwt</c> client's public keys (false: no such client with that method).</summary>
     Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
+    /// <summary>Sets whether only key-bound ID-JAGs are redeemed for the client (false: no such client).</summary>
+    Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
+
+    /// <summary>Sets (or clears, with null) the IdP tenant a trusted issuer's ID-JAGs must carry (false: no such issuer).</summary>
+    Task<bool> SetTrustedIssuerTenantAsync(string issuer, string? issuerTenant, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
+
     Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken);
 
     Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);

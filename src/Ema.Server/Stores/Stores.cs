@@ -93,6 +93,9 @@ public interface IApplicationStore : IClientDirectory
     /// <summary>Replaces a <c>private_key_jwt</c> client's public keys (false: no such client with that method).</summary>
     Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
 
+    /// <summary>Sets whether the client's ID-JAGs must be bound to a DPoP key (false: no such client).</summary>
+    Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null);
+
     /// <summary>Replaces a client's redirect URIs; false when there is no such client.</summary>
     Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken);
 

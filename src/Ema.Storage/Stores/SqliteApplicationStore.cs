@@ -80,6 +80,9 @@ public sealed class SqliteApplicationStore : IApplicationStore
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
         _audit.ChangeOneAsync("UPDATE clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method IN (@basic, @post)", new { secretHash, clientId, basic = Ema.Protocol.ClientAuthenticationMethods.ClientSecretBasic, post = Ema.Protocol.ClientAuthenticationMethods.ClientSecretPost }, auditRecord, cancellationToken);
 
+    public Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE clients SET require_dpop = @dpop WHERE client_id = @clientId", new { clientId, dpop = requireDpop ? 1 : 0 }, auditRecord, cancellationToken);
+
     public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
         _audit.ChangeOneAsync("UPDATE clients SET jwks = @jwks WHERE client_id = @clientId AND auth_method = @method", new { jwks, clientId, method = Ema.Protocol.ClientAuthenticationMethods.PrivateKeyJwt }, auditRecord, cancellationToken);
 

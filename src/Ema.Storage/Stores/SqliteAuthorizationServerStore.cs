@@ -86,6 +86,12 @@ public sealed class SqliteAuthorizationServerStore : IAuthorizationServerStore
     public Task<bool> SetClientSecretHashAsync(string clientId, string secretHash, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
         _audit.ChangeOneAsync("UPDATE as_clients SET secret_hash = @secretHash WHERE client_id = @clientId AND auth_method <> @method", new { clientId, secretHash, method = Ema.Protocol.ClientAuthenticationMethods.PrivateKeyJwt }, auditRecord, cancellationToken);
 
+    public Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE as_clients SET require_dpop = @dpop WHERE client_id = @clientId", new { clientId, dpop = requireDpop ? 1 : 0 }, auditRecord, cancellationToken);
+
+    public Task<bool> SetTrustedIssuerTenantAsync(string issuer, string? issuerTenant, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
+        _audit.ChangeOneAsync("UPDATE as_trusted_issuers SET issuer_tenant = @issuerTenant WHERE issuer = @issuer", new { issuer, issuerTenant }, auditRecord, cancellationToken);
+
     public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, AuditEvent? auditRecord = null) =>
         _audit.ChangeOneAsync("UPDATE as_clients SET jwks = @jwks WHERE client_id = @clientId AND auth_method = @method", new { jwks, clientId, method = Ema.Protocol.ClientAuthenticationMethods.PrivateKeyJwt }, auditRecord, cancellationToken);
 

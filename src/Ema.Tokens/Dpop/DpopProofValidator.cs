@@ -238,7 +238,6 @@ public sealed class DpopProofValidator
 
     private static DpopProofResult Fail(ErrorDescriptor error, string? debug = null) => new(null, OAuthError.From(error, debug));
 
-    // A value from the proof, for the debug text that may be logged: at most 200 characters, control characters escaped.
-    private static string Shown(string? value) =>
-        value is null ? "(none)" : string.Concat(value.Take(200).Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()));
+    // A value from the proof, for the debug text that may be logged.
+    private static string Shown(string? value) => DebugText.Untrusted(value);
 }

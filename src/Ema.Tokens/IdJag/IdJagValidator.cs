@@ -251,7 +251,7 @@ public sealed class IdJagValidator
         // dropped. Ema's authorization server defines none (ADR 0004); an empty array grants nothing and passes.
         if (claims.AuthorizationDetailTypes is [var firstType, ..])
         {
-            return OAuthError.From(ErrorIds.IdJagAuthorizationDetailsUnsupported, $"type={firstType}");
+            return OAuthError.From(ErrorIds.IdJagAuthorizationDetailsUnsupported, $"type={DebugText.Untrusted(firstType)}");
         }
 
         var resourceError = BindResource(claims.Resources, request, out resource);

@@ -463,7 +463,7 @@ public sealed class AdminConsoleTests(ConsoleServerFixture server) : IClassFixtu
         Assert.Contains("holds a private key", alice.Html, StringComparison.Ordinal);
         Assert.Null(await applications.FindClientAsync("signing-bot", default));
 
-        await alice.SubmitAsync("/admin/clients", "Create", new() { ["clientId"] = "signing-bot", ["name"] = "Signing bot", ["authenticationMethod"] = ClientAuthenticationMethods.PrivateKeyJwt, ["requireDpop"] = "true", ["jwks"] = "{\"keys\":[" + publicJwk + "]}" });
+        await alice.SubmitAsync("/admin/clients", "Create", new() { ["clientId"] = "signing-bot", ["name"] = "Signing bot", ["authenticationMethod"] = ClientAuthenticationMethods.PrivateKeyJwt, ["tokenExchange"] = "true", ["requireDpop"] = "true", ["jwks"] = "{\"keys\":[" + publicJwk + "]}" });
         Assert.DoesNotContain("one-time-secret", alice.Html, StringComparison.Ordinal); // no secret to show
         var client = (await applications.FindClientAsync("signing-bot", default))!;
         Assert.Equal(ClientAuthenticationMethods.PrivateKeyJwt, client.AuthenticationMethod);

@@ -138,6 +138,32 @@ public sealed class AuthorizationServerOperationsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task IssuerTenant_CanBeSetAndCleared_OnAnIssuerAlreadyTrusted_ALookAlikeIsRefused()
+    {
+        // Upgraded deployments: an issuer trusted before tenants existed can be narrowed to one IdP tenant later.
+        Assert.True((await Operations.TrustIssuerAsync(Admin, new TrustIssuerInput("https://idp.globex.example", "globex", "https://idp.globex.example/.well-known/openid-configuration", null, null, null, null), default)).Succeeded);
+        Assert.False((await Operations.SetIssuerTenantAsync(Admin, "https://idp.globex.example", "acme\u200B", default)).Succeeded); // zero-width: never matches
+        Assert.Null(Assert.Single(await Store.ListTrustedIssuersAsync(default)).IssuerTenant);
+
+        Assert.True((await Operations.SetIssuerTenantAsync(Admin, "https://idp.globex.example", "acme", default)).Succeeded);
+        Assert.Equal("acme", Assert.Single(await Store.ListTrustedIssuersAsync(default)).IssuerTenant);
+        Assert.True((await Operations.SetIssuerTenantAsync(Admin, "https://idp.globex.example", null, default)).Succeeded);
+        Assert.Null(Assert.Single(await Store.ListTrustedIssuersAsync(default)).IssuerTenant);
+        Assert.False((await Operations.SetIssuerTenantAsync(Admin, "https://idp.nowhere.example", "acme", default)).Succeeded);
+    }
+
+    [Fact]
+    public async Task RequireDpop_CanBeTurnedOnAndOff_ForAnExistingClient()
+    {
+        Assert.True((await Operations.CreateClientAsync(Admin, "claude", "Claude", default)).Succeeded);
+        Assert.True((await Operations.SetClientRequireDpopAsync(Admin, "claude", true, default)).Succeeded);
+        Assert.True((await Store.FindClientAsync("claude", default))!.RequireDpop);
+        Assert.True((await Operations.SetClientRequireDpopAsync(Admin, "claude", false, default)).Succeeded);
+        Assert.False((await Store.FindClientAsync("claude", default))!.RequireDpop);
+        Assert.False((await Operations.SetClientRequireDpopAsync(Admin, "nobody", true, default)).Succeeded);
+    }
+
+    [Fact]
     public async Task CreateClient_WithPublicKeys_IsPrivateKeyJwt_WithoutASecret()
     {
         var jwks = "{\"keys\":[" + System.Text.Json.JsonSerializer.Serialize(TestKeys.OtherIdpEc().PublicKey.Jwk, Ema.Protocol.EmaJsonContext.Default.JsonWebKeyDocument) + "]}";

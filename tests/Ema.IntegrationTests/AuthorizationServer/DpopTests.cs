@@ -59,6 +59,26 @@ public sealed class DpopTests(EmaServerFixture server) : IAsyncLifetime
         await AssertRefusedAsync(unproven, ErrorIds.DpopProofRequired);
         Assert.Equal(before + 1, await server.AuditCountAsync());
 
+        // The admin turns it off, then on again: the gate follows at once (the client cache is invalidated by the write).
+        var operations = server.App.Services.GetRequiredService<Ema.Admin.AdminOperations>();
+        var admin = new Ema.Admin.Console.ConsoleUser("usr-admin", "admin", "Admin", ["admin"], DateTimeOffset.UnixEpoch, ["pwd", "mfa"], null);
+        Assert.True((await operations.SetClientRequireDpopAsync(admin, RequiringClient, false, default)).Succeeded);
+        try
+        {
+            var offBody = await (await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, IdpToken) { Content = new FormUrlEncodedContent(form) })).Content.ReadAsStringAsync();
+            Assert.DoesNotContain(ErrorIds.DpopProofRequired.Id, offBody, StringComparison.Ordinal);
+            if (offBody.Contains("\"access_token\"", StringComparison.Ordinal))
+            {
+                server.Remember(JsonSerializer.Deserialize(offBody, EmaJsonContext.Default.TokenExchangeResponse)!.AccessToken);
+            }
+        }
+        finally
+        {
+            Assert.True((await operations.SetClientRequireDpopAsync(admin, RequiringClient, true, default)).Succeeded);
+        }
+
+        await AssertRefusedAsync(await server.Http.SendAsync(new HttpRequestMessage(HttpMethod.Post, IdpToken) { Content = new FormUrlEncodedContent(form) }), ErrorIds.DpopProofRequired);
+
         // With a proof the DPoP gate is passed (what follows is the policy's decision for this client).
         var request = new HttpRequestMessage(HttpMethod.Post, IdpToken) { Content = new FormUrlEncodedContent(form) };
         request.Headers.Add(HeaderValues.DpopHeader, Proof(_clientKey, IdpToken));

@@ -85,6 +85,10 @@ public sealed class IssuerKeyRefreshTests
 
         public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
 
+        public Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
+
+        public Task<bool> SetTrustedIssuerTenantAsync(string issuer, string? issuerTenant, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();
+
         public Task<IReadOnlyList<ProtectedResource>> ListResourcesAsync(CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task<bool> CreateResourceAsync(ProtectedResource resource, CancellationToken cancellationToken, AuditEvent? auditRecord = null) => throw new NotSupportedException();

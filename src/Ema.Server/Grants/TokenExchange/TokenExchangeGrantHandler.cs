@@ -114,7 +114,7 @@ public sealed class TokenExchangeGrantHandler : IGrantHandler
 
             if (types.Count > 0)
             {
-                return GrantResult.Fail(OAuthError.From(ErrorIds.AuthorizationDetailsUnsupported, $"type={types[0]}"), audit);
+                return GrantResult.Fail(OAuthError.From(ErrorIds.AuthorizationDetailsUnsupported, $"type={DebugText.Untrusted(types[0])}"), audit);
             }
         }
 

@@ -59,6 +59,9 @@ public sealed class CachingApplicationStore(IApplicationStore inner, TimeProvide
     public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
         CacheWrite.Then(inner.SetClientJwksAsync(clientId, jwks, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
+    public Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientRequireDpopAsync(clientId, requireDpop, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
+
     public Task<bool> SetClientRedirectUrisAsync(string clientId, IReadOnlyList<string> redirectUris, CancellationToken cancellationToken) =>
         CacheWrite.Then(inner.SetClientRedirectUrisAsync(clientId, redirectUris, cancellationToken), () => _clients.Invalidate(clientId));
 
@@ -226,6 +229,8 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
 
     public Task<bool> SetTrustedIssuerEnabledAsync(string issuer, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.SetTrustedIssuerEnabledAsync(issuer, enabled, cancellationToken, auditRecord);
 
+    public Task<bool> SetTrustedIssuerTenantAsync(string issuer, string? issuerTenant, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) => inner.SetTrustedIssuerTenantAsync(issuer, issuerTenant, cancellationToken, auditRecord);
+
     public Task<ClientApplication?> FindClientAsync(string clientId, CancellationToken cancellationToken) => _clients.GetAsync(clientId, id => inner.FindClientAsync(id, cancellationToken));
 
     public Task<bool> SetClientEnabledAsync(string clientId, bool enabled, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
@@ -236,6 +241,9 @@ public sealed class CachingAuthorizationServerStore(IAuthorizationServerStore in
 
     public Task<bool> SetClientJwksAsync(string clientId, string jwks, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
         CacheWrite.Then(inner.SetClientJwksAsync(clientId, jwks, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
+
+    public Task<bool> SetClientRequireDpopAsync(string clientId, bool requireDpop, CancellationToken cancellationToken, Audit.AuditEvent? auditRecord = null) =>
+        CacheWrite.Then(inner.SetClientRequireDpopAsync(clientId, requireDpop, cancellationToken, auditRecord), () => _clients.Invalidate(clientId));
 
     public Task<IReadOnlyList<ClientApplication>> ListClientsAsync(CancellationToken cancellationToken) => inner.ListClientsAsync(cancellationToken);
 
