@@ -53,8 +53,7 @@ internal static partial class AdminInput
                 return "Not a JWK Set: a JSON object with a \"keys\" array is expected.";
             }
 
-            string[] privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-            if (keys.EnumerateArray().Any(k => k.ValueKind == System.Text.Json.JsonValueKind.Object && privateMembers.Any(m => k.TryGetProperty(m, out _))))
+            if (HoldsPrivateKey(keys))
             {
                 return "The JWK Set holds a private key: register the public keys only.";
             }
@@ -73,7 +72,7 @@ internal static partial class AdminInput
         }
 
         var accepted = Ema.Protocol.SecurityAlgorithms.DefaultAccepted.Select(Ema.Tokens.Jose.JwsAlgorithm.Get).ToList();
-        if (parsed.Any(k => k.Jwk.N is { Length: > 683 }))
+        if (parsed.Any(k => k.RsaBits > 4096))
         {
             return "RSA keys of more than 4096 bits are not accepted for client authentication.";
         }
@@ -82,4 +81,26 @@ internal static partial class AdminInput
             ? "Every key must be usable for ES256 (EC P-256) or RS256/PS256 (RSA, 2048–4096 bits)."
             : null;
     }
+
+    /// <summary>
+    /// Whether a JWK Set document holds private key material (a key with any of <see cref="Ema.Protocol.JsonWebKeyNames.PrivateMembers"/>):
+    /// stored as given, it would keep someone's private key in the database. False for text that is not a JWK Set.
+    /// </summary>
+    public static bool HoldsPrivateKeyMaterial(string jwks)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(jwks);
+            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
+                && document.RootElement.TryGetProperty("keys", out var keys) && keys.ValueKind == System.Text.Json.JsonValueKind.Array
+                && HoldsPrivateKey(keys);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return false; // not JSON: the JWKS parser refuses it with its own message
+        }
+    }
+
+    private static bool HoldsPrivateKey(System.Text.Json.JsonElement keys) =>
+        keys.EnumerateArray().Any(k => k.ValueKind == System.Text.Json.JsonValueKind.Object && Ema.Protocol.JsonWebKeyNames.PrivateMembers.Any(m => k.TryGetProperty(m, out _)));
 }

@@ -88,7 +88,7 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
 
         if (!string.IsNullOrWhiteSpace(input.InlineJwks))
         {
-            if (HoldsPrivateKeyMaterial(input.InlineJwks))
+            if (AdminInput.HoldsPrivateKeyMaterial(input.InlineJwks))
             {
                 // Stored as given, it would keep someone's private key in this database: most likely the wrong file.
                 return AdminResult.Refused("The JWKS holds private key material (d, p, q, dp, dq, qi, oth or k): give the issuer's public keys only; nothing was stored.");
@@ -321,23 +321,6 @@ public sealed class AuthorizationServerOperations(IAuthorizationServerStore stor
         }
 
         return AdminResult.Done($"Removed resource {id}.");
-    }
-
-    // RFC 7517 §4 / RFC 7518 §6: the private parameters of EC, RSA and symmetric keys.
-    private static bool HoldsPrivateKeyMaterial(string jwks)
-    {
-        string[] privateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
-        try
-        {
-            using var document = System.Text.Json.JsonDocument.Parse(jwks);
-            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
-                && document.RootElement.TryGetProperty("keys", out var keys) && keys.ValueKind == System.Text.Json.JsonValueKind.Array
-                && keys.EnumerateArray().Any(k => k.ValueKind == System.Text.Json.JsonValueKind.Object && privateMembers.Any(m => k.TryGetProperty(m, out _)));
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return false; // not JSON: the JWKS parser refuses it with its own message
-        }
     }
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();

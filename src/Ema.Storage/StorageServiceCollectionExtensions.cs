@@ -67,7 +67,7 @@ public static class StorageServiceCollectionExtensions
             var log = services.GetRequiredService<SqliteAuditLog>();
             if (sealUse == AuditSealUse.VerifyOnly)
             {
-                await log.UseSealForVerificationAsync(await AuditSeal.LoadIfPresentAsync(databasePath, protector, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                await log.UseSealForVerificationAsync(AuditSeal.LoadIfPresent(databasePath, protector), cancellationToken).ConfigureAwait(false);
                 return;
             }
 

@@ -75,4 +75,7 @@ public static class JsonWebKeyNames
     public const string CurveP384 = "P-384";
     public const string CurveP521 = "P-521";
     public const string UseSignature = "sig";
+
+    /// <summary>Members only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2, §6.4.1): never in a public JWK.</summary>
+    public static readonly IReadOnlyList<string> PrivateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 }

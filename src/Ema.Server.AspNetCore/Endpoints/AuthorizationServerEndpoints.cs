@@ -47,7 +47,7 @@ public static class AuthorizationServerEndpoints
             var remote = ctx.Connection.RemoteIpAddress?.ToString();
             var form = await RequestBody.ReadFormAsync(ctx.Request, FormParserOptions.Default).ConfigureAwait(false);
             var result = form.IsSuccess
-                ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, IdentityProviderEndpoints.DpopProofs(ctx), ctx.RequestAborted).ConfigureAwait(false)
+                ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, RequestBody.DpopProofs(ctx.Request), ctx.RequestAborted).ConfigureAwait(false)
                 : await service.RejectAsync(form.Error!, remote, null, null, ctx.RequestAborted).ConfigureAwait(false);
             await IdentityProviderEndpoints.WriteTokenResultAsync(ctx, result).ConfigureAwait(false);
         });

@@ -108,14 +108,10 @@ public static class IdentityProviderEndpoints
         var remote = ctx.Connection.RemoteIpAddress?.ToString();
         var form = await RequestBody.ReadFormAsync(ctx.Request, FormParserOptions.Default).ConfigureAwait(false);
         var result = form.IsSuccess
-            ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, DpopProofs(ctx), ctx.RequestAborted).ConfigureAwait(false)
+            ? await service.HandleAsync(form.Parameters!, ctx.Request.Headers.Authorization.FirstOrDefault(), remote, RequestBody.DpopProofs(ctx.Request), ctx.RequestAborted).ConfigureAwait(false)
             : await service.RejectAsync(form.Error!, remote, null, null, ctx.RequestAborted).ConfigureAwait(false);
         await WriteTokenResultAsync(ctx, result).ConfigureAwait(false);
     }
-
-    /// <summary>The request's <c>DPoP</c> header values (RFC 9449 §4.1); empty when there is none.</summary>
-    internal static IReadOnlyList<string> DpopProofs(HttpContext ctx) =>
-        ctx.Request.Headers.TryGetValue(HeaderValues.DpopHeader, out var values) ? [.. values.Select(v => v ?? string.Empty)] : [];
 
     // RFC 7009 §2.2: 200 with no body when the token is revoked or unknown; otherwise the token endpoint's error format.
     private static async Task RevokeAsync(HttpContext ctx)

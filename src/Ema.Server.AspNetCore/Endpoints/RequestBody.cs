@@ -54,6 +54,10 @@ internal static class RequestBody
     }
 
     /// <summary>The bearer token of the Authorization header (RFC 6750 §2.1), or null.</summary>
+    /// <summary>The request's <c>DPoP</c> header values (RFC 9449 §4.1); empty when there is none.</summary>
+    public static IReadOnlyList<string> DpopProofs(HttpRequest request) =>
+        request.Headers.TryGetValue(HeaderValues.DpopHeader, out var values) ? [.. values.Select(v => v ?? string.Empty)] : [];
+
     /// <summary>The access token of an <c>Authorization</c> header with the Bearer or the DPoP scheme (RFC 9449 §7.1), and which.</summary>
     public static (string? Token, bool Dpop) AccessToken(HttpRequest request)
     {

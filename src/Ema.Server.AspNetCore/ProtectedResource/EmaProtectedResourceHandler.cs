@@ -69,20 +69,21 @@ public sealed class EmaProtectedResourceHandler : AuthenticationHandler<EmaProte
                 return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopBound));
             }
 
-            var proofs = Request.Headers.TryGetValue(HeaderValues.DpopHeader, out var values) ? values.Select(v => v ?? string.Empty).ToArray() : [];
-            if (proofs.Length == 0)
+            var proofs = RequestBody.DpopProofs(Request);
+            if (proofs.Count == 0 || bound.Length == 0)
             {
-                return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, "no DPoP proof"));
+                // bound "": a cnf this server cannot match (no jkt) — no proof can satisfy it.
+                return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, proofs.Count == 0 ? "no DPoP proof" : "cnf without jkt"));
             }
 
             // htu: the resource's public origin (its identifier's scheme and authority — right behind a TLS-terminating
-            // proxy too, and not whatever Host header the request carries), with this request's path.
-            var origin = new Uri(Options.Resource).GetLeftPart(UriPartial.Authority);
-            var url = $"{origin}{Request.PathBase}{Request.Path}";
-            var proof = await runtime.Dpop.ValidateAsync(proofs, Request.Method, url, token, bound.Length == 0 ? null : bound, Context.RequestAborted).ConfigureAwait(false);
-            if (!proof.IsValid || bound.Length == 0 || !System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(proof.KeyThumbprint!), System.Text.Encoding.ASCII.GetBytes(bound)))
+            // proxy too, and not whatever Host header the request carries), with this request's path. The validator
+            // refuses a proof by any key but the bound one.
+            var url = $"{runtime.Origin}{Request.PathBase}{Request.Path}";
+            var proof = await runtime.Dpop.ValidateAsync(proofs, Request.Method, url, token, bound, Context.RequestAborted).ConfigureAwait(false);
+            if (!proof.IsValid)
             {
-                return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, proof.Error?.Debug ?? proof.Error?.ErrorId ?? "another key"));
+                return Refuse(OAuthError.From(ErrorIds.AccessTokenDpopProofInvalid, proof.Error!.Debug ?? proof.Error.ErrorId));
             }
         }
         else if (dpopScheme)
@@ -155,7 +156,7 @@ public sealed class EmaProtectedResourceState
     private readonly Dictionary<string, Runtime> _schemes = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
-    internal sealed record Runtime(AccessTokenValidator Validator, ValidatedTokenCache Cache, DpopProofValidator Dpop);
+    internal sealed record Runtime(AccessTokenValidator Validator, ValidatedTokenCache Cache, DpopProofValidator Dpop, string Origin);
 
     internal Runtime For(string scheme, EmaProtectedResourceOptions options, TimeProvider time)
     {
@@ -178,7 +179,8 @@ public sealed class EmaProtectedResourceState
             var runtime = new Runtime(
                 new AccessTokenValidator(new AccessTokenValidationParameters { Issuer = options.AuthorizationServer, Audience = options.Resource, Keys = keys, ClockSkew = options.ClockSkew }, time),
                 new ValidatedTokenCache(time, options.ValidatedTokenCacheSize, options.ClockSkew),
-                new DpopProofValidator(options.DpopReplayCache ?? new InMemoryReplayCache(time), time)); // proofs for DPoP-bound tokens, single-use per key
+                new DpopProofValidator(options.DpopReplayCache ?? new InMemoryReplayCache(time), time), // proofs for DPoP-bound tokens, single-use per key
+                new Uri(options.Resource).GetLeftPart(UriPartial.Authority));
             _schemes[scheme] = runtime;
             return runtime;
         }

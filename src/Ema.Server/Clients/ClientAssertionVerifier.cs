@@ -40,11 +40,11 @@ public sealed class ClientAssertionVerifier
     /// <summary>The client id an assertion claims (its <c>iss</c>), read without trusting it, to find the registration.</summary>
     public static string? ClaimedClientId(string assertion) => JwsReader.Read(assertion).Token?.Payload.Issuer;
 
-    /// <summary>Null when <paramref name="assertion"/> proves <paramref name="client"/>; otherwise the refusal.</summary>
-    public async ValueTask<OAuthError?> VerifyAsync(string assertion, ClientApplication client, CancellationToken cancellationToken)
+    /// <summary>Null when the assertion <paramref name="read"/> proves <paramref name="client"/>; otherwise the refusal.</summary>
+    /// <remarks>The assertion comes read (<see cref="JwsReader.Read"/>): the authenticator reads it once, for its <c>iss</c> and for this.</remarks>
+    public async ValueTask<OAuthError?> VerifyAsync(JwsReadResult read, ClientApplication client, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(client);
-        var read = JwsReader.Read(assertion);
         if (read.Token is not { } token)
         {
             return Invalid(client, $"malformed: {read.Debug}");
@@ -52,7 +52,7 @@ public sealed class ClientAssertionVerifier
 
         if (!JwsAlgorithm.TryGet(token.Algorithm, out var algorithm) || !SecurityAlgorithms.DefaultAccepted.Contains(algorithm.Name, StringComparer.Ordinal))
         {
-            return Invalid(client, $"alg={Shown(token.Algorithm)}");
+            return Invalid(client, $"alg={DebugText.Untrusted(token.Algorithm)}");
         }
 
         // With several keys registered the assertion names its key (kid): one verification per request, not one per key.
@@ -106,13 +106,10 @@ public sealed class ClientAssertionVerifier
         return recorded switch
         {
             ReplayCheckResult.Accepted => null,
-            ReplayCheckResult.Replayed => OAuthError.From(ErrorIds.ClientAssertionReplayed, $"client_id={client.ClientId} jti={Shown(claims.JwtId)}"),
+            ReplayCheckResult.Replayed => OAuthError.From(ErrorIds.ClientAssertionReplayed, $"client_id={client.ClientId} jti={DebugText.Untrusted(claims.JwtId)}"),
             _ => OAuthError.ServerError("client assertion replay cache unavailable"),
         };
     }
 
     private static OAuthError Invalid(ClientApplication client, string why) => OAuthError.From(ErrorIds.ClientAssertionInvalid, $"client_id={client.ClientId}: {why}");
-
-    /// <summary>An unverified value for the debug text that may be logged.</summary>
-    internal static string Shown(string? value) => DebugText.Untrusted(value);
 }

@@ -141,7 +141,8 @@ public sealed class ClientAuthenticator
             return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, "private_key_jwt is not enabled at this endpoint"), basic);
         }
 
-        var clientId = ClientAssertionVerifier.ClaimedClientId(request.ClientAssertion);
+        var assertion = Ema.Tokens.Jose.JwsReader.Read(request.ClientAssertion); // read once: for its iss, then verified
+        var clientId = assertion.Token?.Payload.Issuer;
         if (clientId is null || (request.ClientId is not null && request.ClientId != clientId))
         {
             return Fail(OAuthError.From(ErrorIds.ClientAssertionInvalid, "iss missing, or not the client_id sent"), basic);
@@ -150,20 +151,20 @@ public sealed class ClientAuthenticator
         var client = await _applications.FindClientAsync(clientId, cancellationToken).ConfigureAwait(false);
         if (client is null)
         {
-            return Fail(OAuthError.From(ErrorIds.ClientUnknown, $"client_id={ClientAssertionVerifier.Shown(clientId)}"), basic);
+            return Fail(OAuthError.From(ErrorIds.ClientUnknown, $"client_id={DebugText.Untrusted(clientId)}"), basic);
         }
 
         if (!client.Enabled)
         {
-            return Fail(OAuthError.From(ErrorIds.ClientDisabled, $"client_id={ClientAssertionVerifier.Shown(clientId)}"), basic);
+            return Fail(OAuthError.From(ErrorIds.ClientDisabled, $"client_id={DebugText.Untrusted(clientId)}"), basic);
         }
 
         if (client.AuthenticationMethod != ClientAuthenticationMethods.PrivateKeyJwt)
         {
-            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, $"client_id={ClientAssertionVerifier.Shown(clientId)} used {ClientAuthenticationMethods.PrivateKeyJwt}, registered {client.AuthenticationMethod}"), basic);
+            return Fail(OAuthError.From(ErrorIds.ClientAuthenticationMethodMismatch, $"client_id={DebugText.Untrusted(clientId)} used {ClientAuthenticationMethods.PrivateKeyJwt}, registered {client.AuthenticationMethod}"), basic);
         }
 
-        var error = await _assertions.VerifyAsync(request.ClientAssertion, client, cancellationToken).ConfigureAwait(false);
+        var error = await _assertions.VerifyAsync(assertion, client, cancellationToken).ConfigureAwait(false);
         return error is null
             ? new(new ClientIdentity(client, Authenticated: true, ClientAuthenticationMethods.PrivateKeyJwt), null, basic)
             : Fail(error, basic);

@@ -96,9 +96,7 @@ internal sealed partial class AuditSeal : IDisposable
             return;
         }
 
-        var mac = Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}"));
-        var text = string.Create(CultureInfo.InvariantCulture, $"{sequence} {hash} {Convert.ToHexStringLower(mac)}\n");
-        OwnerOnly.WriteWhole(_headPath, Encoding.ASCII.GetBytes(text), replace: true);
+        ReplaceHeadMark(sequence, hash);
     }
 
     /// <summary>
@@ -131,7 +129,7 @@ internal sealed partial class AuditSeal : IDisposable
 
         var parts = text.Trim().Split(' ');
         if (parts is not [var number, var hash, var mac] || !long.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence) || mac.Length != 64 || !mac.All(char.IsAsciiHexDigitLower)
-            || !CryptographicOperations.FixedTimeEquals(Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}")), Convert.FromHexString(mac)))
+            || !CryptographicOperations.FixedTimeEquals(MarkMac(sequence, hash), Convert.FromHexString(mac)))
         {
             return HeadMarkState.Unverifiable;
         }
@@ -168,7 +166,7 @@ internal sealed partial class AuditSeal : IDisposable
             using var exclusive = await LockExclusiveAsync(path, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
             if (!File.Exists(path))
             {
-                var (head, _) = await ReadHeadAsync(db, cancellationToken).ConfigureAwait(false);
+                var (head, _) = await SqliteAuditLog.ReadHeadAsync(db, cancellationToken).ConfigureAwait(false);
                 if (head != 0)
                 {
                     throw new InvalidOperationException($"The audit trail has {head} records but no seal key file ({path}). If the file was lost, restore it from the data folder's backup (with the key ring). If this data folder was written by an Ema version without seals, or the key is lost for good, run 'ema audit reseal' with the IdP stopped: sealing then starts at the next record, and 'ema audit verify' reports the records before it as not covered by a seal.");
@@ -185,15 +183,11 @@ internal sealed partial class AuditSeal : IDisposable
     }
 
     /// <summary>The key file's seal for a reader (no lock, nothing made); null when there is no key file.</summary>
-    public static Task<AuditSeal?> LoadIfPresentAsync(string databasePath, IKeyProtector protector, CancellationToken cancellationToken)
+    public static AuditSeal? LoadIfPresent(string databasePath, IKeyProtector protector)
     {
-        cancellationToken.ThrowIfCancellationRequested();
         var path = KeyPath(databasePath);
-        return Task.FromResult(File.Exists(path) ? Read(path, protector) : null);
+        return File.Exists(path) ? Read(path, protector) : null;
     }
-
-    private static async Task<(long Sequence, string? Hash)> ReadHeadAsync(SqliteDatabase db, CancellationToken cancellationToken) =>
-        (await db.RunAsync(c => c.QueryAsync<(long, string?)>(SqliteAuditLog.HeadSql), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
 
     private static FileStream OpenLock(string keyPath, bool exclusive)
     {
@@ -259,7 +253,7 @@ internal sealed partial class AuditSeal : IDisposable
     {
         // The head: the first sealed record follows it, and its hash — which binds every record before it — goes into the
         // file, so a history replaced before sealing began (or cut back) is found (SqliteAuditLog.VerifyChainAsync).
-        var (last, lastHash) = await ReadHeadAsync(db, cancellationToken).ConfigureAwait(false);
+        var (last, lastHash) = await SqliteAuditLog.ReadHeadAsync(db, cancellationToken).ConfigureAwait(false);
         var sealedFrom = last + 1;
         var plain = new byte[PayloadBytes];
         RandomNumberGenerator.Fill(plain.AsSpan(0, KeyBytes));
@@ -282,12 +276,11 @@ internal sealed partial class AuditSeal : IDisposable
         return sealedFrom;
     }
 
-    /// <summary>Writes the head mark whatever is there (a new key's first mark).</summary>
-    private void ReplaceHeadMark(long sequence, string hash)
-    {
-        var mac = Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}"));
-        OwnerOnly.WriteWhole(_headPath, Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{sequence} {hash} {Convert.ToHexStringLower(mac)}\n")), replace: true);
-    }
+    /// <summary>Writes the head mark whatever is there (a new key's first mark; <see cref="WriteHeadMark"/> after its check).</summary>
+    private void ReplaceHeadMark(long sequence, string hash) =>
+        OwnerOnly.WriteWhole(_headPath, Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{sequence} {hash} {Convert.ToHexStringLower(MarkMac(sequence, hash))}\n")), replace: true);
+
+    private byte[] MarkMac(long sequence, string hash) => Mac(HeadLabel, string.Create(CultureInfo.InvariantCulture, $"\n{sequence}\n{hash}"));
 
     private static AuditSeal Read(string path, IKeyProtector protector)
     {

@@ -33,6 +33,10 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
     /// <summary>The chain head: the newest block's last record number and hash (none for an empty trail).</summary>
     internal const string HeadSql = "SELECT last_seq, last_hash FROM audit_blocks ORDER BY first_seq DESC LIMIT 1";
 
+    /// <summary>The chain head as stored (0 and no hash for an empty trail).</summary>
+    internal static async Task<(long Sequence, string? Hash)> ReadHeadAsync(SqliteDatabase db, CancellationToken cancellationToken) =>
+        (await db.RunAsync(c => c.QueryAsync<(long, string?)>(HeadSql), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+
     /// <summary>
     /// How much older than a newer block's records a later-committed record can be: a record's time is taken just before
     /// it is queued and it is committed within seconds. Searches stop at the first block that ends this much before
@@ -95,7 +99,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             Log.AuditHeadMarkNotValid(_logger, AuditSeal.HeadFileName, state);
         }
 
-        var (head, headHash) = (await _db.RunAsync(c => c.QueryAsync<(long, string?)>(HeadSql), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+        var (head, headHash) = await ReadHeadAsync(_db, cancellationToken).ConfigureAwait(false);
         var at = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"#{head} ({headHash ?? "no hash"})");
         if (seal.SealedFrom > 1 && head == seal.SealedFrom - 1)
         {
@@ -125,8 +129,7 @@ public sealed partial class SqliteAuditLog : IAuditSink, IAuditReader, IAuditTra
             return;
         }
 
-        var head = (await _db.RunAsync(c => c.QueryAsync<(long, string?)>(HeadSql), cancellationToken).ConfigureAwait(false)).FirstOrDefault().Item1;
-        _sealKeyMissing = head > 0;
+        _sealKeyMissing = (await ReadHeadAsync(_db, cancellationToken).ConfigureAwait(false)).Sequence > 0;
     }
 
     private AuditEvent Integrity(string action, string outcome, string reason) => new()

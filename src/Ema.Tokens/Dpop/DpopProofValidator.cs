@@ -39,8 +39,6 @@ public readonly record struct DpopProofResult(string? KeyThumbprint, OAuthError?
 /// </summary>
 public sealed class DpopProofValidator
 {
-    // Members that make a JWK private (RFC 7518 §6.2.2, §6.3.2, §6.4): a proof carrying one is refused (step 7).
-    private static readonly string[] PrivateMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
     private readonly IReplayCache _replay;
     private readonly TimeProvider _time;
     private readonly DpopProofOptions _options;
@@ -82,13 +80,13 @@ public sealed class DpopProofValidator
 
         if (!string.Equals(proof.Type, JwtTypes.DpopProof, StringComparison.OrdinalIgnoreCase))
         {
-            return Fail(ErrorIds.DpopProofMalformed, $"typ={Shown(proof.Type)}");
+            return Fail(ErrorIds.DpopProofMalformed, $"typ={DebugText.Untrusted(proof.Type)}");
         }
 
         // Step 5: an asymmetric algorithm this server accepts (never none, never HS*).
         if (!JwsAlgorithm.TryGet(proof.Algorithm, out var algorithm) || !_options.AllowedAlgorithms.Contains(algorithm.Name, StringComparer.Ordinal))
         {
-            return Fail(ErrorIds.DpopProofAlgorithmNotAllowed, $"alg={Shown(proof.Algorithm)}");
+            return Fail(ErrorIds.DpopProofAlgorithmNotAllowed, $"alg={DebugText.Untrusted(proof.Algorithm)}");
         }
 
         // The cheap checks come first (claims, target, time), so that a proof that fails them costs no key import and no
@@ -103,7 +101,7 @@ public sealed class DpopProofValidator
         // fragment, compared after syntax-based normalization, RFC 3986 §6.2.2).
         if (!string.Equals(claims.HttpMethod, method, StringComparison.Ordinal) || !SameTarget(claims.HttpUri, url))
         {
-            return Fail(ErrorIds.DpopProofTargetMismatch, $"htm={Shown(claims.HttpMethod)} htu={Shown(claims.HttpUri)}");
+            return Fail(ErrorIds.DpopProofTargetMismatch, $"htm={DebugText.Untrusted(claims.HttpMethod)} htu={DebugText.Untrusted(claims.HttpUri)}");
         }
 
         // Step 11: created within the window.
@@ -147,7 +145,7 @@ public sealed class DpopProofValidator
         return recorded switch
         {
             ReplayCheckResult.Accepted => new DpopProofResult(thumbprint, null),
-            ReplayCheckResult.Replayed => Fail(ErrorIds.DpopProofReplayed, $"jti={Shown(claims.JwtId)}"),
+            ReplayCheckResult.Replayed => Fail(ErrorIds.DpopProofReplayed, $"jti={DebugText.Untrusted(claims.JwtId)}"),
             _ => new DpopProofResult(null, OAuthError.ServerError("dpop replay cache unavailable")),
         };
     }
@@ -174,24 +172,24 @@ public sealed class DpopProofValidator
 
         try
         {
-            using (var document = JsonDocument.Parse(json))
-            {
-                if (PrivateMembers.FirstOrDefault(m => document.RootElement.TryGetProperty(m, out _)) is { } member)
-                {
-                    problem = $"jwk holds the private member {member}";
-                    return null;
-                }
+            using var document = JsonDocument.Parse(json);
 
-                // One value per member: with duplicates, which one is "the key" would depend on the parser.
-                var names = new HashSet<string>(StringComparer.Ordinal);
-                if (document.RootElement.EnumerateObject().Any(p => !names.Add(p.Name)))
-                {
-                    problem = "jwk repeats a member";
-                    return null;
-                }
+            // Step 7: a key with a private member is refused.
+            if (JsonWebKeyNames.PrivateMembers.FirstOrDefault(m => document.RootElement.TryGetProperty(m, out _)) is { } member)
+            {
+                problem = $"jwk holds the private member {member}";
+                return null;
             }
 
-            var jwk = JsonSerializer.Deserialize(json, EmaJsonContext.Default.JsonWebKeyDocument);
+            // One value per member: with duplicates, which one is "the key" would depend on the parser.
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            if (document.RootElement.EnumerateObject().Any(p => !names.Add(p.Name)))
+            {
+                problem = "jwk repeats a member";
+                return null;
+            }
+
+            var jwk = document.RootElement.Deserialize(EmaJsonContext.Default.JsonWebKeyDocument); // the same parse, no second read
             if (jwk is null || !VerificationKey.TryFromJwk(jwk with { KeyId = null }, out var key, out problem))
             {
                 problem ??= "jwk is not a key";
@@ -208,7 +206,7 @@ public sealed class DpopProofValidator
             }
 
             // Proof keys cost a verification per request: RSA beyond 4096 bits buys nothing but CPU for the sender.
-            if (jwk.N is { Length: > 683 })
+            if (key.RsaBits > 4096)
             {
                 problem = "RSA keys for DPoP are limited to 4096 bits";
                 return null;
@@ -238,6 +236,5 @@ public sealed class DpopProofValidator
 
     private static DpopProofResult Fail(ErrorDescriptor error, string? debug = null) => new(null, OAuthError.From(error, debug));
 
-    // A value from the proof, for the debug text that may be logged.
-    private static string Shown(string? value) => DebugText.Untrusted(value);
+
 }

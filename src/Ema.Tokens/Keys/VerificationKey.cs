@@ -46,6 +46,9 @@ public sealed class VerificationKey
     /// <summary>The algorithm the key is restricted to by its JWK <c>alg</c> member, if any (RFC 7517 §4.4).</summary>
     public string? Algorithm { get; }
 
+    /// <summary>The modulus size of an RSA key; null for an EC key.</summary>
+    public int? RsaBits => _rsa?.KeySize;
+
     /// <summary>The public JWK (for JWKS documents).</summary>
     public JsonWebKeyDocument Jwk { get; }
 
